@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Who imports what: see README.md ("Modules"). The agent and the controller meet only in HerdProtocol.
+// Dependencies are added by the module that first needs them, never ahead of use.
+
+let package = Package(
+    name: "herd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "herd-agent", targets: ["herd-agent"]),
+        .executable(name: "herd-controller", targets: ["herd-controller"]),
+        .executable(name: "herdctl", targets: ["herdctl"]),
+        .executable(name: "herd-bench", targets: ["herd-bench"]),
+        .library(name: "HerdProtocol", targets: ["HerdProtocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+    ],
+    targets: [
+        // The language-neutral contract in Swift: wire types, limits, error codes, DSSE signing.
+        .target(
+            name: "HerdProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "HerdAgent",
+            dependencies: [
+                "HerdProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "HerdController",
+            dependencies: [
+                "HerdProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "HerdCLI",
+            dependencies: [
+                "HerdProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "HerdTestSupport",
+            dependencies: ["HerdProtocol"]
+        ),
+        .executableTarget(name: "herd-agent", dependencies: ["HerdAgent"]),
+        .executableTarget(name: "herd-controller", dependencies: ["HerdController"]),
+        .executableTarget(name: "herdctl", dependencies: ["HerdCLI"]),
+        .executableTarget(
+            name: "herd-bench",
+            dependencies: [
+                "HerdProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "HerdProtocolTests", dependencies: ["HerdProtocol", "HerdTestSupport"]),
+        .testTarget(name: "HerdAgentTests", dependencies: ["HerdAgent", "HerdTestSupport"]),
+        .testTarget(name: "HerdControllerTests", dependencies: ["HerdController", "HerdTestSupport"]),
+        .testTarget(name: "HerdCLITests", dependencies: ["HerdCLI", "HerdTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,8 @@
+import HerdAgent
+
+@main
+enum Entrypoint {
+    static func main() async {
+        await HerdAgentCommand.main()
+    }
+}

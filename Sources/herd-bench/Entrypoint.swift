@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct HerdBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "herd-bench",
+        abstract: "Herd's benchmarks; results are recorded in BENCHMARKS.md.",
+        subcommands: [ProtocolBenchmark.self]
+    )
+}

@@ -1,0 +1,6 @@
+import ArgumentParser
+
+struct ProtocolBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "protocol")
+    func run() throws {}
+}

@@ -1,0 +1,8 @@
+import HerdController
+
+@main
+enum Entrypoint {
+    static func main() async {
+        await HerdControllerCommand.main()
+    }
+}

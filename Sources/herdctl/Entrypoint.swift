@@ -1,0 +1,8 @@
+import HerdCLI
+
+@main
+enum Entrypoint {
+    static func main() async {
+        await Herdctl.main()
+    }
+}
