@@ -2,19 +2,12 @@
 ///
 /// Codes can grow: an unknown code received from a newer peer is kept as-is (`Code(rawValue:)`),
 /// so a client falls back on the HTTP status it received.
-public struct WireError: Error, Codable, Sendable, Hashable, CustomStringConvertible {
-    public struct Code: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         public init(_ rawValue: String) { self.rawValue = rawValue }
 
-        public init(from decoder: any Decoder) throws {
-            self.rawValue = try decoder.singleValueContainer().decode(String.self)
-        }
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(rawValue)
-        }
         public var description: String { rawValue }
 
         /// Not JSON, invalid UTF-8, nested too deeply, a wrong type or a missing field.
@@ -100,10 +93,30 @@ public struct WireError: Error, Codable, Sendable, Hashable, CustomStringConvert
         self.lastAcceptedSequence = lastAcceptedSequence
     }
 
-    enum CodingKeys: String, CodingKey {
-        case code, message
-        case serverTime = "server_time"
-        case lastAcceptedSequence = "last_accepted_sequence"
+    public init(json r: inout JSONReader) throws(WireError) {
+        var code: String?, message: String?, serverTime: Date?, last: UInt64?
+        try r.readObject { r, key throws(WireError) in
+            switch key {
+            case "code": code = try r.readString()
+            case "message": message = try r.readString()
+            case "server_time": serverTime = try r.readNull() ? nil : r.readDate()
+            case "last_accepted_sequence":
+                last = try r.readNull() ? nil : r.readInteger(UInt64.self, in: 0...Limits.maxSequence)
+            default: try r.skipValue()
+            }
+        }
+        self.init(
+            Code(try r.required(code, "code")), try r.required(message, "message"), serverTime: serverTime,
+            lastAcceptedSequence: last)
+    }
+
+    public func write(to w: inout JSONWriter) {
+        w.object { w in
+            w.field("code", code.rawValue)
+            w.field("last_accepted_sequence", lastAcceptedSequence)
+            w.field("message", message)
+            w.field("server_time", serverTime)
+        }
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

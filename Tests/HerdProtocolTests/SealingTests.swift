@@ -13,7 +13,7 @@ import Testing
         // The wire carries milliseconds.
         report.sentAt = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded() / 1000)
         let envelope = try signer.seal(report, as: .report)
-        let wire = try WireCoding.encode(envelope)
+        let wire = WireCoding.encode(envelope)
         let verified = try AgentMessageVerifier().verify(
             Report.self, envelopeBytes: wire, from: AgentIdentity(id: report.agentID, signingKey: signer.publicKey),
             lastAcceptedSequence: nil, now: Date())
@@ -75,5 +75,17 @@ import Testing
         #expect(Base64.decode("A Q==") == nil)
         #expect(Base64.decode("A") == nil)
         #expect(Base64.decode("*") == nil)
+        #expect(Base64.decode("AQ=") == nil)
+        #expect(Base64.decode("AQ===") == nil)
+        #expect(Base64.decode("A=Q=") == nil)
+        #expect(Base64.decode("") == [])
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let standard = Base64.encode(bytes)
+            #expect(Base64.decode(standard) == bytes)
+            let urlSafe = standard.replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+            #expect(Base64.decode(urlSafe) == bytes)
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import HerdProtocol
 import HerdTestSupport
 
@@ -97,5 +98,18 @@ struct SigningVectorFile: Codable {
         case description, keys, ed25519, pae
         case agentMessageCases = "agent_message_cases"
         case commandCases = "command_cases"
+    }
+}
+
+/// The vector file is test data, not a protocol message: it goes through Foundation's coders.
+enum VectorJSON {
+    static func bytes(_ value: some Encodable) throws -> [UInt8] {
+        Array(try JSONEncoder().encode(value))
+    }
+
+    static func pretty(_ value: some Encodable) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value)) + [0x0A]
     }
 }

@@ -26,6 +26,10 @@ enum SigningVectorGenerator {
         try JSONValue.parse(WireCoding.encode(envelope))
     }
 
+    static func text(_ envelope: SignedEnvelope) -> String {
+        String(decoding: WireCoding.encode(envelope), as: UTF8.self)
+    }
+
     static func baseReport() throws -> Report {
         var report = try WireCoding.decode(
             Report.self, from: RepositoryPaths.read(RepositoryPaths.path("Protocol/examples/report.json")))
@@ -164,7 +168,7 @@ enum SigningVectorGenerator {
                 try a.seal(result, as: .commandResult), "accept", kind: "command_result"),
         ]
         var truncated = try agentCase("truncated-envelope", "The envelope JSON cut in the middle.", valid, "malformed")
-        let fullText = String(decoding: try WireCoding.encode(valid), as: UTF8.self)
+        let fullText = text(valid)
         truncated.envelope = nil
         truncated.envelopeText = String(fullText.prefix(fullText.count / 2))
         agentCases.append(truncated)
@@ -175,7 +179,7 @@ enum SigningVectorGenerator {
         var cmd = command
         cmd.agentID = agentA
         cmd.requestedBy = signer("operator-3").keyID
-        let payload = try WireCoding.encode(cmd)
+        let payload = WireCoding.encode(cmd)
         func commandEnvelope(_ signers: [String], payload p: [UInt8] = payload) throws -> SignedEnvelope {
             SignedEnvelope(
                 payload: p, payloadType: .command,

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import HerdProtocol
 import HerdTestSupport
 import Testing
@@ -8,7 +9,7 @@ import Testing
 @Suite struct SigningVectorTests {
     static let file: SigningVectorFile = {
         let bytes = try! RepositoryPaths.read(RepositoryPaths.path("Protocol/vectors/signing.json"))
-        return try! WireCoding.decodeUnvalidated(SigningVectorFile.self, from: bytes)
+        return try! JSONDecoder().decode(SigningVectorFile.self, from: Data(bytes))
     }()
 
     static func publicKey(_ name: String) throws -> Curve25519.Signing.PublicKey {
@@ -21,10 +22,10 @@ import Testing
 
     @Test func committedVectorsAreWhatTheGeneratorProduces() throws {
         let (file, reportEnvelope) = try SigningVectorGenerator.build()
-        let vectors = try WireCoding.encode(file, pretty: true) + [0x0A]
+        let vectors = try VectorJSON.pretty(file)
         let problem = try Golden.compare(vectors, toFile: RepositoryPaths.path("Protocol/vectors/signing.json"))
         #expect(problem == nil, "\(problem ?? "")")
-        let example = try WireCoding.encode(reportEnvelope, pretty: true) + [0x0A]
+        let example = WireCoding.encode(reportEnvelope, pretty: true)
         let exampleProblem = try Golden.compare(
             example, toFile: RepositoryPaths.path("Protocol/examples/envelope-report.json"))
         #expect(exampleProblem == nil, "\(exampleProblem ?? "")")
@@ -66,7 +67,7 @@ import Testing
     func agentMessageCase(name: String) throws {
         let vector = try #require(Self.file.agentMessageCases.first { $0.name == name })
         let bytes: [UInt8] =
-            if let text = vector.envelopeText { Array(text.utf8) } else { try WireCoding.encode(vector.envelope) }
+            if let text = vector.envelopeText { Array(text.utf8) } else { try VectorJSON.bytes(vector.envelope) }
         let agent = AgentIdentity(id: vector.verifier.agentID, signingKey: try Self.publicKey(vector.verifier.key))
         let verifier = AgentMessageVerifier(
             policy: ReplayPolicy(maxClockSkew: .seconds(vector.verifier.maxClockSkewSeconds)))
@@ -104,7 +105,7 @@ import Testing
             trusted[KeyID(publicKey: key)] = key
         }
         let excluding = Set(try vector.excluding.map { KeyID(publicKey: try Self.publicKey($0)) })
-        let envelope = try WireCoding.decode(SignedEnvelope.self, from: WireCoding.encode(vector.envelope))
+        let envelope = try WireCoding.decode(SignedEnvelope.self, from: VectorJSON.bytes(vector.envelope))
         let expectedCounted = try (vector.counted ?? []).map { KeyID(publicKey: try Self.publicKey($0)) }
         do throws(WireError) {
             let counted = try EnvelopeVerifier.verify(

@@ -1,6 +1,6 @@
 /// The outcome of one check. A closed set: an older controller must never guess what a newer status
 /// means for alerting, so an unknown value fails decoding (`malformed`) instead of becoming `.unknown`.
-public enum CheckStatus: String, Codable, Sendable, CaseIterable, Comparable {
+public enum CheckStatus: String, Sendable, CaseIterable, Comparable {
     case ok
     case warning
     case critical
@@ -18,14 +18,4 @@ public enum CheckStatus: String, Codable, Sendable, CaseIterable, Comparable {
     }
 
     public static func < (lhs: CheckStatus, rhs: CheckStatus) -> Bool { lhs.severity < rhs.severity }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let raw = try container.decode(String.self)
-        guard let value = CheckStatus(rawValue: raw) else {
-            throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "unknown status, expected ok, warning, critical or unknown")
-        }
-        self = value
-    }
 }

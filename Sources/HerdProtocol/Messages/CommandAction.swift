@@ -5,13 +5,13 @@
 /// `{"type": "media_remove", "days": 7, "dry_run": true, "prune_profiles": false, "remove_headers": false}`.
 /// A closed set: an unknown `type` fails decoding (`malformed`), because an agent must never run
 /// something it does not understand.
-public enum CommandAction: Codable, Sendable, Hashable {
+public enum CommandAction: WireMessage, Hashable {
     case restartService(ServiceName)
     case mediaRemove(MediaRemove)
     case previewCardsRemove(PreviewCardsRemove)
 
     /// What `restart_service` may touch. `streaming` restarts every `mastodon-streaming@PORT`; `nginx` reloads.
-    public enum ServiceName: String, Codable, Sendable, Hashable, CaseIterable {
+    public enum ServiceName: String, Sendable, Hashable, CaseIterable {
         case web, sidekiq, streaming, nginx
     }
 
@@ -52,63 +52,68 @@ public enum CommandAction: Codable, Sendable, Hashable {
 
     public static let types = ["restart_service", "media_remove", "preview_cards_remove"]
 
-    enum CodingKeys: String, CodingKey {
-        case type, service, days
-        case dryRun = "dry_run"
-        case pruneProfiles = "prune_profiles"
-        case removeHeaders = "remove_headers"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let type = try c.decode(String.self, forKey: .type)
-        switch type {
+    public init(json r: inout JSONReader) throws(WireError) {
+        var type: String?, service: ServiceName?, days: Int?, dryRun: Bool?, pruneProfiles: Bool?
+        var removeHeaders: Bool?
+        try r.readObject { r, key throws(WireError) in
+            switch key {
+            case "type": type = try r.readString()
+            case "service": service = try r.readEnum(ServiceName.self)
+            case "days": days = try r.readInteger(Int.self, in: Int(Int32.min)...Int(Int32.max))
+            case "dry_run": dryRun = try r.readBool()
+            case "prune_profiles": pruneProfiles = try r.readBool()
+            case "remove_headers": removeHeaders = try r.readBool()
+            default: try r.skipValue()
+            }
+        }
+        switch try r.required(type, "type") {
         case "restart_service":
-            self = .restartService(try c.decode(ServiceName.self, forKey: .service))
+            self = .restartService(try r.required(service, "service"))
         case "media_remove":
             self = .mediaRemove(
                 MediaRemove(
-                    days: try c.decode(Int.self, forKey: .days),
-                    dryRun: try c.decode(Bool.self, forKey: .dryRun),
-                    pruneProfiles: try c.decode(Bool.self, forKey: .pruneProfiles),
-                    removeHeaders: try c.decode(Bool.self, forKey: .removeHeaders)))
+                    days: try r.required(days, "days"), dryRun: try r.required(dryRun, "dry_run"),
+                    pruneProfiles: try r.required(pruneProfiles, "prune_profiles"),
+                    removeHeaders: try r.required(removeHeaders, "remove_headers")))
         case "preview_cards_remove":
             self = .previewCardsRemove(
-                PreviewCardsRemove(
-                    days: try c.decode(Int.self, forKey: .days), dryRun: try c.decode(Bool.self, forKey: .dryRun)))
+                PreviewCardsRemove(days: try r.required(days, "days"), dryRun: try r.required(dryRun, "dry_run")))
         default:
-            throw DecodingError.dataCorruptedError(
-                forKey: .type, in: c,
-                debugDescription: "unsupported action, expected one of \(Self.types.joined(separator: ", "))")
+            throw r.error("unsupported action type, expected one of \(Self.types.joined(separator: ", "))")
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(type, forKey: .type)
-        switch self {
-        case .restartService(let service):
-            try c.encode(service, forKey: .service)
-        case .mediaRemove(let p):
-            try c.encode(p.days, forKey: .days)
-            try c.encode(p.dryRun, forKey: .dryRun)
-            try c.encode(p.pruneProfiles, forKey: .pruneProfiles)
-            try c.encode(p.removeHeaders, forKey: .removeHeaders)
-        case .previewCardsRemove(let p):
-            try c.encode(p.days, forKey: .days)
-            try c.encode(p.dryRun, forKey: .dryRun)
+    public func write(to w: inout JSONWriter) {
+        w.object { w in
+            switch self {
+            case .restartService(let service):
+                w.field("service", service.rawValue)
+            case .mediaRemove(let p):
+                w.field("days", p.days)
+                w.field("dry_run", p.dryRun)
+                w.field("prune_profiles", p.pruneProfiles)
+                w.field("remove_headers", p.removeHeaders)
+            case .previewCardsRemove(let p):
+                w.field("days", p.days)
+                w.field("dry_run", p.dryRun)
+            }
+            w.field("type", type)
         }
     }
 
-    func validate(at path: String) throws(WireError) {
+    public func validate() throws(WireError) {
+        try validate(at: "action")
+    }
+
+    func validate(at path: @autoclosure () -> String) throws(WireError) {
         switch self {
         case .restartService:
             return
         case .mediaRemove(let p):
-            guard MediaRemove.days.contains(p.days) else { throw .invalid("\(path).days", "must be 1 to 365") }
+            guard MediaRemove.days.contains(p.days) else { throw .invalid("\(path()).days", "must be 1 to 365") }
         case .previewCardsRemove(let p):
             guard PreviewCardsRemove.days.contains(p.days) else {
-                throw .invalid("\(path).days", "must be 14 to 365")
+                throw .invalid("\(path()).days", "must be 14 to 365")
             }
         }
     }

@@ -1,17 +1,10 @@
 /// What kind of trouble a finding is. An open set: the log classifier's table can name new categories,
 /// so an unknown value from a newer agent is kept as it is (it must still be a valid identifier).
-public struct FindingCategory: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+public struct FindingCategory: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public init(_ rawValue: String) { self.rawValue = rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
     public var description: String { rawValue }
 
     public static let dbConnection = Self("db_connection")

@@ -4,19 +4,37 @@ public enum Base64 {
         Data(bytes).base64EncodedString()
     }
 
-    /// Nil for anything that is not base64 (whitespace included).
+    /// Nil for anything that is not base64 (whitespace, a stray '=', a length of 4n+1).
     public static func decode(_ text: String) -> [UInt8]? {
-        var normalized = [UInt8]()
-        normalized.reserveCapacity(text.utf8.count + 3)
-        for byte in text.utf8 {
-            switch byte {
-            case 0x2D: normalized.append(0x2B)  // '-' → '+'
-            case 0x5F: normalized.append(0x2F)  // '_' → '/'
-            default: normalized.append(byte)
+        var utf8 = Array(text.utf8)
+        while utf8.last == UInt8(ascii: "=") { utf8.removeLast() }
+        guard text.utf8.count - utf8.count <= 2, utf8.count % 4 != 1 else { return nil }
+        if text.utf8.count != utf8.count, text.utf8.count % 4 != 0 { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(utf8.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in utf8 {
+            let value = table[Int(byte)]
+            guard value != 0xFF else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
             }
         }
-        while normalized.count % 4 != 0 { normalized.append(0x3D) }
-        guard let data = Data(base64Encoded: Data(normalized)) else { return nil }
-        return Array(data)
+        return out
     }
+
+    /// Decoding table: both alphabets map to the same 6-bit values; 0xFF marks bytes that are not base64.
+    private static let table: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+            table[Int(byte)] = UInt8(index)
+        }
+        table[Int(UInt8(ascii: "-"))] = 62
+        table[Int(UInt8(ascii: "_"))] = 63
+        return table
+    }()
 }

@@ -1,5 +1,5 @@
 /// One DSSE signature: the signer's key id and 64 bytes of Ed25519 signature (base64 on the wire).
-public struct EnvelopeSignature: Codable, Sendable, Hashable {
+public struct EnvelopeSignature: WireMessage, Hashable {
     public var keyID: KeyID
     public var signature: [UInt8]
 
@@ -8,29 +8,31 @@ public struct EnvelopeSignature: Codable, Sendable, Hashable {
         self.signature = signature
     }
 
-    enum CodingKeys: String, CodingKey {
-        case keyID = "keyid"
-        case signature = "sig"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        keyID = try c.decode(KeyID.self, forKey: .keyID)
-        let text = try c.decode(String.self, forKey: .signature)
-        guard let bytes = Base64.decode(text) else {
-            throw DecodingError.dataCorruptedError(forKey: .signature, in: c, debugDescription: "not base64")
+    public init(json r: inout JSONReader) throws(WireError) {
+        var keyID: String?, signature: [UInt8]?
+        try r.readObject { r, key throws(WireError) in
+            switch key {
+            case "keyid": keyID = try r.readString()
+            case "sig": signature = try r.readBase64()
+            default: try r.skipValue()
+            }
         }
-        signature = bytes
+        self.init(keyID: KeyID(rawValue: try r.required(keyID, "keyid")), signature: try r.required(signature, "sig"))
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(keyID, forKey: .keyID)
-        try c.encode(Base64.encode(signature), forKey: .signature)
+    public func write(to w: inout JSONWriter) {
+        w.object { w in
+            w.field("keyid", keyID.rawValue)
+            w.field("sig", Base64.encode(signature))
+        }
     }
 
-    func validate(at path: String) throws(WireError) {
-        try keyID.validate(at: "\(path).keyid")
-        guard signature.count == 64 else { throw .invalid("\(path).sig", "must be 64 bytes of Ed25519 signature") }
+    public func validate() throws(WireError) {
+        try validate(at: "signature")
+    }
+
+    func validate(at path: @autoclosure () -> String) throws(WireError) {
+        try keyID.validate(at: "\(path()).keyid")
+        guard signature.count == 64 else { throw .invalid("\(path()).sig", "must be 64 bytes of Ed25519 signature") }
     }
 }

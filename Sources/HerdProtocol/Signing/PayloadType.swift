@@ -1,16 +1,9 @@
 /// What an envelope's payload is, and at which major version. Part of the signed bytes (DSSE PAE),
 /// so a signature over a report can never pass for a command.
-public struct PayloadType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+public struct PayloadType: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
     public var description: String { rawValue }
 
     public static let report = PayloadType(rawValue: "application/vnd.herd.report.v1+json")

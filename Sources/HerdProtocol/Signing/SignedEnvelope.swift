@@ -15,26 +15,29 @@ public struct SignedEnvelope: WireMessage, Hashable {
         self.signatures = signatures
     }
 
-    enum CodingKeys: String, CodingKey {
-        case payload, payloadType, signatures
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let text = try c.decode(String.self, forKey: .payload)
-        guard let bytes = Base64.decode(text) else {
-            throw DecodingError.dataCorruptedError(forKey: .payload, in: c, debugDescription: "not base64")
+    public init(json r: inout JSONReader) throws(WireError) {
+        var payload: [UInt8]?, payloadType: String?, signatures: [EnvelopeSignature]?
+        try r.readObject { r, key throws(WireError) in
+            switch key {
+            case "payload": payload = try r.readBase64()
+            case "payloadType": payloadType = try r.readString()
+            case "signatures":
+                signatures = try r.readArray(of: EnvelopeSignature.self, maxCount: Limits.maxSignaturesPerEnvelope)
+            default: try r.skipValue()
+            }
         }
-        payload = bytes
-        payloadType = try c.decode(PayloadType.self, forKey: .payloadType)
-        signatures = try c.decode([EnvelopeSignature].self, forKey: .signatures)
+        self.init(
+            payload: try r.required(payload, "payload"),
+            payloadType: PayloadType(rawValue: try r.required(payloadType, "payloadType")),
+            signatures: try r.required(signatures, "signatures"))
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Base64.encode(payload), forKey: .payload)
-        try c.encode(payloadType, forKey: .payloadType)
-        try c.encode(signatures, forKey: .signatures)
+    public func write(to w: inout JSONWriter) {
+        w.object { w in
+            w.field("payload", Base64.encode(payload))
+            w.field("payloadType", payloadType.rawValue)
+            w.field("signatures", signatures)
+        }
     }
 
     /// The bytes that are signed: `"DSSEv1" SP LEN(type) SP type SP LEN(payload) SP payload`,
@@ -58,16 +61,16 @@ public struct SignedEnvelope: WireMessage, Hashable {
         try validate(at: "envelope")
     }
 
-    func validate(at path: String) throws(WireError) {
-        guard !payload.isEmpty else { throw .invalid("\(path).payload", "must not be empty") }
+    func validate(at path: @autoclosure () -> String) throws(WireError) {
+        guard !payload.isEmpty else { throw .invalid("\(path()).payload", "must not be empty") }
         guard payloadType.rawValue.utf8.count <= Limits.maxShortTextBytes else {
-            throw .invalid("\(path).payloadType", "longer than \(Limits.maxShortTextBytes) bytes")
+            throw .invalid("\(path()).payloadType", "longer than \(Limits.maxShortTextBytes) bytes")
         }
         guard !signatures.isEmpty, signatures.count <= Limits.maxSignaturesPerEnvelope else {
-            throw .invalid("\(path).signatures", "must hold 1 to \(Limits.maxSignaturesPerEnvelope) signatures")
+            throw .invalid("\(path()).signatures", "must hold 1 to \(Limits.maxSignaturesPerEnvelope) signatures")
         }
         for (index, signature) in signatures.enumerated() {
-            try signature.validate(at: "\(path).signatures[\(index)]")
+            try signature.validate(at: "\(path()).signatures[\(index)]")
         }
     }
 }
