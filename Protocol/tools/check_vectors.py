@@ -14,7 +14,8 @@ import pathlib
 import sys
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 import jsonschema
 from referencing import Registry, Resource
 
@@ -39,6 +40,10 @@ def b64(text):
 def pae(payload_type, payload):
     t = payload_type.encode()
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def raw(public_key):
+    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def key_id(public_bytes):
@@ -75,7 +80,7 @@ def open_agent_message(text, kind, verifier, keys):
     if envelope["payloadType"] != TYPES[kind]:
         raise Refused("unsupported_version")
     public = keys[verifier["key"]]
-    if not valid_signers(envelope, {key_id(public.public_bytes_raw()): public}):
+    if not valid_signers(envelope, {key_id(raw(public)): public}):
         raise Refused("bad_signature")
     try:
         message = json.loads(b64(envelope["payload"]))
@@ -102,7 +107,7 @@ def main():
     keys = {}
     for name, key in vectors["keys"].items():
         private = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(key["seed_hex"]))
-        public_bytes = private.public_key().public_bytes_raw()
+        public_bytes = raw(private.public_key())
         if base64.b64encode(public_bytes).decode() != key["public_key_base64"] or key_id(public_bytes) != key["key_id"]:
             failures.append(f"key {name}: public key or key id does not derive from the seed")
         keys[name] = private.public_key()
@@ -124,13 +129,13 @@ def main():
         if not ok:
             failures.append(f"agent case {case['name']}: got {outcome}, expected {case['expect']}")
     for case in vectors["command_cases"]:
-        trusted = {key_id(keys[n].public_bytes_raw()): keys[n] for n in case["trusted"]}
-        excluded = {key_id(keys[n].public_bytes_raw()) for n in case["excluding"]}
+        trusted = {key_id(raw(keys[n])): keys[n] for n in case["trusted"]}
+        excluded = {key_id(raw(keys[n])) for n in case["excluding"]}
         counted = [k for k in valid_signers(case["envelope"], trusted) if k not in excluded]
         outcome = "accept" if len(counted) >= max(case["threshold"], 1) else "bad_signature"
         if outcome != case["expect"]:
             failures.append(f"command case {case['name']}: got {outcome}, expected {case['expect']}")
-        elif outcome == "accept" and counted != [key_id(keys[n].public_bytes_raw()) for n in case["counted"]]:
+        elif outcome == "accept" and counted != [key_id(raw(keys[n])) for n in case["counted"]]:
             failures.append(f"command case {case['name']}: counted the wrong keys")
     cases = len(vectors["agent_message_cases"]) + len(vectors["command_cases"])
     for failure in failures:

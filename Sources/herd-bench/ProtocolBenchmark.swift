@@ -14,6 +14,9 @@ struct ProtocolBenchmark: ParsableCommand {
     @Option(help: "Rounds; the median and best round are reported.")
     var rounds = 9
 
+    @Option(help: "Run only the phases whose name contains this text (for profiling one phase).")
+    var only: String?
+
     mutating func validate() throws {
         guard (1...10_000_000).contains(iterations), (1...100).contains(rounds) else {
             throw ValidationError("--iterations must be 1…10000000 and --rounds 1…100")
@@ -34,6 +37,7 @@ struct ProtocolBenchmark: ParsableCommand {
 
         var table = BenchTable(columns: ["phase", "median µs/op", "best µs/op", "CPU µs/op", "ops/s (CPU)"])
         func measure(_ name: String, _ body: () throws -> Void) rethrows {
+            if let only, !name.contains(only) { return }
             let result = try Bench.rounds(rounds, iterations: iterations, body)
             table.add([
                 name, Bench.format(result.medianMicros), Bench.format(result.bestMicros),

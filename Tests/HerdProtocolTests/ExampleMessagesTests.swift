@@ -51,7 +51,9 @@ import Testing
     func independentImplementationAgrees(tool: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", RepositoryPaths.path("Protocol/tools/\(tool)")]
+        // scripts/test.sh sets HERD_PYTHON to an interpreter that has jsonschema and cryptography.
+        let python = ProcessInfo.processInfo.environment["HERD_PYTHON"] ?? "python3"
+        process.arguments = [python, RepositoryPaths.path("Protocol/tools/\(tool)")]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

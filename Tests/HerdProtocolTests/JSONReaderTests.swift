@@ -71,6 +71,51 @@ import Testing
         #expect(try Self.read("{\"v\": \(text)}") { r throws(WireError) in try r.readDouble() }.get() == expected)
     }
 
+    /// The reader's fast number path must give exactly what a correct strtod gives, for every spelling.
+    @Test func numbersMatchTheStandardLibraryBitForBit() throws {
+        var generator = SystemRandomNumberGenerator()
+        func digits(_ count: Int) -> String {
+            String((0..<count).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
+        }
+        var spellings = [
+            "0", "-0", "0.0", "0.05", "1.50", "123456789012345678", "1234567890123456789012",
+            "0.1", "0.2", "0.3", "9007199254740993", "1e22", "1e23", "1.7976931348623157e308", "5e-324",
+            "0.000000000000000000000000001", "4.35", "2.675", "-12.5e-3",
+        ]
+        for _ in 0..<3000 {
+            var text = Bool.random(using: &generator) ? "-" : ""
+            let integer = digits(Int.random(in: 1...12, using: &generator))
+            text += integer.count > 1 && integer.first == "0" ? "1" + integer.dropFirst() : integer
+            if Bool.random(using: &generator) { text += "." + digits(Int.random(in: 1...12, using: &generator)) }
+            if Int.random(in: 0..<4, using: &generator) == 0 {
+                text += "e\(Int.random(in: -30...30, using: &generator))"
+            }
+            spellings.append(text)
+        }
+        for text in spellings {
+            let parsed = try Self.read("{\"v\": \(text)}") { r throws(WireError) in try r.readDouble() }.get()
+            let expected = try #require(Double(text))
+            #expect(parsed.bitPattern == expected.bitPattern, "\(text): \(parsed) vs \(expected)")
+        }
+    }
+
+    @Test func integersAcrossTypes() throws {
+        func read<T: FixedWidthInteger>(_ text: String, _: T.Type) -> T? {
+            try? Self.read("{\"v\": \(text)}") { r throws(WireError) in try r.readInteger(T.self, in: T.min...T.max) }
+                .get()
+        }
+        #expect(read("-2147483648", Int32.self) == Int32.min)
+        #expect(read("2147483647", Int32.self) == Int32.max)
+        #expect(read("2147483648", Int32.self) == nil)
+        #expect(read("-2147483649", Int32.self) == nil)
+        #expect(read("18446744073709551615", UInt64.self) == UInt64.max)
+        #expect(read("18446744073709551616", UInt64.self) == nil)
+        #expect(read("-9223372036854775808", Int64.self) == Int64.min)
+        #expect(read("-0", UInt64.self) == 0)
+        #expect(read("-1", UInt64.self) == nil)
+        #expect(read("007", Int.self) == nil)
+    }
+
     @Test(arguments: ["01", "+1", ".5", "1.", "1e", "-", "NaN", "Infinity", "0x10", "1e999", "--1", "\"1\""])
     func refusesBadNumbers(text: String) {
         guard case .failure(let error) = Self.read("{\"v\": \(text)}", { r throws(WireError) in try r.readDouble() })

@@ -168,25 +168,37 @@ public struct JSONReader {
     }
 
     public mutating func readDouble() throws(WireError) -> Double {
-        let text = try numberText()
-        guard let value = Double(text), value.isFinite else { throw error("number out of range") }
+        let number = try scanNumber()
+        // Clinger's fast path: an exact mantissa and an exact power of ten give a correctly rounded result.
+        if let mantissa = number.mantissa, mantissa < 1 << 53, (-22...22).contains(number.exponent10) {
+            let magnitude =
+                number.exponent10 < 0
+                ? Double(mantissa) / Self.powersOfTen[-number.exponent10]
+                : Double(mantissa) * Self.powersOfTen[number.exponent10]
+            return number.negative ? -magnitude : magnitude
+        }
+        guard let value = Double(String(decoding: bytes[number.range], as: UTF8.self)), value.isFinite else {
+            throw error("number out of range")
+        }
         return value
     }
 
     /// An integer in `range`; fractions and exponents are refused.
     public mutating func readInteger<T: FixedWidthInteger>(_: T.Type, in range: ClosedRange<T>) throws(WireError) -> T {
-        let text = try numberText()
-        guard let value = T(text) else {
-            if text.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }) {
-                throw error("expected an integer")
-            }
-            throw WireError(
-                .invalidField, "\(pathDescription): must be between \(range.lowerBound) and \(range.upperBound)")
+        let number = try scanNumber()
+        guard number.isInteger else { throw error("expected an integer") }
+        let outOfRange = WireError(
+            .invalidField, "\(pathDescription): must be between \(range.lowerBound) and \(range.upperBound)")
+        guard let mantissa = number.mantissa else { throw outOfRange }
+        let value: T?
+        if number.negative {
+            value =
+                mantissa == 0
+                ? 0 : (T.isSigned && mantissa <= UInt64(T.max) + 1 ? T(truncatingIfNeeded: 0 &- mantissa) : nil)
+        } else {
+            value = T(exactly: mantissa)
         }
-        guard range.contains(value) else {
-            throw WireError(
-                .invalidField, "\(pathDescription): must be between \(range.lowerBound) and \(range.upperBound)")
-        }
+        guard let value, range.contains(value) else { throw outOfRange }
         return value
     }
 
@@ -222,7 +234,7 @@ public struct JSONReader {
         case UInt8(ascii: "\""): _ = try parseString()
         case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try readBool()
         case UInt8(ascii: "n"): if !readNull() { throw error("invalid literal") }
-        default: _ = try numberText()
+        default: _ = try scanNumber()
         }
     }
 
@@ -243,10 +255,10 @@ public struct JSONReader {
         return bytes[index]
     }
 
-    private mutating func expect(_ byte: UInt8, _ problem: String) throws(WireError) {
+    private mutating func expect(_ byte: UInt8, _ problem: @autoclosure () -> String) throws(WireError) {
         skipWhitespace()
         guard let b = next() else { throw error("unexpected end of input") }
-        guard b == byte else { throw error(problem) }
+        guard b == byte else { throw error(problem()) }
     }
 
     private mutating func skipWhitespace() {
@@ -269,31 +281,86 @@ public struct JSONReader {
         return matches
     }
 
-    /// The text of a number, checked against JSON's grammar.
-    private mutating func numberText() throws(WireError) -> Substring {
+    private struct ScannedNumber {
+        var range: Range<Int>
+        var negative: Bool
+        /// All significant digits as an integer, nil when they do not fit in a UInt64.
+        var mantissa: UInt64?
+        /// The power of ten to apply to `mantissa`.
+        var exponent10: Int
+        var isInteger: Bool
+    }
+
+    private static let powersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    /// Scans a number, checked against JSON's grammar, collecting its digits as it goes.
+    private mutating func scanNumber() throws(WireError) -> ScannedNumber {
         skipWhitespace()
         let start = index
-        func digits(_ r: inout JSONReader) -> Int {
-            let s = r.index
-            while let b = r.peek(), b >= 0x30, b <= 0x39 { r.index += 1 }
-            return r.index - s
+        var mantissa: UInt64 = 0
+        var significant = 0
+        var overflow = false
+        var exponent10 = 0
+        func digit(_ b: UInt8) {
+            if significant == 0 && b == 0x30 { return }
+            guard !overflow else { return }
+            let (times10, o1) = mantissa.multipliedReportingOverflow(by: 10)
+            let (next, o2) = times10.addingReportingOverflow(UInt64(b - 0x30))
+            if o1 || o2 {
+                overflow = true
+            } else {
+                mantissa = next
+                significant += 1
+            }
         }
-        if peek() == UInt8(ascii: "-") { index += 1 }
+        let negative = peek() == UInt8(ascii: "-")
+        if negative { index += 1 }
         let integerStart = index
-        let integerDigits = digits(&self)
-        guard integerDigits > 0 else { throw error(start == bytes.count ? "unexpected end" : "expected a number") }
-        guard integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else { throw error("leading zero") }
-        if peek() == UInt8(ascii: ".") {
+        while let b = peek(), b >= 0x30, b <= 0x39 {
+            digit(b)
+            if overflow { exponent10 += 1 }
             index += 1
-            guard digits(&self) > 0 else { throw error("expected digits after '.'") }
+        }
+        guard index > integerStart else { throw error(start == bytes.count ? "unexpected end" : "expected a number") }
+        guard index - integerStart == 1 || bytes[integerStart] != UInt8(ascii: "0") else { throw error("leading zero") }
+        var isInteger = true
+        if peek() == UInt8(ascii: ".") {
+            isInteger = false
+            index += 1
+            let fractionStart = index
+            while let b = peek(), b >= 0x30, b <= 0x39 {
+                let before = significant
+                digit(b)
+                if !overflow && (significant > before || mantissa == 0) { exponent10 -= 1 }
+                index += 1
+            }
+            guard index > fractionStart else { throw error("expected digits after '.'") }
         }
         if let e = peek(), e | 0x20 == UInt8(ascii: "e") {
+            isInteger = false
             index += 1
-            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { index += 1 }
-            guard digits(&self) > 0 else { throw error("expected digits in exponent") }
+            var exponentNegative = false
+            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                exponentNegative = sign == UInt8(ascii: "-")
+                index += 1
+            }
+            let exponentStart = index
+            var exponent = 0
+            while let b = peek(), b >= 0x30, b <= 0x39 {
+                exponent = min(exponent * 10 + Int(b - 0x30), 100_000)
+                index += 1
+            }
+            guard index > exponentStart else { throw error("expected digits in exponent") }
+            exponent10 += exponentNegative ? -exponent : exponent
         }
         guard index - start <= 64 else { throw error("number too long") }
-        return Substring(decoding: bytes[start..<index], as: UTF8.self)
+        return ScannedNumber(
+            range: start..<index, negative: negative, mantissa: overflow ? nil : mantissa, exponent10: exponent10,
+            isInteger: isInteger)
     }
 
     /// Parses a string starting at its opening quote.
@@ -305,10 +372,7 @@ public struct JSONReader {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 defer { index += 1 }
-                guard let text = String(validating: bytes[start..<index], as: UTF8.self) else {
-                    throw error("string is not valid UTF-8")
-                }
-                return text
+                return try makeString(start..<index)
             }
             if b == UInt8(ascii: "\\") { break }
             guard b >= 0x20 else { throw error("control character in string") }
@@ -319,9 +383,7 @@ public struct JSONReader {
             guard let b = next() else { throw error("unterminated string") }
             switch b {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: out, as: UTF8.self) else {
-                    throw error("string is not valid UTF-8")
-                }
+                guard let text = Self.validatedString(out[...]) else { throw error("string is not valid UTF-8") }
                 return text
             case UInt8(ascii: "\\"):
                 guard let escaped = next() else { throw error("unterminated string") }
@@ -350,6 +412,24 @@ public struct JSONReader {
                 guard b >= 0x20 else { throw error("control character in string") }
                 out.append(b)
             }
+        }
+    }
+
+    private func makeString(_ range: Range<Int>) throws(WireError) -> String {
+        guard let text = Self.validatedString(bytes[range]) else { throw error("string is not valid UTF-8") }
+        return text
+    }
+
+    /// A String from UTF-8 bytes, nil if they are not valid UTF-8. ASCII, the common case, skips the validator.
+    private static func validatedString(_ slice: ArraySlice<UInt8>) -> String? {
+        slice.withUnsafeBufferPointer { buffer in
+            var isASCII = true
+            for byte in buffer where byte >= 0x80 {
+                isASCII = false
+                break
+            }
+            if isASCII { return String(decoding: buffer, as: UTF8.self) }
+            return String(validating: buffer, as: UTF8.self)
         }
     }
 

@@ -10,21 +10,27 @@ public enum Base64 {
         while utf8.last == UInt8(ascii: "=") { utf8.removeLast() }
         guard text.utf8.count - utf8.count <= 2, utf8.count % 4 != 1 else { return nil }
         if text.utf8.count != utf8.count, text.utf8.count % 4 != 0 { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(utf8.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in utf8 {
-            let value = table[Int(byte)]
-            guard value != 0xFF else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+        var out = [UInt8](repeating: 0, count: utf8.count * 3 / 4)
+        let ok = table.withUnsafeBufferPointer { table in
+            out.withUnsafeMutableBufferPointer { out in
+                var accumulator: UInt32 = 0
+                var bits = 0
+                var written = 0
+                for byte in utf8 {
+                    let value = table[Int(byte)]
+                    guard value != 0xFF else { return false }
+                    accumulator = accumulator << 6 | UInt32(value)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        out[written] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                        written += 1
+                    }
+                }
+                return true
             }
         }
-        return out
+        return ok ? out : nil
     }
 
     /// Decoding table: both alphabets map to the same 6-bit values; 0xFF marks bytes that are not base64.

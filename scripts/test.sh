@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every Herd test on a fresh Debian machine: installs what the tests need, then builds and
+# runs the Swift test suite. This is the README's test command, and .ci/run runs exactly it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "test.sh: $*"; }
+
+apt_install() {
+    if [[ $(id -u) -ne 0 ]]; then
+        say "missing $*: run as root so apt-get can install them" >&2
+        exit 2
+    fi
+    say "installing $* with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Python runs the independent checks of the contract in Protocol/tools: it needs jsonschema >= 4.18
+# (with referencing) and cryptography. Use python3 if it has them, else a venv filled from PyPI.
+python_has_tools() {
+    "$1" -c 'import jsonschema, referencing, cryptography.hazmat.primitives.asymmetric.ed25519' 2>/dev/null
+}
+if python_has_tools python3; then
+    HERD_PYTHON=$(command -v python3)
+else
+    venv=.build/python-tools
+    if ! python_has_tools "$venv/bin/python"; then
+        command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null \
+            || apt_install python3 python3-venv
+        say "creating $venv with jsonschema and cryptography from PyPI"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet 'jsonschema>=4.18' 'cryptography>=3.4'
+    fi
+    HERD_PYTHON=$PWD/$venv/bin/python
+fi
+export HERD_PYTHON
+
+swift build --build-tests
+exec swift test --skip-build --disable-xctest
