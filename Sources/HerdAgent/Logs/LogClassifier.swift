@@ -1,0 +1,96 @@
+import HerdProtocol
+
+/// Classifies a stream of log lines into counted findings, one count per **event**: an exception and
+/// its backtrace, the Rails lines tagged with one request id, or Sidekiq's WARN triple from one thread
+/// count once, under the first signature (in table order) that any of their lines matched.
+///
+/// Feed it lines in order; it keeps no line after it has looked at it, so memory does not grow with
+/// the input. Lines may hold anything: ANSI colour codes are stripped, bytes that are not UTF-8 are
+/// just bytes.
+public struct LogClassifier {
+    /// What one signature added up to.
+    public struct Tally: Sendable, Hashable {
+        public var category: FindingCategory
+        public var signature: String
+        public var count: UInt64
+        public var firstLine: Int
+        public var lastLine: Int
+        /// A redacted line from the first event, where the signature matched.
+        public var sample: String
+    }
+
+    public let matcher: SignatureMatcher
+    public private(set) var lines = 0
+    public private(set) var events = 0
+    private var tallies: [Int: Tally] = [:]
+    private var clean: [UInt8] = []
+
+    private var eventOpen = false
+    private var eventSignature: Int?
+    private var eventLine = 0
+    private var eventSample = ""
+    private var eventRequestID: [UInt8]?
+    private var eventSidekiqThread: [UInt8]?
+
+    public init(matcher: SignatureMatcher = SignatureMatcher(table: .builtIn)) {
+        self.matcher = matcher
+    }
+
+    /// Looks at one line (without its newline). `number` is reported as first/last line.
+    public mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int) {
+        lines += 1
+        LogLine.stripANSI(line, into: &clean)
+        let start = LogLine.messageStart(clean)
+        let requestID = LogLine.requestID(clean, from: start).map(Array.init)
+        let sidekiqThread = LogLine.sidekiqWarnThread(clean, from: start).map(Array.init)
+        let continues =
+            eventOpen
+            && (LogLine.isContinuation(clean, from: start)
+                || (requestID != nil && requestID == eventRequestID)
+                || (sidekiqThread != nil && sidekiqThread == eventSidekiqThread))
+        if !continues {
+            closeEvent()
+            eventOpen = true
+            eventLine = number
+            eventRequestID = requestID
+            eventSidekiqThread = sidekiqThread
+        }
+        guard let match = clean.withUnsafeBufferPointer({ matcher.firstMatch(in: $0) }) else { return }
+        if eventSignature.map({ match < $0 }) ?? true {
+            eventSignature = match
+            eventSample = Redactor.sample(clean[start...])
+        }
+    }
+
+    public mutating func feed(_ line: [UInt8], number: Int) {
+        line.withUnsafeBufferPointer { feed($0, number: number) }
+    }
+
+    /// Closes the open event and returns every tally, most frequent first.
+    public mutating func finish() -> [Tally] {
+        closeEvent()
+        eventOpen = false
+        return tallies.values.sorted { ($0.count, -$0.firstLine) > ($1.count, -$1.firstLine) }
+    }
+
+    private mutating func closeEvent() {
+        defer {
+            eventSignature = nil
+            eventRequestID = nil
+            eventSidekiqThread = nil
+        }
+        guard eventOpen else { return }
+        events += 1
+        guard let signature = eventSignature else { return }
+        if var tally = tallies[signature] {
+            tally.count += 1
+            tally.lastLine = eventLine
+            tallies[signature] = tally
+        } else {
+            let entry = matcher.table.signatures[signature]
+            tallies[signature] = Tally(
+                category: entry.category, signature: entry.name, count: 1, firstLine: eventLine, lastLine: eventLine,
+                sample: eventSample)
+        }
+    }
+}
