@@ -9,7 +9,8 @@ public struct HerdAgentCommand: AsyncParsableCommand {
         discussion: """
             Reports are signed with the agent's Ed25519 key (Protocol/README.md). The agent opens no port.
             """,
-        version: HerdVersion.current
+        version: HerdVersion.current,
+        subcommands: [ScanLogCommand.self]
     )
 
     public init() {}

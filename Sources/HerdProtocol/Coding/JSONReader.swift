@@ -225,6 +225,22 @@ public struct JSONReader {
         return bytes
     }
 
+    /// The kind of value that comes next, without consuming it; nil at the end of the input.
+    public enum ValueKind: Sendable { case object, array, string, number, boolean, null }
+
+    public mutating func peekKind() -> ValueKind? {
+        skipWhitespace()
+        switch peek() {
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .boolean
+        case UInt8(ascii: "n"): return .null
+        case nil: return nil
+        default: return .number
+        }
+    }
+
     /// Skips any value, for keys this version does not know (forward compatibility).
     public mutating func skipValue() throws(WireError) {
         skipWhitespace()

@@ -1,0 +1,162 @@
+import ArgumentParser
+import HerdProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `herd-agent scan-log`: classify any log offline and print the events found. For admins with a pasted
+/// log, and the classifier's end-to-end test.
+struct ScanLogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan-log",
+        abstract: "Classify a log offline and print the error events found.",
+        discussion: """
+            Reads FILE (or standard input for '-') line by line with bounded memory; lines longer than 1 MiB
+            are cut. An exception and its backtrace, or the Rails lines of one request, count as one event.
+            Exit status 0 when the log was read, whatever it contained; 1 when it could not be read or a
+            signature file is invalid; 64 for bad arguments.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case auto
+        case journalJSON = "journal-json"
+        case production, sidekiq
+        case nginxError = "nginx-error"
+        case kernel
+    }
+
+    @Option(
+        help: ArgumentHelp(
+            "auto: journald JSON lines (journalctl -o json) are recognised line by line, anything else is text; "
+                + "journal-json: every line must be journald JSON; production, sidekiq, nginx-error, kernel: text.",
+            valueName: "format"))
+    var format: Format = .auto
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @Option(
+        name: .customLong("signatures"),
+        help: ArgumentHelp("A signature table to append to the built-in one (repeatable).", valueName: "file"))
+    var signatureFiles: [String] = []
+
+    @Argument(help: "The log to read; '-' for standard input.")
+    var file = "-"
+
+    func run() throws {
+        var table = SignatureTable.builtIn
+        for path in signatureFiles {
+            do {
+                table = table.appending(try SignatureTable.parse(try Self.readSmallFile(path), source: path))
+            } catch {
+                throw ScanLogError(description: "\(error)")
+            }
+        }
+        let fd: Int32 = file == "-" ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ScanLogError(description: "cannot open \(file): \(String(cString: strerror(errno)))")
+        }
+        defer { if fd != STDIN_FILENO { close(fd) } }
+
+        var classifier = LogClassifier(matcher: SignatureMatcher(table: table))
+        var reader = LineReader(fd: fd)
+        var unparsed = 0
+        let format = self.format
+        do {
+            try reader.forEachLine { line, number in
+                let looksLikeJournal = line.first == UInt8(ascii: "{")
+                if format == .journalJSON || (format == .auto && looksLikeJournal) {
+                    if let entry = try? JournalEntry.parse(line) {
+                        classifier.feed(entry.message, number: number)
+                        return
+                    }
+                    if format == .journalJSON {
+                        unparsed += 1
+                        return
+                    }
+                }
+                classifier.feed(line, number: number)
+            }
+        } catch {
+            throw ScanLogError(description: "cannot read \(file): \(error)")
+        }
+        let tallies = classifier.finish()
+        if json {
+            printJSON(tallies, lines: classifier.lines, events: classifier.events, reader: reader, unparsed: unparsed)
+        } else {
+            printTable(tallies, lines: classifier.lines, events: classifier.events, reader: reader, unparsed: unparsed)
+        }
+    }
+
+    private func printTable(
+        _ tallies: [LogClassifier.Tally], lines: Int, events: Int, reader: LineReader, unparsed: Int
+    ) {
+        var header = "\(lines) lines, \(events) events, \(tallies.count) signatures matched"
+        if reader.truncatedLines > 0 { header += ", \(reader.truncatedLines) lines cut at 1 MiB" }
+        if unparsed > 0 { header += ", \(unparsed) lines not journald JSON (skipped)" }
+        print(header)
+        guard !tallies.isEmpty else { return }
+        let rows = tallies.map { t in
+            [
+                String(t.count), t.category.rawValue, t.signature, "\(t.firstLine)-\(t.lastLine)",
+                String(t.sample.prefix(100)),
+            ]
+        }
+        let titles = ["COUNT", "CATEGORY", "SIGNATURE", "LINES", "SAMPLE"]
+        let widths = titles.indices.map { i in ([titles] + rows).map { $0[i].count }.max() ?? 0 }
+        for row in [titles] + rows {
+            print(zip(row, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  "))
+        }
+    }
+
+    private func printJSON(
+        _ tallies: [LogClassifier.Tally], lines: Int, events: Int, reader: LineReader, unparsed: Int
+    ) {
+        var w = JSONWriter(pretty: true)
+        w.object { w in
+            w.field("events", events)
+            w.key("findings")
+            w.array(tallies) { w, t in
+                w.object { w in
+                    w.field("category", t.category.rawValue)
+                    w.field("count", t.count)
+                    w.field("first_line", t.firstLine)
+                    w.field("last_line", t.lastLine)
+                    w.field("sample", t.sample)
+                    w.field("signature", t.signature)
+                }
+            }
+            w.field("lines", lines)
+            w.field("truncated_lines", reader.truncatedLines)
+            w.field("unparsed_lines", unparsed)
+        }
+        print(String(decoding: w.bytes, as: UTF8.self))
+    }
+
+    /// Reads a signature file, refusing anything larger than 4 MiB.
+    static func readSmallFile(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LineReader.Failure(description: "\(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw LineReader.Failure(description: "\(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+            guard bytes.count <= 4 << 20 else { throw LineReader.Failure(description: "\(path): larger than 4 MiB") }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw LineReader.Failure(description: "\(path): not UTF-8")
+        }
+        return text
+    }
+}
+
+/// A log or signature file that cannot be used; ArgumentParser prints it and exits with status 1.
+struct ScanLogError: Error, CustomStringConvertible {
+    var description: String
+}

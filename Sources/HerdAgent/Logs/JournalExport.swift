@@ -1,0 +1,39 @@
+import HerdProtocol
+
+/// One line of `journalctl -o json`: the fields the agent uses. journald writes `MESSAGE` as a string,
+/// or as an array of byte values when it is not valid UTF-8; both are accepted.
+public struct JournalEntry: Sendable, Hashable {
+    public var message: [UInt8]
+    public var unit: String?
+    public var cursor: String?
+
+    public static func parse(_ line: UnsafeBufferPointer<UInt8>) throws(WireError) -> JournalEntry {
+        var reader = JSONReader(Array(line))
+        var message: [UInt8]?
+        var unit: String?
+        var cursor: String?
+        try reader.readObject { r, key throws(WireError) in
+            switch key {
+            case "MESSAGE":
+                switch r.peekKind() {
+                case .array:
+                    var bytes: [UInt8] = []
+                    try r.readArray(maxCount: LineReader.defaultMaxLineBytes) { r throws(WireError) in
+                        bytes.append(try r.readInteger(UInt8.self, in: 0...255))
+                    }
+                    message = bytes
+                case .null:
+                    _ = r.readNull()
+                    message = []
+                default:
+                    message = Array(try r.readString().utf8)
+                }
+            case "_SYSTEMD_UNIT": unit = try r.readString()
+            case "__CURSOR": cursor = try r.readString()
+            default: try r.skipValue()
+            }
+        }
+        try reader.finish()
+        return JournalEntry(message: try reader.required(message, "MESSAGE"), unit: unit, cursor: cursor)
+    }
+}
