@@ -56,6 +56,7 @@ let package = Package(
             name: "herd-bench",
             dependencies: [
                 "HerdProtocol",
+                "HerdAgent",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

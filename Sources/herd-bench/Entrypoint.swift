@@ -5,6 +5,6 @@ struct HerdBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herd-bench",
         abstract: "Herd's benchmarks; results are recorded in BENCHMARKS.md.",
-        subcommands: [ProtocolBenchmark.self]
+        subcommands: [ProtocolBenchmark.self, LogScanBenchmark.self]
     )
 }

@@ -39,7 +39,10 @@ public struct LineReader {
             bytesRead += count
             chunk.withUnsafeBufferPointer { buffer in
                 var start = 0
-                for i in 0..<count where buffer[i] == 0x0A {
+                while start < count,
+                    let hit = memchr(buffer.baseAddress! + start, 0x0A, count - start)
+                {
+                    let i = buffer.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
                     defer { start = i + 1 }
                     if skipping {
                         // The end of a line that was already cut and handed over.

@@ -24,11 +24,14 @@ public struct LogClassifier {
     public private(set) var events = 0
     private var tallies: [Int: Tally] = [:]
     private var clean: [UInt8] = []
+    private var hits: [MultiPatternMatcher.Match] = []
 
     private var eventOpen = false
     private var eventSignature: Int?
     private var eventLine = 0
-    private var eventSample = ""
+    /// The raw bytes (capped) of the line where the event's best signature matched; redacted only if
+    /// it becomes a tally's sample, so redaction runs once per signature, not once per event.
+    private var eventSample: [UInt8] = []
     private var eventRequestID: [UInt8]?
     private var eventSidekiqThread: [UInt8]?
 
@@ -39,26 +42,38 @@ public struct LogClassifier {
     /// Looks at one line (without its newline). `number` is reported as first/last line.
     public mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int) {
         lines += 1
-        LogLine.stripANSI(line, into: &clean)
-        let start = LogLine.messageStart(clean)
-        let requestID = LogLine.requestID(clean, from: start).map(Array.init)
-        let sidekiqThread = LogLine.sidekiqWarnThread(clean, from: start).map(Array.init)
+        if LogLine.hasEscape(line) {
+            LogLine.stripANSI(line, into: &clean)
+            clean.withUnsafeBufferPointer { classify($0, number: number) }
+        } else {
+            classify(line, number: number)
+        }
+    }
+
+    private mutating func classify(_ line: UnsafeBufferPointer<UInt8>, number: Int) {
+        let start = LogLine.messageStart(line)
+        let requestID = LogLine.requestID(line, from: start)
+        let thread = requestID == nil ? LogLine.sidekiqWarnThread(line, from: start) : nil
+        func same(_ range: Range<Int>?, _ open: [UInt8]?) -> Bool {
+            guard let range, let open else { return false }
+            return LogLine.equal(line, range, open)
+        }
         let continues =
             eventOpen
-            && (LogLine.isContinuation(clean, from: start)
-                || (requestID != nil && requestID == eventRequestID)
-                || (sidekiqThread != nil && sidekiqThread == eventSidekiqThread))
+            && (LogLine.isContinuation(line, from: start) || same(requestID, eventRequestID)
+                || same(thread, eventSidekiqThread))
         if !continues {
             closeEvent()
             eventOpen = true
             eventLine = number
-            eventRequestID = requestID
-            eventSidekiqThread = sidekiqThread
+            eventRequestID = requestID.map { Array(line[$0]) }
+            eventSidekiqThread = thread.map { Array(line[$0]) }
         }
-        guard let match = clean.withUnsafeBufferPointer({ matcher.firstMatch(in: $0) }) else { return }
+        guard let match = matcher.firstMatch(in: line, scratch: &hits) else { return }
         if eventSignature.map({ match < $0 }) ?? true {
             eventSignature = match
-            eventSample = Redactor.sample(clean[start...])
+            eventSample.removeAll(keepingCapacity: true)
+            eventSample.append(contentsOf: line[start...].prefix(Redactor.maxInputBytes))
         }
     }
 
@@ -90,7 +105,7 @@ public struct LogClassifier {
             let entry = matcher.table.signatures[signature]
             tallies[signature] = Tally(
                 category: entry.category, signature: entry.name, count: 1, firstLine: eventLine, lastLine: eventLine,
-                sample: eventSample)
+                sample: Redactor.sample(eventSample))
         }
     }
 }

@@ -16,7 +16,9 @@ public struct MultiPatternMatcher: Sendable {
     public let patterns: [[UInt8]]
     private let byteClass: [UInt8]
     private let classCount: Int
-    /// `transitions[state * classCount + class]` is the next state.
+    /// `transitions[row + class]` is the next state, packed as `nextRow << 1 | hasOutput`, where a
+    /// state's row is `state * classCount`: one load per input byte, no multiply, no output lookup
+    /// unless the state ends a pattern.
     private let transitions: [Int32]
     /// For each state, the range in `outputPatterns` of the patterns that end there (suffix links folded in).
     private let outputStart: [Int32]
@@ -88,7 +90,6 @@ public struct MultiPatternMatcher: Sendable {
                 }
             }
         }
-        transitions = table
         var starts: [Int32] = [0]
         var flat: [Int32] = []
         for output in outputs {
@@ -97,19 +98,28 @@ public struct MultiPatternMatcher: Sendable {
         }
         outputStart = starts
         outputPatterns = flat
+        let classCount = self.classCount
+        precondition(goto.count * classCount < Int(Int32.max) / 2, "pattern set too large for the automaton")
+        transitions = table.map { next in
+            let state = Int(next)
+            let hasOutput: Int32 = outputs[state].isEmpty ? 0 : 1
+            return Int32(state * classCount) << 1 | hasOutput
+        }
     }
 
     /// Calls `onMatch` for every occurrence of every pattern in `input`, in order of their end offset.
     public func scan(_ input: UnsafeBufferPointer<UInt8>, _ onMatch: (Match) -> Void) {
         transitions.withUnsafeBufferPointer { table in
             byteClass.withUnsafeBufferPointer { classes in
-                var state = 0
+                var row = 0
                 for (offset, byte) in input.enumerated() {
-                    state = Int(table[state * classCount + Int(classes[Int(byte)])])
-                    let start = Int(outputStart[state])
-                    let end = Int(outputStart[state + 1])
-                    if start != end {
-                        for i in start..<end { onMatch(Match(pattern: Int(outputPatterns[i]), end: offset + 1)) }
+                    let entry = table[row + Int(classes[Int(byte)])]
+                    row = Int(entry >> 1)
+                    if entry & 1 != 0 {
+                        let state = row / classCount
+                        for i in Int(outputStart[state])..<Int(outputStart[state + 1]) {
+                            onMatch(Match(pattern: Int(outputPatterns[i]), end: offset + 1))
+                        }
                     }
                 }
             }

@@ -3,12 +3,14 @@
 /// `secret…=…`, `Authorization: Bearer …`, and `user:password@` in URLs.
 public enum Redactor {
     public static let mask = "[REDACTED]"
+    /// How much of a line `sample` looks at: enough for `maxBytes` of output after masking.
+    public static let maxInputBytes = 2048
     static let keys = ["password", "passwd", "secret", "token", "api_key", "apikey", "bearer "].map { Array($0.utf8) }
 
-    public static func sample(_ bytes: ArraySlice<UInt8>, maxBytes: Int = 512) -> String {
+    public static func sample(_ bytes: some Collection<UInt8>, maxBytes: Int = 512) -> String {
         var line = [UInt8]()
         line.reserveCapacity(min(bytes.count, maxBytes * 2))
-        for byte in bytes.prefix(maxBytes * 4) {
+        for byte in bytes.prefix(maxInputBytes) {
             line.append(byte < 0x20 || byte == 0x7F ? 0x20 : byte)
         }
         line = maskURLCredentials(maskKeyValues(line))

@@ -30,6 +30,13 @@ public struct SignatureMatcher: Sendable {
     /// The index of the first signature (in table order) that matches `line`, or nil.
     public func firstMatch(in line: UnsafeBufferPointer<UInt8>) -> Int? {
         var hits: [MultiPatternMatcher.Match] = []
+        return firstMatch(in: line, scratch: &hits)
+    }
+
+    /// `firstMatch(in:)` reusing the caller's buffer for the hits, so a stream of lines allocates nothing.
+    public func firstMatch(in line: UnsafeBufferPointer<UInt8>, scratch hits: inout [MultiPatternMatcher.Match]) -> Int?
+    {
+        hits.removeAll(keepingCapacity: true)
         automaton.scan(line) { hits.append($0) }
         guard !hits.isEmpty else { return nil }
         var best: Int?
