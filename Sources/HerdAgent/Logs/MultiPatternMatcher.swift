@@ -16,10 +16,10 @@ public struct MultiPatternMatcher: Sendable {
     public let patterns: [[UInt8]]
     private let byteClass: [UInt8]
     private let classCount: Int
-    /// `transitions[row + class]` is the next state, packed as `nextRow << 1 | hasOutput`, where a
-    /// state's row is `state * classCount`: one load per input byte, no multiply, no output lookup
-    /// unless the state ends a pattern.
-    private let transitions: [Int32]
+    /// `transitions[state * classCount + class]` is the next state, packed as `next << 1 | hasOutput`
+    /// in 16 bits, so the table stays small enough for the cache: one load per input byte, and no
+    /// output lookup unless the state ends a pattern.
+    private let transitions: [UInt16]
     /// For each state, the range in `outputPatterns` of the patterns that end there (suffix links folded in).
     private let outputStart: [Int32]
     private let outputPatterns: [Int32]
@@ -99,11 +99,9 @@ public struct MultiPatternMatcher: Sendable {
         outputStart = starts
         outputPatterns = flat
         let classCount = self.classCount
-        precondition(goto.count * classCount < Int(Int32.max) / 2, "pattern set too large for the automaton")
+        precondition(goto.count < 1 << 15, "more than 32767 automaton states: too many signature bytes")
         transitions = table.map { next in
-            let state = Int(next)
-            let hasOutput: Int32 = outputs[state].isEmpty ? 0 : 1
-            return Int32(state * classCount) << 1 | hasOutput
+            UInt16(next) << 1 | (outputs[Int(next)].isEmpty ? 0 : 1)
         }
     }
 
@@ -111,12 +109,11 @@ public struct MultiPatternMatcher: Sendable {
     public func scan(_ input: UnsafeBufferPointer<UInt8>, _ onMatch: (Match) -> Void) {
         transitions.withUnsafeBufferPointer { table in
             byteClass.withUnsafeBufferPointer { classes in
-                var row = 0
+                var state = 0
                 for (offset, byte) in input.enumerated() {
-                    let entry = table[row + Int(classes[Int(byte)])]
-                    row = Int(entry >> 1)
+                    let entry = table[state &* classCount &+ Int(classes[Int(byte)])]
+                    state = Int(entry >> 1)
                     if entry & 1 != 0 {
-                        let state = row / classCount
                         for i in Int(outputStart[state])..<Int(outputStart[state + 1]) {
                             onMatch(Match(pattern: Int(outputPatterns[i]), end: offset + 1))
                         }
@@ -133,5 +130,5 @@ public struct MultiPatternMatcher: Sendable {
     }
 
     /// Bytes of table the automaton holds, for the agent's memory budget.
-    public var tableBytes: Int { transitions.count * 4 + outputPatterns.count * 4 + outputStart.count * 4 + 256 }
+    public var tableBytes: Int { transitions.count * 2 + outputPatterns.count * 4 + outputStart.count * 4 + 256 }
 }
