@@ -1,7 +1,7 @@
 /// Field rules shared by every message's `validate()`. Each throws `invalid_field` naming the field path.
-enum Rule {
+public enum Rule {
     /// `[a-z0-9][a-z0-9._-]*`, at most 64 bytes: ids, check ids, metric names, categories.
-    static func identifier(_ value: String, _ field: @autoclosure () -> String) throws(WireError) {
+    public static func identifier(_ value: String, _ field: @autoclosure () -> String) throws(WireError) {
         let bytes = value.utf8
         guard !bytes.isEmpty, bytes.count <= Limits.maxIdentifierBytes else {
             throw .invalid(field(), "must be 1 to \(Limits.maxIdentifierBytes) bytes")
@@ -15,6 +15,10 @@ enum Rule {
             }
             first = false
         }
+    }
+
+    public static func isIdentifier(_ value: String) -> Bool {
+        (try? identifier(value, "")) != nil
     }
 
     /// A lowercase DNS name (LDH labels, punycode allowed): the instance's domain.

@@ -121,7 +121,7 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(code.rawValue): \(message)" }
 
-    static func invalid(_ field: String, _ problem: String) -> WireError {
+    public static func invalid(_ field: String, _ problem: String) -> WireError {
         WireError(.invalidField, "\(field): \(problem)")
     }
 }

@@ -22,6 +22,8 @@ public struct LogClassifier {
     public let matcher: SignatureMatcher
     public private(set) var lines = 0
     public private(set) var events = 0
+    /// The signature the last line fed matched, if any (for checks that also count per line).
+    public private(set) var lastLineMatch: Int?
     private var tallies: [Int: Tally] = [:]
     private var clean: [UInt8] = []
     private var hits: [MultiPatternMatcher.Match] = []
@@ -69,7 +71,8 @@ public struct LogClassifier {
             eventRequestID = requestID.map { Array(line[$0]) }
             eventSidekiqThread = thread.map { Array(line[$0]) }
         }
-        guard let match = matcher.firstMatch(in: line, scratch: &hits) else { return }
+        lastLineMatch = matcher.firstMatch(in: line, scratch: &hits)
+        guard let match = lastLineMatch else { return }
         if eventSignature.map({ match < $0 }) ?? true {
             eventSignature = match
             eventSample.removeAll(keepingCapacity: true)

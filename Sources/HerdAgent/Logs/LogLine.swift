@@ -122,14 +122,14 @@ public enum LogLine {
     private static func isUpper(_ b: UInt8) -> Bool { b >= 0x41 && b <= 0x5A }
     private static func isLower(_ b: UInt8) -> Bool { b >= 0x61 && b <= 0x7A }
 
-    private static func index(of byte: UInt8, in line: Bytes, from start: Int, limit: Int) -> Int? {
+    static func index(of byte: UInt8, in line: Bytes, from start: Int, limit: Int) -> Int? {
         let end = min(limit, line.count)
         guard start < end, let base = line.baseAddress, let found = memchr(base + start, Int32(byte), end - start)
         else { return nil }
         return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 
-    private static func find(_ needle: [UInt8], in line: Bytes, from start: Int, limit: Int) -> Int? {
+    static func find(_ needle: [UInt8], in line: Bytes, from start: Int, limit: Int) -> Int? {
         let end = min(limit, line.count)
         guard let base = line.baseAddress, !needle.isEmpty else { return nil }
         return needle.withUnsafeBufferPointer { n in

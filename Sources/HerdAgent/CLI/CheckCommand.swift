@@ -1,0 +1,160 @@
+import ArgumentParser
+import FoundationEssentials
+import HerdProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `herd-agent check`: run every enabled check once, here and now, without a controller.
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Run the enabled checks once and print their results.",
+        discussion: """
+            Needs no controller. Log checks look at the last interval (journal) or the last logs.max_bytes_per_cycle \
+            of each file, and never move the daemon's saved positions unless --state-dir is given. \
+            Exit status 0 when the checks ran, whatever they found; 1 when the configuration cannot be used; \
+            64 for bad arguments.
+            """)
+
+    @OptionGroup var options: AgentOptions
+
+    @Option(
+        name: .customLong("only"), parsing: .upToNextOption,
+        help: ArgumentHelp("Run only these checks (ids from `herd-agent checks`).", valueName: "id"))
+    var only: [String] = []
+
+    @Flag(help: "Print JSON (the protocol's check results) instead of a table.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Keep check state here between runs (positions, counters, trends).", valueName: "dir"))
+    var stateDir: String?
+
+    @Option(help: ArgumentHelp("Run again every N seconds (5-86400) until interrupted.", valueName: "seconds"))
+    var every: Int?
+
+    func validate() throws {
+        if let every, !(5...86_400).contains(every) { throw ValidationError("--every must be 5 to 86400 seconds") }
+        if let stateDir, !stateDir.hasPrefix("/") { throw ValidationError("--state-dir must be an absolute path") }
+    }
+
+    func run() async throws {
+        let configuration = try options.load()
+        let checks: [any Check]
+        let store: any CheckMemoryStore
+        let signatures: SignatureMatcher
+        do {
+            checks = try CheckRegistry.enabled(by: configuration, only: only)
+            store =
+                try stateDir.map { dir throws(HostError) in try DirectoryMemoryStore(stateDirectory: dir) }
+                ?? EphemeralMemoryStore()
+            signatures = try AgentOptions.signatures(configuration)
+        } catch {
+            throw AgentCommandError("\(error)")
+        }
+        let runner = CheckRunner(
+            checks: checks, host: .live(configuration), configuration: configuration, store: store,
+            signatures: signatures)
+        while true {
+            let started = Date()
+            let results = await runner.runCycle()
+            if json {
+                printJSON(results, at: started)
+            } else {
+                printTable(results)
+            }
+            guard let every else { return }
+            try await Task.sleep(for: .seconds(every))
+        }
+    }
+
+    private func printJSON(_ results: [CheckResult], at date: Date) {
+        var w = JSONWriter(pretty: true)
+        w.object { w in
+            w.field("collected_at", date)
+            w.field("results", results)
+        }
+        print(String(decoding: w.bytes, as: UTF8.self))
+    }
+
+    private func printTable(_ results: [CheckResult]) {
+        let colour = isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+        let idWidth = results.map(\.checkID.count).max() ?? 5
+        for result in results {
+            let status = result.status.rawValue.uppercased()
+            let padded = status + String(repeating: " ", count: 8 - status.count)
+            let painted = colour ? Self.paint(padded, result.status) : padded
+            let id = result.checkID + String(repeating: " ", count: idWidth - result.checkID.count)
+            print("\(painted) \(id)  \(result.summary)")
+            for finding in result.findings.prefix(5) {
+                print(
+                    "         \(String(repeating: " ", count: idWidth))  · \(finding.category) \(finding.signature) ×\(finding.count)"
+                )
+            }
+        }
+    }
+
+    private static func paint(_ text: String, _ status: CheckStatus) -> String {
+        let code =
+            switch status {
+            case .ok: "32"
+            case .warning: "33"
+            case .critical: "31;1"
+            case .unknown: "35"
+            }
+        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+    }
+}
+
+/// Options every agent verb that reads the configuration shares.
+struct AgentOptions: ParsableArguments {
+    static let defaultConfigPath = "/etc/herd/agent.conf"
+
+    @Option(
+        help: ArgumentHelp(
+            "The agent's configuration file (Agent/agent.conf.example); built-in defaults when the default path is absent.",
+            valueName: "file"))
+    var config: String = AgentOptions.defaultConfigPath
+
+    @Option(help: ArgumentHelp("Read the host's files under this directory (overrides host_root).", valueName: "dir"))
+    var root: String?
+
+    func validate() throws {
+        if let root, !root.hasPrefix("/") { throw ValidationError("--root must be an absolute path") }
+    }
+
+    func load() throws -> AgentConfiguration {
+        var configuration = AgentConfiguration()
+        let filesystem = HostFilesystem()
+        if config != Self.defaultConfigPath || filesystem.exists(config) {
+            do {
+                configuration = try AgentConfiguration.parse(
+                    try filesystem.readText(config, maxBytes: 1 << 20), source: config)
+            } catch {
+                throw AgentCommandError("\(error)")
+            }
+        }
+        if let root { configuration.hostRoot = root }
+        return configuration
+    }
+
+    /// The built-in signature table with the configured operator tables appended.
+    static func signatures(_ configuration: AgentConfiguration) throws -> SignatureMatcher {
+        var table = SignatureTable.builtIn
+        for path in configuration.signatureFiles {
+            let text = try HostFilesystem().read(path, maxBytes: 4 << 20)
+            guard let text = String(validating: text, as: UTF8.self) else {
+                throw HostError(.invalid, "\(path): not UTF-8")
+            }
+            table = table.appending(try SignatureTable.parse(text, source: path))
+        }
+        return SignatureMatcher(table: table)
+    }
+}
+
+/// A configuration, state directory or signature file that cannot be used; exit status 1.
+struct AgentCommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,133 @@
+import HerdProtocol
+
+/// Playbook step 1, "read the logs": Mastodon's web, Sidekiq and streaming logs from journald (and any
+/// plain log files configured, for docker or redirected installs), read incrementally. Counts requests
+/// by status class, `status=500` by error class, exception blocks and Sidekiq job failures, and
+/// classifies error events with the signature table.
+public struct ApplicationLogsCheck: BlockingCheck {
+    public let id = "logs"
+    public let title =
+        "Mastodon logs: requests by status, 500s by error class, exceptions, Sidekiq failures, error events"
+    public let playbookStep = "1 · read the logs"
+
+    /// Categories that mean posting is failing now, whatever their count.
+    static let criticalCategories: Set<FindingCategory> = [.dbConnection, .dbPoolExhausted, .redisDown, .diskFull]
+    /// Categories that are background noise on any federated server.
+    static let quietCategories: Set<FindingCategory> = [.federationRemoteFailure, .other]
+
+    public init() {}
+
+    public func runBlocking(in context: CheckContext) throws -> CheckOutcome {
+        let configuration = context.configuration
+        var memory = context.memory
+        var scan = Scan(matcher: context.signatures)
+        var problems: [String] = []
+        var sources = 0
+        if configuration.logsFromJournal {
+            let units = [configuration.webUnit, configuration.sidekiqUnit, configuration.streamingUnits]
+            do {
+                let batch = try context.readJournal(units: units, memory: &memory) { line, _ in scan.feed(line) }
+                sources += 1
+                scan.bytes += batch.bytes
+                scan.lagging = scan.lagging || batch.reachedCap
+                if batch.cursorRejected { problems.append("journal cursor expired; read from the last interval") }
+            } catch {
+                problems.append(error.description)
+            }
+        }
+        for path in configuration.logFiles {
+            do {
+                let progress = try context.followFile(path, memory: &memory) { scan.feed($0) }
+                sources += 1
+                scan.bytes += progress.bytes
+                scan.truncatedLines += progress.truncatedLines
+                scan.lagging = scan.lagging || progress.reachedCap
+            } catch {
+                problems.append(error.description)
+            }
+        }
+        guard sources > 0 else {
+            let reason =
+                problems.isEmpty
+                ? "no log source configured (logs.journal, logs.files)" : problems.joined(separator: "; ")
+            return .unknown(reason)
+        }
+        return Self.evaluate(&scan, problems: problems, memory: memory)
+    }
+
+    /// Everything one cycle's lines add up to.
+    struct Scan {
+        var classifier: LogClassifier
+        var stats = ApplicationLogStats()
+        var lines = 0
+        var bytes = 0
+        var truncatedLines = 0
+        var lagging = false
+
+        init(matcher: SignatureMatcher) {
+            classifier = LogClassifier(matcher: matcher)
+        }
+
+        mutating func feed(_ line: UnsafeBufferPointer<UInt8>) {
+            lines += 1
+            classifier.feed(line, number: lines)
+            stats.feed(line)
+        }
+    }
+
+    static func evaluate(_ scan: inout Scan, problems: [String], memory: CheckMemory) -> CheckOutcome {
+        let stats = scan.stats
+        var findings = scan.classifier.finish().map(\.finding)
+        // A 500 whose error class no signature knows is still worth naming.
+        for (name, entry) in stats.errors500.sorted(by: { $0.value.count > $1.value.count }) {
+            if scan.classifier.matcher.firstMatch(in: Array(name.utf8)) == nil {
+                findings.append(
+                    Finding(
+                        category: .other, signature: "HTTP 500 " + name, count: UInt64(entry.count),
+                        sample: entry.sample))
+            }
+        }
+        findings = Array(findings.prefix(Limits.maxFindingsPerResult))
+
+        let requests = stats.requests
+        let errors5xx = stats.requestsByClass[5]
+        var metrics: [String: Double] = [
+            "lines": Double(scan.lines), "bytes": Double(scan.bytes), "requests": Double(requests),
+            "requests_2xx": Double(stats.requestsByClass[2]), "requests_3xx": Double(stats.requestsByClass[3]),
+            "requests_4xx": Double(stats.requestsByClass[4]), "requests_5xx": Double(errors5xx),
+            "requests_500": Double(stats.status500), "posting.requests": Double(stats.postingRequests),
+            "posting.failures": Double(stats.postingFailures), "exceptions": Double(stats.exceptions),
+            "sidekiq.jobs_done": Double(stats.sidekiqDone), "sidekiq.jobs_failed": Double(stats.sidekiqFailed),
+            "events": Double(scan.classifier.events), "lagging": scan.lagging ? 1 : 0,
+        ]
+        if scan.truncatedLines > 0 { metrics["truncated_lines"] = Double(scan.truncatedLines) }
+
+        var status = CheckStatus.ok
+        let categories = Set(findings.map(\.category))
+        if !categories.isDisjoint(with: criticalCategories) || stats.postingFailures >= 3
+            || (errors5xx >= 5 && Double(errors5xx) >= 0.1 * Double(requests))
+        {
+            status = .critical
+        } else if errors5xx > 0 || stats.postingFailures > 0
+            || categories.contains(where: { !quietCategories.contains($0) }) || !problems.isEmpty
+        {
+            status = .warning
+        }
+
+        var parts = ["\(requests) requests"]
+        if errors5xx > 0 {
+            var text = "\(errors5xx) 5xx"
+            if let top = stats.errors500.max(by: { $0.value.count < $1.value.count }) {
+                text += " (500: \(top.key) ×\(top.value.count))"
+            }
+            parts.append(text)
+        }
+        if stats.postingFailures > 0 { parts.append("\(stats.postingFailures) failed posts") }
+        if stats.exceptions > 0 { parts.append("\(stats.exceptions) exceptions") }
+        if stats.sidekiqFailed > 0 { parts.append("\(stats.sidekiqFailed) Sidekiq job failures") }
+        if let top = findings.first { parts.append("top error: \(top.category) \(top.signature) ×\(top.count)") }
+        if scan.lagging { parts.append("behind: read cap reached") }
+        parts += problems
+        return CheckOutcome(status, parts.joined(separator: ", "), metrics: metrics, findings: findings, memory: memory)
+    }
+}

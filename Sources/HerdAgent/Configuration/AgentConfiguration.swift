@@ -1,0 +1,290 @@
+import HerdProtocol
+
+/// The agent's settings: paths, unit names, thresholds, which checks run, the interval. Read from a
+/// `key = value` file (Agent/agent.conf.example documents every key); anything not set keeps the
+/// default of a standard Mastodon install on Debian, so an empty file is a working configuration.
+public struct AgentConfiguration: Sendable, Hashable {
+    public var intervalSeconds = 60
+    public var stateDirectory = "/var/lib/herd-agent"
+    /// Where the host's filesystem is mounted for the agent (`/`, or e.g. `/host` in a container).
+    public var hostRoot = "/"
+    /// `PATH` for the commands checks run (systemctl, journalctl, ffmpeg, …).
+    public var commandPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    public var tags: [String: String] = [:]
+
+    public var mastodonLiveDirectory = "/home/mastodon/live"
+    public var mastodonEnvFileOverride: String?
+    public var mastodonUser = "mastodon"
+    public var mastodonEnvFile: String { mastodonEnvFileOverride ?? mastodonLiveDirectory + "/.env.production" }
+
+    /// Check ids to run; nil runs every check in the registry.
+    public var enabledChecks: [String]?
+    public var disabledChecks: [String] = []
+    public var checkTimeout: Duration = .seconds(10)
+
+    public var logsFromJournal = true
+    /// Plain log files read incrementally besides (or instead of) the journal.
+    public var logFiles: [String] = []
+    public var logsMaxBytesPerCycle = 16 << 20
+    /// `journalctl --directory`: read a journal other than the system's.
+    public var journalDirectory: String?
+    public var signatureFiles: [String] = []
+
+    public var webUnit = "mastodon-web.service"
+    public var sidekiqUnit = "mastodon-sidekiq.service"
+    /// A pattern for the streaming instances (`mastodon-streaming@PORT`); the `mastodon-streaming`
+    /// shim is never trusted.
+    public var streamingUnits = "mastodon-streaming@*.service"
+    /// Patterns allowed: Debian runs PostgreSQL as `postgresql@15-main`; `postgresql.service` is a shim.
+    public var supportingUnits = ["postgresql@*.service", "redis-server.service", "nginx.service"]
+
+    public var nginxErrorLog = "/var/log/nginx/error.log"
+    public var nginxAccessLog = "/var/log/nginx/access.log"
+
+    /// Named paths whose filesystems the disk check watches; nil derives them from the live directory.
+    public var diskPathsOverride: [(name: String, path: String)]?
+    public var diskWarningPercent = 85.0
+    public var diskCriticalPercent = 95.0
+    public var diskWarningHoursToFull = 24.0
+    public var diskCriticalHoursToFull = 4.0
+
+    public var memoryWarningAvailablePercent = 10.0
+    public var memoryCriticalAvailablePercent = 5.0
+    public var pressureWarningPercent = 20.0
+    /// `journal` (`journalctl -k`) or a file such as `/var/log/kern.log`.
+    public var kernelLog = "journal"
+
+    public init() {}
+
+    public var diskPaths: [(name: String, path: String)] {
+        diskPathsOverride ?? [
+            ("live", mastodonLiveDirectory),
+            ("media", mastodonLiveDirectory + "/public/system"),
+            ("media_cache", mastodonLiveDirectory + "/public/system/cache"),
+            ("postgresql", "/var/lib/postgresql"),
+            ("redis", "/var/lib/redis"),
+            ("logs", "/var/log"),
+        ]
+    }
+
+    public func isEnabled(_ checkID: String) -> Bool {
+        (enabledChecks?.contains(checkID) ?? true) && !disabledChecks.contains(checkID)
+    }
+
+    public static func == (a: AgentConfiguration, b: AgentConfiguration) -> Bool {
+        a.render() == b.render()
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(render()) }
+}
+
+/// A configuration file that cannot be used: `FILE:LINE: problem`.
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension AgentConfiguration {
+    /// Parses `key = value` lines; `#` starts a comment line. Unknown keys, repeated keys and bad values
+    /// are refused with the line number, so a typo never silently falls back to a default.
+    public static func parse(_ text: String, source: String) throws(ConfigurationError) -> AgentConfiguration {
+        var configuration = AgentConfiguration()
+        var seen: Set<String> = []
+        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.first == "#" { continue }
+            func fail(_ problem: String) -> ConfigurationError {
+                ConfigurationError("\(source):\(offset + 1): \(problem)")
+            }
+            guard let equals = line.firstIndex(of: "=") else { throw fail("expected key = value") }
+            let key = String(line[..<equals].trimmingCharacters(in: " \t"))
+            let value = String(line[line.index(after: equals)...].trimmingCharacters(in: " \t"))
+            guard seen.insert(key).inserted else { throw fail("\(key) is set twice") }
+            do {
+                try configuration.set(key, value)
+            } catch {
+                throw fail(error.description)
+            }
+        }
+        return configuration
+    }
+
+    /// Every key `parse` accepts, in the order `render` writes them.
+    public static let keys = [
+        "interval", "state_dir", "host_root", "command_path", "mastodon.live_dir", "mastodon.env_file",
+        "mastodon.user", "checks.enabled", "checks.disabled", "checks.timeout", "logs.journal", "logs.files",
+        "logs.max_bytes_per_cycle", "logs.journal_directory", "logs.signature_files", "units.web", "units.sidekiq",
+        "units.streaming", "units.supporting", "nginx.error_log", "nginx.access_log", "disk.paths",
+        "disk.warning_percent", "disk.critical_percent", "disk.warning_hours_to_full", "disk.critical_hours_to_full",
+        "memory.warning_available_percent", "memory.critical_available_percent", "pressure.warning_percent",
+        "kernel_log",
+    ]
+
+    mutating func set(_ key: String, _ value: String) throws(ConfigurationError) {
+        if key.hasPrefix("tag.") {
+            let name = String(key.dropFirst(4))
+            guard Rule.isIdentifier(name) else { throw ConfigurationError("tag names are identifiers") }
+            guard !value.isEmpty, value.utf8.count <= Limits.maxShortTextBytes else {
+                throw ConfigurationError("\(key) must be 1 to \(Limits.maxShortTextBytes) bytes")
+            }
+            tags[name] = value
+            return
+        }
+        switch key {
+        case "interval": intervalSeconds = try Parse.integer(value, in: 5...86_400)
+        case "state_dir": stateDirectory = try Parse.absolutePath(value)
+        case "host_root": hostRoot = try Parse.absolutePath(value)
+        case "command_path":
+            guard !value.isEmpty, value.split(separator: ":").allSatisfy({ $0.hasPrefix("/") }) else {
+                throw ConfigurationError("command_path must be absolute directories separated by ':'")
+            }
+            commandPath = value
+        case "mastodon.live_dir": mastodonLiveDirectory = try Parse.absolutePath(value)
+        case "mastodon.env_file": mastodonEnvFileOverride = try Parse.absolutePath(value)
+        case "mastodon.user": mastodonUser = try Parse.word(value)
+        case "checks.enabled": enabledChecks = value == "all" ? nil : try Parse.list(value).map(Parse.word)
+        case "checks.disabled": disabledChecks = try Parse.list(value).map(Parse.word)
+        case "checks.timeout": checkTimeout = try Parse.duration(value, in: .seconds(1)...(.seconds(300)))
+        case "logs.journal": logsFromJournal = try Parse.bool(value)
+        case "logs.files": logFiles = try Parse.list(value).map(Parse.absolutePath)
+        case "logs.max_bytes_per_cycle": logsMaxBytesPerCycle = try Parse.size(value, in: 64 << 10...(1 << 30))
+        case "logs.journal_directory": journalDirectory = value.isEmpty ? nil : try Parse.absolutePath(value)
+        case "logs.signature_files": signatureFiles = try Parse.list(value).map(Parse.absolutePath)
+        case "units.web": webUnit = try Parse.unit(value)
+        case "units.sidekiq": sidekiqUnit = try Parse.unit(value)
+        case "units.streaming": streamingUnits = try Parse.unit(value)
+        case "units.supporting": supportingUnits = try Parse.list(value).map(Parse.unit)
+        case "nginx.error_log": nginxErrorLog = try Parse.absolutePath(value)
+        case "nginx.access_log": nginxAccessLog = try Parse.absolutePath(value)
+        case "disk.paths":
+            diskPathsOverride = try Parse.list(value).map { item throws(ConfigurationError) in
+                let parts = item.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { throw ConfigurationError("disk.paths entries are NAME=/path") }
+                let name = String(parts[0])
+                guard Rule.isIdentifier(name) else {
+                    throw ConfigurationError("disk path names are identifiers")
+                }
+                return (name, try Parse.absolutePath(String(parts[1])))
+            }
+        case "disk.warning_percent": diskWarningPercent = try Parse.percent(value)
+        case "disk.critical_percent": diskCriticalPercent = try Parse.percent(value)
+        case "disk.warning_hours_to_full": diskWarningHoursToFull = try Parse.number(value, in: 0...8760)
+        case "disk.critical_hours_to_full": diskCriticalHoursToFull = try Parse.number(value, in: 0...8760)
+        case "memory.warning_available_percent": memoryWarningAvailablePercent = try Parse.percent(value)
+        case "memory.critical_available_percent": memoryCriticalAvailablePercent = try Parse.percent(value)
+        case "pressure.warning_percent": pressureWarningPercent = try Parse.percent(value)
+        case "kernel_log": kernelLog = value == "journal" ? value : try Parse.absolutePath(value)
+        default: throw ConfigurationError("unknown key \(key)")
+        }
+    }
+
+    /// The configuration as a file `parse` reads back to the same value: every key, defaults included.
+    public func render() -> String {
+        func list(_ items: [String]) -> String { items.joined(separator: ", ") }
+        func number(_ value: Double) -> String {
+            value == value.rounded() ? String(Int(value)) : String(value)
+        }
+        let values: [String: String] = [
+            "interval": String(intervalSeconds), "state_dir": stateDirectory, "host_root": hostRoot,
+            "command_path": commandPath, "mastodon.live_dir": mastodonLiveDirectory,
+            "mastodon.env_file": mastodonEnvFile, "mastodon.user": mastodonUser,
+            "checks.enabled": enabledChecks.map(list) ?? "all", "checks.disabled": list(disabledChecks),
+            "checks.timeout": "\(checkTimeout.milliseconds)ms", "logs.journal": String(logsFromJournal),
+            "logs.files": list(logFiles), "logs.max_bytes_per_cycle": String(logsMaxBytesPerCycle),
+            "logs.journal_directory": journalDirectory ?? "", "logs.signature_files": list(signatureFiles),
+            "units.web": webUnit, "units.sidekiq": sidekiqUnit, "units.streaming": streamingUnits,
+            "units.supporting": list(supportingUnits), "nginx.error_log": nginxErrorLog,
+            "nginx.access_log": nginxAccessLog, "disk.paths": list(diskPaths.map { "\($0.name)=\($0.path)" }),
+            "disk.warning_percent": number(diskWarningPercent), "disk.critical_percent": number(diskCriticalPercent),
+            "disk.warning_hours_to_full": number(diskWarningHoursToFull),
+            "disk.critical_hours_to_full": number(diskCriticalHoursToFull),
+            "memory.warning_available_percent": number(memoryWarningAvailablePercent),
+            "memory.critical_available_percent": number(memoryCriticalAvailablePercent),
+            "pressure.warning_percent": number(pressureWarningPercent), "kernel_log": kernelLog,
+        ]
+        var lines = Self.keys.map { "\($0) = \(values[$0]!)" }
+        lines += tags.sorted { $0.key < $1.key }.map { "tag.\($0.key) = \($0.value)" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Typed, bounded values for configuration keys.
+enum Parse {
+    static func integer(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let n = Int(value), range.contains(n) else {
+            throw ConfigurationError("expected an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return n
+    }
+
+    static func number(_ value: String, in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        guard let n = Double(value), n.isFinite, range.contains(n) else {
+            throw ConfigurationError("expected a number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return n
+    }
+
+    static func percent(_ value: String) throws(ConfigurationError) -> Double {
+        try number(value.hasSuffix("%") ? String(value.dropLast()) : value, in: 0...100)
+    }
+
+    static func bool(_ value: String) throws(ConfigurationError) -> Bool {
+        switch value {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw ConfigurationError("expected true or false")
+        }
+    }
+
+    static func absolutePath(_ value: String) throws(ConfigurationError) -> String {
+        guard value.hasPrefix("/"), value.utf8.count <= 4096, !value.utf8.contains(where: { $0 < 0x20 }) else {
+            throw ConfigurationError("expected an absolute path")
+        }
+        return value
+    }
+
+    /// A user, unit or check name: no spaces, no control characters, no leading '-'.
+    static func word(_ value: String) throws(ConfigurationError) -> String {
+        guard !value.isEmpty, value.utf8.count <= 256, value.first != "-",
+            value.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F && $0 != 0x2C })
+        else { throw ConfigurationError("expected a name without spaces") }
+        return value
+    }
+
+    static func unit(_ value: String) throws(ConfigurationError) -> String {
+        let name = try word(value)
+        guard name.hasSuffix(".service") else { throw ConfigurationError("unit names end in .service") }
+        return name
+    }
+
+    static func list(_ value: String) -> [String] {
+        value.split(separator: ",").map { String($0.trimmingCharacters(in: " \t")) }.filter { !$0.isEmpty }
+    }
+
+    /// `500ms`, `10s`, `5m`, `1h`.
+    static func duration(_ value: String, in range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, factor) in units where value.hasSuffix(suffix) {
+            if let n = Int64(value.dropLast(suffix.count)), n >= 0, n < Int64.max / factor {
+                let duration = Duration.milliseconds(n * factor)
+                if range.contains(duration) { return duration }
+            }
+            break
+        }
+        throw ConfigurationError(
+            "expected a duration such as 10s or 2m, between \(range.lowerBound) and \(range.upperBound)")
+    }
+
+    /// `65536`, `512KiB`, `16MiB`, `1GiB`.
+    static func size(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("", 1)]
+        for (suffix, factor) in units where value.hasSuffix(suffix) {
+            if let n = Int(value.dropLast(suffix.count)), n >= 0, n <= Int.max / factor, range.contains(n * factor) {
+                return n * factor
+            }
+            break
+        }
+        throw ConfigurationError(
+            "expected a size such as 16MiB, between \(range.lowerBound) and \(range.upperBound) bytes")
+    }
+}

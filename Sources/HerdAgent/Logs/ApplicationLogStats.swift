@@ -1,0 +1,137 @@
+/// Counts from Mastodon's own log lines, per cycle: requests by status class from lograge's `status=`,
+/// `status=500` by their `error='Class: …'`, Rails exception headers, and Sidekiq jobs done and failed
+/// in all three formats (6.5 and 7.x: `… jid=… elapsed=0.8 INFO: fail`; 8.x: level first in ANSI
+/// colour, `INFO  … jid=… elapsed=8.7: fail`).
+public struct ApplicationLogStats: Sendable, Hashable {
+    public static let maxErrorClasses = 32
+
+    /// Index = status / 100 (1…5).
+    public var requestsByClass = [Int](repeating: 0, count: 6)
+    public var status500 = 0
+    /// Error class of each `status=500` → count and a redacted sample line.
+    public var errors500: [String: (count: Int, sample: String)] = [:]
+    public var exceptions = 0
+    public var sidekiqDone = 0
+    public var sidekiqFailed = 0
+    public var postingRequests = 0
+    public var postingFailures = 0
+
+    public init() {}
+
+    public var requests: Int { requestsByClass.reduce(0, +) }
+
+    public static func == (a: ApplicationLogStats, b: ApplicationLogStats) -> Bool {
+        a.requestsByClass == b.requestsByClass && a.status500 == b.status500 && a.exceptions == b.exceptions
+            && a.sidekiqDone == b.sidekiqDone && a.sidekiqFailed == b.sidekiqFailed
+            && a.errors500.mapValues(\.count) == b.errors500.mapValues(\.count)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(requestsByClass)
+        hasher.combine(sidekiqFailed)
+    }
+
+    private var clean: [UInt8] = []
+
+    public mutating func feed(_ line: UnsafeBufferPointer<UInt8>) {
+        if LogLine.hasEscape(line) {
+            var buffer: [UInt8] = []
+            swap(&buffer, &clean)
+            LogLine.stripANSI(line, into: &buffer)
+            buffer.withUnsafeBufferPointer { count($0) }
+            swap(&buffer, &clean)
+        } else {
+            count(line)
+        }
+    }
+
+    private mutating func count(_ line: UnsafeBufferPointer<UInt8>) {
+        let start = LogLine.messageStart(line)
+        let limit = line.count
+        if let method = LogLine.find(Self.method, in: line, from: start, limit: limit),
+            let status = LogLine.find(Self.status, in: line, from: method, limit: limit),
+            let code = Self.threeDigits(line, at: status + Self.status.count)
+        {
+            requestsByClass[min(5, max(1, code / 100))] += 1
+            let posting =
+                LogLine.find(Self.postStatuses, in: line, from: method, limit: method + 64) != nil
+            if posting {
+                postingRequests += 1
+                if code >= 500 { postingFailures += 1 }
+            }
+            if code == 500 { record500(line, from: status, start: start) }
+            return
+        }
+        if let fatal = LogLine.find(Self.fatal, in: line, from: start, limit: min(limit, start + 80)) {
+            var i = fatal + Self.fatal.count
+            if i < limit, line[i] == UInt8(ascii: "["),
+                let close = LogLine.index(of: UInt8(ascii: "]"), in: line, from: i, limit: i + 80)
+            {
+                i = close + 2
+            }
+            // "ClassName (message):" opens an exception block; its frames follow as FATAL lines too.
+            if i < limit, (0x41...0x5A).contains(line[i]),
+                let space = LogLine.index(of: 0x20, in: line, from: i, limit: i + 128), space + 1 < limit,
+                line[space + 1] == UInt8(ascii: "(")
+            {
+                exceptions += 1
+            }
+            return
+        }
+        if LogLine.find(Self.thread, in: line, from: start, limit: limit) != nil {
+            if Self.endsWith(line, Self.fail) {
+                sidekiqFailed += 1
+            } else if Self.endsWith(line, Self.done) {
+                sidekiqDone += 1
+            }
+        }
+    }
+
+    private mutating func record500(_ line: UnsafeBufferPointer<UInt8>, from status: Int, start: Int) {
+        status500 += 1
+        var name = "(no error field)"
+        if let error = LogLine.find(Self.error, in: line, from: status, limit: line.count) {
+            let from = error + Self.error.count
+            var end = from
+            while end < line.count, end - from < 128, line[end] != UInt8(ascii: "'"),
+                !(line[end] == UInt8(ascii: ":") && end + 1 < line.count && line[end + 1] == 0x20)
+            {
+                end += 1
+            }
+            if end > from { name = String(decoding: line[from..<end], as: UTF8.self) }
+        }
+        if errors500[name] == nil && errors500.count >= Self.maxErrorClasses { name = "(other error classes)" }
+        if let entry = errors500[name] {
+            errors500[name] = (entry.count + 1, entry.sample)
+        } else {
+            errors500[name] = (1, Redactor.sample(line[start...].prefix(Redactor.maxInputBytes)))
+        }
+    }
+
+    private static func threeDigits(_ line: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        guard i + 3 <= line.count else { return nil }
+        var value = 0
+        for j in i..<(i + 3) {
+            guard (0x30...0x39).contains(line[j]) else { return nil }
+            value = value * 10 + Int(line[j] - 0x30)
+        }
+        if i + 3 < line.count, line[i + 3] != 0x20 { return nil }
+        return value
+    }
+
+    private static func endsWith(_ line: UnsafeBufferPointer<UInt8>, _ suffix: [UInt8]) -> Bool {
+        var end = line.count
+        while end > 0, line[end - 1] == 0x20 || line[end - 1] == 0x0D { end -= 1 }
+        guard end >= suffix.count else { return false }
+        return LogLine.equal(line, (end - suffix.count)..<end, suffix)
+    }
+
+    private static let method: [UInt8] = Array("method=".utf8)
+    private static let status: [UInt8] = Array(" status=".utf8)
+    private static let error: [UInt8] = Array(" error='".utf8)
+    private static let postStatuses: [UInt8] = Array("method=POST path=/api/v1/statuses ".utf8)
+    private static let fatal: [UInt8] = Array(" FATAL -- : ".utf8)
+    private static let thread: [UInt8] = Array(" tid=".utf8)
+    private static let fail: [UInt8] = Array(": fail".utf8)
+    private static let done: [UInt8] = Array(": done".utf8)
+}
