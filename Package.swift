@@ -62,7 +62,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HerdProtocolTests", dependencies: ["HerdProtocol", "HerdTestSupport"]),
-        .testTarget(name: "HerdAgentTests", dependencies: ["HerdAgent", "HerdTestSupport"]),
+        .testTarget(name: "HerdAgentTests", dependencies: ["HerdAgent", "HerdTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HerdControllerTests", dependencies: ["HerdController", "HerdTestSupport"]),
         .testTarget(name: "HerdCLITests", dependencies: ["HerdCLI", "HerdTestSupport"]),
     ],

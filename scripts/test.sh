@@ -37,5 +37,15 @@ else
 fi
 export HERD_PYTHON
 
+# Real components the agent's tests drive: nginx (writes the error lines the nginx check classifies)
+# and systemd-journal-remote (builds real journal files that journalctl then reads).
+missing=()
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+[[ -x /usr/lib/systemd/systemd-journal-remote || -x /lib/systemd/systemd-journal-remote ]] \
+    || missing+=(systemd-journal-remote)
+command -v journalctl >/dev/null || missing+=(systemd)
+if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+# Installing nginx on Debian may start it where an init system runs; the tests start their own.
+
 swift build --build-tests
 exec swift test --skip-build --disable-xctest

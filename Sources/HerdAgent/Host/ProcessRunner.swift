@@ -32,9 +32,16 @@ public struct ProcessRequest: Sendable, Hashable {
 
 /// How a child process ended and what it printed.
 public struct ProcessOutcome: Sendable, Hashable {
-    public enum Termination: Sendable, Hashable {
+    public enum Termination: Sendable, Hashable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
+
+        public var description: String {
+            switch self {
+            case .exited(let status): "exit status \(status)"
+            case .signalled(let signal): "signal \(signal)"
+            }
+        }
     }
 
     public var termination: Termination
