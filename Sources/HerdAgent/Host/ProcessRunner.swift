@@ -193,6 +193,7 @@ public struct SpawnProcessRunner: ProcessRunner {
         -> ProcessOutcome.Termination
     {
         var status: Int32 = 0
+        if timedOut { kill(-pid, SIGKILL) }
         while true {
             let result = waitpid(pid, &status, timedOut ? 0 : WNOHANG)
             if result == pid { break }
@@ -200,7 +201,7 @@ public struct SpawnProcessRunner: ProcessRunner {
                 if errno == EINTR { continue }
                 return .exited(-1)
             }
-            if ContinuousClock.now >= deadline || timedOut {
+            if ContinuousClock.now >= deadline {
                 timedOut = true
                 kill(-pid, SIGKILL)
                 continue

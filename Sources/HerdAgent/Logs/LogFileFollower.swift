@@ -111,7 +111,8 @@ public struct LogFileFollower {
         _ fd: Int32, from offset: Int64, budget: Int, path: String, skipFirstLine: Bool = false,
         _ body: (UnsafeBufferPointer<UInt8>, Int) -> Void
     ) throws(HostError) -> Read {
-        var splitter = LineSplitter()
+        // A line longer than the whole budget is cut at it, so that the offset always moves on.
+        var splitter = LineSplitter(maxLineBytes: max(1, min(LineSplitter.defaultMaxLineBytes, budget - 1)))
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         var position = offset
         var result = Read()
