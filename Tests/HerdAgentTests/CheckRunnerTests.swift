@@ -43,7 +43,9 @@ struct InvalidCheck: Check {
 }
 
 @Suite struct CheckRunnerTests {
-    static func runner(_ checks: [any Check], store: any CheckMemoryStore = EphemeralMemoryStore(), timeout: Duration = .seconds(1))
+    static func runner(
+        _ checks: [any Check], store: any CheckMemoryStore = EphemeralMemoryStore(), timeout: Duration = .seconds(1)
+    )
         -> CheckRunner
     {
         var configuration = AgentConfiguration()
@@ -77,14 +79,16 @@ struct InvalidCheck: Check {
         let dir = try TemporaryDirectory("herd-state")
         defer { dir.remove() }
         _ = await Self.runner([CountingCheck()], store: try DirectoryMemoryStore(stateDirectory: dir.path)).runCycle()
-        let result = await Self.runner([CountingCheck()], store: try DirectoryMemoryStore(stateDirectory: dir.path)).runCycle()
+        let result = await Self.runner([CountingCheck()], store: try DirectoryMemoryStore(stateDirectory: dir.path))
+            .runCycle()
         #expect(result[0].metrics["n"] == 2)
         var st = stat()
         #expect(stat(dir.file("checks/test.count.json"), &st) == 0)
         #expect(st.st_mode & 0o777 == 0o600)
         // A corrupt file is set aside and the check starts afresh.
         try dir.write("checks/test.count.json", "{not json")
-        let fresh = await Self.runner([CountingCheck()], store: try DirectoryMemoryStore(stateDirectory: dir.path)).runCycle()
+        let fresh = await Self.runner([CountingCheck()], store: try DirectoryMemoryStore(stateDirectory: dir.path))
+            .runCycle()
         #expect(fresh[0].metrics["n"] == 1)
         #expect(FileManager.default.fileExists(atPath: dir.file("checks/test.count.json.corrupt")))
     }

@@ -101,7 +101,8 @@ import Testing
 
     @Test func runsAnArgvAndCollectsOutput() throws {
         let outcome = try SpawnProcessRunner().run(
-            ProcessRequest("printf", ["%s|", "a b", "$(id)", ";rm -rf /"], environment: environment, timeout: .seconds(5)))
+            ProcessRequest(
+                "printf", ["%s|", "a b", "$(id)", ";rm -rf /"], environment: environment, timeout: .seconds(5)))
         #expect(outcome.succeeded)
         #expect(String(decoding: outcome.stdout, as: UTF8.self) == "a b|$(id)|;rm -rf /|")
     }
@@ -140,7 +141,8 @@ import Testing
 
     @Test func aMissingCommandIsNotFound() {
         #expect {
-            try SpawnProcessRunner().run(ProcessRequest("no-such-tool", [], environment: environment, timeout: .seconds(1)))
+            try SpawnProcessRunner().run(
+                ProcessRequest("no-such-tool", [], environment: environment, timeout: .seconds(1)))
         } throws: { ($0 as? HostError)?.kind == .notFound }
     }
 }

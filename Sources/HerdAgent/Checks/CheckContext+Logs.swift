@@ -32,16 +32,16 @@ extension CheckContext {
             body(line)
         }
         let p = progress.position
-        memory.strings[key] = "\(p.device):\(p.inode):\(p.offset)"
+        memory.strings[key] = "\(p.device):\(p.inode):\(p.offset):\(p.fingerprint)"
         return progress
     }
 
     private static func position(_ text: String) -> LogFileFollower.Position? {
         let parts = text.split(separator: ":")
-        guard parts.count == 3, let device = UInt64(parts[0]), let inode = UInt64(parts[1]),
-            let offset = Int64(parts[2]), offset >= 0
+        guard parts.count == 4, let device = UInt64(parts[0]), let inode = UInt64(parts[1]),
+            let offset = Int64(parts[2]), offset >= 0, let fingerprint = UInt64(parts[3])
         else { return nil }
-        return LogFileFollower.Position(device: device, inode: inode, offset: offset)
+        return LogFileFollower.Position(device: device, inode: inode, offset: offset, fingerprint: fingerprint)
     }
 }
 

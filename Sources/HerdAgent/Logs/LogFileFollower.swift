@@ -6,7 +6,8 @@
 /// copytruncate: it remembers the file's device, inode and the offset after the last complete line.
 ///
 /// - Same inode, larger or equal size: go on from the offset.
-/// - Same inode, smaller size: the file was truncated in place (copytruncate) — start again at 0.
+/// - Same inode, smaller size or other bytes before the offset: truncated in place (copytruncate),
+///   perhaps grown again since — start again at 0.
 /// - New inode: the file was rotated — finish the old one if it sits at `PATH.1` with the remembered
 ///   inode, then read the new one from 0.
 /// - First sight: read only the last `maxBytes` (from the next line start), not the file's history.
@@ -17,6 +18,31 @@ public struct LogFileFollower {
         public var device: UInt64
         public var inode: UInt64
         public var offset: Int64
+        /// FNV-1a of the (up to) 64 bytes before `offset`: when a truncated file has grown back past the
+        /// offset by the next cycle, the size alone cannot tell, these bytes can.
+        public var fingerprint: UInt64
+
+        public init(device: UInt64, inode: UInt64, offset: Int64, fingerprint: UInt64 = 0) {
+            self.device = device
+            self.inode = inode
+            self.offset = offset
+            self.fingerprint = fingerprint
+        }
+    }
+
+    static let fingerprintBytes = 64
+
+    /// The fingerprint of the bytes before `offset` in `fd`, or nil when they cannot be read.
+    static func fingerprint(_ fd: Int32, before offset: Int64) -> UInt64? {
+        let count = Int(min(Int64(fingerprintBytes), offset))
+        var bytes = [UInt8](repeating: 0, count: count)
+        guard count == 0 || pread(fd, &bytes, count, off_t(offset - Int64(count))) == count else { return nil }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return hash
     }
 
     public struct Progress: Sendable, Hashable {
@@ -59,7 +85,7 @@ public struct LogFileFollower {
         var start: Int64
         var skipFirstLine = false
         if let previous, previous.device == current.device, previous.inode == current.inode {
-            if current.size < previous.offset {
+            if current.size < previous.offset || Self.fingerprint(fd, before: previous.offset) != previous.fingerprint {
                 progress.truncatedInPlace = true
                 start = 0
             } else {
@@ -96,6 +122,7 @@ public struct LogFileFollower {
             progress.position.offset = start
             progress.reachedCap = true
         }
+        progress.position.fingerprint = Self.fingerprint(fd, before: progress.position.offset) ?? 0
         progress.lines = lineNumber
         return progress
     }
