@@ -49,7 +49,7 @@ struct CheckCommand: AsyncParsableCommand {
             store =
                 try stateDir.map { dir throws(HostError) in try DirectoryMemoryStore(stateDirectory: dir) }
                 ?? EphemeralMemoryStore()
-            signatures = try AgentOptions.signatures(configuration)
+            signatures = SignatureMatcher(table: try SignatureTable.builtIn(appending: configuration.signatureFiles))
         } catch {
             throw AgentCommandError("\(error)")
         }
@@ -137,19 +137,6 @@ struct AgentOptions: ParsableArguments {
         }
         if let root { configuration.hostRoot = root }
         return configuration
-    }
-
-    /// The built-in signature table with the configured operator tables appended.
-    static func signatures(_ configuration: AgentConfiguration) throws -> SignatureMatcher {
-        var table = SignatureTable.builtIn
-        for path in configuration.signatureFiles {
-            let text = try HostFilesystem().read(path, maxBytes: 4 << 20)
-            guard let text = String(validating: text, as: UTF8.self) else {
-                throw HostError(.invalid, "\(path): not UTF-8")
-            }
-            table = table.appending(try SignatureTable.parse(text, source: path))
-        }
-        return SignatureMatcher(table: table)
     }
 }
 

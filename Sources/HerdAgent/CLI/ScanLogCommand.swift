@@ -45,13 +45,11 @@ struct ScanLogCommand: ParsableCommand {
     var file = "-"
 
     func run() throws {
-        var table = SignatureTable.builtIn
-        for path in signatureFiles {
-            do {
-                table = table.appending(try SignatureTable.parse(try Self.readSmallFile(path), source: path))
-            } catch {
-                throw ScanLogError(description: "\(error)")
-            }
+        let table: SignatureTable
+        do {
+            table = try SignatureTable.builtIn(appending: signatureFiles)
+        } catch {
+            throw ScanLogError(description: "\(error)")
         }
         let fd: Int32 = file == "-" ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -132,27 +130,6 @@ struct ScanLogCommand: ParsableCommand {
             w.field("unparsed_lines", unparsed)
         }
         print(String(decoding: w.bytes, as: UTF8.self))
-    }
-
-    /// Reads a signature file, refusing anything larger than 4 MiB.
-    static func readSmallFile(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw LineReader.Failure(description: "\(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw LineReader.Failure(description: "\(path): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-            guard bytes.count <= 4 << 20 else { throw LineReader.Failure(description: "\(path): larger than 4 MiB") }
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw LineReader.Failure(description: "\(path): not UTF-8")
-        }
-        return text
     }
 }
 

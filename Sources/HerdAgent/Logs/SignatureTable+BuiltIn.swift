@@ -68,3 +68,19 @@ extension SignatureTable {
         }
     }()
 }
+
+extension SignatureTable {
+    /// The built-in table with operators' tables (`logs.signature_files`, `--signatures`) appended, in
+    /// order. A file larger than 4 MiB, not UTF-8 or not parsing is refused whole.
+    public static func builtIn(appending files: [String]) throws -> SignatureTable {
+        var table = SignatureTable.builtIn
+        for path in files {
+            guard let text = String(validating: try HostFilesystem().read(path, maxBytes: 4 << 20), as: UTF8.self)
+            else {
+                throw HostError(.invalid, "\(path): not UTF-8")
+            }
+            table = table.appending(try SignatureTable.parse(text, source: path))
+        }
+        return table
+    }
+}
