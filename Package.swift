@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 "HerdProtocol",
                 "HerdAgent",
+                "HerdTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

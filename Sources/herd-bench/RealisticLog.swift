@@ -1,25 +1,11 @@
 import Foundation
+import HerdTestSupport
 
 /// Writes a log shaped like a busy Mastodon host's journal: Rails/lograge requests, Sidekiq 7 and 8
 /// (ANSI) job lines, streaming pino JSON, nginx errors and kernel lines, with syslog prefixes on some,
 /// and about 3 % errors including multi-line ones (FATAL request blocks, WARN triples, backtraces).
 /// Deterministic: the same size gives the same bytes.
 enum RealisticLog {
-    struct SplitMix64 {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func hex(_ count: Int) -> String {
-            String((0..<count).map { _ in Array("0123456789abcdef")[below(16)] })
-        }
-    }
-
     static let paths = [
         "/api/v1/timelines/home", "/api/v1/notifications", "/api/v1/statuses", "/api/v2/media", "/inbox",
         "/users/alice/inbox", "/api/v1/accounts/verify_credentials", "/health", "/@alice/109876543210",
@@ -32,7 +18,7 @@ enum RealisticLog {
     static func write(to path: String, bytes: Int) throws {
         guard let file = fopen(path, "w") else { throw CocoaError(.fileWriteUnknown) }
         defer { fclose(file) }
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         var buffer = ""
         buffer.reserveCapacity(1 << 20)
         var written = 0
@@ -111,5 +97,11 @@ enum RealisticLog {
             out +=
                 "\(prefix)Redis::CannotConnectError: Error connecting to Redis on 127.0.0.1:6379 (Errno::ECONNREFUSED)\n"
         }
+    }
+}
+
+extension SplitMix64 {
+    mutating func hex(_ count: Int) -> String {
+        String((0..<count).map { _ in Array("0123456789abcdef")[below(16)] })
     }
 }

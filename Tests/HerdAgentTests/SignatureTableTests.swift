@@ -1,5 +1,6 @@
 import HerdAgent
 import HerdProtocol
+import HerdTestSupport
 import Testing
 
 @Suite struct SignatureTableTests {
@@ -113,6 +114,48 @@ import Testing
         #expect(matcher.firstMatch(in: Array("a literal * star".utf8)) == 0)
         #expect(matcher.firstMatch(in: Array("a literal x star".utf8)) == 2)
         #expect(matcher.firstMatch(in: Array("C:\\path".utf8)) == 1)
+    }
+
+    /// The matcher (gram prefilter, then automaton, then fragment order) against the definition: the
+    /// first signature in table order whose fragments occur in order without overlapping. Lines are
+    /// random mixes of fragments, pieces of fragments cut where a gram could straddle, and noise.
+    @Test(arguments: [
+        SignatureTable.builtInText,
+        // Fragments shorter than a gram: no prefilter, the automaton sees every line.
+        "other\ttiny\tab*c\nother\tmixed\tPG::*xy\nother\tlong\tConnection refused*5432\n",
+    ])
+    func agreesWithTheDefinitionOnRandomLines(text: String) throws {
+        let table = try SignatureTable.parse(text, source: "t")
+        let matcher = SignatureMatcher(table: table)
+        let fragments = table.signatures.flatMap(\.fragments)
+        var random = SplitMix64(seed: 0x5EED)
+        for _ in 0..<3000 {
+            var line: [UInt8] = []
+            for _ in 0..<Int(random.next() % 6) {
+                let fragment = fragments[Int(random.next() % UInt64(fragments.count))]
+                switch random.next() % 3 {
+                case 0: line += fragment
+                case 1: line += fragment.prefix(Int(random.next() % UInt64(fragment.count)))
+                default: line += fragment.suffix(Int(random.next() % UInt64(fragment.count)))
+                }
+                line += (0..<Int(random.next() % 8)).map { _ in UInt8(32 + random.next() % 95) }
+            }
+            let expected = table.signatures.indices.first { Self.occursInOrder(table.signatures[$0].fragments, line) }
+            #expect(matcher.firstMatch(in: line) == expected, "\(String(decoding: line, as: UTF8.self))")
+        }
+    }
+
+    static func occursInOrder(_ fragments: [[UInt8]], _ line: [UInt8]) -> Bool {
+        var from = 0
+        for fragment in fragments {
+            guard
+                let at = (from..<max(from, line.count - fragment.count + 1)).first(where: {
+                    line[$0..<($0 + fragment.count)].elementsEqual(fragment)
+                })
+            else { return false }
+            from = at + fragment.count
+        }
+        return true
     }
 
     @Test(arguments: [

@@ -70,8 +70,11 @@ public struct ApplicationLogsCheck: BlockingCheck {
 
         mutating func feed(_ line: UnsafeBufferPointer<UInt8>) {
             lines += 1
-            classifier.feed(line, number: lines)
-            stats.feed(line)
+            LogLine.withoutANSI(line) { clean in
+                let start = LogLine.messageStart(clean)
+                classifier.feed(clean: clean, messageStart: start, number: lines)
+                stats.feed(clean: clean, messageStart: start)
+            }
         }
     }
 

@@ -31,31 +31,19 @@ public struct ApplicationLogStats: Sendable, Hashable {
         hasher.combine(sidekiqFailed)
     }
 
-    private var clean: [UInt8] = []
-
     public mutating func feed(_ line: UnsafeBufferPointer<UInt8>) {
-        if LogLine.hasEscape(line) {
-            var buffer: [UInt8] = []
-            swap(&buffer, &clean)
-            LogLine.stripANSI(line, into: &buffer)
-            buffer.withUnsafeBufferPointer { count($0) }
-            swap(&buffer, &clean)
-        } else {
-            count(line)
-        }
+        LogLine.withoutANSI(line) { feed(clean: $0, messageStart: LogLine.messageStart($0)) }
     }
 
-    private mutating func count(_ line: UnsafeBufferPointer<UInt8>) {
-        let start = LogLine.messageStart(line)
+    /// `feed` for a line already stripped of colour codes, with its message start (see `LogClassifier`).
+    public mutating func feed(clean line: UnsafeBufferPointer<UInt8>, messageStart start: Int) {
         let limit = line.count
-        if let method = LogLine.find(Self.method, in: line, from: start, limit: limit),
+        if let method = Self.lograge(line, from: start),
             let status = LogLine.find(Self.status, in: line, from: method, limit: limit),
             let code = Self.threeDigits(line, at: status + Self.status.count)
         {
             requestsByClass[min(5, max(1, code / 100))] += 1
-            let posting =
-                LogLine.find(Self.postStatuses, in: line, from: method, limit: method + 64) != nil
-            if posting {
+            if LogLine.hasPrefix(line, Self.postStatuses, at: method) {
                 postingRequests += 1
                 if code >= 500 { postingFailures += 1 }
             }
@@ -119,19 +107,33 @@ public struct ApplicationLogStats: Sendable, Hashable {
         return value
     }
 
-    private static func endsWith(_ line: UnsafeBufferPointer<UInt8>, _ suffix: [UInt8]) -> Bool {
+    /// Where lograge's `method=` starts, when this is a lograge line: `method` is always its first
+    /// key, so only the line's first `=` has to be looked at (other lines are full of `key=`).
+    private static func lograge(_ line: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard let equals = LogLine.index(of: UInt8(ascii: "="), in: line, from: start, limit: line.count) else {
+            return nil
+        }
+        let method = equals + 1 - Self.method.count
+        guard method >= start, LogLine.hasPrefix(line, Self.method, at: method),
+            method == start || line[method - 1] == 0x20 || line[method - 1] == UInt8(ascii: "]")
+        else { return nil }
+        return method
+    }
+
+    private static func endsWith(_ line: UnsafeBufferPointer<UInt8>, _ needle: Needle) -> Bool {
+        let suffix = needle.bytes
         var end = line.count
         while end > 0, line[end - 1] == 0x20 || line[end - 1] == 0x0D { end -= 1 }
         guard end >= suffix.count else { return false }
         return LogLine.equal(line, (end - suffix.count)..<end, suffix)
     }
 
-    private static let method: [UInt8] = Array("method=".utf8)
-    private static let status: [UInt8] = Array(" status=".utf8)
-    private static let error: [UInt8] = Array(" error='".utf8)
-    private static let postStatuses: [UInt8] = Array("method=POST path=/api/v1/statuses ".utf8)
-    private static let fatal: [UInt8] = Array(" FATAL -- : ".utf8)
-    private static let thread: [UInt8] = Array(" tid=".utf8)
-    private static let fail: [UInt8] = Array(": fail".utf8)
-    private static let done: [UInt8] = Array(": done".utf8)
+    private static let method = Needle("method=")
+    private static let status = Needle(" status=")
+    private static let error = Needle(" error='")
+    private static let postStatuses = Needle("method=POST path=/api/v1/statuses ")
+    private static let fatal = Needle(" FATAL -- : ")
+    private static let thread = Needle(" tid=")
+    private static let fail = Needle(": fail")
+    private static let done = Needle(": done")
 }

@@ -25,7 +25,6 @@ public struct LogClassifier {
     /// The signature the last line fed matched, if any (for checks that also count per line).
     public private(set) var lastLineMatch: Int?
     private var tallies: [Int: Tally] = [:]
-    private var clean: [UInt8] = []
     private var hits: [MultiPatternMatcher.Match] = []
 
     private var eventOpen = false
@@ -34,8 +33,10 @@ public struct LogClassifier {
     /// The raw bytes (capped) of the line where the event's best signature matched; redacted only if
     /// it becomes a tally's sample, so redaction runs once per signature, not once per event.
     private var eventSample: [UInt8] = []
-    private var eventRequestID: [UInt8]?
-    private var eventSidekiqThread: [UInt8]?
+    /// Fingerprints of the open event's request id and Sidekiq thread (0: it has none). Nearly every
+    /// line opens an event, so keeping a copy of the bytes would cost an allocation per line.
+    private var eventRequestID: UInt64 = 0
+    private var eventSidekiqThread: UInt64 = 0
 
     public init(matcher: SignatureMatcher = SignatureMatcher(table: .builtIn)) {
         self.matcher = matcher
@@ -43,33 +44,27 @@ public struct LogClassifier {
 
     /// Looks at one line (without its newline). `number` is reported as first/last line.
     public mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int) {
-        lines += 1
-        if LogLine.hasEscape(line) {
-            LogLine.stripANSI(line, into: &clean)
-            clean.withUnsafeBufferPointer { classify($0, number: number) }
-        } else {
-            classify(line, number: number)
-        }
+        LogLine.withoutANSI(line) { feed(clean: $0, messageStart: LogLine.messageStart($0), number: number) }
     }
 
-    private mutating func classify(_ line: UnsafeBufferPointer<UInt8>, number: Int) {
-        let start = LogLine.messageStart(line)
+    /// `feed` for a line a caller has already stripped of colour codes and found the message start of
+    /// (`LogLine.withoutANSI`, `LogLine.messageStart`), when it hands the same line to other counters too.
+    public mutating func feed(clean line: UnsafeBufferPointer<UInt8>, messageStart start: Int, number: Int) {
+        lines += 1
         let requestID = LogLine.requestID(line, from: start)
         let thread = requestID == nil ? LogLine.sidekiqWarnThread(line, from: start) : nil
-        func same(_ range: Range<Int>?, _ open: [UInt8]?) -> Bool {
-            guard let range, let open else { return false }
-            return LogLine.equal(line, range, open)
-        }
+        let requestKey = requestID.map { LogLine.fingerprint(line, $0) } ?? 0
+        let threadKey = thread.map { LogLine.fingerprint(line, $0) } ?? 0
         let continues =
             eventOpen
-            && (LogLine.isContinuation(line, from: start) || same(requestID, eventRequestID)
-                || same(thread, eventSidekiqThread))
+            && (LogLine.isContinuation(line, from: start) || (requestKey != 0 && requestKey == eventRequestID)
+                || (threadKey != 0 && threadKey == eventSidekiqThread))
         if !continues {
             closeEvent()
             eventOpen = true
             eventLine = number
-            eventRequestID = requestID.map { Array(line[$0]) }
-            eventSidekiqThread = thread.map { Array(line[$0]) }
+            eventRequestID = requestKey
+            eventSidekiqThread = threadKey
         }
         lastLineMatch = matcher.firstMatch(in: line, scratch: &hits)
         guard let match = lastLineMatch else { return }
@@ -94,8 +89,8 @@ public struct LogClassifier {
     private mutating func closeEvent() {
         defer {
             eventSignature = nil
-            eventRequestID = nil
-            eventSidekiqThread = nil
+            eventRequestID = 0
+            eventSidekiqThread = 0
         }
         guard eventOpen else { return }
         events += 1

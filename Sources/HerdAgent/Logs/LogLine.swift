@@ -8,32 +8,44 @@
 public enum LogLine {
     public typealias Bytes = UnsafeBufferPointer<UInt8>
 
-    /// Whether the line holds an ESC byte at all (most lines do not, and need no copy).
-    public static func hasEscape(_ line: Bytes) -> Bool {
-        guard let base = line.baseAddress, !line.isEmpty else { return false }
-        return memchr(base, 0x1B, line.count) != nil
+    /// Calls `body` with `line` as it is when it holds no ESC byte (most lines), or else with a copy
+    /// without its ANSI CSI sequences (`ESC [ params letter`), which Sidekiq 8 writes even into journald.
+    /// The copy lives in temporary (usually stack) memory, so a stream of lines allocates nothing.
+    public static func withoutANSI<R>(_ line: Bytes, _ body: (Bytes) -> R) -> R {
+        guard let base = line.baseAddress, !line.isEmpty, memchr(base, 0x1B, line.count) != nil else {
+            return body(line)
+        }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: line.count) { out in
+            body(UnsafeBufferPointer(rebasing: out[..<stripANSI(line, into: out)]))
+        }
     }
 
-    /// Copies `line` into `out` without ANSI CSI sequences (`ESC [ params letter`), which Sidekiq 8
-    /// writes even into journald.
-    public static func stripANSI(_ line: Bytes, into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
-        var i = 0
+    /// Copies `line` without CSI sequences into `out` (at least as long), copying the runs between
+    /// escapes whole; returns the length copied.
+    private static func stripANSI(_ line: Bytes, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let n = line.count
-        while i < n {
-            let byte = line[i]
-            if byte == 0x1B, i + 1 < n, line[i + 1] == UInt8(ascii: "[") {
-                var j = i + 2
-                while j < n, (0x30...0x3F).contains(line[j]) { j += 1 }  // parameter bytes
-                while j < n, (0x20...0x2F).contains(line[j]) { j += 1 }  // intermediate bytes
-                if j < n, (0x40...0x7E).contains(line[j]) {
-                    i = j + 1
-                    continue
-                }
-            }
-            out.append(byte)
-            i += 1
+        var written = 0
+        var copied = 0
+        func copy(upTo end: Int) {
+            guard end > copied else { return }
+            _ = UnsafeMutableBufferPointer(rebasing: out[written...]).initialize(from: line[copied..<end])
+            written += end - copied
         }
+        var from = 0
+        while let escape = index(of: 0x1B, in: line, from: from, limit: n) {
+            var j = escape + 1
+            from = j
+            guard j < n, line[j] == UInt8(ascii: "[") else { continue }
+            j += 1
+            while j < n, (0x30...0x3F).contains(line[j]) { j += 1 }  // parameter bytes
+            while j < n, (0x20...0x2F).contains(line[j]) { j += 1 }  // intermediate bytes
+            guard j < n, (0x40...0x7E).contains(line[j]) else { continue }
+            copy(upTo: escape)
+            copied = j + 1
+            from = copied
+        }
+        copy(upTo: n)
+        return written
     }
 
     /// The offset where the message starts, after a syslog/journald short prefix
@@ -103,6 +115,25 @@ public enum LogLine {
         return digits > 0 && line[j] == UInt8(ascii: ":")
     }
 
+    /// A 64-bit fingerprint of `line[range]`, never 0, for telling whether two lines carry the same
+    /// request id without keeping a copy of the first. Equal bytes give equal fingerprints; two ids
+    /// that collide would only make two adjacent events count as one.
+    static func fingerprint(_ line: Bytes, _ range: Range<Int>) -> UInt64 {
+        guard let base = UnsafeRawPointer(line.baseAddress) else { return 1 }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(range.count)
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            hash = (hash ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x0000_0100_0000_01B3
+            hash ^= hash >> 29
+            i += 8
+        }
+        while i < range.upperBound {
+            hash = (hash ^ UInt64(line[i])) &* 0x0000_0100_0000_01B3
+            i += 1
+        }
+        return hash | 1
+    }
+
     /// Whether two ranges of two lines hold the same bytes.
     public static func equal(_ a: Bytes, _ ra: Range<Int>, _ b: [UInt8]) -> Bool {
         guard ra.count == b.count else { return false }
@@ -112,9 +143,9 @@ public enum LogLine {
         }
     }
 
-    private static let railsTag: [UInt8] = Array(" -- : [".utf8)
-    private static let sidekiqThread: [UInt8] = Array(" tid=".utf8)
-    private static let sidekiqWarn: [UInt8] = Array(" WARN: ".utf8)
+    private static let railsTag = Needle(" -- : [")
+    private static let sidekiqThread = Needle(" tid=")
+    private static let sidekiqWarn = Needle(" WARN: ")
 
     private static func isAlnum(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
@@ -129,18 +160,63 @@ public enum LogLine {
         return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 
-    static func find(_ needle: [UInt8], in line: Bytes, from start: Int, limit: Int) -> Int? {
+    /// The first offset of `needle` in `line[start..<limit]`.
+    static func find(_ needle: Needle, in line: Bytes, from start: Int, limit: Int) -> Int? {
         let end = min(limit, line.count)
-        guard let base = line.baseAddress, !needle.isEmpty else { return nil }
-        return needle.withUnsafeBufferPointer { n in
-            var from = start
-            while from + n.count <= end {
-                guard let hit = memchr(base + from, Int32(n[0]), end - n.count + 1 - from) else { return nil }
-                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if memcmp(base + at, n.baseAddress!, n.count) == 0 { return at }
-                from = at + 1
-            }
-            return nil
+        let anchor = needle.anchor
+        guard let base = line.baseAddress else { return nil }
+        let anchorByte = Int32(needle.bytes[anchor])
+        var from = start + anchor
+        let lastAnchor = end - needle.count + anchor
+        while from <= lastAnchor {
+            guard let hit = memchr(base + from, anchorByte, lastAnchor + 1 - from) else { return nil }
+            let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) - anchor
+            if hasPrefix(line, needle, at: at) { return at }
+            from = at + anchor + 1
+        }
+        return nil
+    }
+
+    /// Whether `needle` occurs in `line` at `offset`. Compares inline: needles are a few bytes, and most
+    /// comparisons fail on the first of them, where a call to `memcmp` would cost more than the work.
+    static func hasPrefix(_ line: Bytes, _ needle: Needle, at offset: Int) -> Bool {
+        guard offset >= 0, offset + needle.count <= line.count else { return false }
+        for (i, byte) in needle.bytes.enumerated() where line[offset &+ i] != byte { return false }
+        return true
+    }
+
+    /// A rough rank of how often a byte occurs in log text (0 rare … 4 very common): spaces, digits and
+    /// lowercase letters are everywhere; the punctuation of key=value, paths and timestamps, and capitals
+    /// (GET, HTTP, INFO) are common; a colon is mostly in timestamps, so the `::` of a Ruby class name is
+    /// rare; brackets, quotes and other symbols are rarer still.
+    static func commonness(_ byte: UInt8) -> Int {
+        switch byte {
+        case UInt8(ascii: " "), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "e"), UInt8(ascii: "t"),
+            UInt8(ascii: "a"), UInt8(ascii: "o"), UInt8(ascii: "i"), UInt8(ascii: "n"), UInt8(ascii: "s"),
+            UInt8(ascii: "r"):
+            4
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): 3
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "="), UInt8(ascii: "/"), UInt8(ascii: "."),
+            UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "\""), UInt8(ascii: ","):
+            2
+        case UInt8(ascii: ":"): 1
+        default: 0
         }
     }
+}
+
+/// A literal to look for in log lines, with the byte `memchr` should skip ahead on: its rarest
+/// (`LogLine.commonness`), since a needle that starts with a space would stop at every word.
+struct Needle: Sendable {
+    let bytes: [UInt8]
+    let anchor: Int
+
+    init(_ text: String) {
+        let bytes = Array(text.utf8)
+        precondition(!bytes.isEmpty, "empty needle")
+        self.bytes = bytes
+        anchor = bytes.indices.min { LogLine.commonness(bytes[$0]) < LogLine.commonness(bytes[$1]) }!
+    }
+
+    var count: Int { bytes.count }
 }

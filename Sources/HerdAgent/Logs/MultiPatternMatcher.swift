@@ -46,50 +46,54 @@ public struct MultiPatternMatcher: Sendable {
         }
         byteClass = classes
 
-        // Trie.
-        var goto: [[Int32]] = [[Int32](repeating: -1, count: classCount)]
+        // Trie, flat: `goto[state * classCount + class]`, -1 where there is no edge.
+        let width = classCount
+        var goto = [Int32](repeating: -1, count: width)
         var outputs: [[Int32]] = [[]]
         for (index, pattern) in patterns.enumerated() {
             var state = 0
             for byte in pattern {
-                let c = Int(byteClass[Int(byte)])
-                if goto[state][c] < 0 {
-                    goto[state][c] = Int32(goto.count)
-                    goto.append([Int32](repeating: -1, count: classCount))
+                let edge = state * width + Int(byteClass[Int(byte)])
+                if goto[edge] < 0 {
+                    goto[edge] = Int32(outputs.count)
+                    goto.append(contentsOf: repeatElement(-1, count: width))
                     outputs.append([])
                 }
-                state = Int(goto[state][c])
+                state = Int(goto[edge])
             }
             outputs[state].append(Int32(index))
         }
+        let stateCount = outputs.count
 
-        // Breadth-first: failure links, folded into a complete transition table.
-        var fail = [Int32](repeating: 0, count: goto.count)
-        var table = [Int32](repeating: 0, count: goto.count * classCount)
+        // Breadth-first: failure links, folded into a complete transition table (in place of `goto`).
+        var fail = [Int32](repeating: 0, count: stateCount)
         var queue: [Int] = []
-        for c in 0..<classCount {
-            let child = goto[0][c]
-            if child >= 0 {
-                table[c] = child
-                queue.append(Int(child))
+        queue.reserveCapacity(stateCount)
+        for c in 0..<width {
+            if goto[c] >= 0 {
+                queue.append(Int(goto[c]))
+            } else {
+                goto[c] = 0
             }
         }
         var head = 0
         while head < queue.count {
             let state = queue[head]
             head += 1
-            outputs[state].append(contentsOf: outputs[Int(fail[state])])
-            for c in 0..<classCount {
-                let child = goto[state][c]
+            let failure = Int(fail[state])
+            if !outputs[failure].isEmpty { outputs[state].append(contentsOf: outputs[failure]) }
+            for c in 0..<width {
+                let child = goto[state * width + c]
+                let viaFailure = goto[failure * width + c]
                 if child >= 0 {
-                    fail[Int(child)] = table[Int(fail[state]) * classCount + c]
-                    table[state * classCount + c] = child
+                    fail[Int(child)] = viaFailure
                     queue.append(Int(child))
                 } else {
-                    table[state * classCount + c] = table[Int(fail[state]) * classCount + c]
+                    goto[state * width + c] = viaFailure
                 }
             }
         }
+        let table = goto
         var starts: [Int32] = [0]
         var flat: [Int32] = []
         for output in outputs {
@@ -98,8 +102,7 @@ public struct MultiPatternMatcher: Sendable {
         }
         outputStart = starts
         outputPatterns = flat
-        let classCount = self.classCount
-        precondition(goto.count < 1 << 15, "more than 32767 automaton states: too many signature bytes")
+        precondition(stateCount < 1 << 15, "more than 32767 automaton states: too many signature bytes")
         transitions = table.map { next in
             UInt16(next) << 1 | (outputs[Int(next)].isEmpty ? 0 : 1)
         }

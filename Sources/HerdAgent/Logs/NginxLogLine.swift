@@ -54,8 +54,8 @@ public enum NginxLogLine {
     public static let streamingPath: [UInt8] = Array("/api/v1/streaming".utf8)
     public static let statusesPath: [UInt8] = Array("/api/v1/statuses".utf8)
     public static let post: [UInt8] = Array("POST".utf8)
-    private static let requestOpen: [UInt8] = Array("] \"".utf8)
-    private static let requestClose: [UInt8] = Array("\" ".utf8)
-    private static let errorRequest: [UInt8] = Array(", request: \"".utf8)
-    private static let postRequest: [UInt8] = Array(", request: \"POST /api/v1/statuses ".utf8)
+    private static let requestOpen = Needle("] \"")
+    private static let requestClose = Needle("\" ")
+    private static let errorRequest = Needle(", request: \"")
+    private static let postRequest = Needle(", request: \"POST /api/v1/statuses ")
 }

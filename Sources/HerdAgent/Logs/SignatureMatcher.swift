@@ -4,6 +4,8 @@
 public struct SignatureMatcher: Sendable {
     public let table: SignatureTable
     private let automaton: MultiPatternMatcher
+    /// Rules out most lines before the automaton runs (nil when some signature is too short for it).
+    private let filter: GramFilter?
     /// For each automaton pattern, the (signature, fragment index) pairs that use it.
     private let owners: [[(signature: Int, fragment: Int)]]
 
@@ -25,6 +27,7 @@ public struct SignatureMatcher: Sendable {
         }
         self.owners = owners
         automaton = MultiPatternMatcher(patterns: patterns)
+        filter = GramFilter(signatures: table.signatures.map(\.fragments))
     }
 
     /// The index of the first signature (in table order) that matches `line`, or nil.
@@ -36,6 +39,7 @@ public struct SignatureMatcher: Sendable {
     /// `firstMatch(in:)` reusing the caller's buffer for the hits, so a stream of lines allocates nothing.
     public func firstMatch(in line: UnsafeBufferPointer<UInt8>, scratch hits: inout [MultiPatternMatcher.Match]) -> Int?
     {
+        if let filter, !filter.mayMatch(line) { return nil }
         hits.removeAll(keepingCapacity: true)
         automaton.scan(line) { hits.append($0) }
         guard !hits.isEmpty else { return nil }
