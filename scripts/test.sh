@@ -37,9 +37,13 @@ else
 fi
 export HERD_PYTHON
 
-# Real components the agent's tests drive: nginx (writes the error lines the nginx check classifies)
-# and systemd-journal-remote (builds real journal files that journalctl then reads).
+# Real components the agent's tests drive: nginx (writes the error lines the nginx check classifies),
+# systemd-journal-remote (builds real journal files that journalctl then reads), redis-server (holds
+# Sidekiq-shaped data) and PostgreSQL (initdb/pg_ctl clusters). Each test starts its own on loopback,
+# in a temp dir, on a free port, and stops it.
 missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing+=(postgresql)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 [[ -x /usr/lib/systemd/systemd-journal-remote || -x /lib/systemd/systemd-journal-remote ]] \
     || missing+=(systemd-journal-remote)

@@ -75,6 +75,19 @@ public struct CheckContext: Sendable {
     /// When this cycle started; the same for every check of a cycle.
     public var now: Date
 
+    public init(
+        host: HostSurfaces, configuration: AgentConfiguration, mastodon: MastodonInstallation, memory: CheckMemory,
+        signatures: SignatureMatcher, deadline: ContinuousClock.Instant, now: Date
+    ) {
+        self.host = host
+        self.configuration = configuration
+        self.mastodon = mastodon
+        self.memory = memory
+        self.signatures = signatures
+        self.deadline = deadline
+        self.now = now
+    }
+
     public var filesystem: HostFilesystem { host.filesystem }
 
     /// Time left before the check's deadline, at least 100 ms so a command gets a chance to answer.

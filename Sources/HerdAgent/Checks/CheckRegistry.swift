@@ -4,6 +4,7 @@ public enum CheckRegistry {
     public static let all: [any Check] = [
         MastodonConfigCheck(),
         ApplicationLogsCheck(),
+        SidekiqCheck(),
         NginxErrorLogCheck(),
         NginxAccessLogCheck(),
         ServicesCheck(),

@@ -54,6 +54,15 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// `journal` (`journalctl -k`) or a file such as `/var/log/kern.log`.
     public var kernelLog = "journal"
 
+    /// How long a service check waits for one connection or reply (PostgreSQL, Redis, HTTP); never
+    /// longer than what is left of `checks.timeout`.
+    public var serviceTimeout: Duration = .seconds(5)
+    public var sidekiqLatencyWarning: Duration = .seconds(60)
+    public var sidekiqLatencyCritical: Duration = .seconds(600)
+    /// Jobs added to the retry / dead set since the last cycle that make a warning.
+    public var sidekiqRetryGrowthWarning = 100
+    public var sidekiqDeadGrowthWarning = 50
+
     public init() {}
 
     public var diskPaths: [(name: String, path: String)] {
@@ -117,7 +126,8 @@ extension AgentConfiguration {
         "units.streaming", "units.supporting", "nginx.error_log", "nginx.access_log", "disk.paths",
         "disk.warning_percent", "disk.critical_percent", "disk.warning_hours_to_full", "disk.critical_hours_to_full",
         "memory.warning_available_percent", "memory.critical_available_percent", "pressure.warning_percent",
-        "kernel_log",
+        "kernel_log", "services.timeout", "sidekiq.latency_warning", "sidekiq.latency_critical",
+        "sidekiq.retry_growth_warning", "sidekiq.dead_growth_warning",
     ]
 
     mutating func set(_ key: String, _ value: String) throws(ConfigurationError) {
@@ -174,6 +184,13 @@ extension AgentConfiguration {
         case "memory.critical_available_percent": memoryCriticalAvailablePercent = try Parse.percent(value)
         case "pressure.warning_percent": pressureWarningPercent = try Parse.percent(value)
         case "kernel_log": kernelLog = value == "journal" ? value : try Parse.absolutePath(value)
+        case "services.timeout": serviceTimeout = try Parse.duration(value, in: .milliseconds(100)...(.seconds(60)))
+        case "sidekiq.latency_warning":
+            sidekiqLatencyWarning = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
+        case "sidekiq.latency_critical":
+            sidekiqLatencyCritical = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
+        case "sidekiq.retry_growth_warning": sidekiqRetryGrowthWarning = try Parse.integer(value, in: 1...10_000_000)
+        case "sidekiq.dead_growth_warning": sidekiqDeadGrowthWarning = try Parse.integer(value, in: 1...10_000_000)
         default: throw ConfigurationError("unknown key \(key)")
         }
     }
@@ -201,6 +218,11 @@ extension AgentConfiguration {
             "memory.warning_available_percent": number(memoryWarningAvailablePercent),
             "memory.critical_available_percent": number(memoryCriticalAvailablePercent),
             "pressure.warning_percent": number(pressureWarningPercent), "kernel_log": kernelLog,
+            "services.timeout": "\(serviceTimeout.milliseconds)ms",
+            "sidekiq.latency_warning": "\(sidekiqLatencyWarning.milliseconds / 1000)s",
+            "sidekiq.latency_critical": "\(sidekiqLatencyCritical.milliseconds / 1000)s",
+            "sidekiq.retry_growth_warning": String(sidekiqRetryGrowthWarning),
+            "sidekiq.dead_growth_warning": String(sidekiqDeadGrowthWarning),
         ]
         var lines = Self.keys.map { "\($0) = \(values[$0]!)" }
         lines += tags.sorted { $0.key < $1.key }.map { "tag.\($0.key) = \($0.value)" }

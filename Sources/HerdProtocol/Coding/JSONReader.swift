@@ -168,7 +168,17 @@ public struct JSONReader {
     }
 
     public mutating func readDouble() throws(WireError) -> Double {
+        try double(try scanNumber())
+    }
+
+    /// A number, and whether it was written as an integer (no fraction, no exponent): for formats
+    /// that changed units along with the notation (Sidekiq 8's integer milliseconds vs float seconds).
+    public mutating func readNumber() throws(WireError) -> (value: Double, writtenAsInteger: Bool) {
         let number = try scanNumber()
+        return (try double(number), number.isInteger)
+    }
+
+    private func double(_ number: ScannedNumber) throws(WireError) -> Double {
         // Clinger's fast path: an exact mantissa and an exact power of ten give a correctly rounded result.
         if let mantissa = number.mantissa, mantissa < 1 << 53, (-22...22).contains(number.exponent10) {
             let magnitude =

@@ -14,6 +14,7 @@ struct FixtureHost {
     static let directory = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/hosts")
     static let standins = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/standins")
     static let clock = Date(timeIntervalSince1970: 1_745_291_500)
+    static let serviceChecks = ["sidekiq"]
 
     static func scenarios() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
@@ -52,6 +53,9 @@ struct FixtureHost {
         configuration.hostRoot = root
         configuration.commandPath = "\(source)/bin:\(Self.standins)/system"
         configuration.stateDirectory = temporary.file("state")
+        // Checks that talk to services (Redis, PostgreSQL, HTTP) are tested against real ones that
+        // their tests start; a fixture tree has none.
+        configuration.disabledChecks += Self.serviceChecks
         return configuration
     }
 

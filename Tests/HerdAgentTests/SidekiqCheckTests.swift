@@ -1,0 +1,183 @@
+import Foundation
+import HerdAgent
+import HerdProtocol
+import HerdTestSupport
+import Testing
+
+/// The Sidekiq check against a real redis-server holding data laid out exactly as Sidekiq writes it.
+@Suite(.serialized) struct SidekiqCheckTests {
+    static let allQueues = ["default", "push", "ingress", "mailers", "pull", "scheduler"]
+
+    /// Writes a Sidekiq process the way Sidekiq's heartbeat does: a member of `processes` and a hash.
+    static func addProcess(
+        _ redis: RedisServer, _ identity: String, beatAgo: Double, queues: [String] = allQueues, busy: Int = 2,
+        concurrency: Int = 25, quiet: Bool = false, version: String = "7.3.9", prefix: String = "",
+        sidekiq8: Bool = false
+    ) async throws {
+        let now = Date().timeIntervalSince1970
+        let info =
+            #"{"hostname":"masto-1","started_at":\#(now - 3600),"pid":4242,"tag":"mastodon","concurrency":\#(concurrency),"queues":[\#(queues.map { "\"\($0)\"" }.joined(separator: ","))],"weights":[{}],"labels":[],"identity":"\#(identity)","version":"\#(version)","embedded":false}"#
+        try await redis.command(["SADD", prefix + "processes", identity])
+        var fields = [
+            "HSET", prefix + identity, "info", info, "busy", String(busy), "beat", String(now - beatAgo), "quiet",
+            quiet ? "true" : "false", "rtt_us", "512", "rss", "345000",
+        ]
+        if sidekiq8 { fields += ["concurrency", String(concurrency)] }
+        try await redis.command(fields)
+        try await redis.command(["EXPIRE", prefix + identity, "60"])
+    }
+
+    /// Pushes a job as Sidekiq's client does (LPUSH; the oldest is at the right).
+    static func enqueue(
+        _ redis: RedisServer, _ queue: String, enqueuedAgo: Double, sidekiq8: Bool = false, prefix: String = ""
+    )
+        async throws
+    {
+        let at = Date().timeIntervalSince1970 - enqueuedAgo
+        let stamp = sidekiq8 ? String(Int64(at * 1000)) : String(at)
+        let job =
+            #"{"retry":8,"queue":"\#(queue)","class":"ActivityPub::DeliveryWorker","args":["{}",1,"https://remote.example/inbox"],"jid":"\#(UUID().uuidString.prefix(24))","created_at":\#(stamp),"enqueued_at":\#(stamp)}"#
+        try await redis.command(["SADD", prefix + "queues", queue])
+        try await redis.command(["LPUSH", prefix + "queue:" + queue, job])
+    }
+
+    /// Runs the check with an `.env.production` holding `env`, on the healthy fixture host.
+    /// `links` are symlinks made in the host tree first (host path → target), e.g. Redis's socket.
+    static func run(
+        _ env: [String: String], memory: CheckMemory = CheckMemory(),
+        version: MastodonVersion? = MastodonVersion(4, 3, 2),
+        links: [String: String] = [:]
+    ) async throws -> CheckOutcome {
+        let host = try FixtureHost("healthy")
+        defer { host.remove() }
+        for (path, target) in links {
+            let link = host.root + path
+            try FileManager.default.createDirectory(
+                atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        }
+        let configuration = try host.configuration()
+        let context = CheckContext(
+            host: try host.surfaces(configuration), configuration: configuration,
+            mastodon: MastodonInstallation(
+                liveDirectory: configuration.mastodonLiveDirectory, envFile: configuration.mastodonEnvFile,
+                env: DotEnv(values: env), envProblem: nil, version: version),
+            memory: memory, signatures: SignatureMatcher(table: .builtIn),
+            deadline: ContinuousClock.now.advanced(by: .seconds(10)), now: Date())
+        return try await SidekiqCheck().run(in: context)
+    }
+
+    static func env(_ redis: RedisServer) -> [String: String] {
+        ["REDIS_HOST": "127.0.0.1", "REDIS_PORT": String(redis.port)]
+    }
+
+    @Test func aHealthyFleetOfProcessesIsOK() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.stop() }
+        try await Self.addProcess(redis, "masto-1:4242:0a1b2c3d", beatAgo: 3)
+        try await Self.addProcess(
+            redis, "masto-1:4243:1b2c3d4e", beatAgo: 8, queues: ["default", "push", "ingress", "pull"])
+        try await Self.enqueue(redis, "default", enqueuedAgo: 2)
+        try await Self.enqueue(redis, "push", enqueuedAgo: 5)
+        try await redis.command(["ZADD", "dead", "1745291500.5", #"{"jid":"x"}"#])
+        let outcome = try await Self.run(Self.env(redis))
+        #expect(outcome.status == .ok, "\(outcome.summary)")
+        #expect(outcome.metrics["processes.live"] == 2)
+        #expect(outcome.metrics["threads.total"] == 50)
+        #expect(outcome.metrics["queue.push.size"] == 1)
+        #expect(outcome.metrics["dead"] == 1)
+        #expect((4...7).contains(outcome.metrics["queue.push.latency_s"] ?? -1))
+    }
+
+    @Test func deadAndStuckProcessesAndUnservedQueuesAreCritical() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.stop() }
+        // One process serves everything but scheduler and beats; the scheduler one stopped beating.
+        try await Self.addProcess(
+            redis, "masto-1:1:aaaa", beatAgo: 4, queues: ["default", "push", "ingress", "mailers", "pull"])
+        try await Self.addProcess(redis, "masto-1:2:bbbb", beatAgo: 400, queues: ["scheduler"])
+        let outcome = try await Self.run(Self.env(redis))
+        #expect(outcome.status == .critical)
+        #expect(outcome.summary.contains("no live process serves scheduler"), "\(outcome.summary)")
+        #expect(outcome.metrics["processes.stale"] == 1)
+        #expect(Set(outcome.findings.map(\.signature)) == ["stale Sidekiq heartbeat", "Sidekiq queue not served"])
+
+        let none = try await RedisServer.start()
+        defer { none.stop() }
+        let empty = try await Self.run(Self.env(none))
+        #expect(empty.status == .critical)
+        #expect(empty.findings.map(\.signature) == ["no live Sidekiq process"])
+    }
+
+    @Test func latencyReadsFloatSecondsAndSidekiq8Milliseconds() async throws {
+        for sidekiq8 in [false, true] {
+            let redis = try await RedisServer.start()
+            defer { redis.stop() }
+            try await Self.addProcess(
+                redis, "m:1:x", beatAgo: 1, version: sidekiq8 ? "8.0.4" : "7.3.9", sidekiq8: sidekiq8)
+            try await Self.enqueue(redis, "ingress", enqueuedAgo: 900, sidekiq8: sidekiq8)  // oldest at the right
+            try await Self.enqueue(redis, "ingress", enqueuedAgo: 10, sidekiq8: sidekiq8)
+            try await Self.enqueue(redis, "default", enqueuedAgo: 90, sidekiq8: sidekiq8)
+            let outcome = try await Self.run(Self.env(redis))
+            #expect(outcome.status == .critical, "sidekiq8 \(sidekiq8): \(outcome.summary)")
+            #expect((899...905).contains(outcome.metrics["queue.ingress.latency_s"] ?? -1))
+            #expect((89...95).contains(outcome.metrics["queue.default.latency_s"] ?? -1))
+            #expect(outcome.summary.contains("queue ingress 9"))
+        }
+    }
+
+    @Test func retryAndDeadGrowthAcrossCyclesWarns() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.stop() }
+        try await Self.addProcess(redis, "m:1:x", beatAgo: 1)
+        for i in 0..<5 { try await redis.command(["ZADD", "retry", String(1_745_291_000 + i), #"{"jid":"r\#(i)"}"#]) }
+        let first = try await Self.run(Self.env(redis))
+        #expect(first.status == .ok, "\(first.summary)")
+        #expect(first.metrics["retry.growth"] == nil)
+        var pipeline: [String] = ["ZADD", "retry"]
+        for i in 5..<200 { pipeline += [String(1_745_291_000 + i), #"{"jid":"r\#(i)"}"#] }
+        try await redis.command(pipeline)
+        let second = try await Self.run(Self.env(redis), memory: first.memory ?? CheckMemory())
+        #expect(second.status == .warning)
+        #expect(second.metrics["retry.growth"] == 195)
+        #expect(second.findings.map(\.signature) == ["Sidekiq retry set growing"])
+    }
+
+    @Test func namespacedKeysPasswordsAndUnixSocketsAsMastodonConfiguresThem() async throws {
+        let redis = try await RedisServer.start(password: "pw")
+        defer { redis.stop() }
+        try await Self.addProcess(redis, "m:1:x", beatAgo: 1, prefix: "masto:")
+        try await Self.enqueue(redis, "mailers", enqueuedAgo: 1, prefix: "masto:")
+        // Mastodon 4.3 with REDIS_NAMESPACE, through REDIS_URL with a password, over the unix socket
+        // (a host path, so it is found under the host root like every other path).
+        let socket = ["/var/run/redis/redis-server.sock": redis.socketPath]
+        let env = ["REDIS_URL": "unix://:pw@/var/run/redis/redis-server.sock", "REDIS_NAMESPACE": "masto"]
+        let outcome = try await Self.run(env, links: socket)
+        #expect(outcome.status == .ok, "\(outcome.summary)")
+        #expect(outcome.metrics["queue.mailers.size"] == 1)
+        // Mastodon 4.4 serves fasp too: the same process now leaves a queue unserved.
+        let newer = try await Self.run(env, version: MastodonVersion(4, 4, 0), links: socket)
+        #expect(newer.status == .critical)
+        #expect(newer.summary.contains("fasp"))
+    }
+
+    @Test func unreachableRedisIsCriticalWithItsCategory() async throws {
+        let port = try FreePort.next()
+        let refused = try await Self.run(["REDIS_URL": "redis://127.0.0.1:\(port)/0"])
+        #expect(refused.status == .critical)
+        #expect(refused.findings.map(\.category) == [.redisDown])
+        #expect(refused.findings.map(\.signature) == ["Redis connection refused"])
+
+        let redis = try await RedisServer.start(password: "right")
+        defer { redis.stop() }
+        let denied = try await Self.run(["REDIS_URL": "redis://:wrong@127.0.0.1:\(redis.port)/0"])
+        #expect(denied.findings.map(\.signature) == ["Redis authentication failed"])
+        #expect(!denied.summary.contains("wrong"))
+
+        let missing = try await Self.run(["REDIS_URL": "unix:///var/run/redis/redis-server.sock"])
+        #expect(missing.findings.map(\.signature) == ["Redis socket missing"])
+
+        let unconfigured = try await Self.run(["REDIS_URL": "http://nope"])
+        #expect(unconfigured.status == .unknown)
+    }
+}
