@@ -41,30 +41,12 @@ import Testing
         try await redis.command(["LPUSH", prefix + "queue:" + queue, job])
     }
 
-    /// Runs the check with an `.env.production` holding `env`, on the healthy fixture host.
-    /// `links` are symlinks made in the host tree first (host path → target), e.g. Redis's socket.
     static func run(
         _ env: [String: String], memory: CheckMemory = CheckMemory(),
         version: MastodonVersion? = MastodonVersion(4, 3, 2),
         links: [String: String] = [:]
     ) async throws -> CheckOutcome {
-        let host = try FixtureHost("healthy")
-        defer { host.remove() }
-        for (path, target) in links {
-            let link = host.root + path
-            try FileManager.default.createDirectory(
-                atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
-        }
-        let configuration = try host.configuration()
-        let context = CheckContext(
-            host: try host.surfaces(configuration), configuration: configuration,
-            mastodon: MastodonInstallation(
-                liveDirectory: configuration.mastodonLiveDirectory, envFile: configuration.mastodonEnvFile,
-                env: DotEnv(values: env), envProblem: nil, version: version),
-            memory: memory, signatures: SignatureMatcher(table: .builtIn),
-            deadline: ContinuousClock.now.advanced(by: .seconds(10)), now: Date())
-        return try await SidekiqCheck().run(in: context)
+        try await runServiceCheck(SidekiqCheck(), env: env, memory: memory, version: version, links: links)
     }
 
     static func env(_ redis: RedisServer) -> [String: String] {

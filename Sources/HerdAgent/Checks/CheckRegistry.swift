@@ -5,6 +5,7 @@ public enum CheckRegistry {
         MastodonConfigCheck(),
         ApplicationLogsCheck(),
         SidekiqCheck(),
+        PostgresCheck(),
         NginxErrorLogCheck(),
         NginxAccessLogCheck(),
         ServicesCheck(),

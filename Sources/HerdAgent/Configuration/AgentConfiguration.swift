@@ -62,6 +62,10 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// Jobs added to the retry / dead set since the last cycle that make a warning.
     public var sidekiqRetryGrowthWarning = 100
     public var sidekiqDeadGrowthWarning = 50
+    /// Connections in use, as a share of `max_connections` minus the superuser reserve.
+    public var postgresConnectionsWarningPercent = 75.0
+    public var postgresConnectionsCriticalPercent = 90.0
+    public var postgresTransactionAgeWarning: Duration = .seconds(300)
 
     public init() {}
 
@@ -127,7 +131,8 @@ extension AgentConfiguration {
         "disk.warning_percent", "disk.critical_percent", "disk.warning_hours_to_full", "disk.critical_hours_to_full",
         "memory.warning_available_percent", "memory.critical_available_percent", "pressure.warning_percent",
         "kernel_log", "services.timeout", "sidekiq.latency_warning", "sidekiq.latency_critical",
-        "sidekiq.retry_growth_warning", "sidekiq.dead_growth_warning",
+        "sidekiq.retry_growth_warning", "sidekiq.dead_growth_warning", "postgresql.connections_warning_percent",
+        "postgresql.connections_critical_percent", "postgresql.transaction_age_warning",
     ]
 
     mutating func set(_ key: String, _ value: String) throws(ConfigurationError) {
@@ -191,6 +196,10 @@ extension AgentConfiguration {
             sidekiqLatencyCritical = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
         case "sidekiq.retry_growth_warning": sidekiqRetryGrowthWarning = try Parse.integer(value, in: 1...10_000_000)
         case "sidekiq.dead_growth_warning": sidekiqDeadGrowthWarning = try Parse.integer(value, in: 1...10_000_000)
+        case "postgresql.connections_warning_percent": postgresConnectionsWarningPercent = try Parse.percent(value)
+        case "postgresql.connections_critical_percent": postgresConnectionsCriticalPercent = try Parse.percent(value)
+        case "postgresql.transaction_age_warning":
+            postgresTransactionAgeWarning = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
         default: throw ConfigurationError("unknown key \(key)")
         }
     }
@@ -223,6 +232,9 @@ extension AgentConfiguration {
             "sidekiq.latency_critical": "\(sidekiqLatencyCritical.milliseconds / 1000)s",
             "sidekiq.retry_growth_warning": String(sidekiqRetryGrowthWarning),
             "sidekiq.dead_growth_warning": String(sidekiqDeadGrowthWarning),
+            "postgresql.connections_warning_percent": number(postgresConnectionsWarningPercent),
+            "postgresql.connections_critical_percent": number(postgresConnectionsCriticalPercent),
+            "postgresql.transaction_age_warning": "\(postgresTransactionAgeWarning.milliseconds / 1000)s",
         ]
         var lines = Self.keys.map { "\($0) = \(values[$0]!)" }
         lines += tags.sorted { $0.key < $1.key }.map { "tag.\($0.key) = \($0.value)" }

@@ -1,0 +1,341 @@
+import FoundationEssentials
+import HerdProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+
+/// Playbook step 3, "check the database and its connections": connect as Mastodon does (settings from
+/// `.env.production`) and time `SELECT 1`; connections in use by state against `max_connections` minus
+/// `superuser_reserved_connections`; the oldest open transaction; `server_encoding` and the database's
+/// encoding and collation; and the pool budget — the connections Mastodon's processes may open
+/// (WEB_CONCURRENCY × MAX_THREADS + Sidekiq's `-c` + each streaming process's pool) against the limit.
+public struct PostgresCheck: Check {
+    public let id = "postgresql"
+    public let title = "PostgreSQL: reachable, connections vs limit, pool budget, oldest transaction, encoding"
+    public let playbookStep = "3 · check the database and its connections"
+
+    public init() {}
+
+    /// What the server told us.
+    struct Snapshot: Sendable, Hashable {
+        var selectOneMilliseconds: Double
+        var maxConnections: Int
+        var reservedConnections: Int
+        var serverEncoding: String
+        var databaseEncoding: String
+        var collation: String
+        var ctype: String
+        /// Client backends by `state` (`active`, `idle`, `idle in transaction`, …; `unknown` when hidden).
+        var connectionsByState: [String: Int]
+        var oldestTransactionSeconds: Double
+    }
+
+    public func run(in context: CheckContext) async throws -> CheckOutcome {
+        guard let env = context.mastodon.env else {
+            return .unknown("cannot read \(context.mastodon.envProblem ?? context.mastodon.envFile)")
+        }
+        var settings: PostgresSettings
+        do {
+            settings = try PostgresSettings.mastodon(from: env.values)
+        } catch {
+            return .unknown(error.description)
+        }
+        if case .unix(let path) = settings.address { settings.address = .unix(path: context.filesystem.resolve(path)) }
+        let budget = await PoolBudget.read(context, env: env.values)
+        let timeout = min(context.configuration.serviceTimeout, context.remaining)
+        do {
+            let snapshot = try await Self.query(settings, timeout: timeout)
+            return Self.evaluate(snapshot, budget: budget, configuration: context.configuration)
+        } catch {
+            return Self.unreachable(error, settings)
+        }
+    }
+
+    // MARK: Talking to the server
+
+    static func query(_ settings: PostgresSettings, timeout: Duration) async throws(PostgresCheckError) -> Snapshot {
+        do {
+            return try await withThrowingTaskGroup(of: Snapshot?.self) { group in
+                group.addTask { try await Self.connectAndRead(settings, timeout: timeout) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let snapshot = first else {
+                    throw PostgresCheckError(.timeout, "\(settings): no answer within \(timeout.milliseconds) ms")
+                }
+                return snapshot
+            }
+        } catch let error as PostgresCheckError {
+            throw error
+        } catch {
+            throw classify(error, settings)
+        }
+    }
+
+    private static func connectAndRead(_ settings: PostgresSettings, timeout: Duration) async throws -> Snapshot {
+        var configuration: PostgresConnection.Configuration
+        switch settings.address {
+        case .tcp(let host, let port):
+            configuration = .init(
+                host: host, port: port, username: settings.user, password: settings.password,
+                database: settings.database, tls: try tls(settings.sslMode))
+        case .unix(let path):
+            configuration = .init(
+                unixSocketPath: path, username: settings.user, password: settings.password,
+                database: settings.database)
+        }
+        configuration.options.connectTimeout = .milliseconds(max(1, timeout.milliseconds))
+        let logger = Logger(label: "herd.postgresql", factory: { _ in SwiftLogNoOpLogHandler() })
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 1, logger: logger)
+        do {
+            let snapshot = try await read(connection, logger: logger)
+            try? await connection.close()
+            return snapshot
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private static func read(_ connection: PostgresConnection, logger: Logger) async throws -> Snapshot {
+        let clock = ContinuousClock()
+        let started = clock.now
+        for try await _ in try await connection.query("SELECT 1", logger: logger).decode(Int32.self) {}
+        let selectOne = (clock.now - started).fractionalMilliseconds
+
+        var snapshot = Snapshot(
+            selectOneMilliseconds: selectOne, maxConnections: 0, reservedConnections: 0, serverEncoding: "",
+            databaseEncoding: "", collation: "", ctype: "", connectionsByState: [:], oldestTransactionSeconds: 0)
+        let settingsQuery: PostgresQuery = """
+            SELECT current_setting('max_connections')::int4, current_setting('superuser_reserved_connections')::int4,
+                   current_setting('server_encoding'), pg_encoding_to_char(d.encoding)::text, d.datcollate::text,
+                   d.datctype::text
+            FROM pg_database d WHERE d.datname = current_database()
+            """
+        for try await (max, reserved, server, encoding, collate, ctype) in try await connection.query(
+            settingsQuery, logger: logger
+        ).decode((Int32, Int32, String, String, String, String).self) {
+            snapshot.maxConnections = Int(max)
+            snapshot.reservedConnections = Int(reserved)
+            snapshot.serverEncoding = server
+            snapshot.databaseEncoding = encoding
+            snapshot.collation = collate
+            snapshot.ctype = ctype
+        }
+        let statesQuery: PostgresQuery = """
+            SELECT coalesce(state, 'unknown'), count(*)::int4 FROM pg_stat_activity
+            WHERE backend_type = 'client backend' GROUP BY 1
+            """
+        for try await (state, count) in try await connection.query(statesQuery, logger: logger).decode(
+            (String, Int32).self)
+        {
+            snapshot.connectionsByState[state] = Int(count)
+        }
+        let oldestQuery: PostgresQuery = """
+            SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0)::float8 FROM pg_stat_activity
+            WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+            """
+        for try await age in try await connection.query(oldestQuery, logger: logger).decode(Double.self) {
+            snapshot.oldestTransactionSeconds = age
+        }
+        return snapshot
+    }
+
+    /// libpq's sslmode in NIOSSL terms: `prefer`/`allow` try TLS without verifying (as libpq does),
+    /// `require` insists without verifying, `verify-ca`/`verify-full` verify against the system roots.
+    private static func tls(_ mode: PostgresSettings.SSLMode) throws -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        switch mode {
+        case .disable: return .disable
+        case .allow, .prefer:
+            tls.certificateVerification = .none
+            return .prefer(try NIOSSLContext(configuration: tls))
+        case .require:
+            tls.certificateVerification = .none
+            return .require(try NIOSSLContext(configuration: tls))
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+            return .require(try NIOSSLContext(configuration: tls))
+        case .verifyFull:
+            return .require(try NIOSSLContext(configuration: tls))
+        }
+    }
+
+    static func classify(_ error: any Error, _ settings: PostgresSettings) -> PostgresCheckError {
+        if let error = error as? PostgresCheckError { return error }
+        if let error = error as? PSQLError {
+            if let state = error.serverInfo?[.sqlState] {
+                let message = error.serverInfo?[.message] ?? state
+                switch state {
+                case "53300": return PostgresCheckError(.tooManyClients, "\(settings): \(message)")
+                case "28P01", "28000": return PostgresCheckError(.authFailed, "\(settings): \(message)")
+                case "3D000": return PostgresCheckError(.databaseMissing, "\(settings): \(message)")
+                default: return PostgresCheckError(.failed, "\(settings): \(state) \(message)")
+                }
+            }
+            if error.code == .authMechanismRequiresPassword {
+                return PostgresCheckError(
+                    .authFailed, "\(settings): the server asks for a password and DB_PASS is empty")
+            }
+            if let underlying = error.underlying { return classify(underlying, settings) }
+            if error.code == .sslUnsupported {
+                return PostgresCheckError(.tls, "\(settings): the server does not offer TLS (DB_SSLMODE requires it)")
+            }
+            return PostgresCheckError(.failed, "\(settings): \(error.code)")
+        }
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case ECONNREFUSED: return PostgresCheckError(.refused, "\(settings): connection refused")
+            case ENOENT: return PostgresCheckError(.socketMissing, "\(settings): socket does not exist")
+            default: return PostgresCheckError(.failed, "\(settings): \(error)")
+            }
+        }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return classify(first.error, settings)
+        }
+        if let error = error as? ChannelError, case .connectTimeout = error {
+            return PostgresCheckError(.timeout, "\(settings): connect timed out")
+        }
+        if error is NIOSSLError { return PostgresCheckError(.tls, "\(settings): TLS: \(error)") }
+        return PostgresCheckError(.failed, "\(settings): \(error)")
+    }
+
+    static func unreachable(_ error: PostgresCheckError, _ settings: PostgresSettings) -> CheckOutcome {
+        let (category, signature): (FindingCategory, String) =
+            switch error.kind {
+            case .tooManyClients: (.dbPoolExhausted, "PostgreSQL too many clients")
+            case .refused: (.dbConnection, "PostgreSQL connection refused")
+            case .socketMissing: (.dbConnection, "PostgreSQL socket missing")
+            case .authFailed: (.dbConnection, "PostgreSQL authentication failed")
+            case .databaseMissing: (.dbConnection, "PostgreSQL database missing")
+            case .timeout: (.dbConnection, "PostgreSQL timed out")
+            case .tls: (.tlsError, "PostgreSQL TLS failure")
+            case .configuration, .failed: (.dbConnection, "PostgreSQL connection failed")
+            }
+        guard error.kind != .configuration else { return .unknown(error.description) }
+        return CheckOutcome(
+            .critical, error.description,
+            findings: [Finding(category: category, signature: signature, count: 1, sample: error.description)])
+    }
+
+    // MARK: Judging
+
+    static func evaluate(_ snapshot: Snapshot, budget: PoolBudget, configuration: AgentConfiguration) -> CheckOutcome {
+        var status = CheckStatus.ok
+        var problems: [String] = []
+        var findings: [Finding] = []
+        func raise(_ level: CheckStatus, _ text: String, _ category: FindingCategory? = nil, _ signature: String? = nil)
+        {
+            status = max(status, level)
+            problems.append(text)
+            if let category, let signature {
+                findings.append(Finding(category: category, signature: signature, count: 1, sample: text))
+            }
+        }
+        let available = max(1, snapshot.maxConnections - snapshot.reservedConnections)
+        let inUse = snapshot.connectionsByState.values.reduce(0, +)
+        let idleInTransaction = snapshot.connectionsByState.filter { $0.key.hasPrefix("idle in transaction") }
+            .values.reduce(0, +)
+        let usage = Double(inUse) / Double(available) * 100
+        var metrics: [String: Double] = [
+            "select1_ms": (snapshot.selectOneMilliseconds * 100).rounded() / 100,
+            "connections.in_use": Double(inUse), "connections.available": Double(available),
+            "connections.max": Double(snapshot.maxConnections), "connections.used_percent": usage.rounded(),
+            "connections.active": Double(snapshot.connectionsByState["active"] ?? 0),
+            "connections.idle": Double(snapshot.connectionsByState["idle"] ?? 0),
+            "connections.idle_in_transaction": Double(idleInTransaction),
+            "oldest_transaction_s": snapshot.oldestTransactionSeconds.rounded(),
+            "pool_budget": Double(budget.total), "encoding.utf8": snapshot.serverEncoding == "UTF8" ? 1 : 0,
+        ]
+        if usage >= configuration.postgresConnectionsCriticalPercent {
+            raise(
+                .critical, "\(inUse) of \(available) connections in use", .dbPoolExhausted,
+                "PostgreSQL connections nearly exhausted")
+        } else if usage >= configuration.postgresConnectionsWarningPercent {
+            raise(
+                .warning, "\(inUse) of \(available) connections in use", .dbPoolExhausted,
+                "PostgreSQL connections nearly exhausted")
+        }
+        if budget.total > available {
+            raise(
+                .warning,
+                "Mastodon's pools may open \(budget.total) connections (\(budget.explanation)), the server allows \(available)",
+                .dbPoolExhausted, "pool budget exceeds max_connections")
+        }
+        if snapshot.serverEncoding != "UTF8" || snapshot.databaseEncoding != "UTF8" {
+            raise(
+                .critical,
+                "encoding \(snapshot.databaseEncoding) (server \(snapshot.serverEncoding)): Mastodon needs UTF8",
+                .encodingError, "PostgreSQL database not UTF8")
+        }
+        if snapshot.oldestTransactionSeconds >= configuration.postgresTransactionAgeWarning.seconds {
+            raise(.warning, "a transaction open for \(Int(snapshot.oldestTransactionSeconds)) s")
+        }
+        if idleInTransaction > 0, Double(idleInTransaction) >= Double(inUse) * 0.2, idleInTransaction >= 5 {
+            raise(.warning, "\(idleInTransaction) connections idle in transaction")
+        }
+        metrics["connections.reserved"] = Double(snapshot.reservedConnections)
+        var summary =
+            "SELECT 1 in \((snapshot.selectOneMilliseconds * 10).rounded() / 10) ms, \(inUse)/\(available) connections"
+            + " (\(idleInTransaction) idle in transaction), pool budget \(budget.total), \(snapshot.databaseEncoding)"
+            + " \(snapshot.collation)"
+        if !problems.isEmpty { summary = problems.joined(separator: "; ") + " — " + summary }
+        return CheckOutcome(status, summary, metrics: metrics, findings: findings)
+    }
+}
+
+/// The connections Mastodon's processes may open at once, from what the host says about them.
+struct PoolBudget: Sendable, Hashable {
+    var web: Int
+    var sidekiq: Int
+    var streaming: Int
+    var total: Int { web + sidekiq + streaming }
+    var explanation = ""
+
+    /// Web: WEB_CONCURRENCY (2) × MAX_THREADS (5); Sidekiq: `-c N` in the unit's ExecStart, else DB_POOL,
+    /// else 5; streaming: one pool of DB_POOL (10) per `mastodon-streaming@` instance.
+    static func read(_ context: CheckContext, env: [String: String]) async -> PoolBudget {
+        func number(_ key: String, _ fallback: Int) -> Int {
+            env[key].flatMap { Int($0) }.map { max(0, $0) } ?? fallback
+        }
+        let workers = number("WEB_CONCURRENCY", 2)
+        let threads = number("MAX_THREADS", 5)
+        let pool = env["DB_POOL"].flatMap { Int($0) }
+        let unit = context.configuration.sidekiqUnit
+        let filesystem = context.filesystem
+        let systemd = context.host.systemd
+        let pattern = context.configuration.streamingUnits
+        let remaining = context.remaining
+        let (sidekiq, streamingInstances) =
+            (try? await HostThread.run { () -> (Int?, Int) in
+                let unitFile = ["/etc/systemd/system/\(unit)", "/lib/systemd/system/\(unit)"].lazy
+                    .compactMap { try? filesystem.readText($0, maxBytes: 64 << 10) }.first
+                let instances = (try? systemd.listUnits(matching: pattern, timeout: remaining).count) ?? 1
+                return (unitFile.flatMap(sidekiqConcurrency), max(1, instances))
+            }) ?? (nil, 1)
+        let sidekiqThreads = sidekiq ?? pool ?? 5
+        let streamingPool = pool ?? 10
+        var budget = PoolBudget(
+            web: workers * threads, sidekiq: sidekiqThreads, streaming: streamingInstances * streamingPool)
+        budget.explanation =
+            "web \(workers)×\(threads), sidekiq \(sidekiqThreads), streaming \(streamingInstances)×\(streamingPool)"
+        return budget
+    }
+
+    /// `N` of `sidekiq -c N` / `--concurrency N` in a unit file's ExecStart.
+    static func sidekiqConcurrency(_ unitFile: String) -> Int? {
+        for line in unitFile.split(separator: "\n") where line.hasPrefix("ExecStart=") {
+            let words = line.split(separator: " ")
+            for (i, word) in words.enumerated() where word == "-c" || word == "--concurrency" {
+                if i + 1 < words.count, let n = Int(words[i + 1]) { return n }
+            }
+        }
+        return nil
+    }
+}

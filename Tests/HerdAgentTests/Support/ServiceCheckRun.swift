@@ -1,0 +1,38 @@
+import Foundation
+import HerdAgent
+import HerdProtocol
+import HerdTestSupport
+
+/// Runs one service check on the healthy fixture host with an `.env.production` holding `env`.
+/// `files` are written into the host tree first and `links` made there (host path → target), e.g. a
+/// unit file or the symlink to a test server's socket.
+func runServiceCheck(
+    _ check: any Check, env: [String: String], memory: CheckMemory = CheckMemory(),
+    version: MastodonVersion? = MastodonVersion(4, 3, 2), files: [String: String] = [:], links: [String: String] = [:],
+    configure: (inout AgentConfiguration) -> Void = { _ in }
+) async throws -> CheckOutcome {
+    let host = try FixtureHost("healthy")
+    defer { host.remove() }
+    func parent(_ path: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    }
+    for (path, text) in files {
+        try parent(host.root + path)
+        try text.write(toFile: host.root + path, atomically: true, encoding: .utf8)
+    }
+    for (path, target) in links {
+        try parent(host.root + path)
+        try FileManager.default.createSymbolicLink(atPath: host.root + path, withDestinationPath: target)
+    }
+    var configuration = try host.configuration()
+    configure(&configuration)
+    let context = CheckContext(
+        host: try host.surfaces(configuration), configuration: configuration,
+        mastodon: MastodonInstallation(
+            liveDirectory: configuration.mastodonLiveDirectory, envFile: configuration.mastodonEnvFile,
+            env: DotEnv(values: env), envProblem: nil, version: version),
+        memory: memory, signatures: SignatureMatcher(table: .builtIn),
+        deadline: ContinuousClock.now.advanced(by: configuration.checkTimeout), now: Date())
+    return try await check.run(in: context)
+}
