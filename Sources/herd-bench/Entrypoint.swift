@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct HerdBench: ParsableCommand {
+struct HerdBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herd-bench",
         abstract: "Herd's benchmarks; results are recorded in BENCHMARKS.md.",
-        subcommands: [ProtocolBenchmark.self, LogScanBenchmark.self]
+        subcommands: [ProtocolBenchmark.self, LogScanBenchmark.self, ServiceChecksBenchmark.self]
     )
 }
