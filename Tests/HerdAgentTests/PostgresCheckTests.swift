@@ -164,6 +164,31 @@ import Testing
         #expect(started.duration(to: .now) < .seconds(5))
     }
 
+    /// A server that authenticates the check and then never says it is ready (a superuser holds
+    /// pg_database exclusively, which every backend's startup reads): the check still returns at its
+    /// deadline — unlike the silent listener, this server speaks the protocol up to that point.
+    @Test func aQueryThatNeverReturnsTimesOut() async throws {
+        let cluster = try await Self.start(settings: ["max_connections = 100"])
+        defer { cluster.stop() }
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let superuser = try await PostgresConnection.connect(
+            configuration: .init(
+                host: "127.0.0.1", port: cluster.port, username: "postgres", password: "postgres-secret",
+                database: "mastodon_production", tls: .disable),
+            id: 99, logger: logger)
+        try await superuser.query("BEGIN", logger: logger)
+        try await superuser.query("LOCK TABLE pg_catalog.pg_database IN ACCESS EXCLUSIVE MODE", logger: logger)
+        let started = ContinuousClock.now
+        let outcome = try await runServiceCheck(PostgresCheck(), env: Self.env(cluster)) {
+            $0.serviceTimeout = .seconds(1)
+        }
+        try await superuser.query("ROLLBACK", logger: logger)
+        try await superuser.close()
+        #expect(outcome.status == .critical)
+        #expect(outcome.findings.map(\.signature) == ["PostgreSQL timed out"])
+        #expect(started.duration(to: .now) < .seconds(5))
+    }
+
     @Test(arguments: [
         ("postgres://masto:p%40ss@db.internal:6432/mastodon?sslmode=require", "masto@db.internal:6432/mastodon"),
         (

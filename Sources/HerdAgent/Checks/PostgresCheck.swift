@@ -1,6 +1,7 @@
 import FoundationEssentials
 import HerdProtocol
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -55,15 +56,22 @@ public struct PostgresCheck: Check {
 
     // MARK: Talking to the server
 
+    /// Connects and reads within `timeout`. When time runs out the connection is closed under the
+    /// queries (a task group waits for its children, and a query on a stalled server would not end by
+    /// cancellation alone), so the check returns on time whatever the server does.
     static func query(_ settings: PostgresSettings, timeout: Duration) async throws(PostgresCheckError) -> Snapshot {
+        let open = NIOLockedValueBox<PostgresConnection?>(nil)
         do {
             return try await withThrowingTaskGroup(of: Snapshot?.self) { group in
-                group.addTask { try await Self.connectAndRead(settings, timeout: timeout) }
+                group.addTask { try await Self.connectAndRead(settings, timeout: timeout, open: open) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return nil
                 }
-                defer { group.cancelAll() }
+                defer {
+                    group.cancelAll()
+                    open.withLockedValue { $0 }?.close().whenComplete { _ in }
+                }
                 guard let first = try await group.next(), let snapshot = first else {
                     throw PostgresCheckError(.timeout, "\(settings): no answer within \(timeout.milliseconds) ms")
                 }
@@ -76,7 +84,9 @@ public struct PostgresCheck: Check {
         }
     }
 
-    private static func connectAndRead(_ settings: PostgresSettings, timeout: Duration) async throws -> Snapshot {
+    private static func connectAndRead(
+        _ settings: PostgresSettings, timeout: Duration, open: NIOLockedValueBox<PostgresConnection?>
+    ) async throws -> Snapshot {
         var configuration: PostgresConnection.Configuration
         switch settings.address {
         case .tcp(let host, let port):
@@ -92,8 +102,13 @@ public struct PostgresCheck: Check {
         let logger = Logger(label: "herd.postgresql", factory: { _ in SwiftLogNoOpLogHandler() })
         let connection = try await PostgresConnection.connect(
             on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 1, logger: logger)
+        open.withLockedValue { $0 = connection }
+        if Task.isCancelled {  // time ran out while connecting: nobody will close it for us
+            try? await connection.close()
+            throw CancellationError()
+        }
         do {
-            let snapshot = try await read(connection, logger: logger)
+            let snapshot = try await Self.read(connection, logger: logger)
             try? await connection.close()
             return snapshot
         } catch {
