@@ -60,8 +60,14 @@ public final class RedisConnection: Sendable {
         let amount = TimeAmount.milliseconds(max(1, timeout.milliseconds))
         var sslContext: NIOSSLContext?
         if endpoint.tls {
+            // rediss://: the system's trust roots, the host name verified, and never below TLS 1.2
+            // (NIOSSL's client default still allows 1.0), whatever configuration a caller passes.
+            var configuration = tlsConfiguration ?? .makeClientConfiguration()
+            if [.tlsv1, .tlsv11].contains(configuration.minimumTLSVersion) {
+                configuration.minimumTLSVersion = .tlsv12
+            }
             do {
-                sslContext = try NIOSSLContext(configuration: tlsConfiguration ?? .makeClientConfiguration())
+                sslContext = try NIOSSLContext(configuration: configuration)
             } catch {
                 throw RedisError(.tls, "TLS setup failed: \(error)")
             }
