@@ -13,7 +13,7 @@ import Testing
         defer { host.remove() }
         let results = await try host.runner().runCycle()
         for result in results { try result.validate() }
-        if let difference = try Golden.compare(host.golden(results), toFile: "\(host.source)/expected.json") {
+        if let difference = try Golden.compare(host.golden(results), toFile: "\(host.directory)/expected.json") {
             Issue.record("\(scenario): \(difference)")
         }
     }

@@ -8,6 +8,10 @@ import HerdTestSupport
 /// the checks' PATH), `volumes.tsv` (statvfs answers), optional `modes.tsv` (`HOST_PATH MODE` applied
 /// after copying, since git keeps no modes) and `expected.json` (the golden results).
 ///
+/// `healthy/` is complete; every other scenario is an overlay on it: its directory holds only the files
+/// that differ or are new, and `removed.txt` lists paths of the healthy host it lacks. The scenario is
+/// assembled in a temp dir (`source`; symlinks made absolute so they still reach the stand-ins).
+///
 /// The root is copied to a temp dir and `@UID@`/`@GID@` in its `/etc/passwd` become the test's own
 /// user, so ownership checks see the files as the mastodon user's.
 struct FixtureHost {
@@ -21,14 +25,27 @@ struct FixtureHost {
     }
 
     let name: String
+    /// The scenario's directory in the repository (its overlay and `expected.json`).
+    let directory: String
+    /// The scenario assembled: healthy, then the overlay, minus `removed.txt`.
     let source: String
     let temporary: TemporaryDirectory
     var root: String { temporary.file("root") }
 
     init(_ name: String) throws {
         self.name = name
-        source = "\(Self.directory)/\(name)"
+        directory = "\(Self.directory)/\(name)"
         temporary = try TemporaryDirectory("herd-host-\(name)")
+        source = temporary.file("scenario")
+        try Self.overlay("\(Self.directory)/healthy", onto: source)
+        if name != "healthy" {
+            try Self.overlay(directory, onto: source)
+            let removed = (try? String(contentsOfFile: "\(directory)/removed.txt", encoding: .utf8)) ?? ""
+            for line in removed.split(separator: "\n") where !line.hasPrefix("#") {
+                try FileManager.default.removeItem(atPath: "\(source)/\(line)")
+            }
+            try Self.removeEmptyDirectories(source)
+        }
         try FileManager.default.copyItem(atPath: "\(source)/root", toPath: root)
         let passwd = "\(root)/etc/passwd"
         if let text = try? String(contentsOfFile: passwd, encoding: .utf8) {
@@ -77,8 +94,55 @@ struct FixtureHost {
 
     func remove() { temporary.remove() }
 
+    /// Copies `from` onto `to`, file by file, replacing what is there; relative symlinks become absolute.
+    private static func overlay(_ from: String, onto to: String) throws {
+        let files = FileManager.default
+        guard let walk = files.enumerator(atPath: from) else { throw FixtureError("cannot read \(from)") }
+        while let relative = walk.nextObject() as? String {
+            if ["expected.json", "removed.txt"].contains(relative) { continue }
+            let source = "\(from)/\(relative)"
+            let target = "\(to)/\(relative)"
+            if let link = try? files.destinationOfSymbolicLink(atPath: source) {
+                let absolute =
+                    link.hasPrefix("/")
+                    ? link
+                    : URL(fileURLWithPath: source).deletingLastPathComponent()
+                        .appendingPathComponent(link).standardizedFileURL.path
+                try files.createDirectory(
+                    atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? files.removeItem(atPath: target)
+                try files.createSymbolicLink(atPath: target, withDestinationPath: absolute)
+                continue
+            }
+            var isDirectory: ObjCBool = false
+            _ = files.fileExists(atPath: source, isDirectory: &isDirectory)
+            if isDirectory.boolValue {
+                try files.createDirectory(atPath: target, withIntermediateDirectories: true)
+            } else {
+                try? files.removeItem(atPath: target)
+                try files.copyItem(atPath: source, toPath: target)
+            }
+        }
+    }
+
+    /// Git keeps no empty directories, so a scenario that lost every file of one never had it.
+    private static func removeEmptyDirectories(_ path: String) throws {
+        let files = FileManager.default
+        let subpaths = (files.subpaths(atPath: path) ?? []).sorted { $0.count > $1.count }
+        for relative in subpaths {
+            let full = "\(path)/\(relative)"
+            var isDirectory: ObjCBool = false
+            if files.fileExists(atPath: full, isDirectory: &isDirectory), isDirectory.boolValue,
+                (try files.contentsOfDirectory(atPath: full)).isEmpty
+            {
+                try files.removeItem(atPath: full)
+            }
+        }
+    }
+
     /// Results as the golden files hold them: the protocol's JSON, durations zeroed, and the paths of
-    /// this checkout and this temp dir written as `$REPO` and `$ROOT`.
+    /// the assembled scenario, this temp dir's root and this checkout written as `$SCENARIO`, `$ROOT`
+    /// and `$REPO`.
     func golden(_ results: [CheckResult]) -> [UInt8] {
         var w = JSONWriter(pretty: true)
         w.array(
@@ -86,6 +150,7 @@ struct FixtureHost {
                 var r = $0; r.durationMilliseconds = 0; return r
             })
         let text = String(decoding: w.bytes, as: UTF8.self)
+            .replacingOccurrences(of: source, with: "$SCENARIO")
             .replacingOccurrences(of: root, with: "$ROOT")
             .replacingOccurrences(of: RepositoryPaths.root, with: "$REPO")
         return Array(text.utf8) + [0x0A]
