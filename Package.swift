@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
     ],
     targets: [
         // The language-neutral contract in Swift: wire types, limits, error codes, DSSE signing.
@@ -39,6 +41,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
         .target(
@@ -57,7 +62,12 @@ let package = Package(
         ),
         .target(
             name: "HerdTestSupport",
-            dependencies: ["HerdProtocol"]
+            dependencies: [
+                "HerdProtocol",
+                // Test certificates with any validity window (expired ones too), which openssl's CLI cannot make.
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .executableTarget(name: "herd-agent", dependencies: ["HerdAgent"]),
         .executableTarget(name: "herd-controller", dependencies: ["HerdController"]),
@@ -80,6 +90,7 @@ let package = Package(
                 "HerdAgent", "HerdTestSupport",
                 // Tests hold real connections open (to saturate a server) with the same client the check uses.
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "HerdControllerTests", dependencies: ["HerdController", "HerdTestSupport"]),

@@ -24,7 +24,7 @@ cat > "$work/agent.conf" <<CONF
 logs.journal = false
 logs.files = /home/mastodon/live/log/production.log
 kernel_log = /var/log/kern.log
-checks.disabled = sidekiq, postgresql
+checks.disabled = sidekiq, postgresql, mastodon.http
 command_path = $PWD/$fixture/bin:$PWD/Tests/HerdAgentTests/Fixtures/standins/system
 CONF
 export HERD_FIXTURE_SYSTEMD=$PWD/$fixture/systemd

@@ -13,6 +13,14 @@ public protocol Check: Sendable {
     var playbookStep: String { get }
 
     func run(in context: CheckContext) async throws -> CheckOutcome
+
+    /// False for an opt-in check its settings do not enable yet (the API probe without a token): it is
+    /// left out of the cycle rather than reported `unknown` on every host that never asked for it.
+    func isConfigured(by configuration: AgentConfiguration) -> Bool
+}
+
+extension Check {
+    public func isConfigured(by configuration: AgentConfiguration) -> Bool { true }
 }
 
 /// A check whose work is blocking host I/O (files, /proc, child processes). It runs on a thread of its

@@ -3,6 +3,8 @@
 public enum CheckRegistry {
     public static let all: [any Check] = [
         MastodonConfigCheck(),
+        MastodonHTTPCheck(),
+        APIProbeCheck(),
         ApplicationLogsCheck(),
         SidekiqCheck(),
         PostgresCheck(),
@@ -15,7 +17,8 @@ public enum CheckRegistry {
         MediaCheck(),
     ]
 
-    /// The checks `configuration` enables, or an error naming ids that do not exist.
+    /// The checks `configuration` enables (an opt-in check, such as the API probe, only once configured
+    /// or when named in `only`), or an error naming ids that do not exist.
     public static func enabled(by configuration: AgentConfiguration, only: [String] = []) throws(ConfigurationError)
         -> [any Check]
     {
@@ -24,6 +27,9 @@ public enum CheckRegistry {
         if let unknown = named.first(where: { !known.contains($0) }) {
             throw ConfigurationError("unknown check \(unknown); `herd-agent checks` lists them")
         }
-        return all.filter { configuration.isEnabled($0.id) && (only.isEmpty || only.contains($0.id)) }
+        return all.filter { check in
+            guard configuration.isEnabled(check.id) else { return false }
+            return only.isEmpty ? check.isConfigured(by: configuration) : only.contains(check.id)
+        }
     }
 }

@@ -67,6 +67,26 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var postgresConnectionsCriticalPercent = 90.0
     public var postgresTransactionAgeWarning: Duration = .seconds(300)
 
+    /// The public URL (`https://WEB_DOMAIN` when `.auto`), puma, and the streaming processes.
+    public var httpPublicURL: URLSetting = .auto
+    /// Connect to this address for the public name (still sent as SNI and verified), like `curl --resolve`.
+    public var httpPublicAddress: String?
+    public var httpWebURL: URLSetting = .auto
+    public var httpStreamingURLs: URLListSetting = .auto
+    /// Extra trust roots (PEM) for the public name, besides the system's.
+    public var httpCAFile: String?
+    public var httpLatencyWarning: Duration = .seconds(2)
+    public var certificateWarningDays = 14
+    public var certificateCriticalDays = 3
+    /// A file (mode 0600) holding the canary account's access token; nil: the API probe does not run.
+    public var apiProbeTokenFile: String?
+    /// Also post (and delete) a `direct` status through `POST /api/v1/statuses`.
+    public var apiProbePost = false
+    /// At most one post per interval: each post is deleted, and Mastodon allows 30 deletes per 30 minutes.
+    public var apiProbePostInterval: Duration = .seconds(900)
+    /// Requests left (`X-RateLimit-Remaining`) below which the probe waits for the reset.
+    public var apiProbeRateLimitReserve = 10
+
     public init() {}
 
     public var diskPaths: [(name: String, path: String)] {
@@ -89,6 +109,33 @@ public struct AgentConfiguration: Sendable, Hashable {
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(render()) }
+}
+
+/// `auto` (derived from `.env.production`), `off`, or a URL.
+public enum URLSetting: Sendable, Hashable {
+    case auto, off
+    case url(BaseURL)
+
+    var rendered: String {
+        switch self {
+        case .auto: "auto"
+        case .off: "off"
+        case .url(let url): url.description
+        }
+    }
+}
+
+public enum URLListSetting: Sendable, Hashable {
+    case auto, off
+    case urls([BaseURL])
+
+    var rendered: String {
+        switch self {
+        case .auto: "auto"
+        case .off: "off"
+        case .urls(let urls): urls.map(\.description).joined(separator: ", ")
+        }
+    }
 }
 
 /// A configuration file that cannot be used: `FILE:LINE: problem`.
@@ -132,7 +179,10 @@ extension AgentConfiguration {
         "memory.warning_available_percent", "memory.critical_available_percent", "pressure.warning_percent",
         "kernel_log", "services.timeout", "sidekiq.latency_warning", "sidekiq.latency_critical",
         "sidekiq.retry_growth_warning", "sidekiq.dead_growth_warning", "postgresql.connections_warning_percent",
-        "postgresql.connections_critical_percent", "postgresql.transaction_age_warning",
+        "postgresql.connections_critical_percent", "postgresql.transaction_age_warning", "http.public_url",
+        "http.public_address", "http.web_url", "http.streaming_urls", "http.ca_file", "http.latency_warning",
+        "http.certificate_warning_days", "http.certificate_critical_days", "api_probe.token_file", "api_probe.post",
+        "api_probe.post_interval", "api_probe.rate_limit_reserve",
     ]
 
     mutating func set(_ key: String, _ value: String) throws(ConfigurationError) {
@@ -200,6 +250,28 @@ extension AgentConfiguration {
         case "postgresql.connections_critical_percent": postgresConnectionsCriticalPercent = try Parse.percent(value)
         case "postgresql.transaction_age_warning":
             postgresTransactionAgeWarning = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
+        case "http.public_url": httpPublicURL = try Parse.urlSetting(value)
+        case "http.public_address": httpPublicAddress = value.isEmpty ? nil : try Parse.host(value)
+        case "http.web_url": httpWebURL = try Parse.urlSetting(value)
+        case "http.streaming_urls":
+            switch value {
+            case "auto": httpStreamingURLs = .auto
+            case "off": httpStreamingURLs = .off
+            default:
+                let urls = try Parse.list(value).map { item throws(ConfigurationError) in try Parse.url(item) }
+                guard !urls.isEmpty else { throw ConfigurationError("expected auto, off or URLs") }
+                httpStreamingURLs = .urls(urls)
+            }
+        case "http.ca_file": httpCAFile = value.isEmpty ? nil : try Parse.absolutePath(value)
+        case "http.latency_warning":
+            httpLatencyWarning = try Parse.duration(value, in: .milliseconds(10)...(.seconds(120)))
+        case "http.certificate_warning_days": certificateWarningDays = try Parse.integer(value, in: 0...365)
+        case "http.certificate_critical_days": certificateCriticalDays = try Parse.integer(value, in: 0...365)
+        case "api_probe.token_file": apiProbeTokenFile = value.isEmpty ? nil : try Parse.absolutePath(value)
+        case "api_probe.post": apiProbePost = try Parse.bool(value)
+        case "api_probe.post_interval":
+            apiProbePostInterval = try Parse.duration(value, in: .seconds(300)...(.seconds(86_400)))
+        case "api_probe.rate_limit_reserve": apiProbeRateLimitReserve = try Parse.integer(value, in: 1...1000)
         default: throw ConfigurationError("unknown key \(key)")
         }
     }
@@ -235,6 +307,14 @@ extension AgentConfiguration {
             "postgresql.connections_warning_percent": number(postgresConnectionsWarningPercent),
             "postgresql.connections_critical_percent": number(postgresConnectionsCriticalPercent),
             "postgresql.transaction_age_warning": "\(postgresTransactionAgeWarning.milliseconds / 1000)s",
+            "http.public_url": httpPublicURL.rendered, "http.public_address": httpPublicAddress ?? "",
+            "http.web_url": httpWebURL.rendered, "http.streaming_urls": httpStreamingURLs.rendered,
+            "http.ca_file": httpCAFile ?? "", "http.latency_warning": "\(httpLatencyWarning.milliseconds)ms",
+            "http.certificate_warning_days": String(certificateWarningDays),
+            "http.certificate_critical_days": String(certificateCriticalDays),
+            "api_probe.token_file": apiProbeTokenFile ?? "", "api_probe.post": String(apiProbePost),
+            "api_probe.post_interval": "\(apiProbePostInterval.milliseconds / 1000)s",
+            "api_probe.rate_limit_reserve": String(apiProbeRateLimitReserve),
         ]
         var lines = Self.keys.map { "\($0) = \(values[$0]!)" }
         lines += tags.sorted { $0.key < $1.key }.map { "tag.\($0.key) = \($0.value)" }
@@ -289,6 +369,29 @@ enum Parse {
         let name = try word(value)
         guard name.hasSuffix(".service") else { throw ConfigurationError("unit names end in .service") }
         return name
+    }
+
+    static func url(_ value: String) throws(ConfigurationError) -> BaseURL {
+        guard let url = BaseURL(value) else {
+            throw ConfigurationError("expected http(s)://host[:port] without a path")
+        }
+        return url
+    }
+
+    static func urlSetting(_ value: String) throws(ConfigurationError) -> URLSetting {
+        switch value {
+        case "auto": return .auto
+        case "off": return .off
+        default: return .url(try url(value))
+        }
+    }
+
+    /// A host name or an IP address, nothing else.
+    static func host(_ value: String) throws(ConfigurationError) -> String {
+        guard !value.isEmpty, value.utf8.count <= 253, value.first != "-",
+            value.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-.:".contains($0) })
+        else { throw ConfigurationError("expected a host name or an IP address") }
+        return value
     }
 
     static func list(_ value: String) -> [String] {

@@ -2,14 +2,19 @@ import Foundation
 
 /// Debian's nginx started by a test on loopback, in a temp dir, in the foreground as the test's own
 /// user (`master_process off`), with Mastodon's proxy layout: each site proxies `/api/v1/streaming` to
-/// a `streaming` upstream and everything else to a `backend` upstream, as Mastodon's dist/nginx.conf.
+/// a `streaming` upstream and everything else to a `backend` upstream, as Mastodon's dist/nginx.conf,
+/// including its `error_page … /500.html`: nginx's own 502/504 come as Mastodon's HTML error page with
+/// nginx's status, while answers from the backend (Rails' JSON 500) pass through as they are.
 public final class NginxServer: @unchecked Sendable {
     public struct Site: Sendable {
         public var backend: Int
         public var streaming: Int
-        public init(backend: Int, streaming: Int) {
+        /// Certificate and key PEM paths: the site listens with TLS (1.2 and 1.3 only).
+        public var tls: (certificate: String, key: String)?
+        public init(backend: Int, streaming: Int, tls: (certificate: String, key: String)? = nil) {
             self.backend = backend
             self.streaming = streaming
+            self.tls = tls
         }
     }
 
@@ -34,12 +39,20 @@ public final class NginxServer: @unchecked Sendable {
         ports = try sites.map { _ in try FreePort.next() }
         var servers = ""
         for (index, site) in sites.enumerated() {
+            let tls =
+                site.tls.map {
+                    "ssl_certificate \($0.certificate); ssl_certificate_key \($0.key); ssl_protocols TLSv1.2 TLSv1.3;"
+                } ?? ""
             servers += """
                   upstream backend\(index) { server 127.0.0.1:\(site.backend) fail_timeout=0; }
                   upstream streaming\(index) { least_conn; server 127.0.0.1:\(site.streaming) fail_timeout=0; }
                   server {
-                    listen 127.0.0.1:\(ports[index]);
+                    listen 127.0.0.1:\(ports[index])\(site.tls == nil ? "" : " ssl");
                     server_name social.test;
+                    \(tls)
+                    root \(directory.file("public"));
+                    error_page 404 500 501 502 503 504 /500.html;
+                    location = /500.html { }
                     proxy_read_timeout \(readTimeoutSeconds)s;
                     proxy_connect_timeout \(readTimeoutSeconds)s;
                     location ^~ /api/v1/streaming { proxy_pass http://streaming\(index); }
@@ -68,6 +81,8 @@ public final class NginxServer: @unchecked Sendable {
             \(servers)
             }
             """)
+        try FileManager.default.createDirectory(atPath: directory.file("public"), withIntermediateDirectories: true)
+        try directory.write("public/500.html", Self.mastodonErrorPage)
         try FileManager.default.createDirectory(atPath: directory.file("tmp"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory.file("logs"), withIntermediateDirectories: true)
         process = Process()
@@ -87,6 +102,14 @@ public final class NginxServer: @unchecked Sendable {
         stop()
         throw FixtureError("nginx did not start: \((try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "")")
     }
+
+    /// The shape of Mastodon's public/500.html: an HTML page, no JSON.
+    public static let mastodonErrorPage = """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>We're sorry, but something went wrong (500)</title></head>
+        <body class="error"><div class="dialog"><h1>We're sorry, but something went wrong on our end.</h1></div></body></html>
+
+        """
 
     public func stop() {
         // nginx in single-process mode keeps the signal mask it inherited from a test thread, so it

@@ -18,7 +18,7 @@ struct FixtureHost {
     static let directory = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/hosts")
     static let standins = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/standins")
     static let clock = Date(timeIntervalSince1970: 1_745_291_500)
-    static let serviceChecks = ["sidekiq", "postgresql"]
+    static let serviceChecks = ["sidekiq", "postgresql", "mastodon.http"]
 
     static func scenarios() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
