@@ -91,6 +91,7 @@ let package = Package(
                 // Tests hold real connections open (to saturate a server) with the same client the check uses.
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             exclude: ["Fixtures"]),
         .testTarget(name: "HerdControllerTests", dependencies: ["HerdController", "HerdTestSupport"]),

@@ -10,10 +10,18 @@ import PostgresNIO
 struct ServiceChecksBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "services",
-        abstract: "Cost of the sidekiq and postgresql checks per cycle, and of reconnecting vs reusing a connection.")
+        abstract: "Cost of the service checks per cycle, and of reconnecting vs reusing a connection.",
+        discussion: """
+            Starts redis-server, a PostgreSQL cluster, a Mastodon stand-in and nginx with TLS in front of it, \
+            all on free loopback ports, and stops them at the end. `--only ID` runs one check alone (for \
+            scripts/bench-allocations.sh, which counts its allocations under valgrind).
+            """)
 
     @Option(help: "Cycles per check.")
     var cycles = 200
+
+    @Option(help: "Measure only this check (sidekiq, postgresql, mastodon.http, mastodon.api_probe).")
+    var only: String?
 
     @Flag(help: "Start the servers, print an .env.production for them, and wait (for RSS measurements).")
     var serve = false
@@ -25,11 +33,22 @@ struct ServiceChecksBenchmark: AsyncParsableCommand {
             try cluster.createMastodonDatabase()
             return cluster
         }
+        let app = try MastodonStandIn()
+        app.setRateLimit("api", limit: 1_000_000)
+        let certificates = try TemporaryDirectory("herd-bench-certs")
+        let tls = try TestCertificateAuthority().writeServer(names: ["social.test"], daysLeft: 90, into: certificates)
+        let nginx = try NginxServer(
+            sites: [.init(backend: app.port, streaming: app.port, tls: (tls.certificate, tls.key))])
         defer {
             redis.stop()
             postgres.stop()
+            nginx.stop()
+            app.stop()
+            certificates.remove()
         }
         try await seedSidekiq(redis)
+        try certificates.write("token", app.token)
+        chmod(certificates.file("token"), 0o600)
         let env = [
             "REDIS_URL": "redis://:bench-secret@127.0.0.1:\(redis.port)/0", "DB_HOST": "127.0.0.1",
             "DB_PORT": String(postgres.port), "DB_USER": "mastodon", "DB_PASS": "mastodon-secret",
@@ -46,6 +65,12 @@ struct ServiceChecksBenchmark: AsyncParsableCommand {
         var configuration = AgentConfiguration()
         configuration.hostRoot = root.path
         configuration.commandPath = root.path  // no systemctl here: the pool budget assumes one streaming instance
+        configuration.httpWebURL = .url(BaseURL(app.baseURL)!)
+        configuration.httpStreamingURLs = .urls([BaseURL(app.baseURL)!])
+        configuration.httpPublicURL = .url(BaseURL("https://social.test:\(nginx.ports[0])")!)
+        configuration.httpPublicAddress = "127.0.0.1"
+        configuration.httpCAFile = tls.ca
+        configuration.apiProbeTokenFile = certificates.file("token")
         let context = CheckContext(
             host: .live(configuration), configuration: configuration,
             mastodon: MastodonInstallation(
@@ -56,13 +81,15 @@ struct ServiceChecksBenchmark: AsyncParsableCommand {
 
         print("| what | per cycle: wall (median) | per cycle: CPU (all threads) | result |")
         print("|---|---|---|---|")
-        for check in [SidekiqCheck(), PostgresCheck()] as [any Check] {
+        let checks: [any Check] = [SidekiqCheck(), PostgresCheck(), MastodonHTTPCheck(), APIProbeCheck()]
+        for check in checks where only == nil || only == check.id {
             var status = ""
             let (wall, cpu) = try await measure(cycles) {
                 status = try await check.run(in: context).status.rawValue
             }
             print("| `\(check.id)` check, connect → read → close | \(wall) | \(cpu) | \(status) |")
         }
+        guard only == nil else { return }
 
         // Reconnecting every cycle against keeping one connection open.
         let endpoint = try RedisEndpoint.parse(url: env["REDIS_URL"]!)
@@ -91,6 +118,24 @@ struct ServiceChecksBenchmark: AsyncParsableCommand {
         try await pg.close()
         print("| PostgreSQL: connect (SCRAM) + SELECT 1 + close | \(pgConnectWall) | \(pgConnectCPU) | |")
         print("| PostgreSQL: SELECT 1 on an open connection | \(pgReuseWall) | \(pgReuseCPU) | |")
+        // HTTPS through nginx: a client (and a TLS handshake) per cycle against one kept alive.
+        let publicHealth = "https://social.test:\(nginx.ports[0])/health"
+        let (httpNewWall, httpNewCPU) = try await measure(cycles) {
+            let fetcher = try HTTPFetcher(
+                caFile: tls.ca, dnsOverride: ["social.test": "127.0.0.1"], connectTimeout: .seconds(5))
+            _ = try await fetcher.fetch(.GET, publicHealth, timeout: .seconds(5)).get()
+            await fetcher.shutdown()
+        }
+        let kept = try HTTPFetcher(
+            caFile: tls.ca, dnsOverride: ["social.test": "127.0.0.1"], connectTimeout: .seconds(5))
+        let (httpKeptWall, httpKeptCPU) = try await measure(cycles) {
+            _ = try await kept.fetch(.GET, publicHealth, timeout: .seconds(5)).get()
+        }
+        await kept.shutdown()
+        print(
+            "| HTTPS via nginx: new client + TLS handshake + GET /health + shutdown | \(httpNewWall) | \(httpNewCPU) | |"
+        )
+        print("| HTTPS via nginx: GET /health on a kept-alive connection | \(httpKeptWall) | \(httpKeptCPU) | |")
         print("cycles: \(cycles) each; CPU is this process's user+sys (NIO threads included) divided by cycles")
     }
 

@@ -37,8 +37,10 @@ import Testing
             c.serviceTimeout = .seconds(4)
         }
 
-        func run(_ extra: (inout AgentConfiguration) -> Void = { _ in }) async throws -> CheckOutcome {
-            try await runServiceCheck(MastodonHTTPCheck(), env: ["LOCAL_DOMAIN": "social.test"]) { c in
+        func run(memory: CheckMemory = CheckMemory(), _ extra: (inout AgentConfiguration) -> Void = { _ in })
+            async throws -> CheckOutcome
+        {
+            try await runServiceCheck(MastodonHTTPCheck(), env: ["LOCAL_DOMAIN": "social.test"], memory: memory) { c in
                 configure(&c)
                 extra(&c)
             }
@@ -130,6 +132,17 @@ import Testing
         } else if expected != .ok {
             #expect(outcome.findings.contains { $0.signature == "TLS certificate expiring" })
         }
+    }
+
+    @Test(arguments: [(40.5, true), (10.5, false)])
+    func theCertificateIsReadHourlyUnlessItIsExpiring(days: Double, remembered: Bool) async throws {
+        let stack = try Stack(daysLeft: days)
+        let first = try await stack.run()
+        let readAt = try #require(first.memory?.numbers["certificate.read_at"])
+        try await Task.sleep(for: .milliseconds(20))
+        let second = try await stack.run(memory: first.memory ?? CheckMemory())
+        #expect(second.metrics["certificate.days_left"] == first.metrics["certificate.days_left"])
+        #expect((second.memory?.numbers["certificate.read_at"] == readAt) == remembered)
     }
 
     @Test func untrustedCertificateIsATLSFailure() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import HerdAgent
 import HerdTestSupport
+import NIOSSL
 import Testing
 
 /// The RESP2 client against a real redis-server, and against servers that lie.
@@ -73,6 +74,52 @@ import Testing
             #expect(error.kind == .authFailed)
         }
         await anonymous.close()
+    }
+
+    /// `rediss://` against redis-server's own TLS port: the host name verified against a pinned CA, and
+    /// a server the client cannot trust refused as a TLS failure, never silently accepted.
+    @Test func tlsToARealRedis() async throws {
+        let certificates = try TemporaryDirectory("herd-redis-tls")
+        defer { certificates.remove() }
+        let files = try TestCertificateAuthority().writeServer(
+            names: ["localhost"], daysLeft: 30, into: certificates)
+        let server = try await offThread {
+            try RedisServer(password: "tls-secret", tls: (files.certificate, files.key, files.ca))
+        }
+        defer { server.stop() }
+        try await server.command(["SET", "over", "tls"])
+        let endpoint = try RedisEndpoint.parse(url: "rediss://:tls-secret@localhost:\(server.tlsPort!)/0")
+        #expect(endpoint.tls)
+
+        var trusting = TLSConfiguration.makeClientConfiguration()
+        trusting.trustRoots = .file(files.ca)
+        let redis = try await RedisConnection.connect(to: endpoint, tlsConfiguration: trusting)
+        #expect(try await redis.send(["GET", "over"]).string == "tls")
+        await redis.close()
+
+        // The system's roots do not know this CA.
+        await #expect { try await RedisConnection.connect(to: endpoint, timeout: .seconds(3)) } throws: {
+            ($0 as? RedisError)?.kind == .tls
+        }
+        // The right CA but the wrong name: host-name verification is on.
+        let wrongName = try RedisEndpoint.parse(url: "rediss://:tls-secret@127.0.0.1:\(server.tlsPort!)/0")
+        await #expect {
+            var configuration = trusting
+            configuration.certificateVerification = .fullVerification
+            let connection = try await RedisConnection.connect(to: wrongName, tlsConfiguration: configuration)
+            _ = try await connection.send(["PING"])
+        } throws: {
+            ($0 as? RedisError)?.kind == .tls
+        }
+        // A plain client on the TLS port gets no RESP: a protocol or connection error, within the deadline.
+        let started = ContinuousClock.now
+        await #expect {
+            let plain = try await RedisConnection.connect(
+                to: RedisEndpoint(address: .tcp(host: "127.0.0.1", port: server.tlsPort!), password: "tls-secret"),
+                timeout: .milliseconds(500))
+            _ = try await plain.send(["PING"])
+        } throws: { $0 is RedisError }
+        #expect(started.duration(to: .now) < .seconds(5))
     }
 
     @Test func unreachableRedisIsClassified() async throws {

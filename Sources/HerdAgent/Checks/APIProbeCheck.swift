@@ -50,7 +50,8 @@ public struct APIProbeCheck: Check {
         do {
             var override: [String: String] = [:]
             if let address = configuration.httpPublicAddress { override[base.host] = address }
-            fetcher = try HTTPFetcher(caFile: configuration.httpCAFile, dnsOverride: override, connectTimeout: timeout)
+            fetcher = try HTTPFetcher.shared(
+                caFile: configuration.httpCAFile, dnsOverride: override, connectTimeout: configuration.serviceTimeout)
         } catch {
             return .unknown(error.description)
         }
@@ -58,7 +59,6 @@ public struct APIProbeCheck: Check {
             fetcher: fetcher, base: base.description, token: token, timeout: timeout, now: context.now,
             configuration: configuration, memory: context.memory)
         let outcome = await probe.run()
-        await fetcher.shutdown()
         return outcome
     }
 

@@ -217,7 +217,7 @@ public struct PostgresCheck: Check {
         if let error = error as? ChannelError, case .connectTimeout = error {
             return PostgresCheckError(.timeout, "\(settings): connect timed out")
         }
-        if error is NIOSSLError { return PostgresCheckError(.tls, "\(settings): TLS: \(error)") }
+        if TLSErrors.isTLS(error) { return PostgresCheckError(.tls, "\(settings): TLS: \(TLSErrors.reason(error))") }
         return PostgresCheckError(.failed, "\(settings): \(error)")
     }
 

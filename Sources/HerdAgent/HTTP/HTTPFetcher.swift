@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import HerdProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -99,9 +100,11 @@ public final class HTTPFetcher: Sendable {
     ///   - caFile: a PEM file of extra trust roots (a private CA in front of a staging fleet).
     ///   - dnsOverride: host name → address to connect to, the host name still being the one sent as
     ///     SNI and verified (`curl --resolve`): probe the public name through a given front end.
-    public init(caFile: String? = nil, dnsOverride: [String: String] = [:], connectTimeout: Duration)
-        throws(HTTPFailure)
-    {
+    ///   - idleTimeout: how long an idle kept-alive connection stays open.
+    public init(
+        caFile: String? = nil, dnsOverride: [String: String] = [:], connectTimeout: Duration,
+        idleTimeout: Duration = .seconds(60)
+    ) throws(HTTPFailure) {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         if let caFile {
@@ -119,7 +122,37 @@ public final class HTTPFetcher: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .http1Only
         configuration.decompression = .disabled
+        configuration.connectionPool.idleTimeout = .milliseconds(max(1, idleTimeout.milliseconds))
         client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+
+    private struct Key: Hashable {
+        var caFile: String?
+        var dnsOverride: [String: String]
+        var connectTimeout: Duration
+    }
+
+    private static let kept = NIOLockedValueBox<[Key: HTTPFetcher]>([:])
+
+    /// The client the checks share for the agent's life, one per set of TLS and address settings. A
+    /// new client per cycle would pay a TLS handshake per request (about 14 ms of CPU here, against
+    /// 0.6 ms on a kept connection: BENCHMARKS.md); idle connections live 90 s, past one default cycle,
+    /// and nginx keeps them 75 s. Never shut down.
+    public static func shared(caFile: String?, dnsOverride: [String: String], connectTimeout: Duration)
+        throws(HTTPFailure) -> HTTPFetcher
+    {
+        let key = Key(caFile: caFile, dnsOverride: dnsOverride, connectTimeout: connectTimeout)
+        if let fetcher = kept.withLockedValue({ $0[key] }) { return fetcher }
+        let fetcher = try HTTPFetcher(
+            caFile: caFile, dnsOverride: dnsOverride, connectTimeout: connectTimeout, idleTimeout: .seconds(90))
+        return kept.withLockedValue { cache in
+            if let existing = cache[key] {
+                Task { await fetcher.shutdown() }
+                return existing
+            }
+            cache[key] = fetcher
+            return fetcher
+        }
     }
 
     public func shutdown() async {
@@ -185,21 +218,6 @@ public final class HTTPFetcher: Sendable {
             milliseconds: (ContinuousClock.now - start).fractionalMilliseconds)
     }
 
-    /// BoringSSL's reason (`CERTIFICATE_VERIFY_FAILED` → "certificate verify failed") without the error
-    /// codes and source paths its descriptions carry.
-    static func tlsReason(_ error: any Error) -> String {
-        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
-            return "certificate does not match the host name"
-        }
-        let text = "\(error)"
-        let marker = "OPENSSL_internal:"
-        if let range = text.range(of: marker) {
-            let reason = text[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-            if !reason.isEmpty { return reason.lowercased().split(separator: "_").joined(separator: " ") }
-        }
-        return String(text.prefix(200))
-    }
-
     /// Sorts AsyncHTTPClient's, NIO's and BoringSSL's errors into the kinds a check reports.
     static func classify(_ error: any Error) -> HTTPFailure {
         if let failure = error as? HTTPFailure { return failure }
@@ -233,11 +251,7 @@ public final class HTTPFetcher: Sendable {
         if error is ChannelError, case .connectTimeout = error as! ChannelError {
             return HTTPFailure(.timeout, "connect timed out")
         }
-        // Under TLS 1.3 a refused or unverifiable certificate can surface as BoringSSLError rather than
-        // NIOSSLError.handshakeFailed: both are TLS failures.
-        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
-            return HTTPFailure(.tls, "TLS: " + tlsReason(error))
-        }
+        if TLSErrors.isTLS(error) { return HTTPFailure(.tls, "TLS: " + TLSErrors.reason(error)) }
         if error is CancellationError { return HTTPFailure(.timeout, "cancelled") }
         return HTTPFailure(.connection, "\(error)")
     }

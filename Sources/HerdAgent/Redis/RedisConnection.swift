@@ -181,9 +181,7 @@ public final class RedisConnection: Sendable {
         if error is ChannelError, case .connectTimeout = error as! ChannelError {
             return RedisError(.timeout, "\(endpoint): connect timed out")
         }
-        if error is NIOSSLError || String(describing: type(of: error)).contains("BoringSSL") {
-            return RedisError(.tls, "\(endpoint): TLS: \(error)")
-        }
+        if TLSErrors.isTLS(error) { return RedisError(.tls, "\(endpoint): TLS: \(TLSErrors.reason(error))") }
         if error is RESPProtocolError || error is ByteToMessageDecoderError
             || error is ByteToMessageDecoderError.PayloadTooLargeError
         {
@@ -266,7 +264,11 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         let decoding =
             error is RESPProtocolError || error is ByteToMessageDecoderError
             || error is ByteToMessageDecoderError.PayloadTooLargeError
-        fail(RedisError(decoding ? .protocolError : .connection, Self.explain(error)), context)
+        if TLSErrors.isTLS(error) {
+            fail(RedisError(.tls, "TLS: " + TLSErrors.reason(error)), context)
+        } else {
+            fail(RedisError(decoding ? .protocolError : .connection, Self.explain(error)), context)
+        }
     }
 
     /// A reader's words for what went wrong while decoding.

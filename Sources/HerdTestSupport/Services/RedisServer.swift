@@ -9,6 +9,8 @@ public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public var socketPath: String { directory.file("redis.sock") }
     public let password: String?
+    /// The TLS port when started with `tls` (the plain port stays open for `redis-cli`).
+    public let tlsPort: Int?
     private let process: Process
 
     public static var executable: String? {
@@ -18,8 +20,11 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// `password` sets `requirepass` (the default user's password); `users` are extra ACL rules,
-    /// e.g. `["sidekiq on >secret ~* +@all"]`.
-    public init(password: String? = nil, users: [String] = []) throws {
+    /// e.g. `["sidekiq on >secret ~* +@all"]`; `tls` (PEM paths) opens a TLS port as well, which
+    /// asks for no client certificate.
+    public init(
+        password: String? = nil, users: [String] = [], tls: (certificate: String, key: String, ca: String)? = nil
+    ) throws {
         guard let executable = Self.executable else {
             throw FixtureError("redis-server is not installed (scripts/test.sh installs it)")
         }
@@ -32,6 +37,16 @@ public final class RedisServer: @unchecked Sendable {
             "--unixsocketperm", "700", "--logfile", directory.file("redis.log"), "--databases", "16",
         ]
         if let password { arguments += ["--requirepass", password] }
+        if let tls {
+            let tlsPort = try FreePort.next()
+            self.tlsPort = tlsPort
+            arguments += [
+                "--tls-port", String(tlsPort), "--tls-cert-file", tls.certificate, "--tls-key-file", tls.key,
+                "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no",
+            ]
+        } else {
+            tlsPort = nil
+        }
         for user in users { arguments += ["--user"] + user.split(separator: " ").map(String.init) }
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
