@@ -87,7 +87,15 @@ struct ServiceChecksBenchmark: AsyncParsableCommand {
             let (wall, cpu) = try await measure(cycles) {
                 status = try await check.run(in: context).status.rawValue
             }
-            print("| `\(check.id)` check, connect → read → close | \(wall) | \(cpu) | \(status) |")
+            let how =
+                switch check.id {
+                case "sidekiq": "connect → AUTH → 2 pipelined round trips → close"
+                case "postgresql": "connect → 4 queries → close"
+                case "mastodon.http":
+                    "5 GETs in parallel (puma, streaming, 3 via nginx TLS) on kept connections + a certificate handshake"
+                default: "verify_credentials on a kept connection"
+                }
+            print("| `\(check.id)` check: \(how) | \(wall) | \(cpu) | \(status) |")
         }
         guard only == nil else { return }
 
