@@ -250,6 +250,26 @@ import Testing
         #expect(verdict.retrySafe == retrySafe)
     }
 
+    /// Media uploads answer 202 while processing and 206 until ready: successes, not errors.
+    @Test func mediaProcessingStatesAreNotErrors() async throws {
+        let app = try MastodonStandIn()
+        defer { app.stop() }
+        let fetcher = try HTTPFetcher(connectTimeout: .seconds(2))
+        var headers = HTTPHeaders()
+        headers.add(name: "Authorization", value: "Bearer \(app.token)")
+        let upload = try await fetcher.fetch(
+            .POST, app.baseURL + "/api/v2/media", headers: headers, body: Array("file".utf8), timeout: .seconds(2)
+        ).get()
+        let poll = try await fetcher.fetch(
+            .GET, app.baseURL + "/api/v1/media/2", headers: headers, timeout: .seconds(2)
+        )
+        .get()
+        await fetcher.shutdown()
+        #expect(APIVerdict.classify(upload, now: Date()).reason == "processing")
+        #expect(APIVerdict.classify(poll, now: Date()).reason == "still_processing")
+        #expect(APIVerdict.classify(poll, now: Date()).action == .ok)
+    }
+
     @Test func rateLimitResetIsISO8601WithMicroseconds() {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")

@@ -54,6 +54,10 @@ public struct APIVerdict: Sendable, Hashable, CustomStringConvertible {
                 detail: message.isEmpty ? proxyDetail(reply) : String(message.prefix(200)))
         }
         switch status {
+        case 202:  // POST /api/v2/media: accepted, still processing
+            return verdict(.ok, "processing", retrySafe: false)
+        case 206:  // GET /api/v1/media/:id: not ready yet; poll again
+            return verdict(.ok, "still_processing", retrySafe: false)
         case 200..<300:
             return verdict(.ok, "ok", retrySafe: false)
         case 401:
