@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", exact: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", exact: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
     ],
     targets: [
         // The language-neutral contract in Swift: wire types, limits, error codes, DSSE signing.
@@ -51,6 +53,10 @@ let package = Package(
             dependencies: [
                 "HerdProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .target(
@@ -94,7 +100,13 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             exclude: ["Fixtures"]),
-        .testTarget(name: "HerdControllerTests", dependencies: ["HerdController", "HerdTestSupport"]),
+        .testTarget(
+            name: "HerdControllerTests",
+            dependencies: [
+                "HerdController", "HerdTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]),
         .testTarget(name: "HerdCLITests", dependencies: ["HerdCLI", "HerdTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,7 +6,8 @@ public struct HerdControllerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "herd-controller",
         abstract: "Herd's controller: verifies, stores and analyses the fleet's reports.",
-        version: HerdVersion.current
+        version: HerdVersion.current,
+        subcommands: [InitCommand.self]
     )
 
     public init() {}

@@ -149,21 +149,17 @@ extension AgentConfiguration {
     /// are refused with the line number, so a typo never silently falls back to a default.
     public static func parse(_ text: String, source: String) throws(ConfigurationError) -> AgentConfiguration {
         var configuration = AgentConfiguration()
-        var seen: Set<String> = []
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: " \t\r")
-            if line.isEmpty || line.first == "#" { continue }
-            func fail(_ problem: String) -> ConfigurationError {
-                ConfigurationError("\(source):\(offset + 1): \(problem)")
-            }
-            guard let equals = line.firstIndex(of: "=") else { throw fail("expected key = value") }
-            let key = String(line[..<equals].trimmingCharacters(in: " \t"))
-            let value = String(line[line.index(after: equals)...].trimmingCharacters(in: " \t"))
-            guard seen.insert(key).inserted else { throw fail("\(key) is set twice") }
+        let entries: [KeyValueFile.Entry]
+        do {
+            entries = try KeyValueFile.parse(text)
+        } catch {
+            throw ConfigurationError("\(source):\(error.line): \(error.problem)")
+        }
+        for entry in entries {
             do {
-                try configuration.set(key, value)
+                try configuration.set(entry.key, entry.value)
             } catch {
-                throw fail(error.description)
+                throw ConfigurationError("\(source):\(entry.line): \(error.description)")
             }
         }
         return configuration

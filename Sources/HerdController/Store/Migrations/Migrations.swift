@@ -1,0 +1,36 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// One schema change. Each lives in its own file and is frozen once shipped.
+protocol Migration {
+    static var identifier: String { get }
+    static var sql: String { get }
+}
+
+/// Every migration, oldest first. GRDB records the applied identifiers in `grdb_migrations`, so each
+/// runs once per database, in a transaction of its own.
+public enum Migrations {
+    static let all: [any Migration.Type] = [
+        M0001Initial.self
+    ]
+
+    /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones
+    /// to the values they shipped with.
+    public static var fingerprints: [(identifier: String, sha256: String)] {
+        all.map { migration in
+            (
+                migration.identifier,
+                SHA256.hash(data: Array(migration.sql.utf8)).map { String(format: "%02x", $0) }.joined()
+            )
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in all {
+            migrator.registerMigration(migration.identifier) { db in try db.execute(sql: migration.sql) }
+        }
+        return migrator
+    }
+}

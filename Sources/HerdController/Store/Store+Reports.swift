@@ -1,0 +1,181 @@
+import Foundation
+import GRDB
+import HerdProtocol
+
+/// A report that passed every check of Protocol/README.md §3, ready to store.
+public struct AcceptedReport: Sendable {
+    public var agentID: String
+    public var report: Report
+    public var receivedAt: Double
+
+    public init(agentID: String, report: Report, receivedAt: Double) {
+        self.agentID = agentID
+        self.report = report
+        self.receivedAt = receivedAt
+    }
+}
+
+extension CheckStatus {
+    /// The integer stored in `check_results.status` and `check_state.status`.
+    var code: Int {
+        switch self {
+        case .ok: 0
+        case .warning: 1
+        case .critical: 2
+        case .unknown: 3
+        }
+    }
+
+    init?(code: Int) {
+        switch code {
+        case 0: self = .ok
+        case 1: self = .warning
+        case 2: self = .critical
+        case 3: self = .unknown
+        default: return nil
+        }
+    }
+
+    /// One letter per raw result in `check_state.recent`.
+    var letter: Character {
+        switch self {
+        case .ok: "o"
+        case .warning: "w"
+        case .critical: "c"
+        case .unknown: "u"
+        }
+    }
+}
+
+extension Store {
+    /// How many raw statuses `check_state.recent` keeps: the 21 that flap detection weighs.
+    public static let recentLength = 21
+
+    /// Writes `batch` in one transaction (one fsync for all of it). For each report: `true` when
+    /// stored, `false` when its sequence was not newer than the agent's last (a retry racing its own
+    /// first delivery): nothing of it is stored twice.
+    public func write(_ batch: [AcceptedReport]) async throws -> [Bool] {
+        try await pool.write { db in try batch.map { try Self.write($0, in: db) } }
+    }
+
+    static func write(_ accepted: AcceptedReport, in db: Database) throws -> Bool {
+        let report = accepted.report
+        try db.execute(
+            sql: """
+                UPDATE agents SET last_sequence = ?, last_report_at = ?, interval_seconds = ?, agent_version = ?
+                WHERE id = ? AND state = 'accepted' AND (last_sequence IS NULL OR last_sequence < ?)
+                """,
+            arguments: [
+                Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
+                accepted.agentID, Int64(report.sequence),
+            ])
+        guard db.changesCount == 1 else { return false }
+
+        let instanceID = try instanceID(report.instance, host: report.host, in: db)
+        try db.execute(
+            sql: """
+                INSERT INTO reports (instance_id, agent_id, sequence, collected_at, received_at, outbox_dropped)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                instanceID, accepted.agentID, Int64(report.sequence), report.collectedAt.timeIntervalSince1970,
+                accepted.receivedAt, Int64(report.outboxDropped ?? 0),
+            ])
+        let reportID = db.lastInsertedRowID
+        let collectedAt = report.collectedAt.timeIntervalSince1970
+
+        let insertResult = try db.cachedStatement(
+            sql: """
+                INSERT INTO check_results (report_id, check_id, instance_id, collected_at, status, summary, duration_ms, metrics)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let insertFinding = try db.cachedStatement(
+            sql: """
+                INSERT INTO findings (report_id, check_id, position, category, signature, count, sample)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        let readState = try db.cachedStatement(
+            sql: "SELECT status, since, recent FROM check_state WHERE instance_id = ? AND check_id = ?")
+        let writeState = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO check_state (instance_id, check_id, status, since, summary, last_at, recent)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        for result in report.results {
+            try insertResult.execute(arguments: [
+                reportID, result.checkID, instanceID, collectedAt, result.status.code, result.summary,
+                result.durationMilliseconds, metricsJSON(result.metrics),
+            ])
+            for (position, finding) in result.findings.enumerated() {
+                try insertFinding.execute(arguments: [
+                    reportID, result.checkID, position, finding.category.rawValue, finding.signature,
+                    Int64(clamping: finding.count), finding.sample,
+                ])
+            }
+            // The current state: since when in this status, and the last raw statuses for flap detection.
+            var since = collectedAt
+            var recent = ""
+            if let row = try Row.fetchOne(readState, arguments: [instanceID, result.checkID]) {
+                let previous: Int = row["status"]
+                recent = row["recent"]
+                if previous == result.status.code { since = row["since"] }
+            }
+            recent.append(result.status.letter)
+            if recent.count > recentLength { recent.removeFirst(recent.count - recentLength) }
+            try writeState.execute(arguments: [
+                instanceID, result.checkID, result.status.code, since, result.summary, collectedAt, recent,
+            ])
+        }
+        return true
+    }
+
+    /// The instance's row id, creating it and refreshing the attributes its agent reports.
+    static func instanceID(_ domain: String, host: HostFacts, in db: Database) throws -> Int64 {
+        let tags = jsonObject(host.tags)
+        try db.execute(
+            sql: """
+                INSERT INTO instances (domain, mastodon_version, object_storage_endpoint, region, provider, tags, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (domain) DO UPDATE SET
+                    mastodon_version = excluded.mastodon_version,
+                    object_storage_endpoint = excluded.object_storage_endpoint,
+                    region = excluded.region, provider = excluded.provider, tags = excluded.tags
+                """,
+            arguments: [
+                domain, host.mastodonVersion, host.objectStorageEndpoint, host.region, host.provider, tags, now(),
+            ])
+        return try Int64.fetchOne(db, sql: "SELECT id FROM instances WHERE domain = ?", arguments: [domain])!
+    }
+
+    /// `{"name":value,…}` with keys sorted; nil for no metrics. Values are finite (the protocol says so).
+    static func metricsJSON(_ metrics: [String: Double]) -> String? {
+        guard !metrics.isEmpty else { return nil }
+        var writer = JSONWriter()
+        writer.object { w in
+            for (key, value) in metrics.sorted(by: { $0.key < $1.key }) {
+                w.key(key)
+                w.number(value)
+            }
+        }
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    static func jsonObject(_ tags: [String: String]) -> String {
+        var writer = JSONWriter()
+        writer.object { w in
+            for (key, value) in tags.sorted(by: { $0.key < $1.key }) {
+                w.key(key)
+                w.string(value)
+            }
+        }
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The last sequence accepted from each agent (nil when none yet).
+    public func lastSequence(agentID: String) async throws -> UInt64? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT last_sequence FROM agents WHERE id = ?", arguments: [agentID])
+                .map { UInt64($0) }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import GRDB
+import HerdProtocol
+
+/// One check's current state on one instance.
+public struct CheckStateRecord: Sendable, Hashable {
+    public var checkID: String
+    public var status: CheckStatus
+    /// Since when it has had this status (the first result with it, `collected_at`).
+    public var since: Double
+    public var summary: String
+    public var lastAt: Double
+    /// The last raw statuses, oldest first, one letter each (`o w c u`).
+    public var recent: String
+}
+
+/// A row of the fleet table.
+public struct InstanceStatus: Sendable, Hashable {
+    public enum Overall: String, Sendable, Hashable {
+        case ok, warning, critical, unknown
+        /// The agent stopped reporting (silence for `silence.intervals` intervals).
+        case silent
+        /// Enrolled, no report yet; or waiting for an operator to accept its agent.
+        case waiting
+    }
+
+    public var instance: String
+    public var overall: Overall
+    public var failing: [String]
+    public var warning: [String]
+    public var lastReportAt: Double?
+    public var agentID: String?
+    public var agentVersion: String?
+    public var agentState: AgentState?
+
+    /// Worst first: critical, silent, unknown, warning, waiting, ok.
+    public var severity: Int {
+        switch overall {
+        case .critical: 5
+        case .silent: 4
+        case .unknown: 3
+        case .warning: 2
+        case .waiting: 1
+        case .ok: 0
+        }
+    }
+}
+
+/// Tables whose sizes the store reports (for tests, benchmarks and `herdctl`).
+public enum StoreTable: String, Sendable, CaseIterable {
+    case agents, instances, reports, checkResults = "check_results", findings, checkState = "check_state"
+    case rollups = "rollups_hourly", operators, tokens = "enrollment_tokens"
+}
+
+extension Store {
+    public func checkStates(instance: String) async throws -> [CheckStateRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT s.* FROM check_state s JOIN instances i ON i.id = s.instance_id
+                    WHERE i.domain = ? ORDER BY s.check_id
+                    """, arguments: [instance]
+            ).map(Self.checkState)
+        }
+    }
+
+    static func checkState(_ row: Row) -> CheckStateRecord {
+        CheckStateRecord(
+            checkID: row["check_id"], status: CheckStatus(code: row["status"]) ?? .unknown, since: row["since"],
+            summary: row["summary"], lastAt: row["last_at"], recent: row["recent"])
+    }
+
+    public func count(_ table: StoreTable) async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.rawValue)") ?? 0 }
+    }
+
+    /// The fleet table: every instance with a live agent or a report, its worst current status (or
+    /// `silent` when its agent has missed `silenceIntervals` intervals), worst first.
+    public func fleetStatus(now: Double, silenceIntervals: Int) async throws -> [InstanceStatus] {
+        try await pool.read { db in
+            var rows: [String: InstanceStatus] = [:]
+            let agents = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, instance, state, agent_version, last_report_at, interval_seconds FROM agents
+                    WHERE state != 'revoked'
+                    """)
+            for agent in agents {
+                let instance: String = agent["instance"]
+                let state = AgentState(rawValue: agent["state"]) ?? .pending
+                var status = InstanceStatus(
+                    instance: instance, overall: .waiting, failing: [], warning: [],
+                    lastReportAt: agent["last_report_at"], agentID: agent["id"], agentVersion: agent["agent_version"],
+                    agentState: state)
+                if let last = status.lastReportAt, let interval: Int = agent["interval_seconds"],
+                    now - last > Double(interval * silenceIntervals)
+                {
+                    status.overall = .silent
+                }
+                rows[instance] = status
+            }
+            let states = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT i.domain, s.check_id, s.status FROM check_state s JOIN instances i ON i.id = s.instance_id
+                    """)
+            while let row = try states.next() {
+                let instance: String = row["domain"]
+                var status =
+                    rows[instance]
+                    ?? InstanceStatus(
+                        instance: instance, overall: .waiting, failing: [], warning: [], lastReportAt: nil,
+                        agentID: nil, agentVersion: nil, agentState: nil)
+                let check: String = row["check_id"]
+                let code: Int = row["status"]
+                switch CheckStatus(code: code) ?? .unknown {
+                case .critical: status.failing.append(check)
+                case .warning: status.warning.append(check)
+                case .unknown: status.failing.append(check)
+                case .ok: break
+                }
+                if status.overall != .silent {
+                    let current = CheckStatus(code: code) ?? .unknown
+                    let overall: InstanceStatus.Overall =
+                        switch current {
+                        case .ok: .ok
+                        case .warning: .warning
+                        case .critical: .critical
+                        case .unknown: .unknown
+                        }
+                    if status.overall == .waiting || Self.rank(overall) > Self.rank(status.overall) {
+                        status.overall = overall
+                    }
+                }
+                rows[instance] = status
+            }
+            return rows.values.map { row in
+                var row = row
+                row.failing.sort()
+                row.warning.sort()
+                return row
+            }.sorted { ($0.severity, $1.instance) > ($1.severity, $0.instance) }
+        }
+    }
+
+    private static func rank(_ overall: InstanceStatus.Overall) -> Int {
+        switch overall {
+        case .ok: 0
+        case .warning: 1
+        case .unknown: 2
+        case .critical: 3
+        case .waiting, .silent: -1
+        }
+    }
+}

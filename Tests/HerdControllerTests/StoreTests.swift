@@ -1,0 +1,210 @@
+import Crypto
+import Foundation
+import HerdController
+import HerdProtocol
+import HerdTestSupport
+import Testing
+import X509
+
+/// The store on a real SQLite file: migrations, enrollment rules, idempotent ingest, current state.
+@Suite struct StoreTests {
+    /// Shipped migrations never change: a new schema is a new migration.
+    @Test func shippedMigrationsAreFrozen() {
+        let shipped = [
+            ("0001-initial", "1b29414a947f0a79957a2790bf9f304bb60365cf36243a2a365b22c7b0bdfb81")
+        ]
+        let current = Migrations.fingerprints
+        #expect(current.count >= shipped.count)
+        for (index, (identifier, sha256)) in shipped.enumerated() {
+            #expect(current[index].identifier == identifier)
+            #expect(current[index].sha256 == sha256, "migration \(identifier) changed after it shipped")
+        }
+    }
+
+    @Test func migratesAnEmptyDatabaseAndReopensIt() async throws {
+        let directory = try TemporaryDirectory("herd-store")
+        defer { directory.remove() }
+        let path = directory.file("herd.sqlite")
+        let store = try Store(path: path)
+        #expect(try store.appliedMigrations() == Migrations.fingerprints.map(\.identifier))
+        try store.close()
+        // Reopening applies nothing twice and keeps the data.
+        let again = try Store(path: path)
+        #expect(try again.appliedMigrations() == Migrations.fingerprints.map(\.identifier))
+        try again.close()
+    }
+
+    struct Fleet {
+        let directory: TemporaryDirectory
+        let store: Store
+        let ca: FleetCA
+
+        init() throws {
+            directory = try TemporaryDirectory("herd-store")
+            store = try Store(path: directory.file("herd.sqlite"))
+            ca = try FleetCA.create()
+        }
+
+        func request(token: String, instance: String, key: Curve25519.Signing.PrivateKey) throws -> EnrollRequest {
+            let tls = P256.Signing.PrivateKey()
+            let csr = try CertificateSigningRequest(
+                version: .v1, subject: try DistinguishedName { CommonName("ignored") },
+                privateKey: .init(tls), attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+            return EnrollRequest(
+                token: token, instance: instance, agentVersion: "0.1.0",
+                signingPublicKey: Base64.encode(key.publicKey.rawRepresentation),
+                csrPEM: try csr.serializeAsPEM().pemString,
+                host: HostFacts(hostname: "masto-1", tags: [:]), sentAt: Date())
+        }
+
+        func issue(_ csrPEM: String) -> @Sendable (String) throws -> IssuedCertificate {
+            let ca = self.ca
+            return { agentID in
+                let certificate = try ca.issueClient(csrPEM: csrPEM, commonName: "herd-agent:\(agentID)")
+                return IssuedCertificate(
+                    pem: try certificate.serializeAsPEM().pemString, fingerprint: FleetCA.fingerprint(certificate))
+            }
+        }
+
+        func enroll(_ instance: String, autoAccept: Bool = true) async throws -> (
+            AgentRecord, Curve25519.Signing.PrivateKey
+        ) {
+            let token = try await store.createToken(
+                instance: instance, ttl: 3600, autoAccept: autoAccept, createdBy: nil)
+            let key = Curve25519.Signing.PrivateKey()
+            let request = try request(token: token, instance: instance, key: key)
+            let agent = try await store.enroll(request, signingKey: key.publicKey, issue: issue(request.csrPEM))
+            return (agent, key)
+        }
+
+        func report(_ agent: AgentRecord, sequence: UInt64, statuses: [String: CheckStatus], at: Date = Date())
+            -> AcceptedReport
+        {
+            let results = statuses.sorted { $0.key < $1.key }.map { id, status in
+                CheckResult(
+                    checkID: id, status: status, summary: "\(id) is \(status.rawValue)", durationMilliseconds: 1.5,
+                    metrics: ["value": Double(sequence)], findings: [])
+            }
+            let report = Report(
+                agentID: agent.id, instance: agent.instance, sequence: sequence, collectedAt: at, sentAt: at,
+                agentVersion: "0.1.0", intervalSeconds: 60,
+                host: HostFacts(hostname: "masto-1", mastodonVersion: "4.3.2", tags: ["region": "eu"]), results: results
+            )
+            return AcceptedReport(agentID: agent.id, report: report, receivedAt: at.timeIntervalSince1970)
+        }
+    }
+
+    @Test func enrollmentTokensAreOneTimeExpiringAndPerInstance() async throws {
+        let fleet = try Fleet()
+        defer { fleet.directory.remove() }
+        let (agent, key) = try await fleet.enroll("social.example")
+        #expect(agent.state == .accepted)
+        #expect(agent.certificateFingerprint?.count == 64)
+
+        // The same request again (same key): the current state, not a second agent.
+        let token = try await fleet.store.createToken(
+            instance: "b.example", ttl: 3600, autoAccept: false, createdBy: nil)
+        let key2 = Curve25519.Signing.PrivateKey()
+        let request = try fleet.request(token: token, instance: "b.example", key: key2)
+        let pending = try await fleet.store.enroll(
+            request, signingKey: key2.publicKey, issue: fleet.issue(request.csrPEM))
+        #expect(pending.state == .pending && pending.certificatePEM == nil)
+        let again = try await fleet.store.enroll(
+            request, signingKey: key2.publicKey, issue: fleet.issue(request.csrPEM))
+        #expect(again.id == pending.id)
+        // Another key with a used token: refused.
+        let thief = Curve25519.Signing.PrivateKey()
+        await #expect(throws: WireError.self) {
+            try await fleet.store.enroll(
+                try fleet.request(token: token, instance: "b.example", key: thief), signingKey: thief.publicKey,
+                issue: fleet.issue(request.csrPEM))
+        }
+        // A token for another instance, an expired token, an unknown token.
+        let other = try await fleet.store.createToken(
+            instance: "c.example", ttl: 3600, autoAccept: true, createdBy: nil)
+        let expired = try await fleet.store.createToken(
+            instance: "d.example", ttl: 10, autoAccept: true, createdBy: nil, now: Date().timeIntervalSince1970 - 60)
+        for (token, instance) in [(other, "z.example"), (expired, "d.example"), ("herd1-nope", "e.example")] {
+            let k = Curve25519.Signing.PrivateKey()
+            do {
+                _ = try await fleet.store.enroll(
+                    try fleet.request(token: token, instance: instance, key: k), signingKey: k.publicKey,
+                    issue: fleet.issue(request.csrPEM))
+                Issue.record("enrolled with \(token)")
+            } catch let error as WireError {
+                #expect(error.code == .invalidToken)
+            }
+        }
+        // A second agent for an enrolled instance.
+        let dup = try await fleet.store.createToken(
+            instance: "social.example", ttl: 3600, autoAccept: true, createdBy: nil)
+        let k = Curve25519.Signing.PrivateKey()
+        do {
+            _ = try await fleet.store.enroll(
+                try fleet.request(token: dup, instance: "social.example", key: k), signingKey: k.publicKey,
+                issue: fleet.issue(request.csrPEM))
+            Issue.record("two agents for one instance")
+        } catch let error as WireError {
+            #expect(error.code == .duplicateInstance)
+        }
+        // Accepting the pending one issues its certificate; revoking frees the instance.
+        let accepted = try await fleet.store.accept(agentID: pending.id, issue: fleet.issue(request.csrPEM))
+        #expect(accepted.state == .accepted && accepted.certificatePEM != nil)
+        let revoked = try await fleet.store.revoke(agentID: agent.id)
+        #expect(revoked.state == .revoked)
+        #expect(try await fleet.store.agent(fingerprint: agent.certificateFingerprint!)?.state == .revoked)
+        _ = key
+    }
+
+    @Test func reportsAreStoredOnceAndUpdateTheCurrentState() async throws {
+        let fleet = try Fleet()
+        defer { fleet.directory.remove() }
+        let (agent, _) = try await fleet.enroll("social.example")
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let writer = ReportWriter(store: fleet.store)
+        #expect(
+            try await writer.submit(fleet.report(agent, sequence: 1, statuses: ["disk": .ok, "sidekiq": .ok], at: t0)))
+        // A retry of the same sequence, and an older one racing it: not stored again.
+        #expect(try await !writer.submit(fleet.report(agent, sequence: 1, statuses: ["disk": .ok], at: t0)))
+        let t1 = t0.addingTimeInterval(60)
+        #expect(
+            try await writer.submit(
+                fleet.report(agent, sequence: 2, statuses: ["disk": .ok, "sidekiq": .critical], at: t1)))
+        let t2 = t1.addingTimeInterval(60)
+        #expect(
+            try await writer.submit(
+                fleet.report(agent, sequence: 3, statuses: ["disk": .ok, "sidekiq": .critical], at: t2)))
+
+        #expect(try await fleet.store.lastSequence(agentID: agent.id) == 3)
+        let state = try await fleet.store.checkStates(instance: "social.example")
+        let sidekiq = try #require(state.first { $0.checkID == "sidekiq" })
+        #expect(sidekiq.status == .critical)
+        #expect(sidekiq.since == t1.timeIntervalSince1970)  // critical since the second report
+        #expect(sidekiq.recent == "occ")
+        let disk = try #require(state.first { $0.checkID == "disk" })
+        #expect(disk.since == t0.timeIntervalSince1970 && disk.recent == "ooo")
+        #expect(try await fleet.store.count(.reports) == 3)
+        #expect(try await fleet.store.count(.checkResults) == 6)
+    }
+
+    @Test func concurrentSubmissionsAreGroupCommitted() async throws {
+        let fleet = try Fleet()
+        defer { fleet.directory.remove() }
+        var agents: [AgentRecord] = []
+        for i in 0..<20 { agents.append(try await fleet.enroll("i\(i).example").0) }
+        let writer = ReportWriter(store: fleet.store)
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for agent in agents {
+                for sequence in 1...10 {
+                    let report = fleet.report(agent, sequence: UInt64(sequence), statuses: ["disk": .ok])
+                    group.addTask { try await writer.submit(report) }
+                }
+            }
+            for try await _ in group {}
+        }
+        // Out-of-order arrival within an agent can make an older sequence lose to a newer one: what
+        // matters is that every stored report is unique and the last sequence is the highest.
+        for agent in agents { #expect(try await fleet.store.lastSequence(agentID: agent.id) == 10) }
+        #expect(await writer.batches < 200)
+    }
+}
