@@ -21,6 +21,11 @@ public enum Rule {
         (try? identifier(value, "")) != nil
     }
 
+    /// Whether `value` is a valid instance name (a lowercase DNS name).
+    public static func isInstanceName(_ value: String) -> Bool {
+        (try? domain(value, "instance")) != nil
+    }
+
     /// A lowercase DNS name (LDH labels, punycode allowed): the instance's domain.
     static func domain(_ value: String, _ field: @autoclosure () -> String) throws(WireError) {
         let bytes = Array(value.utf8)

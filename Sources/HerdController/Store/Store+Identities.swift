@@ -13,6 +13,7 @@ public struct AgentRecord: Sendable, Hashable {
     public var state: AgentState
     public var signingPublicKey: [UInt8]
     public var signingKeyID: KeyID
+    public var csrPEM: String
     public var certificatePEM: String?
     public var certificateFingerprint: String?
     public var agentVersion: String
@@ -30,6 +31,7 @@ public struct AgentRecord: Sendable, Hashable {
         state = AgentState(rawValue: row["state"]) ?? .revoked
         signingPublicKey = [UInt8](row["signing_public_key"] as Data)
         signingKeyID = KeyID(rawValue: row["signing_key_id"])
+        csrPEM = row["csr_pem"]
         certificatePEM = row["certificate_pem"]
         certificateFingerprint = row["certificate_fingerprint"]
         agentVersion = row["agent_version"]

@@ -1,0 +1,85 @@
+import Foundation
+import HerdProtocol
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+
+/// The controller's HTTPS server: TLS 1.2+ only, the fleet CA pinned for client certificates, which are
+/// optional at the TLS level (enrollment has none) and required by every route but `/v1/enroll`.
+public enum ControllerServer {
+    public static func tlsConfiguration(certificatePEM: String, keyPEM: String, caCertificatePEM: String) throws
+        -> TLSConfiguration
+    {
+        let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map {
+            NIOSSLCertificateSource.certificate($0)
+        }
+        let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caCertificatePEM.utf8)))
+        // A presented certificate must chain to the fleet CA; none at all is allowed (enrollment).
+        tls.certificateVerification = .optionalVerification
+        return tls
+    }
+
+    /// The application; `onRunning` hears the bound port (tests listen on port 0).
+    public static func application(
+        _ controller: Controller, tls: TLSConfiguration, host: String, port: Int,
+        services: [any Service] = [], onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        Application(
+            router: Routes.router(controller),
+            server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(host, port: port), serverName: "herd-controller"),
+            services: services,
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: controller.logger)
+    }
+
+    /// Loads everything `init` made in `configuration.dataDirectory`.
+    public static func load(_ configuration: ControllerConfiguration, logger: Logger) throws -> (
+        Controller, TLSConfiguration
+    ) {
+        let caPEM = try SecureFile.readText(configuration.caCertificateFile)
+        let ca = try FleetCA(
+            certificatePEM: caPEM, keyPEM: try SecureFile.readText(configuration.caKeyFile, private: true))
+        let tls = try tlsConfiguration(
+            certificatePEM: try SecureFile.readText(configuration.serverCertificateFile),
+            keyPEM: try SecureFile.readText(configuration.serverKeyFile, private: true), caCertificatePEM: caPEM)
+        let store = try Store(path: configuration.databaseFile)
+        return (Controller(configuration: configuration, store: store, ca: ca, logger: logger), tls)
+    }
+}
+
+/// Retention as a service: a pass a minute after start, then hourly; stops at graceful shutdown.
+struct RetentionService: Service {
+    let controller: Controller
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var delay = Duration.seconds(60)
+            while !Task.isCancelled {
+                try? await Task.sleep(for: delay)
+                if Task.isCancelled { return }
+                delay = .seconds(3600)
+                do {
+                    let pass = try await controller.store.retain(
+                        now: controller.clock().timeIntervalSince1970,
+                        rawDays: controller.configuration.rawRetentionDays,
+                        rollupDays: controller.configuration.rollupRetentionDays)
+                    controller.logger.info(
+                        "retention pass",
+                        metadata: [
+                            "hours_rolled_up": "\(pass.hoursRolledUp)", "reports_pruned": "\(pass.reportsPruned)",
+                            "rollups_pruned": "\(pass.rollupsPruned)",
+                        ])
+                } catch {
+                    controller.logger.error("retention pass failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+}

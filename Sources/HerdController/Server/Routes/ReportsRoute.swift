@@ -1,0 +1,36 @@
+import Foundation
+import HerdProtocol
+import Hummingbird
+
+/// `POST /v1/reports`: a signed report from the agent that owns the client certificate, opened in the
+/// order of Protocol/README.md §3; stored through the group-commit writer and acknowledged only once
+/// durable. A retry of the last accepted sequence is acknowledged again (`duplicate`) and stores nothing.
+enum ReportsRoute {
+    static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+        router.post("/v1/reports") { request, context in
+            await Routes.answer(controller, "report") {
+                let agent = try await controller.requireAgent(context)
+                let bytes = try await request.envelopeBytes()
+                guard let identity = agent.identity else {
+                    throw WireError(.internalError, "agent \(agent.id) has an unreadable signing key")
+                }
+                let now = controller.clock()
+                let verified = try controller.verifier.verify(
+                    Report.self, envelopeBytes: bytes, from: identity, lastAcceptedSequence: agent.lastSequence,
+                    now: now)
+                let report = verified.message
+                guard report.instance == agent.instance else {
+                    throw WireError(
+                        .identityMismatch, "report for \(report.instance) from the agent of \(agent.instance)")
+                }
+                var stored = false
+                if verified.decision == .new {
+                    stored = try await controller.writer.submit(
+                        AcceptedReport(agentID: agent.id, report: report, receivedAt: now.timeIntervalSince1970))
+                }
+                return WireResponse.message(
+                    IngestResponse(acknowledgedSequence: report.sequence, duplicate: !stored, commands: []))
+            }
+        }
+    }
+}

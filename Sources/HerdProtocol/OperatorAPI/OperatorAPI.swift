@@ -1,0 +1,149 @@
+/// The operator API's bodies (herdctl ↔ controller, operator certificates only). Plain JSON with
+/// `snake_case` keys through `JSONEncoder`/`JSONDecoder` (`OperatorAPI.encoder`/`decoder`); unlike the
+/// agent protocol nothing here is signed, so nothing depends on exact bytes. Controller/README.md
+/// documents the endpoints.
+public enum OperatorAPI {
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
+    /// `GET /v1/fleet`: one row per instance, worst first.
+    public struct Fleet: Codable, Sendable, Hashable {
+        public var serverTime: Double
+        public var instances: [InstanceRow]
+        public init(serverTime: Double, instances: [InstanceRow]) {
+            self.serverTime = serverTime
+            self.instances = instances
+        }
+    }
+
+    public struct InstanceRow: Codable, Sendable, Hashable {
+        /// `ok warning critical unknown silent waiting`
+        public var instance: String
+        public var state: String
+        public var failing: [String]
+        public var warning: [String]
+        public var lastReportAt: Double?
+        public var agentId: String?
+        public var agentVersion: String?
+        public init(
+            instance: String, state: String, failing: [String], warning: [String], lastReportAt: Double?,
+            agentId: String?, agentVersion: String?
+        ) {
+            self.instance = instance
+            self.state = state
+            self.failing = failing
+            self.warning = warning
+            self.lastReportAt = lastReportAt
+            self.agentId = agentId
+            self.agentVersion = agentVersion
+        }
+    }
+
+    /// `GET /v1/instances/DOMAIN`: every check's current state and its last 24 h by hour.
+    public struct InstanceDetail: Codable, Sendable, Hashable {
+        public var instance: String
+        public var serverTime: Double
+        public var checks: [CheckRow]
+        public init(instance: String, serverTime: Double, checks: [CheckRow]) {
+            self.instance = instance
+            self.serverTime = serverTime
+            self.checks = checks
+        }
+    }
+
+    public struct CheckRow: Codable, Sendable, Hashable {
+        public var checkId: String
+        public var status: String
+        public var since: Double
+        public var summary: String
+        public var lastAt: Double
+        /// The last raw results, oldest first, one letter each: `o w c u`.
+        public var recent: String
+        /// The worst status of each of the last 24 hours, oldest first (`-` for no result).
+        public var hours: String
+        public init(
+            checkId: String, status: String, since: Double, summary: String, lastAt: Double, recent: String,
+            hours: String
+        ) {
+            self.checkId = checkId
+            self.status = status
+            self.since = since
+            self.summary = summary
+            self.lastAt = lastAt
+            self.recent = recent
+            self.hours = hours
+        }
+    }
+
+    /// `GET /v1/agents[?state=pending]`
+    public struct Agents: Codable, Sendable, Hashable {
+        public var agents: [AgentRow]
+        public init(agents: [AgentRow]) { self.agents = agents }
+    }
+
+    public struct AgentRow: Codable, Sendable, Hashable {
+        public var id: String
+        public var instance: String
+        public var state: String
+        public var hostname: String
+        public var agentVersion: String
+        public var signingKeyId: String
+        public var certificateFingerprint: String?
+        public var requestedAt: Double
+        public var lastReportAt: Double?
+        public var lastSequence: UInt64?
+        public init(
+            id: String, instance: String, state: String, hostname: String, agentVersion: String, signingKeyId: String,
+            certificateFingerprint: String?, requestedAt: Double, lastReportAt: Double?, lastSequence: UInt64?
+        ) {
+            self.id = id
+            self.instance = instance
+            self.state = state
+            self.hostname = hostname
+            self.agentVersion = agentVersion
+            self.signingKeyId = signingKeyId
+            self.certificateFingerprint = certificateFingerprint
+            self.requestedAt = requestedAt
+            self.lastReportAt = lastReportAt
+            self.lastSequence = lastSequence
+        }
+    }
+
+    /// `POST /v1/tokens`
+    public struct TokenRequest: Codable, Sendable, Hashable {
+        public var instance: String
+        public var ttlSeconds: Int
+        /// nil: the controller's `enrollment.auto_accept`.
+        public var autoAccept: Bool?
+        public init(instance: String, ttlSeconds: Int, autoAccept: Bool?) {
+            self.instance = instance
+            self.ttlSeconds = ttlSeconds
+            self.autoAccept = autoAccept
+        }
+    }
+
+    public struct Token: Codable, Sendable, Hashable {
+        public var token: String
+        public var instance: String
+        public var expiresAt: Double
+        public var autoAccept: Bool
+        public var caFingerprint: String
+        public init(token: String, instance: String, expiresAt: Double, autoAccept: Bool, caFingerprint: String) {
+            self.token = token
+            self.instance = instance
+            self.expiresAt = expiresAt
+            self.autoAccept = autoAccept
+            self.caFingerprint = caFingerprint
+        }
+    }
+}
