@@ -13,9 +13,12 @@ public enum ControllerServer {
     public static func tlsConfiguration(certificatePEM: String, keyPEM: String, caCertificatePEM: String) throws
         -> TLSConfiguration
     {
-        let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map {
-            NIOSSLCertificateSource.certificate($0)
-        }
+        // The chain ends with the fleet CA, so that an enrolling agent can find the CA it pins by
+        // fingerprint among what the server presents.
+        let certificates =
+            try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
+            + NIOSSLCertificate.fromPEMBytes(Array(caCertificatePEM.utf8))
+        let chain = certificates.map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12

@@ -179,3 +179,12 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Every stored report's sequence, in order (for tests and `herdctl agents`).
+    public func sequences() async throws -> [UInt64] {
+        try await pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT sequence FROM reports ORDER BY agent_id, sequence").map { UInt64($0) }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import ArgumentParser
+import FoundationEssentials
+import HerdProtocol
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `herd-agent run`: the daemon. Every `interval` (± 10 % jitter, so a fleet does not report in step)
+/// it runs the enabled checks, writes the report to the on-disk outbox, and the delivery loop sends the
+/// outbox to the controller in order. Killing it at any moment loses nothing: a report is on disk
+/// before it is sent and leaves the disk only when acknowledged.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run checks every interval and deliver signed reports to the controller (the daemon).",
+        discussion: """
+            Needs `herd-agent enroll` first. Exit status 78 when the controller has revoked this agent or does \
+            not know it (systemd: RestartPreventExitStatus=78), 1 for an unusable configuration or identity.
+            """)
+
+    @OptionGroup var options: AgentOptions
+
+    @Option(help: ArgumentHelp("State directory (default: state_dir from the configuration).", valueName: "dir"))
+    var stateDir: String?
+
+    @Flag(help: "One cycle, deliver the whole outbox, exit (0 when everything was acknowledged).")
+    var once = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        if let stateDir, !stateDir.hasPrefix("/") { throw ValidationError("--state-dir must be an absolute path") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level \(logLevel)") }
+    }
+
+    func run() async throws {
+        var configuration = try options.load()
+        if let stateDir { configuration.stateDirectory = stateDir }
+        var logger = Logger(label: "herd-agent") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let agent: Agent
+        do {
+            agent = try Agent(configuration: configuration, logger: logger)
+        } catch {
+            throw AgentCommandError("\(error)")
+        }
+        do {
+            if once {
+                if try await !agent.runOnce() { throw ExitCode(1) }
+                return
+            }
+            try await agent.run()
+        } catch let stop as Delivery.Stop {
+            logger.critical("\(stop.description)")
+            throw ExitCode(78)
+        }
+    }
+}
+
+/// The daemon's parts: checks, outbox, delivery.
+struct Agent {
+    let configuration: AgentConfiguration
+    let enrollment: Enrollment
+    let runner: CheckRunner
+    let outbox: Outbox
+    let delivery: Delivery
+    let client: ControllerClient
+    let logger: Logger
+
+    init(configuration: AgentConfiguration, logger: Logger) throws {
+        let files = AgentIdentityFiles(stateDirectory: configuration.stateDirectory)
+        let enrollment = try Enrollment.load(files)
+        guard enrollment.state == "accepted", SecureFile.exists(files.certificateFile) else {
+            throw AgentCommandError(
+                "agent \(enrollment.agentID) is \(enrollment.state): after `herdctl agents accept`, run herd-agent enroll again"
+            )
+        }
+        let (signingKey, _) = try files.keys()
+        client = try ControllerClient(
+            controller: enrollment.controller, caCertificatePEM: try SecureFile.readText(files.caFile),
+            identity: (
+                try SecureFile.readText(files.certificateFile),
+                try SecureFile.readText(files.tlsKeyFile, maxBytes: 16 << 10, private: true)
+            ))
+        outbox = try Outbox(stateDirectory: configuration.stateDirectory)
+        delivery = Delivery(
+            outbox: outbox, client: client, signer: MessageSigner(privateKey: signingKey), logger: logger)
+        runner = CheckRunner(
+            checks: try CheckRegistry.enabled(by: configuration), host: .live(configuration),
+            configuration: configuration, store: try DirectoryMemoryStore(stateDirectory: configuration.stateDirectory),
+            signatures: SignatureMatcher(table: try SignatureTable.builtIn(appending: configuration.signatureFiles)))
+        self.configuration = configuration
+        self.enrollment = enrollment
+        self.logger = logger
+    }
+
+    /// One cycle into the outbox.
+    func cycle() async throws {
+        let collectedAt = Date()
+        let results = await runner.runCycle()
+        let host = HostFactsReader.read(configuration)
+        let report = try outbox.append { sequence, dropped in
+            Report(
+                agentID: enrollment.agentID, instance: enrollment.instance, sequence: sequence,
+                collectedAt: collectedAt,
+                sentAt: collectedAt, agentVersion: HerdVersion.current,
+                intervalSeconds: UInt32(configuration.intervalSeconds),
+                host: host, results: results, outboxDropped: dropped > 0 ? dropped : nil)
+        }
+        logger.info(
+            "cycle done",
+            metadata: [
+                "sequence": "\(report.sequence)", "checks": "\(results.count)",
+                "not_ok": "\(results.filter { $0.status != .ok }.count)",
+            ])
+        delivery.notify()
+    }
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await delivery.run() }
+            group.addTask {
+                while !Task.isCancelled {
+                    do {
+                        try await cycle()
+                    } catch {
+                        logger.error("cycle not stored", metadata: ["error": "\(error)"])
+                    }
+                    let interval = Double(configuration.intervalSeconds)
+                    try await Task.sleep(for: .milliseconds(Int64(interval * Double.random(in: 0.9...1.1) * 1000)))
+                }
+            }
+            // The first to end (delivery stopped for good) ends the daemon.
+            try await group.next()
+            group.cancelAll()
+        }
+        await client.shutdown()
+    }
+
+    /// `--once`: a cycle, then delivery until the outbox is empty or a delivery fails.
+    func runOnce() async throws -> Bool {
+        do {
+            try await cycle()
+            let delivered = try await deliverAll()
+            await client.shutdown()
+            return delivered
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    private func deliverAll() async throws -> Bool {
+        while true {
+            switch try await delivery.attempt() {
+            case .empty: return true
+            case .delivered(let sequence): logger.info("report delivered", metadata: ["sequence": "\(sequence)"])
+            case .dropped(let sequence, let why):
+                logger.error("report dropped", metadata: ["sequence": "\(sequence)", "reason": "\(why)"])
+            case .retry(let why):
+                logger.error("delivery failed; the outbox keeps the reports", metadata: ["reason": "\(why)"])
+                return false
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import FoundationEssentials
+import HerdProtocol
+import Logging
+
+/// Sends the outbox to the controller in order, oldest first, each report signed again with a fresh
+/// `sent_at` on every attempt; removes a report only when the controller acknowledges its sequence.
+/// Temporary failures (network, TLS, 5xx, 429, clock skew) back off exponentially with full jitter,
+/// from 1 s to 5 min; a report the controller will never take is dropped and logged; revocation or an
+/// unknown agent stops delivery (and says so loudly) with the outbox kept.
+public final class Delivery: Sendable {
+    public enum Stop: Error, Sendable, Equatable, CustomStringConvertible {
+        case revoked(String)
+        case unknownAgent(String)
+
+        public var description: String {
+            switch self {
+            case .revoked(let why): "this agent has been revoked (\(why)): delivery stopped; re-enroll to resume"
+            case .unknownAgent(let why): "the controller does not know this agent (\(why)): re-enroll"
+            }
+        }
+    }
+
+    /// What one attempt at the oldest report did.
+    public enum Attempt: Sendable, Equatable {
+        case empty
+        case delivered(UInt64)
+        case dropped(UInt64, String)
+        /// Try again after a pause.
+        case retry(String)
+    }
+
+    let outbox: Outbox
+    let client: ControllerClient
+    let signer: MessageSigner
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+
+    public init(
+        outbox: Outbox, client: ControllerClient, signer: MessageSigner, logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.outbox = outbox
+        self.client = client
+        self.signer = signer
+        self.logger = logger
+        self.clock = clock
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// A new report is in the outbox.
+    public func notify() { wake.yield() }
+
+    /// Tries to deliver the oldest report once.
+    public func attempt() async throws(Stop) -> Attempt {
+        guard let (sequence, stored) = outbox.oldest() else { return .empty }
+        var report = stored
+        report.sentAt = clock()
+        let envelope: SignedEnvelope
+        do {
+            envelope = try signer.seal(report, as: .report)
+        } catch {
+            outbox.remove(sequence)
+            return .dropped(sequence, "cannot be signed: \(error.message)")
+        }
+        do {
+            let answer = try await client.send(report: envelope)
+            guard answer.acknowledgedSequence == sequence else {
+                return .retry("acknowledged \(answer.acknowledgedSequence) for \(sequence)")
+            }
+            outbox.remove(sequence)
+            return .delivered(sequence)
+        } catch {
+            switch error {
+            case .unreachable(let why): return .retry(why)
+            case .unexpected(let status, let text): return .retry("HTTP \(status): \(text)")
+            case .refused(let refusal):
+                switch refusal.code {
+                case .replayedSequence:
+                    // Already stored (an acknowledgement lost on the way back): nothing to resend.
+                    outbox.remove(sequence)
+                    return .delivered(sequence)
+                case .clockSkew:
+                    let offset = refusal.serverTime.map { Int($0.timeIntervalSince(clock()).rounded()) }
+                    return .retry(
+                        "clock skew: the controller's clock is \(offset.map { "\($0) s" } ?? "far") from ours; fix NTP")
+                case .revoked: throw .revoked(refusal.message)
+                case .unknownAgent: throw .unknownAgent(refusal.message)
+                case .rateLimited, .unavailable, .internalError: return .retry("\(refusal.code): \(refusal.message)")
+                default:
+                    // malformed, invalid_field, too_large, bad_signature, identity_mismatch…: never passes.
+                    outbox.remove(sequence)
+                    return .dropped(sequence, "\(refusal.code): \(refusal.message)")
+                }
+            }
+        }
+    }
+
+    /// Delivers until cancelled or stopped, waking when `notify` is called or a backoff ends.
+    public func run() async throws(Stop) {
+        var failures = 0
+        var wakeups = wakes.makeAsyncIterator()
+        while !Task.isCancelled {
+            switch try await attempt() {
+            case .delivered(let sequence):
+                failures = 0
+                logger.debug("report delivered", metadata: ["sequence": "\(sequence)"])
+            case .dropped(let sequence, let why):
+                logger.error(
+                    "report dropped: the controller will never take it",
+                    metadata: ["sequence": "\(sequence)", "reason": "\(why)"])
+            case .retry(let why):
+                failures += 1
+                let pause = Self.backoff(failures: failures)
+                logger.warning(
+                    "delivery failed; retrying",
+                    metadata: ["reason": "\(why)", "retry_in_s": "\(Int(pause.components.seconds))"])
+                try? await Task.sleep(for: pause)
+            case .empty:
+                _ = await wakeups.next()
+            }
+        }
+    }
+
+    /// Full jitter over 1 s · 2^(failures−1), capped at 5 minutes.
+    static func backoff(failures: Int) -> Duration {
+        let ceiling = min(300.0, pow2(max(0, failures - 1)))
+        return .milliseconds(Int64(Double.random(in: 0.5...max(0.5, ceiling)) * 1000))
+    }
+
+    private static func pow2(_ n: Int) -> Double { n >= 9 ? 512 : Double(1 << n) }
+}

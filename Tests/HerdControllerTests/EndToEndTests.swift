@@ -1,0 +1,172 @@
+import Foundation
+import HerdController
+import HerdProtocol
+import HerdTestSupport
+import Testing
+
+/// The real executables: `herd-controller init` and `serve`, `herd-agent enroll` and `run`, over mutual
+/// TLS on 127.0.0.1 — and a controller killed with SIGKILL while the agent keeps reporting.
+@Suite(.serialized) struct EndToEndTests {
+    final class Fleet: @unchecked Sendable {
+        let root: TemporaryDirectory
+        let port: Int
+        var controller: Process?
+        var data: String { root.file("data") }
+        var state: String { root.file("agent-state") }
+        var agentConfig: String { root.file("agent.conf") }
+
+        init() throws {
+            root = try TemporaryDirectory("herd-e2e")
+            port = try FreePort.next()
+            try run(
+                "herd-controller",
+                ["init", "--data-dir", data, "--herdctl-dir", root.file("herdctl"), "--listen", "127.0.0.1:\(port)"])
+            // An agent with one cheap check on the real host and no Mastodon around it.
+            try root.write(
+                "agent.conf",
+                """
+                interval = 5
+                checks.enabled = disk
+                disk.paths = root=/
+                mastodon.env_file = \(root.file("no-env"))
+                state_dir = \(state)
+
+                """)
+        }
+
+        @discardableResult
+        func run(_ product: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try BuiltProduct.path(product))
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        }
+
+        func startController() throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herd-controller"))
+            process.arguments = ["serve", "--data-dir", data, "--log-level", "error"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            controller = process
+            // Ready when it says where it listens.
+            var seen = Data()
+            while !String(decoding: seen, as: UTF8.self).contains("listening") {
+                let chunk = pipe.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { throw FixtureError("herd-controller serve exited") }
+                seen += chunk
+            }
+        }
+
+        func killController() {
+            guard let controller, controller.isRunning else { return }
+            kill(controller.processIdentifier, SIGKILL)
+            controller.waitUntilExit()
+        }
+
+        func stopController() {
+            guard let controller, controller.isRunning else { return }
+            kill(controller.processIdentifier, SIGTERM)
+            controller.waitUntilExit()
+        }
+
+        func token(_ instance: String) async throws -> OperatorAPI.Token {
+            let herdctl = root.file("herdctl")
+            let client = try OperatorTestClient(
+                caPEM: try SecureFile.readText(herdctl + "/ca.pem"),
+                certificatePEM: try SecureFile.readText(herdctl + "/certificate.pem"),
+                keyPEM: try SecureFile.readText(herdctl + "/tls-key.pem"))
+            defer { Task { await client.shutdown() } }
+            let answer = try await client.post(
+                "https://127.0.0.1:\(port)/v1/tokens", Array(#"{"instance":"\#(instance)","ttl_seconds":600}"#.utf8))
+            return try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(answer))
+        }
+
+        /// Sequences stored for the agent, read from the controller's database.
+        func storedSequences() async throws -> [UInt64] {
+            let store = try Store(path: data + "/herd.sqlite")
+            defer { try? store.close() }
+            return try await store.sequences()
+        }
+
+        deinit {
+            killController()
+            root.remove()
+        }
+    }
+
+    @Test func enrollRunAndSurviveAControllerKilledMidStream() async throws {
+        let fleet = try Fleet()
+        try fleet.startController()
+        let token = try await fleet.token("social.example")
+
+        // A wrong CA fingerprint: refused before anything is sent.
+        let wrong = try fleet.run(
+            "herd-agent",
+            [
+                "enroll", "--config", fleet.agentConfig, "--controller", "https://127.0.0.1:\(fleet.port)", "--token",
+                token.token, "--ca-fingerprint", String(repeating: "ab", count: 32), "--instance", "social.example",
+            ])
+        #expect(wrong.status != 0)
+        #expect(wrong.output.contains("did not present a CA with fingerprint"), "\(wrong.output)")
+
+        let enrolled = try fleet.run(
+            "herd-agent",
+            [
+                "enroll", "--config", fleet.agentConfig, "--controller", "https://127.0.0.1:\(fleet.port)", "--token",
+                token.token, "--ca-fingerprint", token.caFingerprint, "--instance", "social.example",
+            ])
+        #expect(enrolled.status == 0, "\(enrolled.output)")
+        #expect(enrolled.output.contains("enrolled: agent"))
+        for file in ["signing-key.pem", "tls-key.pem", "enrollment.conf"] {
+            var info = stat()
+            stat(fleet.state + "/identity/" + file, &info)
+            #expect(info.st_mode & 0o777 == 0o600, "\(file)")
+        }
+
+        let once = try fleet.run("herd-agent", ["run", "--once", "--config", fleet.agentConfig])
+        #expect(once.status == 0, "\(once.output)")
+        #expect(try await fleet.storedSequences() == [1])
+
+        // The daemon, with the controller killed under it and restarted.
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herd-agent"))
+        daemon.arguments = ["run", "--config", fleet.agentConfig, "--log-level", "error"]
+        daemon.standardOutput = FileHandle.nullDevice
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        defer {
+            kill(daemon.processIdentifier, SIGKILL)
+            daemon.waitUntilExit()
+        }
+        try await Self.waitFor { try await fleet.storedSequences().count >= 3 }
+        fleet.killController()
+        try await Task.sleep(for: .seconds(7))  // at least one cycle lands in the outbox only
+        try fleet.startController()
+        try await Task.sleep(for: .seconds(1))
+        // Everything the agent numbered arrives, each once, in order.
+        try await Self.waitFor(seconds: 60) {
+            let last = UInt64((try? SecureFile.readText(fleet.state + "/sequence"))?.trimmed() ?? "") ?? 0
+            let outbox = (try? FileManager.default.contentsOfDirectory(atPath: fleet.state + "/outbox")) ?? []
+            let stored = try await fleet.storedSequences()
+            return last >= 4 && outbox.isEmpty && stored == Array(1...last)
+        }
+        fleet.stopController()
+    }
+
+    static func waitFor(seconds: Int = 30, _ condition: () async throws -> Bool) async throws {
+        for _ in 0..<(seconds * 4) {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        Issue.record("condition not met within \(seconds) s")
+    }
+}
