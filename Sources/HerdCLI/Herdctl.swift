@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import HerdProtocol
 
 /// `herdctl`: the operator's command line. One verb per file, listed in `subcommands`.
@@ -6,8 +7,47 @@ public struct Herdctl: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "herdctl",
         abstract: "Operate a Herd fleet: status, incidents, agents, remediations, audit.",
-        version: HerdVersion.current
+        discussion: """
+            Talks to the controller over mutual TLS with the operator identity in ~/.config/herdctl/config \
+            (written by `herd-controller init` for the first operator). Every verb takes --json. Exit status: \
+            0 ok; 1 the controller refused (and, for `status`, some instance is critical); 2 bad usage or \
+            configuration; 3 the controller cannot be reached. Shell completion: \
+            herdctl --generate-completion-script bash|zsh|fish.
+            """,
+        version: HerdVersion.current,
+        subcommands: [StatusCommand.self, ShowCommand.self, AgentsCommand.self]
     )
 
     public init() {}
+
+    /// ArgumentParser's exit statuses, except that bad usage is 2 and herdctl's own failures carry theirs.
+    public static func mainWithExitCodes(_ arguments: [String]? = nil) async -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch let error as HerdctlError {
+            FileHandle.standardError.write(Data("herdctl: \(error.description)\n".utf8))
+            return error.status
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                return HerdctlExit.usage
+            }
+            if code == .success {
+                print(fullMessage(for: error))
+                return 0
+            }
+            if code.rawValue != 1 || error is ExitCode {
+                return code.rawValue
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            return code.rawValue
+        }
+    }
 }

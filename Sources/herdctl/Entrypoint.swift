@@ -1,8 +1,9 @@
+import Foundation
 import HerdCLI
 
 @main
 enum Entrypoint {
     static func main() async {
-        await Herdctl.main()
+        exit(await Herdctl.mainWithExitCodes())
     }
 }

@@ -28,6 +28,8 @@ import Testing
                 interval = 5
                 checks.enabled = disk
                 disk.paths = root=/
+                disk.warning_percent = 0
+                disk.critical_percent = 0
                 mastodon.env_file = \(root.file("no-env"))
                 state_dir = \(state)
 
@@ -78,16 +80,15 @@ import Testing
             controller.waitUntilExit()
         }
 
+        /// herdctl with the first operator's identity.
+        func herdctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
+            try run("herdctl", arguments + ["--config", root.file("herdctl/config")])
+        }
+
         func token(_ instance: String) async throws -> OperatorAPI.Token {
-            let herdctl = root.file("herdctl")
-            let client = try OperatorTestClient(
-                caPEM: try SecureFile.readText(herdctl + "/ca.pem"),
-                certificatePEM: try SecureFile.readText(herdctl + "/certificate.pem"),
-                keyPEM: try SecureFile.readText(herdctl + "/tls-key.pem"))
-            defer { Task { await client.shutdown() } }
-            let answer = try await client.post(
-                "https://127.0.0.1:\(port)/v1/tokens", Array(#"{"instance":"\#(instance)","ttl_seconds":600}"#.utf8))
-            return try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(answer))
+            let answer = try herdctl(["agents", "token", "--instance", instance, "--ttl", "10m", "--json"])
+            #expect(answer.status == 0, "\(answer.output)")
+            return try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(answer.output.utf8))
         }
 
         /// Sequences stored for the agent, read from the controller's database.
@@ -136,6 +137,20 @@ import Testing
         #expect(once.status == 0, "\(once.output)")
         #expect(try await fleet.storedSequences() == [1])
 
+        // The fleet through herdctl: a critical instance makes `status` exit 1.
+        let status = try fleet.herdctl(["status"])
+        #expect(status.status == 1, "\(status.output)")
+        #expect(status.output.contains("social.example") && status.output.contains("critical"), "\(status.output)")
+        let json = try fleet.herdctl(["status", "--json"])
+        let rows = try OperatorAPI.decoder.decode(OperatorAPI.Fleet.self, from: Data(json.output.utf8)).instances
+        #expect(rows.first?.failing == ["disk"])
+        let show = try fleet.herdctl(["show", "social.example"])
+        #expect(show.status == 0 && show.output.contains("disk"), "\(show.output)")
+        let agents = try fleet.herdctl(["agents", "list"])
+        #expect(agents.status == 0 && agents.output.contains("accepted"), "\(agents.output)")
+        #expect(try fleet.herdctl(["show", "Not A Domain"]).status == 2)
+        #expect(try fleet.run("herdctl", ["status", "--config", fleet.root.file("missing")]).status == 2)
+
         // The daemon, with the controller killed under it and restarted.
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herd-agent"))
@@ -160,6 +175,7 @@ import Testing
             return last >= 4 && outbox.isEmpty && stored == Array(1...last)
         }
         fleet.stopController()
+        #expect(try fleet.herdctl(["status"]).status == 3)
     }
 
     static func waitFor(seconds: Int = 30, _ condition: () async throws -> Bool) async throws {

@@ -1,0 +1,140 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import HerdProtocol
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// herdctl's exit statuses (README, `herdctl --help`).
+public enum HerdctlExit {
+    /// `status` only: some instance is critical.
+    public static let critical: Int32 = 1
+    /// Any other failure the controller reported (no such agent, refused).
+    public static let failed: Int32 = 1
+    public static let usage: Int32 = 2
+    public static let unreachable: Int32 = 3
+}
+
+/// A failure herdctl reports with its own exit status.
+struct HerdctlError: Error, CustomStringConvertible {
+    var description: String
+    var status: Int32
+}
+
+/// `--config`: the operator identity `herd-controller init` or `herdctl operators` wrote.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("herdctl's configuration (default: ~/.config/herdctl/config).", valueName: "file"))
+    var config: String?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    static var defaultConfig: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CONFIG_HOME"] ?? ((environment["HOME"] ?? "/root") + "/.config")
+        return base + "/herdctl/config"
+    }
+
+    func client() throws -> OperatorClient {
+        let path = config ?? Self.defaultConfig
+        let values: [String: String]
+        do {
+            values = Dictionary(
+                uniqueKeysWithValues: try KeyValueFile.parse(
+                    try SecureFile.readText(path, maxBytes: 64 << 10, private: true)
+                )
+                .map { ($0.key, $0.value) })
+        } catch let error as KeyValueFileError {
+            throw HerdctlError(description: "\(path):\(error.line): \(error.problem)", status: HerdctlExit.usage)
+        } catch {
+            throw HerdctlError(description: "\(error)", status: HerdctlExit.usage)
+        }
+        guard let controller = values["controller"], let ca = values["ca"], let certificate = values["certificate"],
+            let key = values["tls_key"]
+        else {
+            throw HerdctlError(
+                description: "\(path) needs controller, ca, certificate and tls_key", status: HerdctlExit.usage)
+        }
+        do {
+            return try OperatorClient(
+                controller: controller, caPEM: try SecureFile.readText(ca),
+                certificatePEM: try SecureFile.readText(certificate),
+                keyPEM: try SecureFile.readText(key, maxBytes: 16 << 10, private: true))
+        } catch let error as HerdctlError {
+            throw error
+        } catch {
+            throw HerdctlError(description: "\(error)", status: HerdctlExit.usage)
+        }
+    }
+}
+
+/// The operator's HTTPS client: the fleet CA alone trusted, the operator's certificate presented.
+final class OperatorClient: Sendable {
+    private let client: HTTPClient
+    let base: String
+
+    init(controller: String, caPEM: String, certificatePEM: String, keyPEM: String) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem))
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        base = controller.hasSuffix("/") ? String(controller.dropLast()) : controller
+    }
+
+    func shutdown() async { try? await client.shutdown() }
+
+    /// Sends a request and decodes the answer; a protocol error becomes exit 1, no answer exit 3.
+    func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, as: T.Type) async throws -> T {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "User-Agent", value: "herdctl/\(HerdVersion.current)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let status: Int
+        let bytes: [UInt8]
+        do {
+            let response = try await client.execute(request, timeout: .seconds(30))
+            status = Int(response.status.code)
+            bytes = Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+        } catch {
+            throw HerdctlError(
+                description: "cannot reach the controller at \(base): \(error)", status: HerdctlExit.unreachable)
+        }
+        if status == 200, let value = try? OperatorAPI.decoder.decode(T.self, from: Data(bytes)) { return value }
+        if let refusal = try? WireCoding.decode(ErrorResponse.self, from: bytes) {
+            throw HerdctlError(
+                description: "the controller refused: \(refusal.error.code): \(refusal.error.message)",
+                status: HerdctlExit.failed)
+        }
+        throw HerdctlError(description: "unexpected answer \(status) from \(base)", status: HerdctlExit.failed)
+    }
+}
+
+/// Runs a verb's work with a client, shut down afterwards whatever happens.
+func withClient<T>(_ options: ConnectionOptions, _ body: (OperatorClient) async throws -> T) async throws -> T {
+    let client = try options.client()
+    do {
+        let value = try await body(client)
+        await client.shutdown()
+        return value
+    } catch {
+        await client.shutdown()
+        throw error
+    }
+}
+
+/// Prints JSON the way every verb's `--json` does: the controller's answer, sorted keys, pretty.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = OperatorAPI.encoder
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import HerdProtocol
+
+/// `herdctl show INSTANCE`: every check's state, since when, and its last 24 hours.
+struct ShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "One instance: every check's state, summary, since when, and a sparkline of its last 24 hours.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The instance's domain.")
+    var instance: String
+
+    func validate() throws {
+        guard Rule.isInstanceName(instance) else { throw ValidationError("INSTANCE must be a lowercase DNS name") }
+    }
+
+    func run() async throws {
+        let detail = try await withClient(connection) {
+            try await $0.call(.GET, "/v1/instances/\(instance)", as: OperatorAPI.InstanceDetail.self)
+        }
+        if connection.json { return try printJSON(detail) }
+        let rows = detail.checks.map { check in
+            [
+                check.checkId, check.status, Output.age(detail.serverTime - check.since), Output.sparkline(check.hours),
+                String(check.summary.prefix(100)),
+            ]
+        }
+        print("\(detail.instance)")
+        print(
+            Output.table(["CHECK", "STATE", "SINCE", "24H (HOURLY)", "SUMMARY"], rows) { row, column, text in
+                column == 1 ? Output.paint(text, state: detail.checks[row].status) : text
+            })
+    }
+}

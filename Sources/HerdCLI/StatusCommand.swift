@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import HerdProtocol
+
+/// `herdctl status`: the fleet, worst first.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "The fleet: each instance's state, failing and warning checks, last report, agent version.",
+        discussion:
+            "Exit status 1 when any instance is critical (for scripts and monitoring), 3 when the controller cannot be reached."
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let fleet = try await withClient(connection) {
+            try await $0.call(.GET, "/v1/fleet", as: OperatorAPI.Fleet.self)
+        }
+        if connection.json {
+            try printJSON(fleet)
+        } else {
+            let rows = fleet.instances.map { row in
+                [
+                    row.instance, row.state, row.failing.joined(separator: ","), row.warning.joined(separator: ","),
+                    row.lastReportAt.map { Output.age(fleet.serverTime - $0) } ?? "never", row.agentVersion ?? "-",
+                ]
+            }
+            print(
+                Output.table(["INSTANCE", "STATE", "FAILING", "WARNING", "LAST REPORT", "AGENT"], rows) {
+                    row, column, text in
+                    column == 1 ? Output.paint(text, state: fleet.instances[row].state) : text
+                })
+            let counts = Dictionary(grouping: fleet.instances, by: \.state).mapValues(\.count)
+            print(
+                "\(fleet.instances.count) instance(s): "
+                    + ["critical", "silent", "unknown", "warning", "waiting", "ok"].compactMap { state in
+                        counts[state].map { "\($0) \(state)" }
+                    }.joined(separator: ", "))
+        }
+        if fleet.instances.contains(where: { $0.state == "critical" }) { throw ExitCode(HerdctlExit.critical) }
+    }
+}
