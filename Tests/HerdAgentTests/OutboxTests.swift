@@ -1,0 +1,66 @@
+import Foundation
+import HerdAgent
+import HerdProtocol
+import HerdTestSupport
+import Testing
+
+/// The on-disk outbox: numbering that survives restarts, bounds with the drop reported, corrupt files
+/// set aside, nothing removed before acknowledgement.
+@Suite struct OutboxTests {
+    static func report(_ sequence: UInt64, _ dropped: UInt64, padding: Int = 0) -> Report {
+        Report(
+            agentID: "agent1", instance: "social.example", sequence: sequence, collectedAt: Date(), sentAt: Date(),
+            agentVersion: "0.1.0", intervalSeconds: 60, host: HostFacts(hostname: "h"),
+            results: [
+                CheckResult(
+                    checkID: "disk", status: .ok, summary: "ok" + String(repeating: "x", count: padding),
+                    durationMilliseconds: 1)
+            ], outboxDropped: dropped > 0 ? dropped : nil)
+    }
+
+    @Test func sequencesSurviveRestartsAndRemovalIsOnlyByAcknowledgement() throws {
+        let state = try TemporaryDirectory("herd-outbox")
+        defer { state.remove() }
+        var outbox = try Outbox(stateDirectory: state.path)
+        for _ in 0..<3 { _ = try outbox.append { Self.report($0, $1) } }
+        #expect(outbox.pending() == [1, 2, 3])
+        #expect(outbox.oldest()?.sequence == 1)
+        outbox.remove(1)
+        outbox.remove(2)
+        outbox.remove(3)
+        // A new process: numbering continues, even with an empty outbox.
+        outbox = try Outbox(stateDirectory: state.path)
+        #expect(try outbox.append { Self.report($0, $1) }.sequence == 4)
+        var info = stat()
+        stat(state.file("outbox/00000000000000000004.json"), &info)
+        #expect(info.st_mode & 0o777 == 0o600)
+    }
+
+    @Test func boundsDropTheOldestAndTheNextReportSaysHowMany() throws {
+        let state = try TemporaryDirectory("herd-outbox")
+        defer { state.remove() }
+        let outbox = try Outbox(stateDirectory: state.path, maxCount: 3)
+        var reported: UInt64 = 0
+        for _ in 0..<10 { reported += try outbox.append { Self.report($0, $1) }.outboxDropped ?? 0 }
+        #expect(outbox.pending() == [8, 9, 10])
+        // Every drop is told in a later report (the last one's in the next to come).
+        let next = try outbox.append { Self.report($0, $1) }
+        #expect(reported + (next.outboxDropped ?? 0) == 7)
+        let byBytes = try Outbox(stateDirectory: state.file("b"), maxCount: 1000, maxBytes: 64 << 10)
+        for _ in 0..<10 { _ = try byBytes.append { Self.report($0, $1, padding: 400) } }
+        let sizes = byBytes.pending().count
+        #expect(sizes < 200 && sizes > 0)
+    }
+
+    @Test func aCorruptFileIsSetAsideAndCounted() throws {
+        let state = try TemporaryDirectory("herd-outbox")
+        defer { state.remove() }
+        let outbox = try Outbox(stateDirectory: state.path)
+        _ = try outbox.append { Self.report($0, $1) }
+        _ = try outbox.append { Self.report($0, $1) }
+        try state.write("outbox/00000000000000000001.json", [0xFF, 0x00, 0x7B])
+        #expect(outbox.oldest()?.sequence == 2)
+        #expect(FileManager.default.fileExists(atPath: state.file("outbox/00000000000000000001.json.corrupt")))
+        #expect(try outbox.append { Self.report($0, $1) }.outboxDropped == 1)
+    }
+}

@@ -1,0 +1,24 @@
+import HerdController
+import HerdTestSupport
+import Testing
+
+@Suite struct ControllerConfigurationTests {
+    @Test func theExampleIsTheDefaultsAndNamesEveryKey() throws {
+        let text = try String(
+            contentsOfFile: RepositoryPaths.path("Controller/controller.conf.example"), encoding: .utf8)
+        let parsed = try ControllerConfiguration.parse(text, source: "example", dataDirectory: "/d")
+        #expect(parsed == ControllerConfiguration(dataDirectory: "/d"))
+        for key in ControllerConfiguration.keys { #expect(text.contains("\n\(key) ="), "\(key) undocumented") }
+    }
+
+    @Test(arguments: [
+        ("listen = 8443", "x:1: listen: expected HOST:PORT"),
+        ("retention.raw_days = 0", "x:1: retention.raw_days: expected an integer in 1...3650"),
+        ("colour = blue", "x:1: unknown key colour"), ("listen = a:1\nlisten = b:2", "x:2: listen is set twice"),
+    ])
+    func badLinesAreRefusedWithTheirLine(text: String, message: String) {
+        #expect(throws: ControllerConfigurationError(message)) {
+            try ControllerConfiguration.parse(text, source: "x", dataDirectory: "/d")
+        }
+    }
+}
