@@ -94,9 +94,12 @@ let package = Package(
             dependencies: [
                 "HerdProtocol",
                 "HerdAgent",
+                "HerdController",
                 "HerdTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -60,27 +60,28 @@ extension Store {
 
     static func write(_ accepted: AcceptedReport, in db: Database) throws -> Bool {
         let report = accepted.report
-        try db.execute(
+        // Statements are prepared once per connection (GRDB's cache): compiling is a large share of the cost.
+        try db.cachedStatement(
             sql: """
                 UPDATE agents SET last_sequence = ?, last_report_at = ?, interval_seconds = ?, agent_version = ?
                 WHERE id = ? AND state = 'accepted' AND (last_sequence IS NULL OR last_sequence < ?)
-                """,
-            arguments: [
-                Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
-                accepted.agentID, Int64(report.sequence),
-            ])
+                """
+        ).execute(arguments: [
+            Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
+            accepted.agentID, Int64(report.sequence),
+        ])
         guard db.changesCount == 1 else { return false }
 
         let instanceID = try instanceID(report.instance, host: report.host, in: db)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO reports (instance_id, agent_id, sequence, collected_at, received_at, outbox_dropped)
                 VALUES (?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                instanceID, accepted.agentID, Int64(report.sequence), report.collectedAt.timeIntervalSince1970,
-                accepted.receivedAt, Int64(report.outboxDropped ?? 0),
-            ])
+                """
+        ).execute(arguments: [
+            instanceID, accepted.agentID, Int64(report.sequence), report.collectedAt.timeIntervalSince1970,
+            accepted.receivedAt, Int64(report.outboxDropped ?? 0),
+        ])
         let reportID = db.lastInsertedRowID
         let collectedAt = report.collectedAt.timeIntervalSince1970
 
@@ -94,12 +95,16 @@ extension Store {
                 INSERT INTO findings (report_id, check_id, position, category, signature, count, sample)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
-        let readState = try db.cachedStatement(
-            sql: "SELECT status, since, recent FROM check_state WHERE instance_id = ? AND check_id = ?")
+        // The current state in one statement: since when in this status (kept while the status holds),
+        // and the last raw statuses for flap detection (every expression reads the old row).
         let writeState = try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO check_state (instance_id, check_id, status, since, summary, last_at, recent)
+                INSERT INTO check_state (instance_id, check_id, status, since, summary, last_at, recent)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (instance_id, check_id) DO UPDATE SET
+                    since = CASE WHEN check_state.status = excluded.status THEN check_state.since ELSE excluded.since END,
+                    status = excluded.status, summary = excluded.summary, last_at = excluded.last_at,
+                    recent = substr(check_state.recent || excluded.recent, -\(recentLength))
                 """)
         for result in report.results {
             try insertResult.execute(arguments: [
@@ -112,27 +117,32 @@ extension Store {
                     Int64(clamping: finding.count), finding.sample,
                 ])
             }
-            // The current state: since when in this status, and the last raw statuses for flap detection.
-            var since = collectedAt
-            var recent = ""
-            if let row = try Row.fetchOne(readState, arguments: [instanceID, result.checkID]) {
-                let previous: Int = row["status"]
-                recent = row["recent"]
-                if previous == result.status.code { since = row["since"] }
-            }
-            recent.append(result.status.letter)
-            if recent.count > recentLength { recent.removeFirst(recent.count - recentLength) }
             try writeState.execute(arguments: [
-                instanceID, result.checkID, result.status.code, since, result.summary, collectedAt, recent,
+                instanceID, result.checkID, result.status.code, collectedAt, result.summary, collectedAt,
+                String(result.status.letter),
             ])
         }
         return true
     }
 
-    /// The instance's row id, creating it and refreshing the attributes its agent reports.
+    /// The instance's row id, creating it, and refreshing the attributes its agent reports only when
+    /// they changed (one indexed read per report in the usual case).
     static func instanceID(_ domain: String, host: HostFacts, in db: Database) throws -> Int64 {
         let tags = jsonObject(host.tags)
-        try db.execute(
+        let current = try Row.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT id, mastodon_version, object_storage_endpoint, region, provider, tags
+                    FROM instances WHERE domain = ?
+                    """), arguments: [domain])
+        if let current, current["mastodon_version"] as String? == host.mastodonVersion,
+            current["object_storage_endpoint"] as String? == host.objectStorageEndpoint,
+            current["region"] as String? == host.region, current["provider"] as String? == host.provider,
+            current["tags"] as String == tags
+        {
+            return current["id"]
+        }
+        try db.cachedStatement(
             sql: """
                 INSERT INTO instances (domain, mastodon_version, object_storage_endpoint, region, provider, tags, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -140,11 +150,12 @@ extension Store {
                     mastodon_version = excluded.mastodon_version,
                     object_storage_endpoint = excluded.object_storage_endpoint,
                     region = excluded.region, provider = excluded.provider, tags = excluded.tags
-                """,
-            arguments: [
-                domain, host.mastodonVersion, host.objectStorageEndpoint, host.region, host.provider, tags, now(),
-            ])
-        return try Int64.fetchOne(db, sql: "SELECT id FROM instances WHERE domain = ?", arguments: [domain])!
+                """
+        ).execute(arguments: [
+            domain, host.mastodonVersion, host.objectStorageEndpoint, host.region, host.provider, tags, now(),
+        ])
+        if let current { return current["id"] }
+        return db.lastInsertedRowID
     }
 
     /// `{"name":value,…}` with keys sorted; nil for no metrics. Values are finite (the protocol says so).

@@ -1,0 +1,298 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import HerdController
+import HerdProtocol
+import HerdTestSupport
+import NIOCore
+import NIOPosix
+import NIOSSL
+import X509
+
+/// Ingest throughput end to end: a `herd-controller serve` process (the release binary next to this
+/// one) on a fresh data directory, and this process as the load generator — many simulated agents,
+/// each enrolled for real (token, CSR, certificate) and each sending its own pre-signed reports in
+/// order over its own mutual-TLS keep-alive connection, as agents do. A report is counted when the
+/// controller acknowledged it, which it does only once it is durable.
+struct IngestBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract:
+            "Signed reports per second through herd-controller serve, over mutual TLS, durable before acknowledgement.")
+
+    @Option(help: "Simulated agents (each its own TLS connection, reports in order).")
+    var agents = 100
+
+    @Option(help: "Reports per agent.")
+    var reports = 100
+
+    @Option(help: "Check results per report.")
+    var results = 15
+
+    @Flag(
+        help: "Measure the store alone: the same reports written in group-commit batches, no HTTP, TLS or signatures.")
+    var storeOnly = false
+
+    func run() async throws {
+        if storeOnly { return try await runStoreOnly() }
+        let root = try TemporaryDirectory("herd-bench-ingest")
+        defer { root.remove() }
+        let port = try FreePort.next()
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let controllerBinary = directory + "/herd-controller"
+        guard FileManager.default.isExecutableFile(atPath: controllerBinary) else {
+            throw ValidationError("build herd-controller next to herd-bench: swift build -c release")
+        }
+        try runTool(
+            controllerBinary,
+            [
+                "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
+                "127.0.0.1:\(port)",
+            ])
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: controllerBinary)
+        server.arguments = ["serve", "--data-dir", root.file("data"), "--log-level", "error"]
+        let pipe = Pipe()
+        server.standardOutput = pipe
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("listening") {
+            let chunk = pipe.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw ValidationError("herd-controller serve did not start") }
+            seen += chunk
+        }
+        let base = "https://127.0.0.1:\(port)"
+        let caPEM = try SecureFile.readText(root.file("herdctl/ca.pem"))
+        let operatorClient = try client(
+            caPEM: caPEM,
+            identity: (
+                try SecureFile.readText(root.file("herdctl/certificate.pem")),
+                try SecureFile.readText(root.file("herdctl/tls-key.pem"))
+            ))
+        let anonymous = try client(caPEM: caPEM, identity: nil)
+
+        print("enrolling \(agents) agents and signing \(agents * reports) reports of \(results) results…")
+        var fleet: [(HTTPClient, [[UInt8]])] = []
+        for index in 0..<agents {
+            let instance = "i\(index).bench.example"
+            let token = try OperatorAPI.decoder.decode(
+                OperatorAPI.Token.self,
+                from: Data(
+                    try await post(
+                        operatorClient, base + "/v1/tokens",
+                        Array(#"{"instance":"\#(instance)","ttl_seconds":3600,"auto_accept":true}"#.utf8))))
+            let signing = Curve25519.Signing.PrivateKey()
+            let tls = P256.Signing.PrivateKey()
+            let csr = try CertificateSigningRequest(
+                version: .v1, subject: try DistinguishedName { CommonName(instance) }, privateKey: .init(tls),
+                attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+            let signer = MessageSigner(privateKey: signing)
+            let request = EnrollRequest(
+                token: token.token, instance: instance, agentVersion: HerdVersion.current,
+                signingPublicKey: Base64.encode(signing.publicKey.rawRepresentation),
+                csrPEM: try csr.serializeAsPEM().pemString, host: HostFacts(hostname: "bench"), sentAt: Date())
+            let answer = try WireCoding.decode(
+                EnrollResponse.self,
+                from: try await post(
+                    anonymous, base + "/v1/enroll", WireCoding.encode(try signer.seal(request, as: .enrollRequest))))
+            let agentClient = try client(caPEM: caPEM, identity: (answer.certificatePEM ?? "", tls.pemRepresentation))
+            var envelopes: [[UInt8]] = []
+            for sequence in 1...reports {
+                envelopes.append(
+                    WireCoding.encode(
+                        try signer.seal(
+                            Self.report(
+                                agentID: answer.agentID, instance: instance, sequence: UInt64(sequence),
+                                results: results),
+                            as: .report)))
+            }
+            fleet.append((agentClient, envelopes))
+        }
+        let bytes = fleet.first?.1.first?.count ?? 0
+        print("one envelope: \(bytes) bytes")
+
+        let serverCPUBefore = processCPUSeconds(server.processIdentifier)
+        let ownCPUBefore = ownCPUSeconds()
+        let started = ContinuousClock.now
+        let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (agentClient, envelopes) in fleet {
+                group.addTask {
+                    var count = 0
+                    for envelope in envelopes {
+                        let answer = try WireCoding.decode(
+                            IngestResponse.self, from: try await post(agentClient, base + "/v1/reports", envelope))
+                        if !answer.duplicate { count += 1 }
+                    }
+                    return count
+                }
+            }
+            var total = 0
+            for try await count in group { total += count }
+            return total
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let serverCPU = processCPUSeconds(server.processIdentifier) - serverCPUBefore
+        let ownCPU = ownCPUSeconds() - ownCPUBefore
+        for (agentClient, _) in fleet { try await agentClient.shutdown() }
+        try await operatorClient.shutdown()
+        try await anonymous.shutdown()
+
+        let store = try Store(path: root.file("data/herd.sqlite"))
+        let stored = try await store.count(.reports)
+        let rows = try await store.count(.checkResults)
+        try store.close()
+        let size =
+            (try? FileManager.default.attributesOfItem(atPath: root.file("data/herd.sqlite"))[.size] as? Int) ?? 0
+        let wal =
+            (try? FileManager.default.attributesOfItem(atPath: root.file("data/herd.sqlite-wal"))[.size] as? Int) ?? 0
+        print(
+            String(
+                format:
+                    "%d reports (%d acknowledged new, %d stored, %d check results) in %.2f s: %.0f reports/s, %.0f check results/s",
+                agents * reports, acknowledged, stored, rows, seconds, Double(acknowledged) / seconds,
+                Double(acknowledged * results) / seconds))
+        print(
+            String(
+                format:
+                    "controller CPU %.2f s (%.0f µs per report), load generator CPU %.2f s; database %.1f MiB + WAL %.1f MiB",
+                serverCPU, serverCPU / Double(max(1, acknowledged)) * 1e6, ownCPU, Double(size) / 1_048_576,
+                Double(wal) / 1_048_576))
+    }
+
+    private func runStoreOnly() async throws {
+        let root = try TemporaryDirectory("herd-bench-store")
+        defer { root.remove() }
+        let store = try Store(path: root.file("herd.sqlite"))
+        let ca = try FleetCA.create()
+        var accepted: [AcceptedReport] = []
+        for index in 0..<agents {
+            let instance = "i\(index).bench.example"
+            let token = try await store.createToken(instance: instance, ttl: 3600, autoAccept: true, createdBy: nil)
+            let signing = Curve25519.Signing.PrivateKey()
+            let tls = P256.Signing.PrivateKey()
+            let csr = try CertificateSigningRequest(
+                version: .v1, subject: try DistinguishedName { CommonName(instance) }, privateKey: .init(tls),
+                attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+            let csrPEM = try csr.serializeAsPEM().pemString
+            let request = EnrollRequest(
+                token: token, instance: instance, agentVersion: HerdVersion.current,
+                signingPublicKey: Base64.encode(signing.publicKey.rawRepresentation), csrPEM: csrPEM,
+                host: HostFacts(hostname: "bench"), sentAt: Date())
+            let agent = try await store.enroll(request, signingKey: signing.publicKey) { id in
+                let certificate = try ca.issueClient(csrPEM: csrPEM, commonName: id)
+                return IssuedCertificate(
+                    pem: try certificate.serializeAsPEM().pemString, fingerprint: FleetCA.fingerprint(certificate))
+            }
+            for sequence in 1...reports {
+                accepted.append(
+                    AcceptedReport(
+                        agentID: agent.id,
+                        report: Self.report(
+                            agentID: agent.id, instance: instance, sequence: UInt64(sequence), results: results),
+                        receivedAt: Date().timeIntervalSince1970))
+            }
+        }
+        // Interleave agents as concurrent delivery would, in batches as the writer makes them.
+        accepted.sort { ($0.report.sequence, $0.agentID) < ($1.report.sequence, $1.agentID) }
+        let started = ContinuousClock.now
+        let cpu = ownCPUSeconds()
+        var index = 0
+        while index < accepted.count {
+            let batch = Array(accepted[index..<min(accepted.count, index + agents)])
+            _ = try await store.write(batch)
+            index += batch.count
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(
+            String(
+                format: "store alone: %d reports in batches of %d in %.2f s: %.0f reports/s, CPU %.0f µs per report",
+                accepted.count, agents, seconds, Double(accepted.count) / seconds,
+                (ownCPUSeconds() - cpu) / Double(accepted.count) * 1e6))
+        try store.close()
+    }
+
+    /// A report shaped like a real cycle: `results` checks with metrics and the odd finding.
+    static func report(agentID: String, instance: String, sequence: UInt64, results: Int) -> Report {
+        let checks = (0..<results).map { index -> CheckResult in
+            var metrics: [String: Double] = [:]
+            for m in 0..<6 { metrics["metric_\(m)"] = Double((Int(sequence) * 7 + index * 13 + m) % 1000) / 10 }
+            let findings =
+                index % 5 == 0
+                ? [
+                    Finding(
+                        category: .federationRemoteFailure, signature: "remote inbox timed out", count: 3,
+                        sample: "Net::ReadTimeout")
+                ]
+                : []
+            return CheckResult(
+                checkID: "check.\(index)", status: index == 3 && sequence % 10 == 0 ? .warning : .ok,
+                summary: "3 live process(es), 12/75 busy, 1204 queued, max latency 4 s (default), retry 120, dead 31",
+                durationMilliseconds: 2.5, metrics: metrics, findings: findings)
+        }
+        let now = Date()
+        return Report(
+            agentID: agentID, instance: instance, sequence: sequence, collectedAt: now, sentAt: now,
+            agentVersion: HerdVersion.current, intervalSeconds: 60,
+            host: HostFacts(hostname: "bench", mastodonVersion: "4.3.2", region: "eu-central", tags: ["tier": "small"]),
+            results: checks)
+    }
+
+    private func client(caPEM: String, identity: (String, String)?) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        if let (certificate, key) = identity {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.httpVersion = .http1Only
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+
+    private func post(_ client: HTTPClient, _ url: String, _ body: [UInt8]) async throws -> [UInt8] {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(60))
+        let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+        guard response.status == .ok else {
+            throw ValidationError("\(url): \(response.status.code) \(String(decoding: bytes, as: UTF8.self))")
+        }
+        return bytes
+    }
+
+    private func runTool(_ path: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("\(path) \(arguments[0]) failed") }
+    }
+
+    private func processCPUSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
+        let fields = text[text.index(close, offsetBy: 2)...].split(separator: " ")
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    private func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+}
