@@ -296,6 +296,48 @@ import X509
         }
     }
 
+    /// A token without auto-accept: the enrollment waits, the same request again says so, an operator
+    /// accepts it, and the next identical request returns the certificate.
+    @Test func pendingEnrollmentsWaitForAnOperator() async throws {
+        try await Self.withController { running in
+            let operatorClient = try running.client(identity: try running.operatorIdentity)
+            let tokenAnswer = try await Self.call(
+                operatorClient, .POST, running.url + "/v1/tokens",
+                body: Array(#"{"instance":"slow.example","ttl_seconds":3600,"auto_accept":false}"#.utf8))
+            let token = try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
+            #expect(!token.autoAccept)
+            let signingKey = Curve25519.Signing.PrivateKey()
+            let tlsKey = P256.Signing.PrivateKey()
+            let csr = try CertificateSigningRequest(
+                version: .v1, subject: try DistinguishedName { CommonName("x") }, privateKey: .init(tlsKey),
+                attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+            let signer = MessageSigner(privateKey: signingKey)
+            let envelope = WireCoding.encode(
+                try signer.seal(
+                    EnrollRequest(
+                        token: token.token, instance: "slow.example", agentVersion: "0.1.0",
+                        signingPublicKey: Base64.encode(signingKey.publicKey.rawRepresentation),
+                        csrPEM: try csr.serializeAsPEM().pemString, host: HostFacts(hostname: "h"), sentAt: Date()),
+                    as: .enrollRequest))
+            let anonymous = try running.client()
+            let first = try WireCoding.decode(
+                EnrollResponse.self, from: try await Self.call(anonymous, .POST, running.url + "/v1/enroll", body: envelope).body)
+            #expect(first.state == .pending && first.certificatePEM == nil)
+            let pending = try await Self.call(operatorClient, .GET, running.url + "/v1/agents?state=pending")
+            let rows = try OperatorAPI.decoder.decode(OperatorAPI.Agents.self, from: Data(pending.body)).agents
+            #expect(rows.map(\.id) == [first.agentID])
+            #expect(rows.first?.signingKeyId == signer.keyID.rawValue)
+            let accepted = try await Self.call(operatorClient, .POST, running.url + "/v1/agents/\(first.agentID)/accept")
+            #expect(accepted.status == 200)
+            let again = try WireCoding.decode(
+                EnrollResponse.self, from: try await Self.call(anonymous, .POST, running.url + "/v1/enroll", body: envelope).body)
+            #expect(again.state == .accepted && again.certificatePEM != nil)
+            // Accepting twice, or an agent that does not exist: refused.
+            #expect(try await Self.call(operatorClient, .POST, running.url + "/v1/agents/\(first.agentID)/accept").status == 422)
+            #expect(try await Self.call(operatorClient, .POST, running.url + "/v1/agents/nosuchagent/accept").status == 404)
+        }
+    }
+
     @Test func aCertificateFromAnotherCAIsRefusedAtTheHandshake() async throws {
         try await Self.withController { running in
             let other = try FleetCA.create(commonName: "Somebody else's CA")

@@ -208,3 +208,21 @@ import X509
         #expect(await writer.batches < 200)
     }
 }
+
+extension StoreTests {
+    /// An agent that misses `silence.intervals` intervals turns the instance `silent`, whatever its checks said.
+    @Test func silentAfterThreeMissedIntervals() async throws {
+        let fleet = try Fleet()
+        defer { fleet.directory.remove() }
+        let (agent, _) = try await fleet.enroll("social.example")
+        let (waiting, _) = try await fleet.enroll("quiet.example")
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        _ = try await fleet.store.write([fleet.report(agent, sequence: 1, statuses: ["disk": .critical], at: t0)])
+        var rows = try await fleet.store.fleetStatus(now: t0.timeIntervalSince1970 + 170, silenceIntervals: 3)
+        #expect(rows.map(\.instance) == ["social.example", "quiet.example"])
+        #expect(rows[0].overall == .critical && rows[0].failing == ["disk"])
+        #expect(rows[1].overall == .waiting && rows[1].agentID == waiting.id)
+        rows = try await fleet.store.fleetStatus(now: t0.timeIntervalSince1970 + 181, silenceIntervals: 3)
+        #expect(rows[0].overall == .silent)
+    }
+}
