@@ -15,7 +15,7 @@ public struct Herdctl: AsyncParsableCommand {
             herdctl --generate-completion-script bash|zsh|fish.
             """,
         version: HerdVersion.current,
-        subcommands: [StatusCommand.self, ShowCommand.self, AgentsCommand.self]
+        subcommands: [StatusCommand.self, ShowCommand.self, AgentsCommand.self, OperatorsCommand.self]
     )
 
     public init() {}

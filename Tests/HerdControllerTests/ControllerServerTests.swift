@@ -321,20 +321,26 @@ import X509
                     as: .enrollRequest))
             let anonymous = try running.client()
             let first = try WireCoding.decode(
-                EnrollResponse.self, from: try await Self.call(anonymous, .POST, running.url + "/v1/enroll", body: envelope).body)
+                EnrollResponse.self,
+                from: try await Self.call(anonymous, .POST, running.url + "/v1/enroll", body: envelope).body)
             #expect(first.state == .pending && first.certificatePEM == nil)
             let pending = try await Self.call(operatorClient, .GET, running.url + "/v1/agents?state=pending")
             let rows = try OperatorAPI.decoder.decode(OperatorAPI.Agents.self, from: Data(pending.body)).agents
             #expect(rows.map(\.id) == [first.agentID])
             #expect(rows.first?.signingKeyId == signer.keyID.rawValue)
-            let accepted = try await Self.call(operatorClient, .POST, running.url + "/v1/agents/\(first.agentID)/accept")
+            let accepted = try await Self.call(
+                operatorClient, .POST, running.url + "/v1/agents/\(first.agentID)/accept")
             #expect(accepted.status == 200)
             let again = try WireCoding.decode(
-                EnrollResponse.self, from: try await Self.call(anonymous, .POST, running.url + "/v1/enroll", body: envelope).body)
+                EnrollResponse.self,
+                from: try await Self.call(anonymous, .POST, running.url + "/v1/enroll", body: envelope).body)
             #expect(again.state == .accepted && again.certificatePEM != nil)
             // Accepting twice, or an agent that does not exist: refused.
-            #expect(try await Self.call(operatorClient, .POST, running.url + "/v1/agents/\(first.agentID)/accept").status == 422)
-            #expect(try await Self.call(operatorClient, .POST, running.url + "/v1/agents/nosuchagent/accept").status == 404)
+            #expect(
+                try await Self.call(operatorClient, .POST, running.url + "/v1/agents/\(first.agentID)/accept").status
+                    == 422)
+            #expect(
+                try await Self.call(operatorClient, .POST, running.url + "/v1/agents/nosuchagent/accept").status == 404)
         }
     }
 

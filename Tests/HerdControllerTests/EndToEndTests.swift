@@ -149,6 +149,31 @@ import Testing
         let agents = try fleet.herdctl(["agents", "list"])
         #expect(agents.status == 0 && agents.output.contains("accepted"), "\(agents.output)")
         #expect(try fleet.herdctl(["show", "Not A Domain"]).status == 2)
+
+        // A second operator: keys made on "their machine", only public halves travel.
+        let second = fleet.root.file("second")
+        let request = try fleet.run(
+            "herdctl",
+            [
+                "operators", "request", "--name", "bob", "--controller", "https://127.0.0.1:\(fleet.port)", "--ca",
+                fleet.root.file("herdctl/ca.pem"), "--dir", second,
+            ])
+        #expect(request.status == 0, "\(request.output)")
+        let requestText = try SecureFile.readText(second + "/request.json")
+        #expect(!requestText.contains("PRIVATE"))
+        let added = try fleet.herdctl([
+            "operators", "add", "--request", second + "/request.json", "--out", fleet.root.file("bob.pem"),
+        ])
+        #expect(added.status == 0, "\(added.output)")
+        #expect(
+            try fleet.herdctl([
+                "operators", "add", "--request", second + "/request.json", "--out", fleet.root.file("bob2.pem"),
+            ]).status == 1)
+        let installed = try fleet.run(
+            "herdctl", ["operators", "install", "--certificate", fleet.root.file("bob.pem"), "--dir", second])
+        #expect(installed.status == 0, "\(installed.output)")
+        let asBob = try fleet.run("herdctl", ["operators", "list", "--config", second + "/config"])
+        #expect(asBob.status == 0 && asBob.output.contains("bob") && asBob.output.contains("admin"), "\(asBob.output)")
         #expect(try fleet.run("herdctl", ["status", "--config", fleet.root.file("missing")]).status == 2)
 
         // The daemon, with the controller killed under it and restarted.

@@ -147,3 +147,46 @@ public enum OperatorAPI {
         }
     }
 }
+
+extension OperatorAPI {
+    /// `POST /v1/operators`: enrol another operator from the request `herdctl operators request` made on
+    /// their machine (their private keys never leave it).
+    public struct OperatorRequest: Codable, Sendable, Hashable {
+        public var name: String
+        /// Ed25519, SubjectPublicKeyInfo PEM.
+        public var signingPublicKey: String
+        /// PKCS #10 for their P-256 TLS key, PEM.
+        public var csrPem: String
+        public init(name: String, signingPublicKey: String, csrPem: String) {
+            self.name = name
+            self.signingPublicKey = signingPublicKey
+            self.csrPem = csrPem
+        }
+    }
+
+    public struct OperatorRow: Codable, Sendable, Hashable {
+        public var name: String
+        public var signingKeyId: String
+        public var certificateFingerprint: String
+        public var createdAt: Double
+        public var revoked: Bool
+        /// Present in the answer to `POST /v1/operators`: the certificate to hand back.
+        public var certificatePem: String?
+        public init(
+            name: String, signingKeyId: String, certificateFingerprint: String, createdAt: Double, revoked: Bool,
+            certificatePem: String?
+        ) {
+            self.name = name
+            self.signingKeyId = signingKeyId
+            self.certificateFingerprint = certificateFingerprint
+            self.createdAt = createdAt
+            self.revoked = revoked
+            self.certificatePem = certificatePem
+        }
+    }
+
+    public struct Operators: Codable, Sendable, Hashable {
+        public var operators: [OperatorRow]
+        public init(operators: [OperatorRow]) { self.operators = operators }
+    }
+}

@@ -10,6 +10,7 @@ enum Routes {
         EnrollRoute.register(router, controller)
         ReportsRoute.register(router, controller)
         OperatorRoutes.register(router, controller)
+        OperatorsRoute.register(router, controller)
         return router
     }
 

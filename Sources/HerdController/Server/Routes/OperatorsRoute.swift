@@ -1,0 +1,55 @@
+import Foundation
+import HerdProtocol
+import Hummingbird
+
+/// `GET /v1/operators` and `POST /v1/operators`: who may use the operator API (and, with the
+/// remediation milestone, whose signatures count). Adding one issues a certificate for the TLS key in
+/// their CSR and records their Ed25519 public key; their private keys stay on their machine.
+enum OperatorsRoute {
+    static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+        router.get("/v1/operators") { _, context in
+            await Routes.answer(controller, "operators") {
+                _ = try await controller.requireOperator(context)
+                let records = try await controller.store.operators()
+                return WireResponse.json(OperatorAPI.Operators(operators: records.map { row($0, certificate: nil) }))
+            }
+        }
+
+        router.post("/v1/operators") { request, context in
+            await Routes.answer(controller, "operator enrolment") {
+                let by = try await controller.requireOperator(context)
+                let body = try await request.envelopeBytes()
+                guard let asked = try? OperatorAPI.decoder.decode(OperatorAPI.OperatorRequest.self, from: Data(body))
+                else {
+                    throw WireError(.malformed, "expected {\"name\", \"signing_public_key\", \"csr_pem\"}")
+                }
+                guard Rule.isIdentifier(asked.name) else {
+                    throw WireError(.invalidField, "name must be an identifier")
+                }
+                guard asked.csrPem.utf8.count <= Limits.maxPEMBytes,
+                    let key = SigningKeyPEM.decodePublic(asked.signingPublicKey)
+                else { throw WireError(.invalidField, "signing_public_key must be an Ed25519 public key in PEM") }
+                let certificate: IssuedCertificate
+                do {
+                    let issued = try controller.ca.issueClient(
+                        csrPEM: asked.csrPem, commonName: "herd-operator:\(asked.name)")
+                    certificate = IssuedCertificate(
+                        pem: try issued.serializeAsPEM().pemString, fingerprint: FleetCA.fingerprint(issued))
+                } catch let error as PKIError {
+                    throw WireError(.invalidField, error.description)
+                }
+                let record = try await controller.store.addOperator(
+                    name: asked.name, signingKey: key, certificate: certificate)
+                controller.logger.notice("operator added", metadata: ["operator": "\(asked.name)", "by": "\(by.name)"])
+                return WireResponse.json(row(record, certificate: certificate.pem))
+            }
+        }
+    }
+
+    static func row(_ record: OperatorRecord, certificate: String?) -> OperatorAPI.OperatorRow {
+        OperatorAPI.OperatorRow(
+            name: record.name, signingKeyId: record.signingKeyID.rawValue,
+            certificateFingerprint: record.certificateFingerprint, createdAt: record.createdAt,
+            revoked: record.revokedAt != nil, certificatePem: certificate)
+    }
+}
