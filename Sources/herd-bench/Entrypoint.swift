@@ -5,6 +5,9 @@ struct HerdBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herd-bench",
         abstract: "Herd's benchmarks; results are recorded in BENCHMARKS.md.",
-        subcommands: [ProtocolBenchmark.self, LogScanBenchmark.self, ServiceChecksBenchmark.self, IngestBenchmark.self]
+        subcommands: [
+            ProtocolBenchmark.self, LogScanBenchmark.self, ServiceChecksBenchmark.self, IngestBenchmark.self,
+            StatusBenchmark.self,
+        ]
     )
 }

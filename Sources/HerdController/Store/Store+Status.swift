@@ -100,10 +100,17 @@ extension Store {
                 }
                 rows[instance] = status
             }
+            // One row per instance, aggregated by SQLite: worst status by severity (ok < warning <
+            // unknown < critical) and the failing (critical, unknown) and warning check ids.
             let states = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT i.domain, s.check_id, s.status FROM check_state s JOIN instances i ON i.id = s.instance_id
+                    SELECT i.domain,
+                        max(CASE s.status WHEN 0 THEN 0 WHEN 1 THEN 1 WHEN 3 THEN 2 ELSE 3 END) AS severity,
+                        group_concat(CASE WHEN s.status IN (2, 3) THEN s.check_id END) AS failing,
+                        group_concat(CASE WHEN s.status = 1 THEN s.check_id END) AS warning
+                    FROM check_state s JOIN instances i ON i.id = s.instance_id
+                    GROUP BY s.instance_id
                     """)
             while let row = try states.next() {
                 let instance: String = row["domain"]
@@ -112,26 +119,11 @@ extension Store {
                     ?? InstanceStatus(
                         instance: instance, overall: .waiting, failing: [], warning: [], lastReportAt: nil,
                         agentID: nil, agentVersion: nil, agentState: nil)
-                let check: String = row["check_id"]
-                let code: Int = row["status"]
-                switch CheckStatus(code: code) ?? .unknown {
-                case .critical: status.failing.append(check)
-                case .warning: status.warning.append(check)
-                case .unknown: status.failing.append(check)
-                case .ok: break
-                }
+                status.failing = (row["failing"] as String?).map { $0.split(separator: ",").map(String.init) } ?? []
+                status.warning = (row["warning"] as String?).map { $0.split(separator: ",").map(String.init) } ?? []
                 if status.overall != .silent {
-                    let current = CheckStatus(code: code) ?? .unknown
-                    let overall: InstanceStatus.Overall =
-                        switch current {
-                        case .ok: .ok
-                        case .warning: .warning
-                        case .critical: .critical
-                        case .unknown: .unknown
-                        }
-                    if status.overall == .waiting || Self.rank(overall) > Self.rank(status.overall) {
-                        status.overall = overall
-                    }
+                    let severity: Int = row["severity"]
+                    status.overall = [.ok, .warning, .unknown, .critical][max(0, min(3, severity))]
                 }
                 rows[instance] = status
             }
@@ -141,16 +133,6 @@ extension Store {
                 row.warning.sort()
                 return row
             }.sorted { ($0.severity, $1.instance) > ($1.severity, $0.instance) }
-        }
-    }
-
-    private static func rank(_ overall: InstanceStatus.Overall) -> Int {
-        switch overall {
-        case .ok: 0
-        case .warning: 1
-        case .unknown: 2
-        case .critical: 3
-        case .waiting, .silent: -1
         }
     }
 }

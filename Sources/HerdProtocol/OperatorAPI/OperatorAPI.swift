@@ -3,23 +3,25 @@
 /// agent protocol nothing here is signed, so nothing depends on exact bytes. Controller/README.md
 /// documents the endpoints.
 public enum OperatorAPI {
+    /// Keys are spelled out in each type's `CodingKeys` (no key strategy: converting every key of a
+    /// 10 000-row fleet table cost more than the rest of the encoding).
     public static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }
 
-    public static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }
+    public static var decoder: JSONDecoder { JSONDecoder() }
 
     /// `GET /v1/fleet`: one row per instance, worst first.
     public struct Fleet: Codable, Sendable, Hashable {
         public var serverTime: Double
         public var instances: [InstanceRow]
+        enum CodingKeys: String, CodingKey {
+            case serverTime = "server_time"
+            case instances
+        }
+
         public init(serverTime: Double, instances: [InstanceRow]) {
             self.serverTime = serverTime
             self.instances = instances
@@ -35,6 +37,16 @@ public enum OperatorAPI {
         public var lastReportAt: Double?
         public var agentId: String?
         public var agentVersion: String?
+        enum CodingKeys: String, CodingKey {
+            case instance
+            case state
+            case failing
+            case warning
+            case lastReportAt = "last_report_at"
+            case agentId = "agent_id"
+            case agentVersion = "agent_version"
+        }
+
         public init(
             instance: String, state: String, failing: [String], warning: [String], lastReportAt: Double?,
             agentId: String?, agentVersion: String?
@@ -54,6 +66,12 @@ public enum OperatorAPI {
         public var instance: String
         public var serverTime: Double
         public var checks: [CheckRow]
+        enum CodingKeys: String, CodingKey {
+            case instance
+            case serverTime = "server_time"
+            case checks
+        }
+
         public init(instance: String, serverTime: Double, checks: [CheckRow]) {
             self.instance = instance
             self.serverTime = serverTime
@@ -71,6 +89,16 @@ public enum OperatorAPI {
         public var recent: String
         /// The worst status of each of the last 24 hours, oldest first (`-` for no result).
         public var hours: String
+        enum CodingKeys: String, CodingKey {
+            case checkId = "check_id"
+            case status
+            case since
+            case summary
+            case lastAt = "last_at"
+            case recent
+            case hours
+        }
+
         public init(
             checkId: String, status: String, since: Double, summary: String, lastAt: Double, recent: String,
             hours: String
@@ -88,6 +116,10 @@ public enum OperatorAPI {
     /// `GET /v1/agents[?state=pending]`
     public struct Agents: Codable, Sendable, Hashable {
         public var agents: [AgentRow]
+        enum CodingKeys: String, CodingKey {
+            case agents
+        }
+
         public init(agents: [AgentRow]) { self.agents = agents }
     }
 
@@ -102,6 +134,19 @@ public enum OperatorAPI {
         public var requestedAt: Double
         public var lastReportAt: Double?
         public var lastSequence: UInt64?
+        enum CodingKeys: String, CodingKey {
+            case id
+            case instance
+            case state
+            case hostname
+            case agentVersion = "agent_version"
+            case signingKeyId = "signing_key_id"
+            case certificateFingerprint = "certificate_fingerprint"
+            case requestedAt = "requested_at"
+            case lastReportAt = "last_report_at"
+            case lastSequence = "last_sequence"
+        }
+
         public init(
             id: String, instance: String, state: String, hostname: String, agentVersion: String, signingKeyId: String,
             certificateFingerprint: String?, requestedAt: Double, lastReportAt: Double?, lastSequence: UInt64?
@@ -125,6 +170,12 @@ public enum OperatorAPI {
         public var ttlSeconds: Int
         /// nil: the controller's `enrollment.auto_accept`.
         public var autoAccept: Bool?
+        enum CodingKeys: String, CodingKey {
+            case instance
+            case ttlSeconds = "ttl_seconds"
+            case autoAccept = "auto_accept"
+        }
+
         public init(instance: String, ttlSeconds: Int, autoAccept: Bool?) {
             self.instance = instance
             self.ttlSeconds = ttlSeconds
@@ -138,6 +189,14 @@ public enum OperatorAPI {
         public var expiresAt: Double
         public var autoAccept: Bool
         public var caFingerprint: String
+        enum CodingKeys: String, CodingKey {
+            case token
+            case instance
+            case expiresAt = "expires_at"
+            case autoAccept = "auto_accept"
+            case caFingerprint = "ca_fingerprint"
+        }
+
         public init(token: String, instance: String, expiresAt: Double, autoAccept: Bool, caFingerprint: String) {
             self.token = token
             self.instance = instance
@@ -157,6 +216,12 @@ extension OperatorAPI {
         public var signingPublicKey: String
         /// PKCS #10 for their P-256 TLS key, PEM.
         public var csrPem: String
+        enum CodingKeys: String, CodingKey {
+            case name
+            case signingPublicKey = "signing_public_key"
+            case csrPem = "csr_pem"
+        }
+
         public init(name: String, signingPublicKey: String, csrPem: String) {
             self.name = name
             self.signingPublicKey = signingPublicKey
@@ -172,6 +237,15 @@ extension OperatorAPI {
         public var revoked: Bool
         /// Present in the answer to `POST /v1/operators`: the certificate to hand back.
         public var certificatePem: String?
+        enum CodingKeys: String, CodingKey {
+            case name
+            case signingKeyId = "signing_key_id"
+            case certificateFingerprint = "certificate_fingerprint"
+            case createdAt = "created_at"
+            case revoked
+            case certificatePem = "certificate_pem"
+        }
+
         public init(
             name: String, signingKeyId: String, certificateFingerprint: String, createdAt: Double, revoked: Bool,
             certificatePem: String?
@@ -187,6 +261,10 @@ extension OperatorAPI {
 
     public struct Operators: Codable, Sendable, Hashable {
         public var operators: [OperatorRow]
+        enum CodingKeys: String, CodingKey {
+            case operators
+        }
+
         public init(operators: [OperatorRow]) { self.operators = operators }
     }
 }

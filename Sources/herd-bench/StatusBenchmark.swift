@@ -1,0 +1,169 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import HerdController
+import HerdProtocol
+import HerdTestSupport
+
+/// `herdctl status` against a large fleet: a data directory from `herd-controller init`, filled with
+/// `--instances` enrolled agents whose reports (15 checks each) set every instance's current state,
+/// then `herd-controller serve` and the real `herdctl status --json`, timed as an operator waits for it
+/// (process start to exit). The fleet query itself is timed in-process too.
+struct StatusBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "herdctl status over a fleet of N instances (wall time of the real command).")
+
+    @Option(help: "Instances (each with an enrolled agent).")
+    var instances = 10_000
+
+    @Option(help: "Reports stored per instance (history depth; the status query reads only current state).")
+    var reports = 4
+
+    @Option(help: "Timed runs of herdctl status.")
+    var runs = 7
+
+    func run() async throws {
+        let root = try TemporaryDirectory("herd-bench-status")
+        defer { root.remove() }
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let port = try FreePort.next()
+        try tool(
+            directory + "/herd-controller",
+            [
+                "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
+                "127.0.0.1:\(port)",
+            ])
+
+        print("filling: \(instances) instances × \(reports) reports of 15 checks…")
+        let store = try Store(path: root.file("data/herd.sqlite"))
+        let started = ContinuousClock.now
+        var batch: [AcceptedReport] = []
+        let now = Date()
+        for index in 0..<instances {
+            let instance = "i\(index).bench.example"
+            let token = try await store.createToken(instance: instance, ttl: 3600, autoAccept: true, createdBy: nil)
+            let key = Curve25519.Signing.PrivateKey()
+            let request = EnrollRequest(
+                token: token, instance: instance, agentVersion: HerdVersion.current,
+                signingPublicKey: Base64.encode(key.publicKey.rawRepresentation), csrPEM: "unused",
+                host: HostFacts(hostname: "bench"), sentAt: now)
+            let agent = try await store.enroll(request, signingKey: key.publicKey) { id in
+                IssuedCertificate(pem: "bench", fingerprint: id)
+            }
+            for sequence in 1...reports {
+                var report = IngestBenchmark.report(
+                    agentID: agent.id, instance: instance, sequence: UInt64(sequence), results: 15)
+                let at = now.addingTimeInterval(Double(sequence - reports) * 60)
+                report.collectedAt = at
+                if index % 97 == 0 { report.results[2].status = .critical }
+                batch.append(AcceptedReport(agentID: agent.id, report: report, receivedAt: at.timeIntervalSince1970))
+            }
+            if batch.count >= 2_000 {
+                _ = try await store.write(batch)
+                batch.removeAll()
+            }
+        }
+        _ = try await store.write(batch)
+        print(
+            "filled in \(started.duration(to: .now)); database \(fileSize(root.file("data/herd.sqlite")) / 1_048_576) MiB"
+        )
+
+        var queryTimes: [Double] = []
+        for _ in 0..<runs {
+            let t = ContinuousClock.now
+            let rows = try await store.fleetStatus(now: Date().timeIntervalSince1970, silenceIntervals: 3)
+            precondition(rows.count == instances)
+            queryTimes.append(milliseconds(t.duration(to: .now)))
+        }
+        // The answer's encoding and decoding alone (what serve and herdctl do besides the query).
+        let rows = try await store.fleetStatus(now: Date().timeIntervalSince1970, silenceIntervals: 3)
+        let fleet = OperatorAPI.Fleet(
+            serverTime: Date().timeIntervalSince1970,
+            instances: rows.map {
+                OperatorAPI.InstanceRow(
+                    instance: $0.instance, state: $0.overall.rawValue, failing: $0.failing, warning: $0.warning,
+                    lastReportAt: $0.lastReportAt, agentId: $0.agentID, agentVersion: $0.agentVersion)
+            })
+        var encodeTimes: [Double] = []
+        var decodeTimes: [Double] = []
+        var size = 0
+        for _ in 0..<runs {
+            var t = ContinuousClock.now
+            let data = try OperatorAPI.encoder.encode(fleet)
+            encodeTimes.append(milliseconds(t.duration(to: .now)))
+            size = data.count
+            t = ContinuousClock.now
+            _ = try OperatorAPI.decoder.decode(OperatorAPI.Fleet.self, from: data)
+            decodeTimes.append(milliseconds(t.duration(to: .now)))
+        }
+        encodeTimes.sort()
+        decodeTimes.sort()
+        print(
+            String(
+                format: "answer: %d KiB; JSONEncoder median %.0f ms, JSONDecoder median %.0f ms", size / 1024,
+                encodeTimes[runs / 2], decodeTimes[runs / 2]))
+        try store.close()
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: directory + "/herd-controller")
+        server.arguments = ["serve", "--data-dir", root.file("data"), "--log-level", "error"]
+        let pipe = Pipe()
+        server.standardOutput = pipe
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("listening") {
+            let chunk = pipe.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw ValidationError("herd-controller serve did not start") }
+            seen += chunk
+        }
+        var commandTimes: [Double] = []
+        var tableTimes: [Double] = []
+        for _ in 0..<runs {
+            for (json, times) in [(true, 0), (false, 1)] {
+                let t = ContinuousClock.now
+                let status = try tool(
+                    directory + "/herdctl",
+                    ["status", "--config", root.file("herdctl/config")] + (json ? ["--json"] : []),
+                    allowFailure: true)
+                precondition(status == 0 || status == 1)
+                let elapsed = milliseconds(t.duration(to: .now))
+                if times == 0 { commandTimes.append(elapsed) } else { tableTimes.append(elapsed) }
+            }
+        }
+        queryTimes.sort()
+        commandTimes.sort()
+        tableTimes.sort()
+        print(
+            String(
+                format:
+                    "fleet query in-process: median %.0f ms (min %.0f); herdctl status --json: median %.0f ms (min %.0f); table: median %.0f ms",
+                queryTimes[queryTimes.count / 2], queryTimes[0], commandTimes[commandTimes.count / 2], commandTimes[0],
+                tableTimes[tableTimes.count / 2]))
+    }
+
+    @discardableResult
+    private func tool(_ path: String, _ arguments: [String], allowFailure: Bool = false) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        if !allowFailure, process.terminationStatus != 0 { throw ValidationError("\(path) \(arguments[0]) failed") }
+        return process.terminationStatus
+    }
+
+    private func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    private func fileSize(_ path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+}
