@@ -120,6 +120,8 @@ let package = Package(
             name: "HerdControllerTests",
             dependencies: [
                 "HerdController", "HerdTestSupport",
+                // The migration test writes a database as an older controller left it.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GRDB
 import HerdController
 import HerdProtocol
 import HerdTestSupport
@@ -11,7 +12,8 @@ import X509
     /// Shipped migrations never change: a new schema is a new migration.
     @Test func shippedMigrationsAreFrozen() {
         let shipped = [
-            ("0001-initial", "1b29414a947f0a79957a2790bf9f304bb60365cf36243a2a365b22c7b0bdfb81")
+            ("0001-initial", "1b29414a947f0a79957a2790bf9f304bb60365cf36243a2a365b22c7b0bdfb81"),
+            ("0002-instance-state", "bdc418efd88bee1dc6cc76f2f1dc8c4a244be3843f09a907f01c273c5876580d"),
         ]
         let current = Migrations.fingerprints
         #expect(current.count >= shipped.count)
@@ -19,6 +21,36 @@ import X509
             #expect(current[index].identifier == identifier)
             #expect(current[index].sha256 == sha256, "migration \(identifier) changed after it shipped")
         }
+    }
+
+    /// A database as the first controller left it, with reports in it, gains the instance summaries
+    /// that 0002 adds, computed from the states already there.
+    @Test func upgradesADatabaseWithHistory() async throws {
+        let directory = try TemporaryDirectory("herd-store")
+        defer { directory.remove() }
+        let path = directory.file("herd.sqlite")
+        let old = try Store(path: path, migrateUpTo: "0001-initial")
+        #expect(try old.appliedMigrations() == ["0001-initial"])
+        try old.close()
+        // Current states as the first schema holds them, written as its controller did.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO instances (id, domain, created_at) VALUES (1, 'old.example', 0)")
+            for (check, status) in [("disk", 1), ("sidekiq", 2), ("oom", 0)] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO check_state (instance_id, check_id, status, since, summary, last_at, recent)
+                        VALUES (1, ?, ?, 0, 's', 0, 'o')
+                        """, arguments: [check, status])
+            }
+        }
+        try queue.close()
+        let upgraded = try Store(path: path)
+        #expect(try upgraded.appliedMigrations() == Migrations.fingerprints.map(\.identifier))
+        let rows = try await upgraded.fleetStatus(now: 0, silenceIntervals: 3)
+        #expect(rows.first?.overall == .critical)
+        #expect(rows.first?.failing == ["sidekiq"] && rows.first?.warning == ["disk"])
+        try upgraded.close()
     }
 
     @Test func migratesAnEmptyDatabaseAndReopensIt() async throws {

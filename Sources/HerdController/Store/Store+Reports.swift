@@ -122,6 +122,17 @@ extension Store {
                 String(result.status.letter),
             ])
         }
+        // The instance's summary for the fleet table, from its (few) current check states.
+        try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO instance_state (instance_id, severity, failing, warning)
+                SELECT instance_id,
+                    max(CASE status WHEN 0 THEN 0 WHEN 1 THEN 1 WHEN 3 THEN 2 ELSE 3 END),
+                    group_concat(CASE WHEN status IN (2, 3) THEN check_id END),
+                    group_concat(CASE WHEN status = 1 THEN check_id END)
+                FROM check_state WHERE instance_id = ? GROUP BY instance_id
+                """
+        ).execute(arguments: [instanceID])
         return true
     }
 

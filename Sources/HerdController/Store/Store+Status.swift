@@ -100,17 +100,13 @@ extension Store {
                 }
                 rows[instance] = status
             }
-            // One row per instance, aggregated by SQLite: worst status by severity (ok < warning <
+            // One row per instance (kept by the write path): worst status by severity (ok < warning <
             // unknown < critical) and the failing (critical, unknown) and warning check ids.
             let states = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT i.domain,
-                        max(CASE s.status WHEN 0 THEN 0 WHEN 1 THEN 1 WHEN 3 THEN 2 ELSE 3 END) AS severity,
-                        group_concat(CASE WHEN s.status IN (2, 3) THEN s.check_id END) AS failing,
-                        group_concat(CASE WHEN s.status = 1 THEN s.check_id END) AS warning
-                    FROM check_state s JOIN instances i ON i.id = s.instance_id
-                    GROUP BY s.instance_id
+                    SELECT i.domain, s.severity, s.failing, s.warning
+                    FROM instance_state s JOIN instances i ON i.id = s.instance_id
                     """)
             while let row = try states.next() {
                 let instance: String = row["domain"]

@@ -8,7 +8,9 @@ public final class Store: Sendable {
     let pool: DatabasePool
     public let path: String
 
-    public init(path: String) throws {
+    /// Opens (creating) the database and applies every migration — or only those up to `migrateUpTo`,
+    /// which tests use to build a database as an older controller left it.
+    public init(path: String, migrateUpTo: String? = nil) throws {
         self.path = path
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
@@ -17,7 +19,11 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        try Migrations.migrator.migrate(pool)
+        if let migrateUpTo {
+            try Migrations.migrator.migrate(pool, upTo: migrateUpTo)
+        } else {
+            try Migrations.migrator.migrate(pool)
+        }
     }
 
     /// Identifiers of the migrations applied to this database, oldest first.

@@ -12,7 +12,8 @@ protocol Migration {
 /// runs once per database, in a transaction of its own.
 public enum Migrations {
     static let all: [any Migration.Type] = [
-        M0001Initial.self
+        M0001Initial.self,
+        M0002InstanceState.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones
