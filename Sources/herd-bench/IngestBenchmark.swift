@@ -50,22 +50,8 @@ struct IngestBenchmark: AsyncParsableCommand {
                 "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
                 "127.0.0.1:\(port)",
             ])
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: controllerBinary)
-        server.arguments = ["serve", "--data-dir", root.file("data"), "--log-level", "error"]
-        let pipe = Pipe()
-        server.standardOutput = pipe
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("listening") {
-            let chunk = pipe.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw ValidationError("herd-controller serve did not start") }
-            seen += chunk
-        }
+        let server = try ControllerProcess(binary: controllerBinary, dataDirectory: root.file("data"))
+        defer { server.kill() }
         let base = "https://127.0.0.1:\(port)"
         let caPEM = try SecureFile.readText(root.file("herdctl/ca.pem"))
         let operatorClient = try client(
@@ -116,7 +102,7 @@ struct IngestBenchmark: AsyncParsableCommand {
         let bytes = fleet.first?.1.first?.count ?? 0
         print("one envelope: \(bytes) bytes")
 
-        let serverCPUBefore = processCPUSeconds(server.processIdentifier)
+        let serverCPUBefore = processCPUSeconds(server.process.processIdentifier)
         let ownCPUBefore = ownCPUSeconds()
         let started = ContinuousClock.now
         let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -137,7 +123,7 @@ struct IngestBenchmark: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let serverCPU = processCPUSeconds(server.processIdentifier) - serverCPUBefore
+        let serverCPU = processCPUSeconds(server.process.processIdentifier) - serverCPUBefore
         let ownCPU = ownCPUSeconds() - ownCPUBefore
         for (agentClient, _) in fleet { try await agentClient.shutdown() }
         try await operatorClient.shutdown()

@@ -105,22 +105,8 @@ struct StatusBenchmark: AsyncParsableCommand {
                 encodeTimes[runs / 2], decodeTimes[runs / 2]))
         try store.close()
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: directory + "/herd-controller")
-        server.arguments = ["serve", "--data-dir", root.file("data"), "--log-level", "error"]
-        let pipe = Pipe()
-        server.standardOutput = pipe
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("listening") {
-            let chunk = pipe.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw ValidationError("herd-controller serve did not start") }
-            seen += chunk
-        }
+        let server = try ControllerProcess(binary: directory + "/herd-controller", dataDirectory: root.file("data"))
+        defer { server.kill() }
         var commandTimes: [Double] = []
         var tableTimes: [Double] = []
         for _ in 0..<runs {

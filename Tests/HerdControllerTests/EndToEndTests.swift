@@ -10,7 +10,7 @@ import Testing
     final class Fleet: @unchecked Sendable {
         let root: TemporaryDirectory
         let port: Int
-        var controller: Process?
+        var controller: ControllerProcess?
         var data: String { root.file("data") }
         var state: String { root.file("agent-state") }
         var agentConfig: String { root.file("agent.conf") }
@@ -51,34 +51,12 @@ import Testing
         }
 
         func startController() throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herd-controller"))
-            process.arguments = ["serve", "--data-dir", data, "--log-level", "error"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            controller = process
-            // Ready when it says where it listens.
-            var seen = Data()
-            while !String(decoding: seen, as: UTF8.self).contains("listening") {
-                let chunk = pipe.fileHandleForReading.availableData
-                guard !chunk.isEmpty else { throw FixtureError("herd-controller serve exited") }
-                seen += chunk
-            }
+            controller = try ControllerProcess(binary: try BuiltProduct.path("herd-controller"), dataDirectory: data)
         }
 
-        func killController() {
-            guard let controller, controller.isRunning else { return }
-            kill(controller.processIdentifier, SIGKILL)
-            controller.waitUntilExit()
-        }
+        func killController() { controller?.kill() }
 
-        func stopController() {
-            guard let controller, controller.isRunning else { return }
-            kill(controller.processIdentifier, SIGTERM)
-            controller.waitUntilExit()
-        }
+        func stopController() { controller?.stop() }
 
         /// herdctl with the first operator's identity.
         func herdctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
