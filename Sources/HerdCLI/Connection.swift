@@ -92,6 +92,21 @@ final class OperatorClient: Sendable {
 
     /// Sends a request and decodes the answer; a protocol error becomes exit 1, no answer exit 3.
     func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, as: T.Type) async throws -> T {
+        try await exchange(method, path, body: body) { try? OperatorAPI.decoder.decode(T.self, from: Data($0)) }
+    }
+
+    /// The same for answers in the protocol's own encoding (the fleet table).
+    func call<T: WireMessage>(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, as: T.Type) async throws
+        -> T
+    {
+        try await exchange(method, path, body: body) {
+            try? WireCoding.decode(T.self, from: $0, maxBytes: OperatorAPI.Fleet.maxBytes)
+        }
+    }
+
+    private func exchange<T>(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, decode: ([UInt8]) -> T?
+    ) async throws -> T {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
         request.headers.add(name: "User-Agent", value: "herdctl/\(HerdVersion.current)")
@@ -104,12 +119,12 @@ final class OperatorClient: Sendable {
         do {
             let response = try await client.execute(request, timeout: .seconds(30))
             status = Int(response.status.code)
-            bytes = Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+            bytes = Array(try await response.body.collect(upTo: OperatorAPI.Fleet.maxBytes).readableBytesView)
         } catch {
             throw HerdctlError(
                 description: "cannot reach the controller at \(base): \(error)", status: HerdctlExit.unreachable)
         }
-        if status == 200, let value = try? OperatorAPI.decoder.decode(T.self, from: Data(bytes)) { return value }
+        if status == 200, let value = decode(bytes) { return value }
         if let refusal = try? WireCoding.decode(ErrorResponse.self, from: bytes) {
             throw HerdctlError(
                 description: "the controller refused: \(refusal.error.code): \(refusal.error.message)",
@@ -137,4 +152,8 @@ func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = OperatorAPI.encoder
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+func printJSON<T: WireMessage>(_ value: T) {
+    print(String(decoding: WireCoding.encode(value, pretty: true), as: UTF8.self), terminator: "")
 }

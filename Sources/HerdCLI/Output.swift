@@ -23,17 +23,28 @@ enum Output {
 
     /// Rows padded to their columns' widths (measured before colour is added).
     static func table(_ header: [String], _ rows: [[String]], paint: (Int, Int, String) -> String = { $2 }) -> String {
+        // Widths in Unicode scalars: what a terminal shows for the names and ids Herd prints, and
+        // unlike `String.count` no grapheme breaking over every cell of a 10 000-row fleet.
         let widths = header.indices.map { column in
-            ([header] + rows).map { $0[column].count }.max() ?? 0
+            ([header] + rows).map { $0[column].unicodeScalars.count }.max() ?? 0
         }
-        func line(_ cells: [String], row: Int) -> String {
-            cells.enumerated().map { column, cell in
-                let padded =
-                    column == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
-                return row < 0 ? padded : paint(row, column, padded)
-            }.joined(separator: "  ")
+        var out = ""
+        out.reserveCapacity((widths.reduce(0, +) + 2 * widths.count + 1) * (rows.count + 1))
+        func line(_ cells: [String], row: Int) {
+            for (column, cell) in cells.enumerated() {
+                var padded = cell
+                if column < cells.count - 1 {
+                    padded.append(String(repeating: " ", count: widths[column] - cell.unicodeScalars.count + 2))
+                }
+                out.append(row < 0 ? padded : paint(row, column, padded))
+            }
         }
-        return ([line(header, row: -1)] + rows.enumerated().map { line($1, row: $0) }).joined(separator: "\n")
+        line(header, row: -1)
+        for (index, row) in rows.enumerated() {
+            out.append("\n")
+            line(row, row: index)
+        }
+        return out
     }
 
     /// `42s`, `5m`, `3h`, `2d`.

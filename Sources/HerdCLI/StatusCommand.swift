@@ -18,7 +18,7 @@ struct StatusCommand: AsyncParsableCommand {
             try await $0.call(.GET, "/v1/fleet", as: OperatorAPI.Fleet.self)
         }
         if connection.json {
-            try printJSON(fleet)
+            printJSON(fleet)
         } else {
             let rows = fleet.instances.map { row in
                 [

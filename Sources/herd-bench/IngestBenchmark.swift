@@ -159,22 +159,7 @@ struct IngestBenchmark: AsyncParsableCommand {
         var accepted: [AcceptedReport] = []
         for index in 0..<agents {
             let instance = "i\(index).bench.example"
-            let token = try await store.createToken(instance: instance, ttl: 3600, autoAccept: true, createdBy: nil)
-            let signing = Curve25519.Signing.PrivateKey()
-            let tls = P256.Signing.PrivateKey()
-            let csr = try CertificateSigningRequest(
-                version: .v1, subject: try DistinguishedName { CommonName(instance) }, privateKey: .init(tls),
-                attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
-            let csrPEM = try csr.serializeAsPEM().pemString
-            let request = EnrollRequest(
-                token: token, instance: instance, agentVersion: HerdVersion.current,
-                signingPublicKey: Base64.encode(signing.publicKey.rawRepresentation), csrPEM: csrPEM,
-                host: HostFacts(hostname: "bench"), sentAt: Date())
-            let agent = try await store.enroll(request, signingKey: signing.publicKey) { id in
-                let certificate = try ca.issueClient(csrPEM: csrPEM, commonName: id)
-                return IssuedCertificate(
-                    pem: try certificate.serializeAsPEM().pemString, fingerprint: FleetCA.fingerprint(certificate))
-            }
+            let agent = try await Self.enroll(instance, in: store, ca: ca)
             for sequence in 1...reports {
                 accepted.append(
                     AcceptedReport(
@@ -204,8 +189,30 @@ struct IngestBenchmark: AsyncParsableCommand {
         try store.close()
     }
 
+    /// An agent enrolled straight into `store` (token, CSR, certificate from `ca`), as the route would.
+    static func enroll(_ instance: String, in store: Store, ca: FleetCA) async throws -> AgentRecord {
+        let token = try await store.createToken(instance: instance, ttl: 3600, autoAccept: true, createdBy: nil)
+        let signing = Curve25519.Signing.PrivateKey()
+        let tls = P256.Signing.PrivateKey()
+        let csr = try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName(instance) }, privateKey: .init(tls),
+            attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+        let csrPEM = try csr.serializeAsPEM().pemString
+        let request = EnrollRequest(
+            token: token, instance: instance, agentVersion: HerdVersion.current,
+            signingPublicKey: Base64.encode(signing.publicKey.rawRepresentation), csrPEM: csrPEM,
+            host: HostFacts(hostname: "bench"), sentAt: Date())
+        return try await store.enroll(request, signingKey: signing.publicKey) { id in
+            let certificate = try ca.issueClient(csrPEM: csrPEM, commonName: id)
+            return IssuedCertificate(
+                pem: try certificate.serializeAsPEM().pemString, fingerprint: FleetCA.fingerprint(certificate))
+        }
+    }
+
     /// A report shaped like a real cycle: `results` checks with metrics and the odd finding.
-    static func report(agentID: String, instance: String, sequence: UInt64, results: Int) -> Report {
+    static func report(
+        agentID: String, instance: String, sequence: UInt64, results: Int, collectedAt: Date = Date()
+    ) -> Report {
         let checks = (0..<results).map { index -> CheckResult in
             var metrics: [String: Double] = [:]
             for m in 0..<6 { metrics["metric_\(m)"] = Double((Int(sequence) * 7 + index * 13 + m) % 1000) / 10 }
@@ -222,9 +229,8 @@ struct IngestBenchmark: AsyncParsableCommand {
                 summary: "3 live process(es), 12/75 busy, 1204 queued, max latency 4 s (default), retry 120, dead 31",
                 durationMilliseconds: 2.5, metrics: metrics, findings: findings)
         }
-        let now = Date()
         return Report(
-            agentID: agentID, instance: instance, sequence: sequence, collectedAt: now, sentAt: now,
+            agentID: agentID, instance: instance, sequence: sequence, collectedAt: collectedAt, sentAt: collectedAt,
             agentVersion: HerdVersion.current, intervalSeconds: 60,
             host: HostFacts(hostname: "bench", mastodonVersion: "4.3.2", region: "eu-central", tags: ["tier": "small"]),
             results: checks)

@@ -90,18 +90,18 @@ struct StatusBenchmark: AsyncParsableCommand {
         var size = 0
         for _ in 0..<runs {
             var t = ContinuousClock.now
-            let data = try OperatorAPI.encoder.encode(fleet)
+            let data = WireCoding.encode(fleet)
             encodeTimes.append(milliseconds(t.duration(to: .now)))
             size = data.count
             t = ContinuousClock.now
-            _ = try OperatorAPI.decoder.decode(OperatorAPI.Fleet.self, from: data)
+            _ = try WireCoding.decode(OperatorAPI.Fleet.self, from: data, maxBytes: OperatorAPI.Fleet.maxBytes)
             decodeTimes.append(milliseconds(t.duration(to: .now)))
         }
         encodeTimes.sort()
         decodeTimes.sort()
         print(
             String(
-                format: "answer: %d KiB; JSONEncoder median %.0f ms, JSONDecoder median %.0f ms", size / 1024,
+                format: "answer: %d KiB; encode median %.0f ms, decode median %.0f ms", size / 1024,
                 encodeTimes[runs / 2], decodeTimes[runs / 2]))
         try store.close()
 

@@ -191,7 +191,7 @@ import X509
             let operatorClient = try running.client(identity: try running.operatorIdentity)
             let fleet = try await Self.call(operatorClient, .GET, running.url + "/v1/fleet")
             #expect(fleet.status == 200)
-            let rows = try OperatorAPI.decoder.decode(OperatorAPI.Fleet.self, from: Data(fleet.body)).instances
+            let rows = try WireCoding.decode(OperatorAPI.Fleet.self, from: fleet.body).instances
             #expect(rows.map(\.instance) == ["social.example"])
             #expect(rows.first?.state == "ok")
             let detail = try await Self.call(operatorClient, .GET, running.url + "/v1/instances/social.example")

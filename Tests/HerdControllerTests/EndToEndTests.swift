@@ -120,7 +120,9 @@ import Testing
         #expect(status.status == 1, "\(status.output)")
         #expect(status.output.contains("social.example") && status.output.contains("critical"), "\(status.output)")
         let json = try fleet.herdctl(["status", "--json"])
-        let rows = try OperatorAPI.decoder.decode(OperatorAPI.Fleet.self, from: Data(json.output.utf8)).instances
+        let rows = try WireCoding.decode(
+            OperatorAPI.Fleet.self, from: Array(json.output.utf8), maxBytes: OperatorAPI.Fleet.maxBytes
+        ).instances
         #expect(rows.first?.failing == ["disk"])
         let show = try fleet.herdctl(["show", "social.example"])
         #expect(show.status == 0 && show.output.contains("disk"), "\(show.output)")

@@ -194,6 +194,9 @@ import X509
         let (agent, _) = try await fleet.enroll("social.example")
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         let writer = ReportWriter(store: fleet.store)
+        // The agent is looked up (and so cached) before its first report, as the ingest route does.
+        let fingerprint = try #require(agent.certificateFingerprint)
+        #expect(try await fleet.store.agent(fingerprint: fingerprint)?.lastSequence == nil)
         #expect(
             try await writer.submit(fleet.report(agent, sequence: 1, statuses: ["disk": .ok, "sidekiq": .ok], at: t0)))
         // A retry of the same sequence, and an older one racing it: not stored again.
@@ -208,6 +211,8 @@ import X509
                 fleet.report(agent, sequence: 3, statuses: ["disk": .ok, "sidekiq": .critical], at: t2)))
 
         #expect(try await fleet.store.lastSequence(agentID: agent.id) == 3)
+        // The cached record follows the database: replays are judged against the sequence stored.
+        #expect(try await fleet.store.agent(fingerprint: fingerprint)?.lastSequence == 3)
         let state = try await fleet.store.checkStates(instance: "social.example")
         let sidekiq = try #require(state.first { $0.checkID == "sidekiq" })
         #expect(sidekiq.status == .critical)

@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import HerdProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -66,7 +67,7 @@ enum PinnedCA {
 
     static func fingerprint(_ certificate: NIOSSLCertificate) -> String {
         guard let der = try? certificate.toDERBytes() else { return "" }
-        return SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(SHA256.hash(data: der))
     }
 
     /// Whether `leaf` carries a valid signature by `ca`'s key.

@@ -67,7 +67,11 @@ public struct FleetCA: Sendable {
     public static func fingerprint(_ certificate: Certificate) -> String {
         var serializer = DER.Serializer()
         try? serializer.serialize(certificate)
-        return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
+        return fingerprint(der: serializer.serializedBytes)
+    }
+
+    public static func fingerprint(der: some DataProtocol) -> String {
+        Hex.lowercase(SHA256.hash(data: der))
     }
 
     /// The controller's server certificate for `names` (DNS names or IP addresses).

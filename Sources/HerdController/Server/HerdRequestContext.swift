@@ -24,6 +24,6 @@ public struct HerdRequestContext: RequestContext {
         guard let certificate = try? await channel.nioSSL_peerCertificate().get(),
             let der = try? certificate.toDERBytes()
         else { return nil }
-        return SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
+        return FleetCA.fingerprint(der: der)
     }
 }

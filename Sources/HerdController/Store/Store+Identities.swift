@@ -131,7 +131,7 @@ extension Store {
     {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
-        let token = "herd1-" + bytes.map { String(format: "%02x", $0) }.joined()
+        let token = "herd1-" + Hex.lowercase(bytes)
         try await pool.write { db in
             try db.execute(
                 sql: """
@@ -144,7 +144,7 @@ extension Store {
     }
 
     static func tokenHash(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(SHA256.hash(data: Array(token.utf8)))
     }
 
     // MARK: Agents
@@ -242,7 +242,8 @@ extension Store {
 
     /// Revokes an agent: every later request with its certificate is refused with `revoked`.
     public func revoke(agentID: String, now: Double = now()) async throws -> AgentRecord {
-        try await pool.write { db in
+        defer { agentCache.withLock { $0.remove(agentID: agentID) } }
+        return try await pool.write { db in
             try db.execute(
                 sql: "UPDATE agents SET state = 'revoked', revoked_at = ? WHERE id = ? AND state != 'revoked'",
                 arguments: [now, agentID])
@@ -259,13 +260,17 @@ extension Store {
         }
     }
 
+    /// The agent holding the certificate with this fingerprint; from memory after its first call.
     public func agent(fingerprint: String) async throws -> AgentRecord? {
-        try await pool.read { db in
+        if let cached = agentCache.withLock({ $0[fingerprint] }) { return cached }
+        let agent = try await pool.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT * FROM agents WHERE certificate_fingerprint = ?", arguments: [fingerprint]
             )
             .map(AgentRecord.init)
         }
+        if let agent { agentCache.withLock { $0.insert(agent) } }
+        return agent
     }
 
     public func agents(state: AgentState? = nil) async throws -> [AgentRecord] {

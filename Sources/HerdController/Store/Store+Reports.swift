@@ -55,7 +55,11 @@ extension Store {
     /// stored, `false` when its sequence was not newer than the agent's last (a retry racing its own
     /// first delivery): nothing of it is stored twice.
     public func write(_ batch: [AcceptedReport]) async throws -> [Bool] {
-        try await pool.write { db in try batch.map { try Self.write($0, in: db) } }
+        let stored = try await pool.write { db in try batch.map { try Self.write($0, in: db) } }
+        agentCache.withLock { cache in
+            for (report, wasStored) in zip(batch, stored) where wasStored { cache.stored(report) }
+        }
+        return stored
     }
 
     static func write(_ accepted: AcceptedReport, in db: Database) throws -> Bool {

@@ -71,6 +71,17 @@ extension Store {
             summary: row["summary"], lastAt: row["last_at"], recent: row["recent"])
     }
 
+    /// Bytes on disk per table and index (SQLite's `dbstat`), for benchmarks and capacity planning.
+    public func bytesOnDisk() async throws -> [String: Int] {
+        try await pool.read { db in
+            var sizes: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, sum(pgsize) FROM dbstat GROUP BY name") {
+                sizes[row[0]] = row[1]
+            }
+            return sizes
+        }
+    }
+
     public func count(_ table: StoreTable) async throws -> Int {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.rawValue)") ?? 0 }
     }
@@ -79,57 +90,48 @@ extension Store {
     /// `silent` when its agent has missed `silenceIntervals` intervals), worst first.
     public func fleetStatus(now: Double, silenceIntervals: Int) async throws -> [InstanceStatus] {
         try await pool.read { db in
-            var rows: [String: InstanceStatus] = [:]
-            let agents = try Row.fetchAll(
+            // Every live agent with its instance's summary row (kept by the write path: worst status by
+            // severity ok < warning < unknown < critical, the failing — critical, unknown — and warning
+            // check ids), then the instances that have reports but no live agent. Columns by position:
+            // this runs over every instance of the fleet.
+            let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT id, instance, state, agent_version, last_report_at, interval_seconds FROM agents
-                    WHERE state != 'revoked'
+                    SELECT a.instance, a.id, a.state, a.agent_version, a.last_report_at, a.interval_seconds,
+                        s.severity, s.failing, s.warning
+                    FROM agents a
+                    LEFT JOIN instances i ON i.domain = a.instance
+                    LEFT JOIN instance_state s ON s.instance_id = i.id
+                    WHERE a.state != 'revoked'
+                    UNION ALL
+                    SELECT i.domain, NULL, NULL, NULL, NULL, NULL, s.severity, s.failing, s.warning
+                    FROM instance_state s JOIN instances i ON i.id = s.instance_id
+                    WHERE NOT EXISTS (SELECT 1 FROM agents a WHERE a.instance = i.domain AND a.state != 'revoked')
                     """)
-            for agent in agents {
-                let instance: String = agent["instance"]
-                let state = AgentState(rawValue: agent["state"]) ?? .pending
+            var out: [InstanceStatus] = []
+            while let row = try rows.next() {
                 var status = InstanceStatus(
-                    instance: instance, overall: .waiting, failing: [], warning: [],
-                    lastReportAt: agent["last_report_at"], agentID: agent["id"], agentVersion: agent["agent_version"],
-                    agentState: state)
-                if let last = status.lastReportAt, let interval: Int = agent["interval_seconds"],
+                    instance: row[0], overall: .waiting, failing: Self.identifiers(row[7]),
+                    warning: Self.identifiers(row[8]), lastReportAt: row[4], agentID: row[1], agentVersion: row[3],
+                    agentState: (row[2] as String?).flatMap(AgentState.init(rawValue:)))
+                if let severity = row[6] as Int? {
+                    status.overall = [.ok, .warning, .unknown, .critical][max(0, min(3, severity))]
+                }
+                if let last = status.lastReportAt, let interval = row[5] as Int?,
                     now - last > Double(interval * silenceIntervals)
                 {
                     status.overall = .silent
                 }
-                rows[instance] = status
+                out.append(status)
             }
-            // One row per instance (kept by the write path): worst status by severity (ok < warning <
-            // unknown < critical) and the failing (critical, unknown) and warning check ids.
-            let states = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT i.domain, s.severity, s.failing, s.warning
-                    FROM instance_state s JOIN instances i ON i.id = s.instance_id
-                    """)
-            while let row = try states.next() {
-                let instance: String = row["domain"]
-                var status =
-                    rows[instance]
-                    ?? InstanceStatus(
-                        instance: instance, overall: .waiting, failing: [], warning: [], lastReportAt: nil,
-                        agentID: nil, agentVersion: nil, agentState: nil)
-                status.failing = (row["failing"] as String?).map { $0.split(separator: ",").map(String.init) } ?? []
-                status.warning = (row["warning"] as String?).map { $0.split(separator: ",").map(String.init) } ?? []
-                if status.overall != .silent {
-                    let severity: Int = row["severity"]
-                    status.overall = [.ok, .warning, .unknown, .critical][max(0, min(3, severity))]
-                }
-                rows[instance] = status
-            }
-            return rows.values.map { row in
-                var row = row
-                row.failing.sort()
-                row.warning.sort()
-                return row
-            }.sorted { ($0.severity, $1.instance) > ($1.severity, $0.instance) }
+            return out.sorted { ($0.severity, $1.instance) > ($1.severity, $0.instance) }
         }
+    }
+
+    /// `a,b,c` (SQLite's `group_concat`) as sorted ids.
+    private static func identifiers(_ list: String?) -> [String] {
+        guard let list else { return [] }
+        return list.split(separator: ",").map(String.init).sorted()
     }
 }
 

@@ -1,12 +1,17 @@
 import Foundation
 import GRDB
 import HerdProtocol
+import Synchronization
 
 /// The controller's history in SQLite (GRDB, WAL, `synchronous = FULL` so a commit is on disk before
 /// anyone is told it happened). Schema changes are migrations, one per file, frozen once shipped.
 public final class Store: Sendable {
     let pool: DatabasePool
     public let path: String
+    /// Agents by certificate fingerprint, as the database has them: every request starts with this
+    /// look-up. This process is the database's only writer, so the cache changes exactly where the
+    /// database does — a revocation clears it, a stored report advances its agent's sequence.
+    let agentCache = Mutex(AgentCache())
 
     /// Opens (creating) the database and applies every migration — or only those up to `migrateUpTo`,
     /// which tests use to build a database as an older controller left it.
@@ -36,4 +41,35 @@ public final class Store: Sendable {
     }
 
     public static func now() -> Double { Date().timeIntervalSince1970 }
+}
+
+/// The agents that called recently, by certificate fingerprint, and each one's fingerprint by id.
+struct AgentCache: Sendable {
+    private var byFingerprint: [String: AgentRecord] = [:]
+    private var fingerprintByID: [String: String] = [:]
+
+    subscript(fingerprint: String) -> AgentRecord? { byFingerprint[fingerprint] }
+
+    mutating func insert(_ agent: AgentRecord) {
+        guard let fingerprint = agent.certificateFingerprint else { return }
+        byFingerprint[fingerprint] = agent
+        fingerprintByID[agent.id] = fingerprint
+    }
+
+    /// A report of `agentID` is durable: what the database now says about the agent.
+    mutating func stored(_ report: AcceptedReport) {
+        guard let fingerprint = fingerprintByID[report.agentID], var agent = byFingerprint[fingerprint],
+            agent.lastSequence.map({ $0 < report.report.sequence }) ?? true
+        else { return }
+        agent.lastSequence = report.report.sequence
+        agent.lastReportAt = report.receivedAt
+        agent.intervalSeconds = Int(report.report.intervalSeconds)
+        agent.agentVersion = report.report.agentVersion
+        byFingerprint[fingerprint] = agent
+    }
+
+    mutating func remove(agentID: String) {
+        guard let fingerprint = fingerprintByID.removeValue(forKey: agentID) else { return }
+        byFingerprint[fingerprint] = nil
+    }
 }

@@ -1,7 +1,8 @@
 /// The operator API's bodies (herdctl ↔ controller, operator certificates only). Plain JSON with
-/// `snake_case` keys through `JSONEncoder`/`JSONDecoder` (`OperatorAPI.encoder`/`decoder`); unlike the
-/// agent protocol nothing here is signed, so nothing depends on exact bytes. Controller/README.md
-/// documents the endpoints.
+/// `snake_case` keys through `JSONEncoder`/`JSONDecoder` (`OperatorAPI.encoder`/`decoder`), except the
+/// fleet table, which grows with the fleet and goes through the protocol's own reader and writer.
+/// Unlike the agent protocol nothing here is signed, so nothing depends on exact bytes.
+/// Controller/README.md documents the endpoints.
 public enum OperatorAPI {
     /// Keys are spelled out in each type's `CodingKeys` (no key strategy: converting every key of a
     /// 10 000-row fleet table cost more than the rest of the encoding).
@@ -13,39 +14,59 @@ public enum OperatorAPI {
 
     public static var decoder: JSONDecoder { JSONDecoder() }
 
-    /// `GET /v1/fleet`: one row per instance, worst first.
-    public struct Fleet: Codable, Sendable, Hashable {
+    /// `GET /v1/fleet`: one row per instance, worst first. The one answer that grows with the fleet
+    /// (1.6 MiB for 10 000 instances), so it goes through the protocol's own JSON reader and writer:
+    /// Foundation's coders took ~200 ms of `herdctl status` on such a fleet.
+    public struct Fleet: WireMessage, Hashable {
+        /// Instances in one answer; a fleet larger than this needs paging first.
+        public static let maxInstances = 100_000
+        public static let maxBytes = 64 << 20
+
         public var serverTime: Double
         public var instances: [InstanceRow]
-        enum CodingKeys: String, CodingKey {
-            case serverTime = "server_time"
-            case instances
-        }
 
         public init(serverTime: Double, instances: [InstanceRow]) {
             self.serverTime = serverTime
             self.instances = instances
         }
+
+        public init(json r: inout JSONReader) throws(WireError) {
+            var serverTime: Double?, instances: [InstanceRow]?
+            try r.readObject { r, key throws(WireError) in
+                switch key {
+                case "server_time": serverTime = try r.readDouble()
+                case "instances": instances = try r.readArray(of: InstanceRow.self, maxCount: Self.maxInstances)
+                default: try r.skipValue()
+                }
+            }
+            self.init(
+                serverTime: try r.required(serverTime, "server_time"), instances: try r.required(instances, "instances")
+            )
+        }
+
+        public func write(to w: inout JSONWriter) {
+            w.object { w in
+                w.field("instances", instances)
+                w.field("server_time", serverTime)
+            }
+        }
+
+        public func validate() throws(WireError) {
+            for row in instances { try row.validate() }
+        }
     }
 
-    public struct InstanceRow: Codable, Sendable, Hashable {
-        /// `ok warning critical unknown silent waiting`
+    public struct InstanceRow: WireMessage, Hashable {
+        public static let states: Set<String> = ["ok", "warning", "critical", "unknown", "silent", "waiting"]
+
         public var instance: String
+        /// `ok warning critical unknown silent waiting`
         public var state: String
         public var failing: [String]
         public var warning: [String]
         public var lastReportAt: Double?
         public var agentId: String?
         public var agentVersion: String?
-        enum CodingKeys: String, CodingKey {
-            case instance
-            case state
-            case failing
-            case warning
-            case lastReportAt = "last_report_at"
-            case agentId = "agent_id"
-            case agentVersion = "agent_version"
-        }
 
         public init(
             instance: String, state: String, failing: [String], warning: [String], lastReportAt: Double?,
@@ -58,6 +79,56 @@ public enum OperatorAPI {
             self.lastReportAt = lastReportAt
             self.agentId = agentId
             self.agentVersion = agentVersion
+        }
+
+        public init(json r: inout JSONReader) throws(WireError) {
+            var instance: String?, state: String?, failing: [String]?, warning: [String]?
+            var lastReportAt: Double?, agentId: String?, agentVersion: String?
+            try r.readObject { r, key throws(WireError) in
+                switch key {
+                case "instance": instance = try r.readString()
+                case "state": state = try r.readString()
+                case "failing": failing = try Self.readIdentifiers(&r)
+                case "warning": warning = try Self.readIdentifiers(&r)
+                case "last_report_at": lastReportAt = try r.readNull() ? nil : r.readDouble()
+                case "agent_id": agentId = try r.readNull() ? nil : r.readString()
+                case "agent_version": agentVersion = try r.readNull() ? nil : r.readString()
+                default: try r.skipValue()
+                }
+            }
+            self.init(
+                instance: try r.required(instance, "instance"), state: try r.required(state, "state"),
+                failing: try r.required(failing, "failing"), warning: try r.required(warning, "warning"),
+                lastReportAt: lastReportAt, agentId: agentId, agentVersion: agentVersion)
+        }
+
+        private static func readIdentifiers(_ r: inout JSONReader) throws(WireError) -> [String] {
+            var out: [String] = []
+            try r.readArray(maxCount: Limits.maxCheckResults) { r throws(WireError) in out.append(try r.readString()) }
+            return out
+        }
+
+        public func write(to w: inout JSONWriter) {
+            w.object { w in
+                w.field("agent_id", agentId)
+                w.field("agent_version", agentVersion)
+                w.key("failing")
+                w.array(failing) { w, id in w.string(id) }
+                w.field("instance", instance)
+                if let lastReportAt { w.field("last_report_at", lastReportAt) }
+                w.field("state", state)
+                w.key("warning")
+                w.array(warning) { w, id in w.string(id) }
+            }
+        }
+
+        public func validate() throws(WireError) {
+            guard Self.states.contains(state) else {
+                throw WireError(.invalidField, "instances.state: \(state) is not a fleet state")
+            }
+            guard Rule.isInstanceName(instance) else {
+                throw WireError(.invalidField, "instances.instance: not an instance name")
+            }
         }
     }
 

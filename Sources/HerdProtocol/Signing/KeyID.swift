@@ -7,7 +7,7 @@ public struct KeyID: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
 
     public init(publicKey: Curve25519.Signing.PublicKey) {
         let digest = SHA256.hash(data: publicKey.rawRepresentation)
-        rawValue = Self.hex(digest)
+        rawValue = Hex.lowercase(digest)
     }
 
     public var description: String { rawValue }
@@ -20,15 +20,5 @@ public struct KeyID: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
         let bytes = rawValue.utf8
         guard bytes.count == 64, bytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
         else { throw .invalid(path(), "must be 64 lowercase hex digits (SHA-256 of the public key)") }
-    }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

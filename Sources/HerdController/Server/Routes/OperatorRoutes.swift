@@ -12,7 +12,7 @@ enum OperatorRoutes {
                 let now = controller.clock().timeIntervalSince1970
                 let rows = try await controller.store.fleetStatus(
                     now: now, silenceIntervals: controller.configuration.silenceIntervals)
-                return WireResponse.json(
+                return WireResponse.message(
                     OperatorAPI.Fleet(
                         serverTime: now,
                         instances: rows.map {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import HerdProtocol
 
 /// One schema change. Each lives in its own file and is frozen once shipped.
 protocol Migration {
@@ -22,7 +23,7 @@ public enum Migrations {
         all.map { migration in
             (
                 migration.identifier,
-                SHA256.hash(data: Array(migration.sql.utf8)).map { String(format: "%02x", $0) }.joined()
+                Hex.lowercase(SHA256.hash(data: Array(migration.sql.utf8)))
             )
         }
     }

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import HerdController
+import HerdProtocol
+import HerdTestSupport
+
+/// What history costs on disk, and what retention does to it: a few instances reporting every
+/// `interval` seconds for `days` days (the ingest benchmark's reports: 15 checks, 6 metrics each),
+/// written through the store, measured per table with SQLite's `dbstat`; then one retention pass
+/// (raw results kept `raw-days`, hourly rollups kept) and the same measurement.
+struct RetentionBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retention",
+        abstract: "Database bytes per instance-day, raw and rolled up, before and after a retention pass.")
+
+    @Option(help: "Instances, each with its own agent.")
+    var instances = 4
+
+    @Option(help: "Days of history.")
+    var days = 16
+
+    @Option(help: "Seconds between reports.")
+    var interval = 60
+
+    @Option(help: "Days of raw results the retention pass keeps.")
+    var rawDays = 14
+
+    func run() async throws {
+        let root = try TemporaryDirectory("herd-bench-retention")
+        defer { root.remove() }
+        let store = try Store(path: root.file("herd.sqlite"))
+        let ca = try FleetCA.create()
+        var agents: [(AgentRecord, String)] = []
+        for index in 0..<instances {
+            let instance = "i\(index).bench.example"
+            agents.append((try await IngestBenchmark.enroll(instance, in: store, ca: ca), instance))
+        }
+        let perInstance = days * 86_400 / interval
+        let end = (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600
+        let start = end - Double(days * 86_400)
+        print(
+            "writing \(days) days × \(instances) instances × 1 report / \(interval) s = \(perInstance * instances) reports…"
+        )
+        let started = ContinuousClock.now
+        for step in 0..<perInstance {
+            let at = Date(timeIntervalSince1970: start + Double(step * interval))
+            _ = try await store.write(
+                agents.map { agent, instance in
+                    AcceptedReport(
+                        agentID: agent.id,
+                        report: IngestBenchmark.report(
+                            agentID: agent.id, instance: instance, sequence: UInt64(step + 1), results: 15,
+                            collectedAt: at),
+                        receivedAt: at.timeIntervalSince1970)
+                })
+        }
+        print("written in \(started.duration(to: .now))")
+        let instanceDays = Double(instances * days)
+        let before = try await store.bytesOnDisk()
+        report("before retention", before, per: instanceDays)
+
+        let pass = try await store.retain(now: end, rawDays: rawDays, rollupDays: 400)
+        print("retention pass: \(pass)")
+        let after = try await store.bytesOnDisk()
+        report("after retention (\(rawDays) days raw + rollups for all \(days))", after, per: instanceDays)
+        let rollups = after.filter { $0.key.hasPrefix("rollups") }.values.reduce(0, +)
+        print(
+            String(
+                format: "hourly rollups: %.1f KiB per instance-day → %.1f MiB per instance for 400 days",
+                Double(rollups) / instanceDays / 1024, Double(rollups) / instanceDays * 400 / 1_048_576))
+        try store.close()
+    }
+
+    private func report(_ title: String, _ sizes: [String: Int], per instanceDays: Double) {
+        let total = sizes.values.reduce(0, +)
+        print(
+            String(
+                format: "%@: %.1f MiB, %.2f MiB per instance-day", title, Double(total) / 1_048_576,
+                Double(total) / instanceDays / 1_048_576))
+        for (name, bytes) in sizes.sorted(by: { $0.value > $1.value }) where bytes >= 1 << 20 {
+            print(String(format: "  %-32@ %8.1f MiB", name, Double(bytes) / 1_048_576))
+        }
+    }
+}
