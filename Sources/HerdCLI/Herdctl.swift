@@ -15,7 +15,10 @@ public struct Herdctl: AsyncParsableCommand {
             herdctl --generate-completion-script bash|zsh|fish.
             """,
         version: HerdVersion.current,
-        subcommands: [StatusCommand.self, ShowCommand.self, AgentsCommand.self, OperatorsCommand.self]
+        subcommands: [
+            StatusCommand.self, ShowCommand.self, IncidentsCommand.self, IncidentCommand.self, AckCommand.self,
+            PatternsCommand.self, SilenceCommand.self, AgentsCommand.self, OperatorsCommand.self,
+        ]
     )
 
     public init() {}

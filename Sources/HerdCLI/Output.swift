@@ -47,6 +47,16 @@ enum Output {
         return out
     }
 
+    /// `2026-11-22 03:10:54Z`.
+    static func timestamp(_ seconds: Double) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+
     /// `42s`, `5m`, `3h`, `2d`.
     static func age(_ seconds: Double) -> String {
         switch max(0, seconds) {

@@ -21,6 +21,10 @@ import Testing
             try run(
                 "herd-controller",
                 ["init", "--data-dir", data, "--herdctl-dir", root.file("herdctl"), "--listen", "127.0.0.1:\(port)"])
+            // One failing disk result is an incident here, so that a single `run --once` shows the path.
+            let configuration = try String(contentsOfFile: data + "/controller.conf", encoding: .utf8)
+            try (configuration + "patterns.persistent.check.disk = 1/0s/2\n").write(
+                toFile: data + "/controller.conf", atomically: true, encoding: .utf8)
             // An agent with one cheap check on the real host and no Mastodon around it.
             try root.write(
                 "agent.conf",
@@ -129,6 +133,35 @@ import Testing
         let agents = try fleet.herdctl(["agents", "list"])
         #expect(agents.status == 0 && agents.output.contains("accepted"), "\(agents.output)")
         #expect(try fleet.herdctl(["show", "Not A Domain"]).status == 2)
+
+        // The failing disk is an incident, with a diagnosis; operators acknowledge and silence.
+        let incidents = try fleet.herdctl(["incidents", "--open", "--json"])
+        let open = try OperatorAPI.decoder.decode(OperatorAPI.Incidents.self, from: Data(incidents.output.utf8))
+        #expect(open.incidents.map(\.checkId) == ["disk"], "\(incidents.output)")
+        let incident = try #require(open.incidents.first)
+        #expect(incident.diagnosis?.rule == "disk_full" && incident.diagnosis?.action == "media-remove")
+        let shown = try fleet.herdctl(["incident", "show", "\(incident.id)"])
+        #expect(
+            shown.status == 0 && shown.output.contains("Probable cause") && shown.output.contains("opened"),
+            "\(shown.output)")
+        #expect(try fleet.herdctl(["ack", "\(incident.id)"]).output.contains("acknowledged by admin"))
+        let patterns = try fleet.herdctl(["patterns"])
+        #expect(patterns.status == 0 && patterns.output.contains("persistent"), "\(patterns.output)")
+        let silence = try fleet.herdctl([
+            "silence", "add", "--instance", "social.example", "--for", "2h", "--reason", "disk replacement",
+        ])
+        #expect(silence.status == 0 && silence.output.contains("silence #1"), "\(silence.output)")
+        #expect(try fleet.herdctl(["silence", "list"]).output.contains("disk replacement"))
+        #expect(try fleet.herdctl(["silence", "expire", "1"]).status == 0)
+        #expect(try fleet.herdctl(["silence", "expire", "1"]).status == 1)  // already over
+        // Hostile arguments: usage errors (2) before anything is sent, refusals (1) from the controller.
+        #expect(try fleet.herdctl(["incident", "show", "0"]).status == 2)
+        #expect(try fleet.herdctl(["incident", "show", "99"]).status == 1)
+        #expect(try fleet.herdctl(["silence", "add", "--for", "1h", "--reason", "x"]).status == 2)
+        #expect(try fleet.herdctl(["silence", "add", "--check", "disk", "--for", "10y", "--reason", "x"]).status == 2)
+        #expect(
+            try fleet.herdctl(["silence", "add", "--instance", "Not A Domain", "--for", "1h", "--reason", "x"]).status
+                == 1)
 
         // A second operator: keys made on "their machine", only public halves travel.
         let second = fleet.root.file("second")

@@ -25,6 +25,24 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var rollupRetentionDays = 400
     /// An instance whose agent has not reported for this many intervals is `silent`.
     public var silenceIntervals = 3
+    /// Thresholds of the pattern rules and the fleet-wide rule (`patterns.*`, `fleet.*`).
+    public var patterns = PatternSettings()
+    /// Webhook sinks by name (`notify.webhook.NAME = URL`, `notify.webhook.NAME.format = json|slack`).
+    public var webhooks: [String: Webhook] = [:]
+    /// How long an instance incident waits before it notifies, so that a fleet incident can absorb it.
+    public var groupWait: Duration = .seconds(30)
+
+    public struct Webhook: Sendable, Hashable {
+        public enum Format: String, Sendable, Hashable { case json, slack }
+        public var url: String
+        public var format: Format = .json
+    }
+
+    /// The pattern engine these settings describe: the write path runs it on every stored result.
+    public var patternEngine: PatternEngine {
+        PatternEngine(
+            settings: patterns, sinks: webhooks.keys.sorted(), groupWait: Double(groupWait.components.seconds))
+    }
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -39,7 +57,11 @@ public struct ControllerConfiguration: Sendable, Hashable {
 
     public static let keys = [
         "listen", "server_names", "enrollment.auto_accept", "ingest.max_clock_skew", "ingest.max_batch",
-        "retention.raw_days", "retention.rollup_days", "silence.intervals",
+        "retention.raw_days", "retention.rollup_days", "silence.intervals", "patterns.persistent.results",
+        "patterns.persistent.duration", "patterns.persistent.resolve_results", "patterns.flapping.high",
+        "patterns.flapping.low", "patterns.recurring.count", "patterns.recurring.window", "patterns.load.window",
+        "patterns.load.start", "patterns.load.stop", "fleet.min_instances", "fleet.min_fraction", "fleet.min_group",
+        "fleet.window", "notify.group_wait",
     ]
 
     public static func load(dataDirectory: String) throws(ControllerConfigurationError) -> ControllerConfiguration {
@@ -70,6 +92,13 @@ public struct ControllerConfiguration: Sendable, Hashable {
                 throw ControllerConfigurationError("\(source):\(entry.line): \(error.description)")
             }
         }
+        for (name, hook) in configuration.webhooks where hook.url.isEmpty {
+            throw ControllerConfigurationError(
+                "\(source): notify.webhook.\(name).format without notify.webhook.\(name)")
+        }
+        guard configuration.patterns.flapping.low < configuration.patterns.flapping.high else {
+            throw ControllerConfigurationError("\(source): patterns.flapping.low must be below patterns.flapping.high")
+        }
         return configuration
     }
 
@@ -81,7 +110,73 @@ public struct ControllerConfiguration: Sendable, Hashable {
             }
             return n
         }
+        func seconds(_ range: ClosedRange<Int>) throws(ControllerConfigurationError) -> Int {
+            guard value.hasSuffix("s"), let n = Int(value.dropLast()), range.contains(n) else {
+                throw ControllerConfigurationError(
+                    "\(key): expected seconds such as \(range.lowerBound)s, at most \(range.upperBound)s")
+            }
+            return n
+        }
+        func number(_ range: ClosedRange<Double>) throws(ControllerConfigurationError) -> Double {
+            guard let n = Double(value), range.contains(n) else {
+                throw ControllerConfigurationError(
+                    "\(key): expected a number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return n
+        }
+        if key.hasPrefix("patterns.persistent.check.") {
+            // RESULTS/DURATION/RESOLVE_RESULTS for one check, e.g. 5/300s/3.
+            let check = String(key.dropFirst("patterns.persistent.check.".count))
+            let parts = value.split(separator: "/").map { String($0.trimmed(" ")) }
+            guard Rule.isIdentifier(check), parts.count == 3, let results = Int(parts[0]), (1...21).contains(results),
+                parts[1].hasSuffix("s"), let duration = Int(parts[1].dropLast()), (0...604_800).contains(duration),
+                let resolve = Int(parts[2]), (1...21).contains(resolve)
+            else { throw ControllerConfigurationError("\(key): expected RESULTS/SECONDSs/RESOLVE such as 5/300s/2") }
+            var limits = PatternSettings.Persistent()
+            limits.results = results
+            limits.seconds = Double(duration)
+            limits.resolveResults = resolve
+            patterns.persistent.overrides[check] = limits
+            return
+        }
+        if key.hasPrefix("notify.webhook.") {
+            var name = String(key.dropFirst("notify.webhook.".count))
+            let isFormat = name.hasSuffix(".format")
+            if isFormat { name = String(name.dropLast(".format".count)) }
+            guard Rule.isIdentifier(name) else {
+                throw ControllerConfigurationError("\(key): a sink name is an identifier")
+            }
+            var hook = webhooks[name] ?? Webhook(url: "")
+            if isFormat {
+                guard let format = Webhook.Format(rawValue: value) else {
+                    throw ControllerConfigurationError("\(key): expected json or slack")
+                }
+                hook.format = format
+            } else {
+                guard Self.isWebhookURL(value) else {
+                    throw ControllerConfigurationError("\(key): expected an https:// URL (http:// only to loopback)")
+                }
+                hook.url = value
+            }
+            webhooks[name] = hook
+            return
+        }
         switch key {
+        case "patterns.persistent.results": patterns.persistent.results = try integer(1...21)
+        case "patterns.persistent.duration": patterns.persistent.seconds = Double(try seconds(0...604_800))
+        case "patterns.persistent.resolve_results": patterns.persistent.resolveResults = try integer(1...21)
+        case "patterns.flapping.high": patterns.flapping.high = try number(1...100)
+        case "patterns.flapping.low": patterns.flapping.low = try number(0...100)
+        case "patterns.recurring.count": patterns.recurring.count = try integer(1...32)
+        case "patterns.recurring.window": patterns.recurring.window = try integer(2...32)
+        case "patterns.load.window": patterns.load.window = try integer(5...120)
+        case "patterns.load.start": patterns.load.start = try number(0...1)
+        case "patterns.load.stop": patterns.load.stop = try number(-1...1)
+        case "fleet.min_instances": patterns.fleet.minInstances = try integer(2...100_000)
+        case "fleet.min_fraction": patterns.fleet.minFraction = try number(0.01...1)
+        case "fleet.min_group": patterns.fleet.minGroup = try integer(2...100_000)
+        case "fleet.window": patterns.fleet.windowSeconds = Double(try seconds(60...86_400))
+        case "notify.group_wait": groupWait = .seconds(try seconds(0...3600))
         case "listen":
             guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
                 (1...65535).contains(port), colon > value.startIndex
@@ -121,6 +216,21 @@ public struct ControllerConfiguration: Sendable, Hashable {
         }
     }
 
+    static func number(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
+    /// `https://…`, or `http://` to a loopback address (a local relay); no credentials in the URL.
+    static func isWebhookURL(_ value: String) -> Bool {
+        guard value.utf8.count <= 2048, !value.contains(where: { $0.isWhitespace || $0 == "@" }) else { return false }
+        if value.hasPrefix("https://") { return value.count > "https://".count }
+        for loopback in ["http://127.0.0.1:", "http://127.0.0.1/", "http://[::1]:", "http://localhost:"]
+        where value.hasPrefix(loopback) {
+            return true
+        }
+        return false
+    }
+
     public func render() -> String {
         let host = listenHost.contains(":") ? "[\(listenHost)]" : listenHost
         let values = [
@@ -129,6 +239,20 @@ public struct ControllerConfiguration: Sendable, Hashable {
             "ingest.max_clock_skew": "\(maxClockSkew.components.seconds)s", "ingest.max_batch": String(maxBatch),
             "retention.raw_days": String(rawRetentionDays), "retention.rollup_days": String(rollupRetentionDays),
             "silence.intervals": String(silenceIntervals),
+            "patterns.persistent.results": String(patterns.persistent.results),
+            "patterns.persistent.duration": "\(Int(patterns.persistent.seconds))s",
+            "patterns.persistent.resolve_results": String(patterns.persistent.resolveResults),
+            "patterns.flapping.high": Self.number(patterns.flapping.high),
+            "patterns.flapping.low": Self.number(patterns.flapping.low),
+            "patterns.recurring.count": String(patterns.recurring.count),
+            "patterns.recurring.window": String(patterns.recurring.window),
+            "patterns.load.window": String(patterns.load.window),
+            "patterns.load.start": Self.number(patterns.load.start),
+            "patterns.load.stop": Self.number(patterns.load.stop),
+            "fleet.min_instances": String(patterns.fleet.minInstances),
+            "fleet.min_fraction": Self.number(patterns.fleet.minFraction),
+            "fleet.min_group": String(patterns.fleet.minGroup), "fleet.window": "\(Int(patterns.fleet.windowSeconds))s",
+            "notify.group_wait": "\(groupWait.components.seconds)s",
         ]
         return Self.keys.map { "\($0) = \(values[$0]!)" }.joined(separator: "\n") + "\n"
     }

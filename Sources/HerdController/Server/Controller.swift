@@ -19,7 +19,8 @@ public struct Controller: Sendable {
     ) {
         self.configuration = configuration
         self.store = store
-        self.writer = ReportWriter(store: store, maxBatch: configuration.maxBatch)
+        self.writer = ReportWriter(
+            store: store, maxBatch: configuration.maxBatch, patterns: configuration.patternEngine)
         self.ca = ca
         self.verifier = AgentMessageVerifier(policy: ReplayPolicy(maxClockSkew: configuration.maxClockSkew))
         self.logger = logger

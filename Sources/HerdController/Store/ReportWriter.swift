@@ -6,6 +6,7 @@ public actor ReportWriter {
     private let store: Store
     private let maxBatch: Int
     private let linger: Duration
+    private let engine: PatternEngine
     private var pending: [(report: AcceptedReport, reply: CheckedContinuation<Bool, any Error>)] = []
     private var flushing = false
 
@@ -13,8 +14,10 @@ public actor ReportWriter {
     public private(set) var batches = 0
     public private(set) var reports = 0
 
-    public init(store: Store, maxBatch: Int = 512, linger: Duration = .zero) {
+    public init(store: Store, maxBatch: Int = 512, linger: Duration = .zero, patterns: PatternEngine = PatternEngine())
+    {
         self.store = store
+        self.engine = patterns
         self.maxBatch = max(1, maxBatch)
         self.linger = linger
     }
@@ -36,7 +39,7 @@ public actor ReportWriter {
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
             do {
-                let stored = try await store.write(batch.map(\.report))
+                let stored = try await store.write(batch.map(\.report), patterns: engine)
                 batches += 1
                 reports += batch.count
                 for (entry, wasStored) in zip(batch, stored) { entry.reply.resume(returning: wasStored) }
@@ -45,7 +48,7 @@ public actor ReportWriter {
                 // the database refuses cannot take the others down with it.
                 for entry in batch {
                     do {
-                        entry.reply.resume(returning: try await store.write([entry.report])[0])
+                        entry.reply.resume(returning: try await store.write([entry.report], patterns: engine)[0])
                         batches += 1
                         reports += 1
                     } catch {

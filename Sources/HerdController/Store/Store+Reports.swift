@@ -54,15 +54,17 @@ extension Store {
     /// Writes `batch` in one transaction (one fsync for all of it). For each report: `true` when
     /// stored, `false` when its sequence was not newer than the agent's last (a retry racing its own
     /// first delivery): nothing of it is stored twice.
-    public func write(_ batch: [AcceptedReport]) async throws -> [Bool] {
-        let stored = try await pool.write { db in try batch.map { try Self.write($0, in: db) } }
+    public func write(_ batch: [AcceptedReport], patterns engine: PatternEngine = PatternEngine()) async throws
+        -> [Bool]
+    {
+        let stored = try await pool.write { db in try batch.map { try Self.write($0, engine: engine, in: db) } }
         agentCache.withLock { cache in
             for (report, wasStored) in zip(batch, stored) where wasStored { cache.stored(report) }
         }
         return stored
     }
 
-    static func write(_ accepted: AcceptedReport, in db: Database) throws -> Bool {
+    static func write(_ accepted: AcceptedReport, engine: PatternEngine, in db: Database) throws -> Bool {
         let report = accepted.report
         // Statements are prepared once per connection (GRDB's cache): compiling is a large share of the cost.
         try db.cachedStatement(
@@ -100,16 +102,25 @@ extension Store {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
         // The current state in one statement: since when in this status (kept while the status holds),
-        // and the last raw statuses for flap detection (every expression reads the old row).
+        // since when in trouble (kept while not OK), the last raw statuses for flap detection (every
+        // expression reads the old row) — and back what the pattern rules keep.
         let writeState = try db.cachedStatement(
             sql: """
-                INSERT INTO check_state (instance_id, check_id, status, since, summary, last_at, recent)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO check_state (instance_id, check_id, status, since, summary, last_at, recent, trouble_since)
+                VALUES (?, ?, ?, ?, ?, ?, ?, CASE WHEN ?3 = 0 THEN NULL ELSE ?4 END)
                 ON CONFLICT (instance_id, check_id) DO UPDATE SET
                     since = CASE WHEN check_state.status = excluded.status THEN check_state.since ELSE excluded.since END,
+                    trouble_since = CASE WHEN excluded.status = 0 THEN NULL
+                        ELSE coalesce(check_state.trouble_since, excluded.since) END,
                     status = excluded.status, summary = excluded.summary, last_at = excluded.last_at,
                     recent = substr(check_state.recent || excluded.recent, -\(recentLength))
+                RETURNING recent, trouble_since, patterns, categories, series
                 """)
+        let keepPatterns = try db.cachedStatement(
+            sql:
+                "UPDATE check_state SET patterns = ?, categories = ?, series = ? WHERE instance_id = ? AND check_id = ?"
+        )
+        var changes: [PatternChange] = []
         for result in report.results {
             try insertResult.execute(arguments: [
                 reportID, result.checkID, instanceID, collectedAt, result.status.code, result.summary,
@@ -121,10 +132,27 @@ extension Store {
                     Int64(clamping: finding.count), finding.sample,
                 ])
             }
-            try writeState.execute(arguments: [
-                instanceID, result.checkID, result.status.code, collectedAt, result.summary, collectedAt,
-                String(result.status.letter),
-            ])
+            guard
+                let row = try Row.fetchOne(
+                    writeState,
+                    arguments: [
+                        instanceID, result.checkID, result.status.code, collectedAt, result.summary, collectedAt,
+                        String(result.status.letter),
+                    ])
+            else { throw WireError(.internalError, "check_state returned no row") }
+            let kept = PatternEngine.Kept(
+                recent: row[0], troubleSince: row[1], patterns: row[2], categories: row[3], series: row[4])
+            let (update, change) = engine.evaluate(result, at: collectedAt, kept: kept)
+            if let update {
+                try keepPatterns.execute(arguments: [
+                    update.patterns, update.categories, update.series, instanceID, result.checkID,
+                ])
+            }
+            if let change { changes.append(change) }
+        }
+        if !changes.isEmpty {
+            try IncidentBook(engine: engine, db: db).apply(
+                changes, report: report, instanceID: instanceID, at: collectedAt)
         }
         // The instance's summary for the fleet table, from its (few) current check states.
         try db.cachedStatement(

@@ -159,7 +159,7 @@ public final class MastodonStandIn: @unchecked Sendable {
         connection.shutdown()
     }
 
-    private static func head(_ status: Int, _ contentType: String, length: Int, extra: [(String, String)]) -> [UInt8] {
+    static func head(_ status: Int, _ contentType: String, length: Int, extra: [(String, String)]) -> [UInt8] {
         var head =
             "HTTP/1.1 \(status) \(reason(status))\r\nContent-Type: \(contentType)\r\nContent-Length: \(length)\r\nConnection: close\r\n"
         for (name, value) in extra { head += "\(name): \(value)\r\n" }
@@ -185,7 +185,7 @@ public final class MastodonStandIn: @unchecked Sendable {
     }
 
     /// One request: head up to 64 KiB, body by Content-Length up to 1 MiB.
-    private static func read(_ connection: LoopbackServer.Connection) -> Request? {
+    static func read(_ connection: LoopbackServer.Connection) -> Request? {
         var data: [UInt8] = []
         let separator: [UInt8] = [13, 10, 13, 10]
         var headEnd: Int?

@@ -11,6 +11,7 @@ enum Routes {
         ReportsRoute.register(router, controller)
         OperatorRoutes.register(router, controller)
         OperatorsRoute.register(router, controller)
+        IncidentRoutes.register(router, controller)
         return router
     }
 

@@ -15,6 +15,7 @@ public enum Migrations {
     static let all: [any Migration.Type] = [
         M0001Initial.self,
         M0002InstanceState.self,
+        M0003Incidents.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones

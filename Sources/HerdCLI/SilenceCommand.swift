@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import HerdProtocol
+
+/// `herdctl silence add|list|expire`: silences and maintenance windows.
+struct SilenceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "silence",
+        abstract: "Silences and maintenance windows: incidents are still recorded, their notifications not sent.",
+        subcommands: [SilenceAdd.self, SilenceList.self, SilenceExpire.self])
+
+    static func print(_ silences: [OperatorAPI.Silence], now: Double) {
+        let rows = silences.map { s in
+            [
+                "#\(s.id)", "\(s.scope) \(s.value)",
+                s.startsAt > now ? "in \(Output.age(s.startsAt - now))" : "active",
+                s.expiredAt != nil ? "expired" : (s.endsAt > now ? "ends in \(Output.age(s.endsAt - now))" : "ended"),
+                s.createdBy, s.reason,
+            ]
+        }
+        Swift.print(Output.table(["ID", "SCOPE", "STARTS", "ENDS", "BY", "REASON"], rows))
+    }
+
+    /// `90m`, `2h`, `3d`, `45s` as seconds, bounded to a year.
+    static func duration(_ text: String) throws -> Double {
+        guard let unit = text.last, let value = Double(text.dropLast()), value > 0, value.isFinite else {
+            throw ValidationError("\(text): a duration such as 30m, 2h or 1d")
+        }
+        let seconds: Double
+        switch unit {
+        case "s": seconds = value
+        case "m": seconds = value * 60
+        case "h": seconds = value * 3600
+        case "d": seconds = value * 86_400
+        default: throw ValidationError("\(text): a duration such as 30m, 2h or 1d")
+        }
+        guard seconds <= 366 * 86_400 else { throw ValidationError("\(text): at most a year") }
+        return seconds
+    }
+}
+
+struct SilenceAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Silence an instance, a check, an error category or a group, now or later (a maintenance window).",
+        discussion: """
+            Exactly one of --instance, --check, --category, --group. Examples:
+              herdctl silence add --instance social.example --for 2h --reason "PostgreSQL upgrade"
+              herdctl silence add --group object_storage_endpoint=s3.example.net --for 1h --reason "provider incident"
+              herdctl silence add --check mastodon.api_probe --starts-in 12h --for 1h --reason "token rotation"
+            """)
+
+    @Option(help: "An instance (its domain).") var instance: String?
+    @Option(help: "A check id, on every instance.") var check: String?
+    @Option(help: "An error category, on every instance.") var category: String?
+    @Option(
+        help:
+            "ATTRIBUTE=VALUE: every instance sharing it (object_storage_endpoint, provider, region, mastodon_version, tag.NAME)."
+    )
+    var group: String?
+    @Option(name: .customLong("for"), help: "How long: 30m, 2h, 1d.") var length: String
+    @Option(help: "Start later (a maintenance window): 30m, 12h.") var startsIn: String?
+    @Option(help: "Why (one line, shown in incidents and the audit).") var reason: String
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        let scopes = [instance, check, category, group].compactMap { $0 }
+        guard scopes.count == 1 else {
+            throw ValidationError("give exactly one of --instance, --check, --category, --group")
+        }
+        _ = try SilenceCommand.duration(length)
+        if let startsIn { _ = try SilenceCommand.duration(startsIn) }
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--reason is required")
+        }
+    }
+
+    func run() async throws {
+        let (scope, value): (String, String) =
+            if let instance { ("instance", instance) } else if let check { ("check", check) } else if let category {
+                ("category", category)
+            } else { ("group", group ?? "") }
+        let now = Date().timeIntervalSince1970
+        let starts = now + (try startsIn.map(SilenceCommand.duration) ?? 0)
+        let request = OperatorAPI.SilenceRequest(
+            scope: scope, value: value, startsAt: startsIn == nil ? nil : starts,
+            endsAt: starts + (try SilenceCommand.duration(length)), reason: reason)
+        let silence = try await withClient(connection) {
+            try await $0.call(
+                .POST, "/v1/silences", body: Array(try OperatorAPI.encoder.encode(request)),
+                as: OperatorAPI.Silence.self)
+        }
+        if connection.json { return try printJSON(silence) }
+        print("silence #\(silence.id): \(silence.scope) \(silence.value) until \(Output.timestamp(silence.endsAt))")
+    }
+}
+
+struct SilenceList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Silences not yet over.")
+    @Flag(help: "Every silence, ended and expired too.") var all = false
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let answer = try await withClient(connection) {
+            try await $0.call(.GET, "/v1/silences\(all ? "?all=true" : "")", as: OperatorAPI.Silences.self)
+        }
+        if connection.json { return try printJSON(answer) }
+        if answer.silences.isEmpty { return print("no silence") }
+        SilenceCommand.print(answer.silences, now: answer.serverTime)
+    }
+}
+
+struct SilenceExpire: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "expire", abstract: "End a silence now.")
+    @Argument(help: "The silence's number.") var id: Int64
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        guard id > 0 else { throw ValidationError("a silence number is positive") }
+    }
+
+    func run() async throws {
+        let silence = try await withClient(connection) {
+            try await $0.call(.POST, "/v1/silences/\(id)/expire", body: [], as: OperatorAPI.Silence.self)
+        }
+        if connection.json { return try printJSON(silence) }
+        print("silence #\(silence.id) expired")
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import HerdProtocol
+import Hummingbird
+
+/// Incidents, patterns and silences for operators (Controller/README.md, "Patterns and incidents").
+enum IncidentRoutes {
+    static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+        router.get("/v1/incidents") { request, context in
+            await Routes.answer(controller, "incidents") {
+                _ = try await controller.requireOperator(context)
+                let state = request.uri.queryParameters.get("state")
+                guard state == nil || state == "open" || state == "all" else {
+                    throw WireError(.invalidField, "state is open or all")
+                }
+                let rows = try await controller.store.incidents(openOnly: state == "open")
+                return WireResponse.json(
+                    OperatorAPI.Incidents(
+                        serverTime: controller.clock().timeIntervalSince1970, incidents: rows.map(row)))
+            }
+        }
+
+        router.get("/v1/incidents/:id") { _, context in
+            await Routes.answer(controller, "incident") {
+                _ = try await controller.requireOperator(context)
+                let id = try incidentID(context)
+                guard let detail = try await controller.store.incident(id: id) else {
+                    throw WireError(.notFound, "no incident \(id)")
+                }
+                return WireResponse.json(
+                    OperatorAPI.IncidentDetail(
+                        serverTime: controller.clock().timeIntervalSince1970, incident: row(detail.incident),
+                        timeline: detail.events.map {
+                            OperatorAPI.IncidentEvent(at: $0.at, kind: $0.kind, actor: $0.actor, detail: $0.detail)
+                        },
+                        members: detail.members.map(row),
+                        notifications: detail.notifications.map {
+                            OperatorAPI.NotificationRow(
+                                transition: $0.transition, sink: $0.sink, state: $0.state, attempts: $0.attempts,
+                                sentAt: $0.sentAt, lastError: $0.lastError)
+                        }))
+            }
+        }
+
+        router.post("/v1/incidents/:id/ack") { _, context in
+            await Routes.answer(controller, "ack") {
+                let record = try await controller.requireOperator(context)
+                let id = try incidentID(context)
+                let incident = try await controller.store.acknowledge(
+                    incident: id, by: record.name, now: controller.clock().timeIntervalSince1970)
+                controller.logger.notice(
+                    "incident acknowledged", metadata: ["incident": "\(id)", "by": "\(record.name)"])
+                return WireResponse.json(row(incident))
+            }
+        }
+
+        router.get("/v1/patterns") { _, context in
+            await Routes.answer(controller, "patterns") {
+                _ = try await controller.requireOperator(context)
+                let patterns = try await controller.store.activePatterns()
+                return WireResponse.json(
+                    OperatorAPI.Patterns(
+                        serverTime: controller.clock().timeIntervalSince1970,
+                        patterns: patterns.map {
+                            OperatorAPI.PatternRow(
+                                instance: $0.instance, checkId: $0.checkID, status: $0.status.rawValue,
+                                patterns: $0.patterns, recent: $0.recent, troubleSince: $0.troubleSince,
+                                summary: $0.summary)
+                        }))
+            }
+        }
+
+        router.get("/v1/silences") { request, context in
+            await Routes.answer(controller, "silences") {
+                _ = try await controller.requireOperator(context)
+                let now = controller.clock().timeIntervalSince1970
+                let silences = try await controller.store.silences(
+                    includeEnded: request.uri.queryParameters.get("all") == "true", now: now)
+                return WireResponse.json(OperatorAPI.Silences(serverTime: now, silences: silences.map(row)))
+            }
+        }
+
+        router.post("/v1/silences") { request, context in
+            await Routes.answer(controller, "silence") {
+                let record = try await controller.requireOperator(context)
+                let body = try await request.envelopeBytes()
+                guard let asked = try? OperatorAPI.decoder.decode(OperatorAPI.SilenceRequest.self, from: Data(body))
+                else { throw WireError(.malformed, "expected a silence request") }
+                guard let scope = SilenceRecord.Scope(rawValue: asked.scope) else {
+                    throw WireError(.invalidField, "scope is instance, check, category or group")
+                }
+                let now = controller.clock().timeIntervalSince1970
+                guard asked.endsAt.isFinite, asked.startsAt?.isFinite ?? true else {
+                    throw WireError(.invalidField, "times must be finite")
+                }
+                let silence = try await controller.store.addSilence(
+                    scope: scope, value: asked.value, startsAt: asked.startsAt ?? now, endsAt: asked.endsAt,
+                    reason: asked.reason, by: record.name, now: now)
+                controller.logger.notice(
+                    "silence added",
+                    metadata: [
+                        "silence": "\(silence.id)", "scope": "\(scope.rawValue) \(asked.value)", "by": "\(record.name)",
+                    ])
+                return WireResponse.json(row(silence))
+            }
+        }
+
+        router.post("/v1/silences/:id/expire") { _, context in
+            await Routes.answer(controller, "silence expire") {
+                let record = try await controller.requireOperator(context)
+                guard let id = Int64(try context.parameters.require("id")), id > 0 else {
+                    throw WireError(.notFound, "no such silence")
+                }
+                let silence = try await controller.store.expireSilence(
+                    id: id, by: record.name, now: controller.clock().timeIntervalSince1970)
+                controller.logger.notice("silence expired", metadata: ["silence": "\(id)", "by": "\(record.name)"])
+                return WireResponse.json(row(silence))
+            }
+        }
+    }
+
+    static func incidentID(_ context: HerdRequestContext) throws -> Int64 {
+        guard let id = Int64(try context.parameters.require("id")), id > 0 else {
+            throw WireError(.notFound, "no such incident")
+        }
+        return id
+    }
+
+    static func row(_ incident: IncidentRecord) -> OperatorAPI.IncidentRow {
+        OperatorAPI.IncidentRow(
+            id: incident.id, kind: incident.kind, instance: incident.instance, checkId: incident.checkID,
+            subject: incident.subject,
+            group: incident.groupAttribute.map { "\($0)=\(incident.groupValue ?? "")" },
+            patterns: incident.patterns, categories: incident.categories, severity: incident.severityName,
+            state: incident.state, openedAt: incident.openedAt, updatedAt: incident.updatedAt,
+            acknowledgedBy: incident.acknowledgedBy, acknowledgedAt: incident.acknowledgedAt,
+            resolvedAt: incident.resolvedAt, resolution: incident.resolution, parentId: incident.parentID,
+            members: incident.members, openMembers: incident.openMembers, summary: incident.summary,
+            diagnosis: incident.diagnosis.map {
+                OperatorAPI.Diagnosis(
+                    rule: $0.rule, cause: $0.cause, evidence: $0.evidence, nextStep: $0.nextStep,
+                    action: $0.action?.action, parameters: $0.action?.parameters)
+            })
+    }
+
+    static func row(_ silence: SilenceRecord) -> OperatorAPI.Silence {
+        OperatorAPI.Silence(
+            id: silence.id, scope: silence.scope.rawValue, value: silence.value, startsAt: silence.startsAt,
+            endsAt: silence.endsAt, createdBy: silence.createdBy, reason: silence.reason, createdAt: silence.createdAt,
+            expiredAt: silence.expiredAt, expiredBy: silence.expiredBy)
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import GRDB
+import HerdProtocol
+
+public struct IncidentRecord: Sendable, Hashable {
+    public var id: Int64
+    /// `instance` or `fleet`.
+    public var kind: String
+    public var instance: String?
+    public var checkID: String?
+    public var subject: String
+    public var groupAttribute: String?
+    public var groupValue: String?
+    public var patterns: [String]
+    public var categories: [String]
+    /// 1 warning, 2 unknown, 3 critical.
+    public var severity: Int
+    public var state: String
+    public var openedAt: Double
+    public var updatedAt: Double
+    public var acknowledgedBy: String?
+    public var acknowledgedAt: Double?
+    public var resolvedAt: Double?
+    public var resolution: String?
+    public var parentID: Int64?
+    public var summary: String
+    public var diagnosis: Diagnosis?
+    /// Fleet incidents: members, open members.
+    public var members = 0
+    public var openMembers = 0
+
+    public var severityName: String { IncidentBook.severityName(severity) }
+
+    init(row: Row) {
+        id = row["id"]
+        kind = row["kind"]
+        instance = row["domain"]
+        checkID = row["check_id"]
+        subject = row["subject"]
+        groupAttribute = row["group_attribute"]
+        groupValue = row["group_value"]
+        patterns = (row["patterns"] as String).split(separator: ",").map(String.init)
+        categories = (row["categories"] as String).split(separator: ",").map(String.init)
+        severity = row["severity"]
+        state = row["state"]
+        openedAt = row["opened_at"]
+        updatedAt = row["updated_at"]
+        acknowledgedBy = row["acknowledged_by"]
+        acknowledgedAt = row["acknowledged_at"]
+        resolvedAt = row["resolved_at"]
+        resolution = row["resolution"]
+        parentID = row["parent_id"]
+        summary = row["summary"]
+        diagnosis = (row["diagnosis"] as String?).flatMap {
+            try? JSONDecoder().decode(Diagnosis.self, from: Data($0.utf8))
+        }
+        members = row["members"] ?? 0
+        openMembers = row["open_members"] ?? 0
+    }
+}
+
+public struct IncidentEventRecord: Sendable, Hashable {
+    public var at: Double
+    public var kind: String
+    public var actor: String?
+    public var detail: String
+}
+
+public struct NotificationRecord: Sendable, Hashable {
+    public var id: Int64
+    public var incidentID: Int64
+    public var transition: String
+    public var sink: String
+    public var state: String
+    public var attempts: Int
+    public var dueAt: Double
+    public var sentAt: Double?
+    public var lastError: String?
+}
+
+public struct IncidentDetail: Sendable, Hashable {
+    public var incident: IncidentRecord
+    public var events: [IncidentEventRecord]
+    public var members: [IncidentRecord]
+    public var notifications: [NotificationRecord]
+}
+
+/// A check with an active pattern right now (`herdctl patterns`).
+public struct ActivePattern: Sendable, Hashable {
+    public var instance: String
+    public var checkID: String
+    public var status: CheckStatus
+    public var patterns: [String]
+    public var recent: String
+    public var troubleSince: Double?
+    public var summary: String
+}
+
+extension Store {
+    static let incidentColumns = """
+        x.*, i.domain,
+            (SELECT count(*) FROM incidents m WHERE m.parent_id = x.id) AS members,
+            (SELECT count(*) FROM incidents m WHERE m.parent_id = x.id AND m.state = 'open') AS open_members
+        FROM incidents x LEFT JOIN instances i ON i.id = x.instance_id
+        """
+
+    /// Incidents, newest first: open ones only, or every one of the last `limit`.
+    public func incidents(openOnly: Bool, limit: Int = 500) async throws -> [IncidentRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.incidentColumns)
+                    \(openOnly ? "WHERE x.state = 'open'" : "") ORDER BY x.id DESC LIMIT ?
+                    """, arguments: [limit]
+            ).map(IncidentRecord.init)
+        }
+    }
+
+    public func incident(id: Int64) async throws -> IncidentDetail? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) WHERE x.id = ?", arguments: [id])
+            else { return nil }
+            let events = try Row.fetchAll(
+                db, sql: "SELECT at, kind, actor, detail FROM incident_events WHERE incident_id = ? ORDER BY at, rowid",
+                arguments: [id]
+            ).map { IncidentEventRecord(at: $0[0], kind: $0[1], actor: $0[2], detail: $0[3]) }
+            let members = try Row.fetchAll(
+                db, sql: "SELECT \(Self.incidentColumns) WHERE x.parent_id = ? ORDER BY i.domain", arguments: [id]
+            ).map(IncidentRecord.init)
+            return IncidentDetail(
+                incident: IncidentRecord(row: row), events: events, members: members,
+                notifications: try Self.notifications(db, where: "incident_id = ?", [id]))
+        }
+    }
+
+    static func notifications(
+        _ db: Database, where condition: String, _ arguments: StatementArguments, limit: Int = 10_000
+    ) throws -> [NotificationRecord] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT id, incident_id, transition, sink, state, attempts, due_at, sent_at, last_error
+                FROM notifications WHERE \(condition) ORDER BY id LIMIT \(limit)
+                """, arguments: arguments
+        ).map {
+            NotificationRecord(
+                id: $0[0], incidentID: $0[1], transition: $0[2], sink: $0[3], state: $0[4], attempts: $0[5],
+                dueAt: $0[6], sentAt: $0[7], lastError: $0[8])
+        }
+    }
+
+    /// Records who has taken an incident in hand; audited. Acknowledging twice keeps the first.
+    public func acknowledge(incident id: Int64, by actor: String, now: Double = now()) async throws -> IncidentRecord {
+        try await pool.write { db in
+            guard let state = try String.fetchOne(db, sql: "SELECT state FROM incidents WHERE id = ?", arguments: [id])
+            else { throw WireError(.notFound, "no incident \(id)") }
+            guard state == "open" else { throw WireError(.invalidField, "incident \(id) is resolved") }
+            try db.execute(
+                sql: """
+                    UPDATE incidents SET acknowledged_by = coalesce(acknowledged_by, ?),
+                        acknowledged_at = coalesce(acknowledged_at, ?) WHERE id = ?
+                    """, arguments: [actor, now, id])
+            try db.execute(
+                sql:
+                    "INSERT INTO incident_events (incident_id, at, kind, actor, detail) VALUES (?, ?, 'acknowledged', ?, ?)",
+                arguments: [id, now, actor, "acknowledged by \(actor)"])
+            try Self.audit(db, at: now, actor: actor, action: "incident.ack", subject: "incident:\(id)", detail: "")
+            return IncidentRecord(
+                row: try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) WHERE x.id = ?", arguments: [id])!)
+        }
+    }
+
+    /// Checks with an active pattern, worst first.
+    public func activePatterns() async throws -> [ActivePattern] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT i.domain, s.check_id, s.status, s.patterns, s.recent, s.trouble_since, s.summary
+                    FROM check_state s JOIN instances i ON i.id = s.instance_id
+                    WHERE s.patterns != '' ORDER BY s.status DESC, i.domain, s.check_id
+                    """
+            ).map {
+                ActivePattern(
+                    instance: $0[0], checkID: $0[1], status: CheckStatus(code: $0[2]) ?? .unknown,
+                    patterns: ($0[3] as String).split(separator: ",").map(String.init), recent: $0[4],
+                    troubleSince: $0[5], summary: $0[6])
+            }
+        }
+    }
+
+    static func audit(_ db: Database, at: Double, actor: String, action: String, subject: String, detail: String)
+        throws
+    {
+        try db.execute(
+            sql: "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+            arguments: [at, actor, action, subject, detail])
+    }
+}

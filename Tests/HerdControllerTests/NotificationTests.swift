@@ -1,0 +1,131 @@
+import Foundation
+import HerdProtocol
+import HerdTestSupport
+import Logging
+import Synchronization
+import Testing
+
+@testable import HerdController
+
+/// Notifications end to end on loopback: incidents from synthetic report streams through the store, the
+/// notifier's real HTTP client, and real webhook receivers — one that fails twice first (Herd JSON), one
+/// Slack/Mattermost-compatible. The controller's clock is moved by hand, so nothing waits.
+@Suite struct NotificationTests {
+    final class Clock: Sendable {
+        let now = Mutex(PatternTests.t0)
+        func set(minute: Double) { now.withLock { $0 = PatternTests.t0 + minute * 60 } }
+        var date: Date { Date(timeIntervalSince1970: now.withLock { $0 }) }
+    }
+
+    @Test func deliveredOncePerTransitionGroupedRetriedAndSilenced() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        let ops = try WebhookReceiver(failFirst: [503, 503])
+        let chat = try WebhookReceiver()
+        defer {
+            ops.stop()
+            chat.stop()
+        }
+        var configuration = try ControllerConfiguration.parse(
+            """
+            notify.webhook.ops = \(ops.url)
+            notify.webhook.chat = \(chat.url)
+            notify.webhook.chat.format = slack
+            notify.group_wait = 30s
+            """, source: "test", dataDirectory: fleet.directory.path)
+        configuration.patterns.fleet.minInstances = 3
+        let clock = Clock()
+        let controller = Controller(
+            configuration: configuration, store: fleet.store, ca: fleet.ca, logger: Logger(label: "test"),
+            clock: { clock.date })
+        let engine = configuration.patternEngine
+        let notifier = NotificationService(controller: controller)
+
+        // Three instances behind one endpoint lose their object storage; a fourth loses Sidekiq.
+        var streams: [PatternTests.Stream] = []
+        for index in 0..<6 {
+            streams.append(
+                try await PatternTests.stream(
+                    fleet, "i\(index).example",
+                    host: HostFacts(
+                        hostname: "h", mastodonVersion: "4.3.2",
+                        objectStorageEndpoint: index < 4 ? "s3.a.example" : "s3.b.example")))
+        }
+        let storage = Finding(
+            category: FindingCategory("object_storage"), signature: "Storage server error", count: 1, sample: nil)
+        for minute in 0..<4 {
+            for index in streams.indices {
+                let result: CheckResult =
+                    switch index {
+                    case 0, 1, 2: PatternTests.result("logs", .warning, findings: [storage])
+                    case 5: PatternTests.result("sidekiq", .critical, metrics: ["processes.live": 0])
+                    default: PatternTests.result("logs", .ok)
+                    }
+                try await streams[index].send([result], at: minute, engine: engine)
+            }
+        }
+        // The incidents opened at minute 2: nothing is due before the group wait.
+        clock.set(minute: 2.25)
+        #expect(try await notifier.deliverDue() == 0)
+        #expect(ops.deliveries.isEmpty && chat.deliveries.isEmpty)
+
+        // After it: one page for the fleet incident, one for Sidekiq — per sink; the members' are suppressed.
+        clock.set(minute: 3)
+        #expect(try await notifier.deliverDue() == 4)
+        #expect(chat.accepted.count == 2)
+        #expect(chat.deliveries.allSatisfy { $0.text.hasPrefix(#"{"text":"#) })
+        #expect(
+            chat.deliveries.contains {
+                $0.text.contains("object_storage on 3 instances") || $0.text.contains("3 instances")
+            })
+        #expect(ops.deliveries.count == 2 && ops.accepted.isEmpty)  // 503, 503: to be retried
+
+        // Retries with backoff until delivered; the same key every time, and nothing twice.
+        for step in 1...20 where ops.accepted.count < 2 {
+            clock.set(minute: 3 + Double(step))
+            try await notifier.deliverDue()
+        }
+        #expect(ops.accepted.count == 2)
+        let keys = ops.accepted.compactMap(\.idempotencyKey)
+        #expect(Set(keys).count == 2)
+        #expect(Set(ops.deliveries.compactMap(\.idempotencyKey)) == Set(keys))
+        let before = (ops.deliveries.count, chat.deliveries.count)
+        clock.set(minute: 30)
+        #expect(try await notifier.deliverDue() == 0)
+        #expect((ops.deliveries.count, chat.deliveries.count) == before)
+        let opened = try #require(ops.accepted.first { $0.text.contains(#""kind":"fleet""#) })
+        #expect(opened.text.contains(#""transition":"opened""#) && opened.text.contains("i0.example"))
+
+        // A silenced instance's new incident is recorded, its notification not sent.
+        _ = try await fleet.store.addSilence(
+            scope: .instance, value: "i4.example", startsAt: clock.date.timeIntervalSince1970,
+            endsAt: clock.date.timeIntervalSince1970 + 3600, reason: "disk replacement", by: "alice",
+            now: clock.date.timeIntervalSince1970)
+        for minute in 30..<34 {
+            try await streams[4].send(
+                [PatternTests.result("disk", .critical, metrics: ["data.used_ratio": 0.99])], at: minute, engine: engine
+            )
+        }
+        clock.set(minute: 40)
+        #expect(try await notifier.deliverDue() == 2)
+        #expect((ops.deliveries.count, chat.deliveries.count) == before)
+        let silenced = try #require(
+            try await fleet.store.incidents(openOnly: true).first { $0.instance == "i4.example" })
+        let detail = try #require(try await fleet.store.incident(id: silenced.id))
+        #expect(detail.notifications.map(\.state) == ["silenced", "silenced"])
+        #expect(detail.events.contains { $0.kind == "silenced" && $0.detail.contains("disk replacement") })
+        #expect(detail.incident.diagnosis?.rule == "disk_full")
+
+        // The fleet recovers: its resolution is sent once per sink, the members' never.
+        for minute in 40..<43 {
+            for index in 0..<3 {
+                try await streams[index].send([PatternTests.result("logs", .ok)], at: minute, engine: engine)
+            }
+        }
+        clock.set(minute: 45)
+        #expect(try await notifier.deliverDue() == 2)
+        #expect(chat.accepted.filter { $0.text.contains("resolved") }.count == 1)
+        #expect(ops.accepted.filter { $0.text.contains(#""transition":"resolved""#) }.count == 1)
+        #expect(try await notifier.deliverDue() == 0)
+    }
+}
