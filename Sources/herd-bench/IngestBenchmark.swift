@@ -34,6 +34,12 @@ struct IngestBenchmark: AsyncParsableCommand {
         help: "Measure the store alone: the same reports written in group-commit batches, no HTTP, TLS or signatures.")
     var storeOnly = false
 
+    @Option(help: "Instances already in the store before the run (enrolled and reported for, as a big fleet).")
+    var fleet = 0
+
+    @Flag(help: "With --store-only: no pattern evaluation (to measure what it costs).")
+    var noPatterns = false
+
     func run() async throws {
         if storeOnly { return try await runStoreOnly() }
         let root = try TemporaryDirectory("herd-bench-ingest")
@@ -50,6 +56,12 @@ struct IngestBenchmark: AsyncParsableCommand {
                 "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
                 "127.0.0.1:\(port)",
             ])
+        if fleet > 0 {
+            print("filling the store with \(fleet) instances…")
+            let store = try Store(path: root.file("data/herd.sqlite"))
+            try await Self.fill(store, instances: fleet)
+            try store.close()
+        }
         let server = try ControllerProcess(binary: controllerBinary, dataDirectory: root.file("data"))
         defer { server.kill() }
         let base = "https://127.0.0.1:\(port)"
@@ -64,6 +76,7 @@ struct IngestBenchmark: AsyncParsableCommand {
 
         print("enrolling \(agents) agents and signing \(agents * reports) reports of \(results) results…")
         var fleet: [(HTTPClient, [[UInt8]])] = []
+        var firstSigner: (MessageSigner, String)?
         for index in 0..<agents {
             let instance = "i\(index).bench.example"
             let token = try OperatorAPI.decoder.decode(
@@ -98,6 +111,7 @@ struct IngestBenchmark: AsyncParsableCommand {
                             as: .report)))
             }
             fleet.append((agentClient, envelopes))
+            if firstSigner == nil { firstSigner = (signer, answer.agentID) }
         }
         let bytes = fleet.first?.1.first?.count ?? 0
         print("one envelope: \(bytes) bytes")
@@ -125,6 +139,36 @@ struct IngestBenchmark: AsyncParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let serverCPU = processCPUSeconds(server.process.processIdentifier) - serverCPUBefore
         let ownCPU = ownCPUSeconds() - ownCPUBefore
+        // Report to incident: the first agent's sidekiq dies; each report is acknowledged once durable,
+        // and the incident is written in the same transaction. Measured: from the acknowledgement of
+        // the report that opens it to the operator API showing it.
+        if let (signer, agentID) = firstSigner, let (agentClient, _) = fleet.first {
+            let now = Date()
+            var latency: Double?
+            for step in 0..<3 {
+                var report = Self.report(
+                    agentID: agentID, instance: "i0.bench.example", sequence: UInt64(reports + 1 + step),
+                    results: results, collectedAt: now.addingTimeInterval(Double(step - 2) * 60))
+                report.sentAt = Date()
+                report.results[1].status = .critical
+                _ = try await post(
+                    agentClient, base + "/v1/reports", WireCoding.encode(try signer.seal(report, as: .report)))
+                let acknowledged = ContinuousClock.now
+                let open = try OperatorAPI.decoder.decode(
+                    OperatorAPI.Incidents.self,
+                    from: Data(try await get(operatorClient, base + "/v1/incidents?state=open")))
+                if open.incidents.contains(where: { $0.instance == "i0.bench.example" }) {
+                    latency = Double((ContinuousClock.now - acknowledged).components.attoseconds) / 1e15
+                    print(
+                        String(
+                            format:
+                                "report to incident: opened by report %d of the outage (persistent: 3 results over 2 min); visible %.1f ms after its acknowledgement (first query)",
+                            step + 1, latency!))
+                    break
+                }
+            }
+            if latency == nil { print("report to incident: no incident after 3 failing reports") }
+        }
         for (agentClient, _) in fleet { try await agentClient.shutdown() }
         try await operatorClient.shutdown()
         try await anonymous.shutdown()
@@ -175,16 +219,17 @@ struct IngestBenchmark: AsyncParsableCommand {
         let cpu = ownCPUSeconds()
         var index = 0
         while index < accepted.count {
-            let batch = Array(accepted[index..<min(accepted.count, index + agents)])
-            _ = try await store.write(batch)
+            let batch = Array(accepted[index..<min(accepted.count, index + min(agents, 500))])
+            _ = try await store.write(batch, patterns: noPatterns ? .off : PatternEngine())
             index += batch.count
         }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print(
             String(
-                format: "store alone: %d reports in batches of %d in %.2f s: %.0f reports/s, CPU %.0f µs per report",
-                accepted.count, agents, seconds, Double(accepted.count) / seconds,
+                format:
+                    "store alone\(noPatterns ? " (patterns off)" : ""): %d reports in batches of %d in %.2f s: %.0f reports/s, CPU %.0f µs per report",
+                accepted.count, min(agents, 500), seconds, Double(accepted.count) / seconds,
                 (ownCPUSeconds() - cpu) / Double(accepted.count) * 1e6))
         try store.close()
     }
@@ -247,6 +292,45 @@ struct IngestBenchmark: AsyncParsableCommand {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.httpVersion = .http1Only
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+
+    private func get(_ client: HTTPClient, _ url: String) async throws -> [UInt8] {
+        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
+        return Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+    }
+
+    /// `instances` agents straight into the store (certificates not usable for TLS), each with two
+    /// healthy reports a minute apart: the fleet the run's agents join.
+    static func fill(_ store: Store, instances: Int) async throws {
+        var batch: [AcceptedReport] = []
+        let now = Date()
+        for index in 0..<instances {
+            let instance = "f\(index).fleet.example"
+            let token = try await store.createToken(instance: instance, ttl: 3600, autoAccept: true, createdBy: nil)
+            let key = Curve25519.Signing.PrivateKey()
+            let request = EnrollRequest(
+                token: token, instance: instance, agentVersion: HerdVersion.current,
+                signingPublicKey: Base64.encode(key.publicKey.rawRepresentation), csrPEM: "unused",
+                host: HostFacts(hostname: "bench"), sentAt: now)
+            let agent = try await store.enroll(request, signingKey: key.publicKey) { id in
+                IssuedCertificate(pem: "bench", fingerprint: id)
+            }
+            for sequence in 1...2 {
+                let at = now.addingTimeInterval(Double(sequence - 2) * 60)
+                batch.append(
+                    AcceptedReport(
+                        agentID: agent.id,
+                        report: report(
+                            agentID: agent.id, instance: instance, sequence: UInt64(sequence), results: 15,
+                            collectedAt: at),
+                        receivedAt: at.timeIntervalSince1970))
+            }
+            if batch.count >= 2_000 {
+                _ = try await store.write(batch)
+                batch.removeAll()
+            }
+        }
+        _ = try await store.write(batch)
     }
 
     private func post(_ client: HTTPClient, _ url: String, _ body: [UInt8]) async throws -> [UInt8] {

@@ -49,9 +49,11 @@ struct FleetRule {
             }
             // Otherwise: is it on enough instances now?
             let members = try candidates(subject: subject, since: at - settings.windowSeconds)
+            guard members.count >= 2 else { continue }
+            let memberGroups = try members.map { Set(try groupsOf(instanceID: $0.instanceID)) }
             var best: (group: Group, members: [Int64], share: Double)?
             for group in groups {
-                let inGroup = try members.filter { try groupsOf(instanceID: $0.instanceID).contains(group) }
+                let inGroup = zip(members, memberGroups).filter { $0.1.contains(group) }.map(\.0)
                 let size = try groupSize(group)
                 let k = inGroup.count
                 guard size > 0 else { continue }

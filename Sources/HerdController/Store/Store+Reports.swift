@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import HerdProtocol
 
 /// A report that passed every check of Protocol/README.md §3, ready to store.
@@ -104,8 +105,7 @@ extension Store {
         // The current state in one statement: since when in this status (kept while the status holds),
         // since when in trouble (kept while not OK), the last raw statuses for flap detection (every
         // expression reads the old row) — and back what the pattern rules keep.
-        let writeState = try db.cachedStatement(
-            sql: """
+        let upsertState = """
                 INSERT INTO check_state (instance_id, check_id, status, since, summary, last_at, recent, trouble_since)
                 VALUES (?, ?, ?, ?, ?, ?, ?, CASE WHEN ?3 = 0 THEN NULL ELSE ?4 END)
                 ON CONFLICT (instance_id, check_id) DO UPDATE SET
@@ -114,8 +114,10 @@ extension Store {
                         ELSE coalesce(check_state.trouble_since, excluded.since) END,
                     status = excluded.status, summary = excluded.summary, last_at = excluded.last_at,
                     recent = substr(check_state.recent || excluded.recent, -\(recentLength))
-                RETURNING recent, trouble_since, patterns, categories, series
-                """)
+            """
+        let writeState = try db.cachedStatement(
+            sql: engine.enabled
+                ? upsertState + "\nRETURNING recent, trouble_since, patterns, categories, series" : upsertState)
         let keepPatterns = try db.cachedStatement(
             sql:
                 "UPDATE check_state SET patterns = ?, categories = ?, series = ? WHERE instance_id = ? AND check_id = ?"
@@ -132,16 +134,15 @@ extension Store {
                     Int64(clamping: finding.count), finding.sample,
                 ])
             }
-            guard
-                let row = try Row.fetchOne(
-                    writeState,
-                    arguments: [
-                        instanceID, result.checkID, result.status.code, collectedAt, result.summary, collectedAt,
-                        String(result.status.letter),
-                    ])
-            else { throw WireError(.internalError, "check_state returned no row") }
-            let kept = PatternEngine.Kept(
-                recent: row[0], troubleSince: row[1], patterns: row[2], categories: row[3], series: row[4])
+            let arguments: StatementArguments = [
+                instanceID, result.checkID, result.status.code, collectedAt, result.summary, collectedAt,
+                String(result.status.letter),
+            ]
+            guard engine.enabled else {
+                try writeState.execute(arguments: arguments)
+                continue
+            }
+            let kept = try Self.upsertReturningKept(writeState, arguments, in: db)
             let (update, change) = engine.evaluate(result, at: collectedAt, kept: kept)
             if let update {
                 try keepPatterns.execute(arguments: [
@@ -166,6 +167,36 @@ extension Store {
                 """
         ).execute(arguments: [instanceID])
         return true
+    }
+
+    /// Runs the check-state UPSERT and reads its `RETURNING` row with SQLite's C API: GRDB's
+    /// `Row.fetchOne` (a cursor and a copied row per result) was a quarter of the write path.
+    static func upsertReturningKept(_ statement: Statement, _ arguments: StatementArguments, in db: Database) throws
+        -> PatternEngine.Kept
+    {
+        try statement.setArguments(arguments)
+        let raw = statement.sqliteStatement
+        defer { sqlite3_reset(raw) }
+        let code = sqlite3_step(raw)
+        guard code == SQLITE_ROW else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                sql: statement.sql)
+        }
+        func text(_ column: Int32) -> String {
+            sqlite3_column_text(raw, column).map { String(cString: $0) } ?? ""
+        }
+        let kept = PatternEngine.Kept(
+            recent: text(0),
+            troubleSince: sqlite3_column_type(raw, 1) == SQLITE_NULL ? nil : sqlite3_column_double(raw, 1),
+            patterns: text(2), categories: text(3), series: text(4))
+        let done = sqlite3_step(raw)
+        guard done == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: done), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                sql: statement.sql)
+        }
+        return kept
     }
 
     /// The instance's row id, creating it, and refreshing the attributes its agent reports only when
