@@ -44,6 +44,14 @@ import Testing
             "media_processing"
         ),
         (
+            "E, [2026-11-21T18:00:00.100000 #27] ERROR -- : [b3c2] Storage server error: Aws::S3::Errors::ServiceUnavailable (Please reduce your request rate.)",
+            "object_storage"
+        ),
+        (
+            "Paperclip::Error: Seahorse::Client::NetworkingError: Failed to open TCP connection to s3.example.net:443",
+            "object_storage"
+        ),
+        (
             "2026/11/21 18:00:01 [error] 812#812: *4411 connect() failed (111: Connection refused) while connecting to upstream, client: 203.0.113.9, server: social.example.org, request: \"POST /api/v1/statuses HTTP/2.0\", upstream: \"http://127.0.0.1:3000/api/v1/statuses\", host: \"social.example.org\"",
             "upstream_unreachable"
         ),

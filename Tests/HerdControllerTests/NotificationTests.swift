@@ -52,7 +52,7 @@ import Testing
                         objectStorageEndpoint: index < 4 ? "s3.a.example" : "s3.b.example")))
         }
         let storage = Finding(
-            category: FindingCategory("object_storage"), signature: "Storage server error", count: 1, sample: nil)
+            category: .objectStorage, signature: "Storage server error", count: 1, sample: nil)
         for minute in 0..<4 {
             for index in streams.indices {
                 let result: CheckResult =

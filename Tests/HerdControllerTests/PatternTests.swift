@@ -227,7 +227,7 @@ import Testing
         }
         let failing = Set([0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33])  // 12 of the 40 behind provider A
         let storage = Finding(
-            category: FindingCategory("object_storage"), signature: "Storage server error", count: 4,
+            category: .objectStorage, signature: "Storage server error", count: 4,
             sample: "Storage server error: Aws::S3::Errors::ServiceUnavailable")
         for minute in 0..<4 {
             for index in streams.indices {

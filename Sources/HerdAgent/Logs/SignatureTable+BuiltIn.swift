@@ -31,6 +31,10 @@ extension SignatureTable {
         permission_denied\tPermission denied @ dir_s_mkdir\tPermission denied @ dir_s_mkdir
         permission_denied\tRead-only file system\tRead-only file system
         permission_denied\tnginx open() permission denied\topen() *(13: Permission denied)
+        # Object storage before media: an upload that fails on S3 also mentions Paperclip.
+        object_storage\tStorage server error\tStorage server error
+        object_storage\tAws::S3::Errors\tAws::S3::Errors::
+        object_storage\tSeahorse::Client::NetworkingError\tSeahorse::Client::NetworkingError
         media_processing\tPaperclip::Errors::CommandNotFoundError\tPaperclip::Errors::CommandNotFoundError
         media_processing\tffmpeg not runnable\tCould not run the `ffmpeg` command
         media_processing\tPaperclip::Error\tPaperclip::Error

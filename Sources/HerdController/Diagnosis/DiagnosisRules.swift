@@ -132,7 +132,7 @@ enum DiagnosisRules {
             action: nil),
         DiagnosisRule(
             id: "object_storage", explains: web.union(["media"]),
-            match: { e in e.findings(FindingCategory("object_storage")).nilIfEmpty },
+            match: { e in e.findings(.objectStorage).nilIfEmpty },
             cause: { _ in "The object storage answers with errors: media uploads and posts with media fail" },
             nextStep:
                 "Check the storage provider's status and the S3_* credentials; when other instances on the same endpoint fail too, it is the provider's incident",

@@ -20,11 +20,13 @@ public struct FindingCategory: RawRepresentable, Sendable, Hashable, CustomStrin
     public static let federationRemoteFailure = Self("federation_remote_failure")
     public static let tlsError = Self("tls_error")
     public static let encodingError = Self("encoding_error")
+    /// The object storage (S3 and compatible) failing: uploads and media posts fail with it.
+    public static let objectStorage = Self("object_storage")
     public static let other = Self("other")
 
     public static let known: [FindingCategory] = [
         .dbConnection, .dbPoolExhausted, .redisDown, .diskFull, .permissionDenied, .mediaProcessing,
         .upstreamUnreachable, .upstreamTimeout, .oomKill, .sidekiqBacklogOrRetry, .federationRemoteFailure,
-        .tlsError, .encodingError, .other,
+        .tlsError, .encodingError, .objectStorage, .other,
     ]
 }
