@@ -17,7 +17,8 @@ public struct Herdctl: AsyncParsableCommand {
         version: HerdVersion.current,
         subcommands: [
             StatusCommand.self, ShowCommand.self, IncidentsCommand.self, IncidentCommand.self, AckCommand.self,
-            PatternsCommand.self, SilenceCommand.self, AgentsCommand.self, OperatorsCommand.self,
+            PatternsCommand.self, SilenceCommand.self, InstanceCommand.self, AgentsCommand.self,
+            OperatorsCommand.self,
         ]
     )
 

@@ -154,6 +154,10 @@ import Testing
         #expect(try fleet.herdctl(["silence", "list"]).output.contains("disk replacement"))
         #expect(try fleet.herdctl(["silence", "expire", "1"]).status == 0)
         #expect(try fleet.herdctl(["silence", "expire", "1"]).status == 1)  // already over
+        let tagged = try fleet.herdctl(["instance", "attributes", "social.example", "datacenter=fra1"])
+        #expect(tagged.status == 0 && tagged.output.contains("datacenter=fra1"), "\(tagged.output)")
+        #expect(try fleet.herdctl(["instance", "attributes", "other.example", "datacenter=fra1"]).status == 1)
+        #expect(try fleet.herdctl(["instance", "attributes", "social.example", "no-equals"]).status == 2)
         // Hostile arguments: usage errors (2) before anything is sent, refusals (1) from the controller.
         #expect(try fleet.herdctl(["incident", "show", "0"]).status == 2)
         #expect(try fleet.herdctl(["incident", "show", "99"]).status == 1)

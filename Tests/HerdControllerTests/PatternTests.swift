@@ -260,4 +260,33 @@ import Testing
         let after = try #require(try await fleet.store.incident(id: incident.id))
         #expect(after.incident.state == "resolved" && after.members.allSatisfy { $0.state == "resolved" })
     }
+
+    @Test func operatorAttributesGroupAFleetIncident() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        var streams: [Stream] = []
+        for index in 0..<8 { streams.append(try await Self.stream(fleet, "i\(index).example")) }
+        for index in streams.indices { try await streams[index].send([Self.result("sidekiq", .ok)], at: 0) }
+        for index in 0..<4 {
+            let attributes = try await fleet.store.setOperatorAttributes(
+                instance: "i\(index).example", set: ["datacenter": "fra1"], remove: [], by: "alice")
+            #expect(attributes == ["datacenter": "fra1"])
+        }
+        await #expect(throws: WireError.self) {
+            try await fleet.store.setOperatorAttributes(
+                instance: "i0.example", set: ["Not An Identifier": "x"], remove: [], by: "alice")
+        }
+        await #expect(throws: WireError.self) {
+            try await fleet.store.setOperatorAttributes(
+                instance: "nowhere.example", set: ["datacenter": "x"], remove: [], by: "alice")
+        }
+        let down = Self.result("sidekiq", .critical, metrics: ["processes.live": 0])
+        for minute in 1..<5 {
+            for index in 0..<3 { try await streams[index].send([down], at: minute) }
+        }
+        let incident = try #require(try await fleet.store.incidents(openOnly: true).first { $0.kind == "fleet" })
+        #expect(incident.subject == "check:sidekiq")
+        #expect(incident.groupAttribute == "attribute.datacenter" && incident.groupValue == "fra1")
+        #expect(incident.members == 3)
+    }
 }

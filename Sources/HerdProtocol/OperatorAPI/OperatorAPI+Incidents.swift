@@ -295,3 +295,27 @@ extension OperatorAPI {
         }
     }
 }
+
+extension OperatorAPI {
+    /// `POST /v1/instances/DOMAIN/attributes`: operator attributes to set and to remove (grouping keys for
+    /// fleet incidents and silences, as `attribute.NAME`).
+    public struct AttributesRequest: Codable, Sendable, Hashable {
+        public var set: [String: String]
+        public var remove: [String]
+
+        public init(set: [String: String], remove: [String]) {
+            self.set = set
+            self.remove = remove
+        }
+    }
+
+    public struct Attributes: Codable, Sendable, Hashable {
+        public var instance: String
+        public var attributes: [String: String]
+
+        public init(instance: String, attributes: [String: String]) {
+            self.instance = instance
+            self.attributes = attributes
+        }
+    }
+}

@@ -5,6 +5,7 @@ import Hummingbird
 /// Incidents, patterns and silences for operators (Controller/README.md, "Patterns and incidents").
 enum IncidentRoutes {
     static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+        registerAttributes(router, controller)
         router.get("/v1/incidents") { request, context in
             await Routes.answer(controller, "incidents") {
                 _ = try await controller.requireOperator(context)
@@ -114,6 +115,23 @@ enum IncidentRoutes {
                     id: id, by: record.name, now: controller.clock().timeIntervalSince1970)
                 controller.logger.notice("silence expired", metadata: ["silence": "\(id)", "by": "\(record.name)"])
                 return WireResponse.json(row(silence))
+            }
+        }
+    }
+
+    static func registerAttributes(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+        router.post("/v1/instances/:instance/attributes") { request, context in
+            await Routes.answer(controller, "attributes") {
+                let record = try await controller.requireOperator(context)
+                let instance = try context.parameters.require("instance")
+                guard Rule.isInstanceName(instance) else { throw WireError(.invalidField, "not an instance name") }
+                let body = try await request.envelopeBytes()
+                guard let asked = try? OperatorAPI.decoder.decode(OperatorAPI.AttributesRequest.self, from: Data(body))
+                else { throw WireError(.malformed, "expected {set, remove}") }
+                let attributes = try await controller.store.setOperatorAttributes(
+                    instance: instance, set: asked.set, remove: asked.remove, by: record.name,
+                    now: controller.clock().timeIntervalSince1970)
+                return WireResponse.json(OperatorAPI.Attributes(instance: instance, attributes: attributes))
             }
         }
     }
