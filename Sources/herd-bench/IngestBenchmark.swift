@@ -299,6 +299,20 @@ struct IngestBenchmark: AsyncParsableCommand {
         return Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)
     }
 
+    /// An agent enrolled straight into the store with a placeholder certificate (it never connects):
+    /// only its records matter, for fleets measured from the inside.
+    static func enrollStub(_ instance: String, in store: Store) async throws -> AgentRecord {
+        let token = try await store.createToken(instance: instance, ttl: 3600, autoAccept: true, createdBy: nil)
+        let key = Curve25519.Signing.PrivateKey()
+        let request = EnrollRequest(
+            token: token, instance: instance, agentVersion: HerdVersion.current,
+            signingPublicKey: Base64.encode(key.publicKey.rawRepresentation), csrPEM: "unused",
+            host: HostFacts(hostname: "bench"), sentAt: Date())
+        return try await store.enroll(request, signingKey: key.publicKey) { id in
+            IssuedCertificate(pem: "bench", fingerprint: id)
+        }
+    }
+
     /// `instances` agents straight into the store (certificates not usable for TLS), each with two
     /// healthy reports a minute apart: the fleet the run's agents join.
     static func fill(_ store: Store, instances: Int) async throws {
@@ -306,15 +320,7 @@ struct IngestBenchmark: AsyncParsableCommand {
         let now = Date()
         for index in 0..<instances {
             let instance = "f\(index).fleet.example"
-            let token = try await store.createToken(instance: instance, ttl: 3600, autoAccept: true, createdBy: nil)
-            let key = Curve25519.Signing.PrivateKey()
-            let request = EnrollRequest(
-                token: token, instance: instance, agentVersion: HerdVersion.current,
-                signingPublicKey: Base64.encode(key.publicKey.rawRepresentation), csrPEM: "unused",
-                host: HostFacts(hostname: "bench"), sentAt: now)
-            let agent = try await store.enroll(request, signingKey: key.publicKey) { id in
-                IssuedCertificate(pem: "bench", fingerprint: id)
-            }
+            let agent = try await enrollStub(instance, in: store)
             for sequence in 1...2 {
                 let at = now.addingTimeInterval(Double(sequence - 2) * 60)
                 batch.append(

@@ -42,15 +42,7 @@ struct StatusBenchmark: AsyncParsableCommand {
         let now = Date()
         for index in 0..<instances {
             let instance = "i\(index).bench.example"
-            let token = try await store.createToken(instance: instance, ttl: 3600, autoAccept: true, createdBy: nil)
-            let key = Curve25519.Signing.PrivateKey()
-            let request = EnrollRequest(
-                token: token, instance: instance, agentVersion: HerdVersion.current,
-                signingPublicKey: Base64.encode(key.publicKey.rawRepresentation), csrPEM: "unused",
-                host: HostFacts(hostname: "bench"), sentAt: now)
-            let agent = try await store.enroll(request, signingKey: key.publicKey) { id in
-                IssuedCertificate(pem: "bench", fingerprint: id)
-            }
+            let agent = try await IngestBenchmark.enrollStub(instance, in: store)
             for sequence in 1...reports {
                 var report = IngestBenchmark.report(
                     agentID: agent.id, instance: instance, sequence: UInt64(sequence), results: 15)

@@ -198,6 +198,27 @@ import X509
             let checks = try OperatorAPI.decoder.decode(OperatorAPI.InstanceDetail.self, from: Data(detail.body)).checks
             #expect(checks.map(\.checkId) == ["disk"])
             #expect(checks.first?.hours.last == "o")
+
+            // Operators' bodies are checked like agents': garbage, a bad scope, a huge body, an agent's
+            // certificate — each refused with its code, and nothing recorded.
+            let silences = running.url + "/v1/silences"
+            for (body, status, code) in [
+                (Array("\u{0}\u{1}not json".utf8), 400, "malformed"),
+                (Array(#"{"scope":"planet","value":"x","ends_at":4e9,"reason":"r"}"#.utf8), 422, "invalid_field"),
+                (
+                    Array(#"{"scope":"instance","value":"social.example","ends_at":1,"reason":"r"}"#.utf8), 422,
+                    "invalid_field"
+                ),
+                ([UInt8](repeating: UInt8(ascii: "a"), count: Limits.maxEnvelopeBytes + 1), 413, "too_large"),
+            ] {
+                let answer = try await Self.call(operatorClient, .POST, silences, body: body)
+                #expect(answer.status == status && answer.errorCode == code, "\(answer.text)")
+            }
+            let asAgent = try await Self.call(
+                agentClient, .POST, silences,
+                body: Array(#"{"scope":"check","value":"disk","ends_at":4e9,"reason":"r"}"#.utf8))
+            #expect(asAgent.status == 403 && asAgent.errorCode == "forbidden")
+            #expect(try await running.controller.store.silences(includeEnded: true).isEmpty)
         }
     }
 
