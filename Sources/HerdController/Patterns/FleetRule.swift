@@ -91,8 +91,11 @@ struct FleetRule {
         return (parts[0], parts.count > 1 ? parts[1] : "")
     }
 
-    /// Every group the instance is in: its attributes, tags, operator attributes, and the whole fleet.
-    func groupsOf(instanceID: Int64) throws -> [Group] {
+    func groupsOf(instanceID: Int64) throws -> [Group] { try Self.groups(of: instanceID, in: db) }
+
+    /// Every group the instance is in — its attributes, tags, operator attributes, and the whole fleet —
+    /// for the fleet rule and for silences scoped to a group.
+    static func groups(of instanceID: Int64, in db: Database) throws -> [Group] {
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(

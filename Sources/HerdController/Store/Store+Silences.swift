@@ -135,8 +135,7 @@ extension Store {
         let domain: String? = incident[5]
         var groups: Set<String> = []
         if let instanceID {
-            let book = IncidentBook(engine: PatternEngine(), db: db)
-            for group in try FleetRule(PatternSettings.Fleet(), book: book).groupsOf(instanceID: instanceID) {
+            for group in try FleetRule.groups(of: instanceID, in: db) {
                 groups.insert("\(group.attribute)=\(group.value)")
             }
         }
