@@ -10,7 +10,10 @@ public struct HerdAgentCommand: AsyncParsableCommand {
             Reports are signed with the agent's Ed25519 key (Protocol/README.md). The agent opens no port.
             """,
         version: HerdVersion.current,
-        subcommands: [CheckCommand.self, ChecksCommand.self, ScanLogCommand.self, EnrollCommand.self, RunCommand.self]
+        subcommands: [
+            CheckCommand.self, ChecksCommand.self, ScanLogCommand.self, EnrollCommand.self, RunCommand.self,
+            TootctlCommand.self,
+        ]
     )
 
     public init() {}

@@ -40,7 +40,9 @@ public enum Rule {
     }
 
     /// Printable text on one line: no control characters (tab included), bounded in bytes.
-    static func line(_ value: String, _ field: @autoclosure () -> String, maxBytes: Int, allowEmpty: Bool = false)
+    public static func line(
+        _ value: String, _ field: @autoclosure () -> String, maxBytes: Int, allowEmpty: Bool = false
+    )
         throws(WireError)
     {
         let count = value.utf8.count

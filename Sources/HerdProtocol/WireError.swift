@@ -38,6 +38,8 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let duplicateInstance = Code("duplicate_instance")
         /// The resource does not exist.
         public static let notFound = Code("not_found")
+        /// The resource is not in a state that allows this (a remediation already decided, approved twice).
+        public static let conflict = Code("conflict")
         /// Too many requests: wait and retry.
         public static let rateLimited = Code("rate_limited")
         /// The receiver cannot take the request now (store unavailable, shutting down): retry later.
@@ -49,7 +51,7 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let known: [Code] = [
             .malformed, .invalidField, .tooLarge, .unsupportedVersion, .badSignature, .replayedSequence,
             .clockSkew, .unknownAgent, .identityMismatch, .revoked, .forbidden, .invalidToken,
-            .duplicateInstance, .notFound, .rateLimited, .unavailable, .internalError,
+            .duplicateInstance, .notFound, .conflict, .rateLimited, .unavailable, .internalError,
         ]
 
         /// The HTTP status a controller answers with; an unknown code maps to 400.
@@ -59,7 +61,7 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
             case .badSignature: 401
             case .unknownAgent, .identityMismatch, .revoked, .forbidden, .invalidToken: 403
             case .notFound: 404
-            case .replayedSequence, .duplicateInstance: 409
+            case .replayedSequence, .duplicateInstance, .conflict: 409
             case .tooLarge: 413
             case .invalidField: 422
             case .rateLimited: 429

@@ -60,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// The daemon's parts: checks, outbox, delivery.
+/// The daemon's parts: checks, outbox, delivery, and the remediation executor with its long-poll.
 struct Agent {
     let configuration: AgentConfiguration
     let enrollment: Enrollment
@@ -68,6 +68,7 @@ struct Agent {
     let outbox: Outbox
     let delivery: Delivery
     let client: ControllerClient
+    let executor: RemediationExecutor
     let logger: Logger
 
     init(configuration: AgentConfiguration, logger: Logger) throws {
@@ -85,13 +86,30 @@ struct Agent {
                 try SecureFile.readText(files.certificateFile),
                 try SecureFile.readText(files.tlsKeyFile, maxBytes: 16 << 10, private: true)
             ))
-        outbox = try Outbox(stateDirectory: configuration.stateDirectory)
-        delivery = Delivery(
-            outbox: outbox, client: client, signer: MessageSigner(privateKey: signingKey), logger: logger)
-        runner = CheckRunner(
-            checks: try CheckRegistry.enabled(by: configuration), host: .live(configuration),
+        let outbox = try Outbox(stateDirectory: configuration.stateDirectory)
+        let host = HostSurfaces.live(configuration)
+        let runner = CheckRunner(
+            checks: try CheckRegistry.enabled(by: configuration), host: host,
             configuration: configuration, store: try DirectoryMemoryStore(stateDirectory: configuration.stateDirectory),
             signatures: SignatureMatcher(table: try SignatureTable.builtIn(appending: configuration.signatureFiles)))
+        let (allowlist, trust) = (configuration.remediationAllowlist, configuration.remediationTrust)
+        let gate = CommandGate(
+            agentID: enrollment.agentID, instance: enrollment.instance,
+            ledger: try CommandLedger(stateDirectory: configuration.stateDirectory),
+            policy: { () throws(HostPolicyError) in try HostPolicy.load(allowlist: allowlist, trust: trust) })
+        // The executor wakes delivery, and delivery hands the executor the commands that ride on an
+        // acknowledgement: the box breaks the cycle.
+        let wake = DeliveryBox()
+        let executor = RemediationExecutor(
+            gate: gate, configuration: configuration, host: host, runner: runner, outbox: outbox, logger: logger,
+            notify: { wake.delivery?.notify() })
+        delivery = Delivery(
+            outbox: outbox, client: client, signer: MessageSigner(privateKey: signingKey), logger: logger,
+            commands: { envelopes in Task { await executor.handle(envelopes) } })
+        wake.delivery = delivery
+        self.outbox = outbox
+        self.runner = runner
+        self.executor = executor
         self.configuration = configuration
         self.enrollment = enrollment
         self.logger = logger
@@ -122,6 +140,9 @@ struct Agent {
     func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await delivery.run() }
+            if configuration.remediationPoll > .zero {
+                group.addTask { await pollCommands() }
+            }
             group.addTask {
                 while !Task.isCancelled {
                     do {
@@ -138,6 +159,22 @@ struct Agent {
             group.cancelAll()
         }
         await client.shutdown()
+    }
+
+    /// The command long-poll, for as long as the daemon runs; failures back off from 1 s to a minute.
+    func pollCommands() async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let batch = try await client.commands(wait: configuration.remediationPoll)
+                failures = 0
+                if !batch.commands.isEmpty { await executor.handle(batch.commands) }
+            } catch {
+                failures += 1
+                logger.debug("command poll failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(min(60, 1 << min(failures - 1, 6))))
+            }
+        }
     }
 
     /// `--once`: a cycle, then delivery until the outbox is empty or a delivery fails.
@@ -166,4 +203,9 @@ struct Agent {
             }
         }
     }
+}
+
+/// Late-bound delivery for the executor's wake-up (set once, right after both exist).
+final class DeliveryBox: @unchecked Sendable {
+    var delivery: Delivery?
 }

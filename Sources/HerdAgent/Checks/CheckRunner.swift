@@ -27,6 +27,12 @@ public final class CheckRunner: Sendable {
 
     /// Runs every check once and returns their results in registry order.
     public func runCycle() async -> [CheckResult] {
+        await run(only: nil)
+    }
+
+    /// Runs the enabled checks among `ids` (all when nil) once, in registry order.
+    public func run(only ids: [String]?) async -> [CheckResult] {
+        let checks = ids.map { ids in self.checks.filter { ids.contains($0.id) } } ?? self.checks
         let now = host.clock.now()
         let configuration = self.configuration
         let filesystem = host.filesystem

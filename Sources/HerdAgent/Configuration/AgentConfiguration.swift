@@ -86,6 +86,14 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var apiProbePostInterval: Duration = .seconds(900)
     /// Requests left (`X-RateLimit-Remaining`) below which the probe waits for the reset.
     public var apiProbeRateLimitReserve = 10
+    /// The host's own remediation policy, root-owned and never written by the agent: which actions and
+    /// parameters this host allows, with rate limits (`remediation.allowlist`), and whose signatures it
+    /// trusts, how many per risk class (`remediation.trust`). Agent/README.md §Remediation.
+    public var remediationAllowlist = "/etc/herd/allowlist.conf"
+    public var remediationTrust = "/etc/herd/trust.conf"
+    /// How long the command long-poll waits at the controller (0: no long-poll; commands then arrive
+    /// only with report acknowledgements).
+    public var remediationPoll: Duration = .seconds(50)
 
     public init() {}
 
@@ -178,7 +186,8 @@ extension AgentConfiguration {
         "postgresql.connections_critical_percent", "postgresql.transaction_age_warning", "http.public_url",
         "http.public_address", "http.web_url", "http.streaming_urls", "http.ca_file", "http.latency_warning",
         "http.certificate_warning_days", "http.certificate_critical_days", "api_probe.token_file", "api_probe.post",
-        "api_probe.post_interval", "api_probe.rate_limit_reserve",
+        "api_probe.post_interval", "api_probe.rate_limit_reserve", "remediation.allowlist", "remediation.trust",
+        "remediation.poll",
     ]
 
     mutating func set(_ key: String, _ value: String) throws(ConfigurationError) {
@@ -268,6 +277,9 @@ extension AgentConfiguration {
         case "api_probe.post_interval":
             apiProbePostInterval = try Parse.duration(value, in: .seconds(300)...(.seconds(86_400)))
         case "api_probe.rate_limit_reserve": apiProbeRateLimitReserve = try Parse.integer(value, in: 1...1000)
+        case "remediation.allowlist": remediationAllowlist = try Parse.absolutePath(value)
+        case "remediation.trust": remediationTrust = try Parse.absolutePath(value)
+        case "remediation.poll": remediationPoll = try Parse.duration(value, in: .zero ... .seconds(60))
         default: throw ConfigurationError("unknown key \(key)")
         }
     }
@@ -311,6 +323,8 @@ extension AgentConfiguration {
             "api_probe.token_file": apiProbeTokenFile ?? "", "api_probe.post": String(apiProbePost),
             "api_probe.post_interval": "\(apiProbePostInterval.milliseconds / 1000)s",
             "api_probe.rate_limit_reserve": String(apiProbeRateLimitReserve),
+            "remediation.allowlist": remediationAllowlist, "remediation.trust": remediationTrust,
+            "remediation.poll": "\(remediationPoll.milliseconds / 1000)s",
         ]
         var lines = Self.keys.map { "\($0) = \(values[$0]!)" }
         lines += tags.sorted { $0.key < $1.key }.map { "tag.\($0.key) = \($0.value)" }

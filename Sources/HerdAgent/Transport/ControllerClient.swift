@@ -62,6 +62,19 @@ public final class ControllerClient: Sendable {
         try await post("/v1/reports", envelope, as: IngestResponse.self)
     }
 
+    public func send(result envelope: SignedEnvelope) async throws(TransportError) -> IngestResponse {
+        try await post("/v1/command-results", envelope, as: IngestResponse.self)
+    }
+
+    /// The command long-poll: the controller answers when a command is approved for this agent, or
+    /// with an empty batch after `wait`.
+    public func commands(wait: Duration) async throws(TransportError) -> CommandBatch {
+        var request = HTTPClientRequest(url: base + "/v1/commands?wait=\(wait.components.seconds)")
+        request.method = .GET
+        request.headers.add(name: "User-Agent", value: "herd-agent/\(HerdVersion.current)")
+        return try await execute(request, timeout: wait + .seconds(30), as: CommandBatch.self)
+    }
+
     private func post<Answer: WireMessage>(_ path: String, _ envelope: SignedEnvelope, as: Answer.Type)
         async throws(TransportError) -> Answer
     {
@@ -70,10 +83,16 @@ public final class ControllerClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "herd-agent/\(HerdVersion.current)")
         request.body = .bytes(ByteBuffer(bytes: WireCoding.encode(envelope)))
+        return try await execute(request, timeout: .seconds(30), as: Answer.self)
+    }
+
+    private func execute<Answer: WireMessage>(_ request: HTTPClientRequest, timeout: Duration, as: Answer.Type)
+        async throws(TransportError) -> Answer
+    {
         let status: Int
         let body: [UInt8]
         do {
-            let response = try await client.execute(request, timeout: .seconds(30))
+            let response = try await client.execute(request, timeout: .init(timeout))
             status = Int(response.status.code)
             body = Array(try await response.body.collect(upTo: Limits.maxEnvelopeBytes).readableBytesView)
         } catch {

@@ -2,8 +2,9 @@ import FoundationEssentials
 import HerdProtocol
 import Logging
 
-/// Sends the outbox to the controller in order, oldest first, each report signed again with a fresh
-/// `sent_at` on every attempt; removes a report only when the controller acknowledges its sequence.
+/// Sends the outbox to the controller in order, oldest first, each message (report or command result)
+/// signed again with a fresh `sent_at` on every attempt; removes one only when the controller
+/// acknowledges its sequence.
 /// Temporary failures (network, TLS, 5xx, 429, clock skew) back off exponentially with full jitter,
 /// from 1 s to 5 min; a report the controller will never take is dropped and logged; revocation or an
 /// unknown agent stops delivery (and says so loudly) with the outbox kept.
@@ -34,13 +35,17 @@ public final class Delivery: Sendable {
     let signer: MessageSigner
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Where commands that ride back on an acknowledgement go (the executor).
+    let commands: @Sendable ([SignedEnvelope]) -> Void
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
 
     public init(
         outbox: Outbox, client: ControllerClient, signer: MessageSigner, logger: Logger,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() },
+        commands: @escaping @Sendable ([SignedEnvelope]) -> Void = { _ in }
     ) {
+        self.commands = commands
         self.outbox = outbox
         self.client = client
         self.signer = signer
@@ -52,24 +57,35 @@ public final class Delivery: Sendable {
     /// A new report is in the outbox.
     public func notify() { wake.yield() }
 
-    /// Tries to deliver the oldest report once.
+    /// Tries to deliver the oldest message once. Commands riding on the acknowledgement go to `commands`.
     public func attempt() async throws(Stop) -> Attempt {
-        guard let (sequence, stored) = outbox.oldest() else { return .empty }
-        var report = stored
-        report.sentAt = clock()
+        guard let message = outbox.oldest() else { return .empty }
+        let sequence = message.sequence
         let envelope: SignedEnvelope
         do {
-            envelope = try signer.seal(report, as: .report)
+            switch message {
+            case .report(var report):
+                report.sentAt = clock()
+                envelope = try signer.seal(report, as: .report)
+            case .result(var result):
+                result.sentAt = clock()
+                envelope = try signer.seal(result, as: .commandResult)
+            }
         } catch {
             outbox.remove(sequence)
             return .dropped(sequence, "cannot be signed: \(error.message)")
         }
         do {
-            let answer = try await client.send(report: envelope)
+            let answer: IngestResponse
+            switch message {
+            case .report: answer = try await client.send(report: envelope)
+            case .result: answer = try await client.send(result: envelope)
+            }
             guard answer.acknowledgedSequence == sequence else {
                 return .retry("acknowledged \(answer.acknowledgedSequence) for \(sequence)")
             }
             outbox.remove(sequence)
+            if !answer.commands.isEmpty { commands(answer.commands) }
             return .delivered(sequence)
         } catch {
             switch error {

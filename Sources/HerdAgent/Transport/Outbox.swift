@@ -6,11 +6,25 @@ import NIOConcurrencyHelpers
     import Glibc
 #endif
 
-/// Reports waiting for the controller's acknowledgement, one file per report in `STATE_DIR/outbox/`
-/// (`00000000000000000042.json`, the unsigned report: it is signed again, with a fresh `sent_at`, on
-/// every delivery attempt). Each file is written whole and fsync'd before anything is sent, and removed
-/// only on acknowledgement. Bounded by count and bytes: past a bound the oldest are dropped, and how
-/// many is carried in the next report's `outbox_dropped`, so the loss itself reaches the controller.
+/// A message in the outbox: the agent's reports and command results share one sequence.
+public enum OutboxMessage: Sendable, Hashable {
+    case report(Report)
+    case result(CommandResult)
+
+    public var sequence: UInt64 {
+        switch self {
+        case .report(let report): report.sequence
+        case .result(let result): result.sequence
+        }
+    }
+}
+
+/// Messages waiting for the controller's acknowledgement, one file per message in `STATE_DIR/outbox/`
+/// (`00000000000000000042.json` for a report, `….result.json` for a command result; unsigned: each is
+/// signed again, with a fresh `sent_at`, on every delivery attempt). Each file is written whole and
+/// fsync'd before anything is sent, and removed only on acknowledgement. Bounded by count and bytes:
+/// past a bound the oldest reports are dropped (never a command result: it is the only record of what
+/// ran), and how many is carried in the next report's `outbox_dropped`, so the loss reaches the controller.
 public final class Outbox: @unchecked Sendable {
     public let directory: String
     public let maxCount: Int
@@ -32,13 +46,28 @@ public final class Outbox: @unchecked Sendable {
         lock.withLock { entries().map(\.sequence) }
     }
 
+    /// Gives the command result the next sequence number and stores it (never dropped by the bounds).
+    @discardableResult
+    public func append(result make: (_ sequence: UInt64) -> CommandResult) throws -> CommandResult {
+        try lock.withLock { () throws -> CommandResult in
+            let sequence = try nextSequence()
+            let result = make(sequence)
+            try SecureFile.write(WireCoding.encode(result), to: path(sequence, result: true))
+            return result
+        }
+    }
+
+    private func nextSequence() throws(SecureFileError) -> UInt64 {
+        let sequence = max(readNumber(sequenceFile), entries().last?.sequence ?? 0) + 1
+        try SecureFile.write(String(sequence), to: sequenceFile)
+        return sequence
+    }
+
     /// Gives the report the next sequence number (persisted first, so a number is never reused even
     /// if the agent dies right after), the count of reports dropped so far, and stores it.
     public func append(_ make: (_ sequence: UInt64, _ dropped: UInt64) -> Report) throws -> Report {
         try lock.withLock { () throws -> Report in
-            let last = max(readNumber(sequenceFile), entries().last?.sequence ?? 0)
-            let sequence = last + 1
-            try SecureFile.write(String(sequence), to: sequenceFile)
+            let sequence = try nextSequence()
             let dropped = readNumber(droppedFile)
             let report = make(sequence, dropped)
             try SecureFile.write(WireCoding.encode(report), to: path(sequence))
@@ -48,17 +77,21 @@ public final class Outbox: @unchecked Sendable {
         }
     }
 
-    /// The oldest waiting report, or nil. A file that no longer decodes is set aside (`.corrupt`),
+    /// The oldest waiting message, or nil. A file that no longer decodes is set aside (`.corrupt`),
     /// counted as dropped, and skipped.
-    public func oldest() -> (sequence: UInt64, report: Report)? {
+    public func oldest() -> OutboxMessage? {
         lock.withLock {
             for entry in entries() {
-                if let bytes = try? SecureFile.read(path(entry.sequence), maxBytes: Limits.maxEnvelopeBytes),
-                    let report = try? WireCoding.decode(Report.self, from: bytes)
-                {
-                    return (entry.sequence, report)
+                let file = path(entry.sequence, result: entry.result)
+                if let bytes = try? SecureFile.read(file, maxBytes: Limits.maxEnvelopeBytes) {
+                    if entry.result, let result = try? WireCoding.decode(CommandResult.self, from: bytes) {
+                        return .result(result)
+                    }
+                    if !entry.result, let report = try? WireCoding.decode(Report.self, from: bytes) {
+                        return .report(report)
+                    }
                 }
-                rename(path(entry.sequence), path(entry.sequence) + ".corrupt")
+                rename(file, file + ".corrupt")
                 try? SecureFile.write(String(readNumber(droppedFile) + 1), to: droppedFile)
             }
             return nil
@@ -67,38 +100,47 @@ public final class Outbox: @unchecked Sendable {
 
     /// Acknowledged: gone for good.
     public func remove(_ sequence: UInt64) {
-        lock.withLock { _ = unlink(path(sequence)) }
+        lock.withLock {
+            _ = unlink(path(sequence, result: false))
+            _ = unlink(path(sequence, result: true))
+        }
     }
 
-    private func path(_ sequence: UInt64) -> String {
+    private func path(_ sequence: UInt64, result: Bool = false) -> String {
         let digits = String(sequence)
-        return directory + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".json"
+        return directory + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+            + (result ? ".result.json" : ".json")
     }
 
-    private func entries() -> [(sequence: UInt64, bytes: Int)] {
+    private func entries() -> [(sequence: UInt64, bytes: Int, result: Bool)] {
         guard let dir = opendir(directory) else { return [] }
         defer { closedir(dir) }
-        var found: [(UInt64, Int)] = []
+        var found: [(UInt64, Int, Bool)] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            guard name.hasSuffix(".json"), name.count == 25, let sequence = UInt64(name.prefix(20)) else { continue }
+            let result = name.hasSuffix(".result.json")
+            guard name.hasSuffix(".json"), name.count == (result ? 32 : 25), let sequence = UInt64(name.prefix(20))
+            else { continue }
             var info = stat()
             let size = stat(directory + "/" + name, &info) == 0 ? Int(info.st_size) : 0
-            found.append((sequence, size))
+            found.append((sequence, size, result))
         }
         return found.sorted { $0.0 < $1.0 }
     }
 
     private func enforceBounds() throws(SecureFileError) {
-        var all = entries()
-        var bytes = all.reduce(0) { $0 + $1.bytes }
+        let current = entries()
+        var reports = current.filter { !$0.result }
+        var all = current.count
+        var bytes = current.reduce(0) { $0 + $1.bytes }
         var dropped: UInt64 = 0
-        while all.count > 1, all.count > maxCount || bytes > maxBytes {
-            let oldest = all.removeFirst()
+        while reports.count > 1, all > maxCount || bytes > maxBytes {
+            let oldest = reports.removeFirst()
             unlink(path(oldest.sequence))
             bytes -= oldest.bytes
+            all -= 1
             dropped += 1
         }
         if dropped > 0 { try SecureFile.write(String(readNumber(droppedFile) + dropped), to: droppedFile) }

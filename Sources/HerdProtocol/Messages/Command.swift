@@ -82,7 +82,7 @@ public struct Command: WireMessage, Hashable {
         }
     }
 
-    static func isLowercaseUUID(_ text: String) -> Bool {
+    public static func isLowercaseUUID(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard bytes.count == 36 else { return false }
         for (i, b) in bytes.enumerated() {
