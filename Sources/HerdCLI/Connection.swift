@@ -37,11 +37,11 @@ struct ConnectionOptions: ParsableArguments {
         return base + "/herdctl/config"
     }
 
-    func client() throws -> OperatorClient {
+    /// The settings in herdctl's configuration file (`key = value`).
+    func settings() throws -> [String: String] {
         let path = config ?? Self.defaultConfig
-        let values: [String: String]
         do {
-            values = Dictionary(
+            return Dictionary(
                 uniqueKeysWithValues: try KeyValueFile.parse(
                     try SecureFile.readText(path, maxBytes: 64 << 10, private: true)
                 )
@@ -51,6 +51,27 @@ struct ConnectionOptions: ParsableArguments {
         } catch {
             throw HerdctlError(description: "\(error)", status: HerdctlExit.usage)
         }
+    }
+
+    /// This operator's name and Ed25519 signing key (0600, never sent anywhere): proposals and approvals
+    /// are signed with it.
+    func signer() throws -> (name: String, signer: MessageSigner) {
+        let values = try settings()
+        guard let name = values["operator"], let path = values["signing_key"] else {
+            throw HerdctlError(
+                description: "\(config ?? Self.defaultConfig) needs operator and signing_key", status: HerdctlExit.usage
+            )
+        }
+        do {
+            return (name, MessageSigner(privateKey: try SigningKeyPEM.load(from: path)))
+        } catch {
+            throw HerdctlError(description: "\(error)", status: HerdctlExit.usage)
+        }
+    }
+
+    func client() throws -> OperatorClient {
+        let path = config ?? Self.defaultConfig
+        let values = try settings()
         guard let controller = values["controller"], let ca = values["ca"], let certificate = values["certificate"],
             let key = values["tls_key"]
         else {

@@ -18,7 +18,7 @@ public struct Herdctl: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, ShowCommand.self, IncidentsCommand.self, IncidentCommand.self, AckCommand.self,
             PatternsCommand.self, SilenceCommand.self, InstanceCommand.self, AgentsCommand.self,
-            OperatorsCommand.self,
+            OperatorsCommand.self, RemediateCommand.self, AuditCommand.self,
         ]
     )
 

@@ -49,8 +49,9 @@ struct IncidentsCommand: AsyncParsableCommand {
 /// `herdctl incident show|ack ID`.
 struct IncidentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "incident", abstract: "One incident: show its timeline and diagnosis, or acknowledge it.",
-        subcommands: [IncidentShow.self, AckCommand.self])
+        commandName: "incident",
+        abstract: "One incident: show its timeline and diagnosis, acknowledge it, or propose its remediation.",
+        subcommands: [IncidentShow.self, AckCommand.self, IncidentRemediate.self])
 }
 
 struct IncidentShow: AsyncParsableCommand {

@@ -80,6 +80,44 @@ import Testing
             return try await store.sequences()
         }
 
+        /// A second operator, made the supported way: keys on "their machine" (`operators request`), the
+        /// first operator adds them, they install the certificate. Returns their herdctl config.
+        func addOperator(_ name: String) throws -> String {
+            let directory = root.file(name)
+            let request = try run(
+                "herdctl",
+                [
+                    "operators", "request", "--name", name, "--controller", "https://127.0.0.1:\(port)", "--ca",
+                    root.file("herdctl/ca.pem"), "--dir", directory,
+                ])
+            #expect(request.status == 0, "\(request.output)")
+            let added = try herdctl([
+                "operators", "add", "--request", directory + "/request.json", "--out", root.file("\(name).pem"),
+            ])
+            #expect(added.status == 0, "\(added.output)")
+            let installed = try run(
+                "herdctl", ["operators", "install", "--certificate", root.file("\(name).pem"), "--dir", directory])
+            #expect(installed.status == 0, "\(installed.output)")
+            return directory + "/config"
+        }
+
+        /// `herd-agent run` in the background; the caller kills it.
+        func daemon() throws -> Process {
+            let daemon = Process()
+            daemon.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herd-agent"))
+            daemon.arguments = ["run", "--config", agentConfig, "--log-level", "error"]
+            daemon.standardOutput = FileHandle.nullDevice
+            daemon.standardError = FileHandle.nullDevice
+            try daemon.run()
+            return daemon
+        }
+
+        func agentIDs() async throws -> [String] {
+            let store = try Store(path: data + "/herd.sqlite")
+            defer { try? store.close() }
+            return try await store.agents(state: nil).map(\.id)
+        }
+
         deinit {
             killController()
             root.remove()
@@ -168,38 +206,20 @@ import Testing
                 == 1)
 
         // A second operator: keys made on "their machine", only public halves travel.
-        let second = fleet.root.file("second")
-        let request = try fleet.run(
-            "herdctl",
-            [
-                "operators", "request", "--name", "bob", "--controller", "https://127.0.0.1:\(fleet.port)", "--ca",
-                fleet.root.file("herdctl/ca.pem"), "--dir", second,
-            ])
-        #expect(request.status == 0, "\(request.output)")
+        let bob = try fleet.addOperator("bob")
+        let second = fleet.root.file("bob")
         let requestText = try SecureFile.readText(second + "/request.json")
         #expect(!requestText.contains("PRIVATE"))
-        let added = try fleet.herdctl([
-            "operators", "add", "--request", second + "/request.json", "--out", fleet.root.file("bob.pem"),
-        ])
-        #expect(added.status == 0, "\(added.output)")
         #expect(
             try fleet.herdctl([
                 "operators", "add", "--request", second + "/request.json", "--out", fleet.root.file("bob2.pem"),
             ]).status == 1)
-        let installed = try fleet.run(
-            "herdctl", ["operators", "install", "--certificate", fleet.root.file("bob.pem"), "--dir", second])
-        #expect(installed.status == 0, "\(installed.output)")
-        let asBob = try fleet.run("herdctl", ["operators", "list", "--config", second + "/config"])
+        let asBob = try fleet.run("herdctl", ["operators", "list", "--config", bob])
         #expect(asBob.status == 0 && asBob.output.contains("bob") && asBob.output.contains("admin"), "\(asBob.output)")
         #expect(try fleet.run("herdctl", ["status", "--config", fleet.root.file("missing")]).status == 2)
 
         // The daemon, with the controller killed under it and restarted.
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herd-agent"))
-        daemon.arguments = ["run", "--config", fleet.agentConfig, "--log-level", "error"]
-        daemon.standardOutput = FileHandle.nullDevice
-        daemon.standardError = FileHandle.nullDevice
-        try daemon.run()
+        let daemon = try fleet.daemon()
         defer {
             kill(daemon.processIdentifier, SIGKILL)
             daemon.waitUntilExit()

@@ -15,6 +15,7 @@ import X509
             ("0001-initial", "1b29414a947f0a79957a2790bf9f304bb60365cf36243a2a365b22c7b0bdfb81"),
             ("0002-instance-state", "bdc418efd88bee1dc6cc76f2f1dc8c4a244be3843f09a907f01c273c5876580d"),
             ("0003-incidents", "9388f734f88b2a675be260ce5b903c0dbce55e4355ccdf33f8d95d75edee7eed"),
+            ("0004-remediation", "041aa7d69f48a937029df245c3e1e840ea527968a58b0074b3f27118fec36f86"),
         ]
         let current = Migrations.fingerprints
         #expect(current.count >= shipped.count)

@@ -31,6 +31,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var webhooks: [String: Webhook] = [:]
     /// How long an instance incident waits before it notifies, so that a fleet incident can absorb it.
     public var groupWait: Duration = .seconds(30)
+    /// Approvals per risk class and how long a proposal may wait (`remediation.*`).
+    public var remediation = RemediationPolicy()
 
     public struct Webhook: Sendable, Hashable {
         public enum Format: String, Sendable, Hashable { case json, slack }
@@ -61,7 +63,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
         "patterns.persistent.duration", "patterns.persistent.resolve_results", "patterns.flapping.high",
         "patterns.flapping.low", "patterns.recurring.count", "patterns.recurring.window", "patterns.load.window",
         "patterns.load.start", "patterns.load.stop", "fleet.min_instances", "fleet.min_fraction", "fleet.min_group",
-        "fleet.window", "notify.group_wait",
+        "fleet.window", "notify.group_wait", "remediation.approvals.preview", "remediation.approvals.routine",
+        "remediation.approvals.destructive", "remediation.ttl",
     ]
 
     public static func load(dataDirectory: String) throws(ControllerConfigurationError) -> ControllerConfiguration {
@@ -177,6 +180,10 @@ public struct ControllerConfiguration: Sendable, Hashable {
         case "fleet.min_group": patterns.fleet.minGroup = try integer(2...100_000)
         case "fleet.window": patterns.fleet.windowSeconds = Double(try seconds(60...86_400))
         case "notify.group_wait": groupWait = .seconds(try seconds(0...3600))
+        case "remediation.approvals.preview": remediation.approvals[.preview] = try integer(0...5)
+        case "remediation.approvals.routine": remediation.approvals[.routine] = try integer(1...5)
+        case "remediation.approvals.destructive": remediation.approvals[.destructive] = try integer(1...5)
+        case "remediation.ttl": remediation.ttl = Double(try seconds(60...3600))
         case "listen":
             guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
                 (1...65535).contains(port), colon > value.startIndex
@@ -233,7 +240,7 @@ public struct ControllerConfiguration: Sendable, Hashable {
 
     public func render() -> String {
         let host = listenHost.contains(":") ? "[\(listenHost)]" : listenHost
-        let values = [
+        let values: [String: String] = [
             "listen": "\(host):\(listenPort)", "server_names": serverNames.joined(separator: ", "),
             "enrollment.auto_accept": String(autoAccept),
             "ingest.max_clock_skew": "\(maxClockSkew.components.seconds)s", "ingest.max_batch": String(maxBatch),
@@ -253,6 +260,10 @@ public struct ControllerConfiguration: Sendable, Hashable {
             "fleet.min_fraction": Self.number(patterns.fleet.minFraction),
             "fleet.min_group": String(patterns.fleet.minGroup), "fleet.window": "\(Int(patterns.fleet.windowSeconds))s",
             "notify.group_wait": "\(groupWait.components.seconds)s",
+            "remediation.approvals.preview": String(remediation.required(.preview)),
+            "remediation.approvals.routine": String(remediation.required(.routine)),
+            "remediation.approvals.destructive": String(remediation.required(.destructive)),
+            "remediation.ttl": "\(Int(remediation.ttl))s",
         ]
         return Self.keys.map { "\($0) = \(values[$0]!)" }.joined(separator: "\n") + "\n"
     }

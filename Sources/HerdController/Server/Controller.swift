@@ -10,6 +10,8 @@ public struct Controller: Sendable {
     public let ca: FleetCA
     public let verifier: AgentMessageVerifier
     public let logger: Logger
+    /// Wakes agents' command long-polls.
+    public let relay = CommandRelay()
     /// The controller's clock; tests move it.
     public let clock: @Sendable () -> Date
 

@@ -36,7 +36,7 @@ extension Store {
                 arguments: [Self.jsonObject(attributes), instance])
             let change =
                 set.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + remove.sorted().map { "-\($0)" }
-            try Self.audit(
+            try AuditChain.append(
                 db, at: now, actor: actor, action: "instance.attributes", subject: "instance:\(instance)",
                 detail: change.joined(separator: " "))
             return attributes

@@ -165,7 +165,8 @@ extension Store {
                 sql:
                     "INSERT INTO incident_events (incident_id, at, kind, actor, detail) VALUES (?, ?, 'acknowledged', ?, ?)",
                 arguments: [id, now, actor, "acknowledged by \(actor)"])
-            try Self.audit(db, at: now, actor: actor, action: "incident.ack", subject: "incident:\(id)", detail: "")
+            try AuditChain.append(
+                db, at: now, actor: actor, action: "incident.ack", subject: "incident:\(id)", detail: "")
             return IncidentRecord(
                 row: try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) WHERE x.id = ?", arguments: [id])!)
         }
@@ -188,13 +189,5 @@ extension Store {
                     troubleSince: $0[5], summary: $0[6])
             }
         }
-    }
-
-    static func audit(_ db: Database, at: Double, actor: String, action: String, subject: String, detail: String)
-        throws
-    {
-        try db.execute(
-            sql: "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-            arguments: [at, actor, action, subject, detail])
     }
 }

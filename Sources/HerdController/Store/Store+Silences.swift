@@ -77,7 +77,7 @@ extension Store {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [scope.rawValue, value, startsAt, endsAt, actor, reason, now])
             let id = db.lastInsertedRowID
-            try Self.audit(
+            try AuditChain.append(
                 db, at: now, actor: actor, action: "silence.add", subject: "silence:\(id)",
                 detail: "\(scope.rawValue) \(value) from \(Int(startsAt)) to \(Int(endsAt)): \(reason)")
             return SilenceRecord(
@@ -109,7 +109,8 @@ extension Store {
             }
             try db.execute(
                 sql: "UPDATE silences SET expired_at = ?, expired_by = ? WHERE id = ?", arguments: [now, actor, id])
-            try Self.audit(db, at: now, actor: actor, action: "silence.expire", subject: "silence:\(id)", detail: "")
+            try AuditChain.append(
+                db, at: now, actor: actor, action: "silence.expire", subject: "silence:\(id)", detail: "")
             return SilenceRecord(
                 row: try Row.fetchOne(db, sql: "SELECT * FROM silences WHERE id = ?", arguments: [id])!)
         }

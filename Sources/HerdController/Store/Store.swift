@@ -68,6 +68,15 @@ struct AgentCache: Sendable {
         byFingerprint[fingerprint] = agent
     }
 
+    /// A command result of `agentID` is durable: its sequence is the agent's last.
+    mutating func advance(agentID: String, to sequence: UInt64) {
+        guard let fingerprint = fingerprintByID[agentID], var agent = byFingerprint[fingerprint],
+            agent.lastSequence.map({ $0 < sequence }) ?? true
+        else { return }
+        agent.lastSequence = sequence
+        byFingerprint[fingerprint] = agent
+    }
+
     mutating func remove(agentID: String) {
         guard let fingerprint = fingerprintByID.removeValue(forKey: agentID) else { return }
         byFingerprint[fingerprint] = nil

@@ -5,6 +5,7 @@ import Hummingbird
 /// `POST /v1/reports`: a signed report from the agent that owns the client certificate, opened in the
 /// order of Protocol/README.md §3; stored through the group-commit writer and acknowledged only once
 /// durable. A retry of the last accepted sequence is acknowledged again (`duplicate`) and stores nothing.
+/// Approved commands waiting for the agent ride back in the acknowledgement.
 enum ReportsRoute {
     static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
         router.post("/v1/reports") { request, context in
@@ -28,8 +29,10 @@ enum ReportsRoute {
                     stored = try await controller.writer.submit(
                         AcceptedReport(agentID: agent.id, report: report, receivedAt: now.timeIntervalSince1970))
                 }
+                // Approved commands ride back on the acknowledgement too (the long-poll usually has them first).
+                let commands = try await controller.store.dispatch(agentID: agent.id, now: now.timeIntervalSince1970)
                 return WireResponse.message(
-                    IngestResponse(acknowledgedSequence: report.sequence, duplicate: !stored, commands: []))
+                    IngestResponse(acknowledgedSequence: report.sequence, duplicate: !stored, commands: commands))
             }
         }
     }

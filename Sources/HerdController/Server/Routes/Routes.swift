@@ -12,6 +12,8 @@ enum Routes {
         OperatorRoutes.register(router, controller)
         OperatorsRoute.register(router, controller)
         IncidentRoutes.register(router, controller)
+        RemediationRoutes.register(router, controller)
+        CommandRoutes.register(router, controller)
         return router
     }
 

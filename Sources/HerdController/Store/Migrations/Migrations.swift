@@ -7,6 +7,12 @@ import HerdProtocol
 protocol Migration {
     static var identifier: String { get }
     static var sql: String { get }
+    /// What SQL alone cannot do, run after `sql` in the same transaction (e.g. hashing rows).
+    static func migrate(_ db: Database) throws
+}
+
+extension Migration {
+    static func migrate(_ db: Database) throws {}
 }
 
 /// Every migration, oldest first. GRDB records the applied identifiers in `grdb_migrations`, so each
@@ -16,6 +22,7 @@ public enum Migrations {
         M0001Initial.self,
         M0002InstanceState.self,
         M0003Incidents.self,
+        M0004Remediation.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones
@@ -32,7 +39,10 @@ public enum Migrations {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         for migration in all {
-            migrator.registerMigration(migration.identifier) { db in try db.execute(sql: migration.sql) }
+            migrator.registerMigration(migration.identifier) { db in
+                try db.execute(sql: migration.sql)
+                try migration.migrate(db)
+            }
         }
         return migrator
     }

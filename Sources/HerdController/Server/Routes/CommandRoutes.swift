@@ -1,0 +1,71 @@
+import Foundation
+import HerdProtocol
+import Hummingbird
+
+/// The agent's side of remediation: `GET /v1/commands?wait=S` (the long-poll that hands over approved
+/// commands, each once) and `POST /v1/command-results` (the agent's signed result, opened like a report
+/// and sharing its sequence).
+enum CommandRoutes {
+    static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+        router.get("/v1/commands") { request, context in
+            await Routes.answer(controller, "command poll") {
+                let agent = try await controller.requireAgent(context)
+                let asked = request.uri.queryParameters.get("wait") ?? "0"
+                guard let wait = Int(asked), (0...60).contains(wait) else {
+                    throw WireError(.invalidField, "wait is 0 to 60 seconds")
+                }
+                let deadline = ContinuousClock.now + .seconds(wait)
+                while true {
+                    // The ticket comes first: an approval between the look and the wait still wakes us.
+                    let ticket = controller.relay.ticket(agentID: agent.id)
+                    defer { controller.relay.release(ticket, agentID: agent.id) }
+                    let commands = try await controller.store.dispatch(
+                        agentID: agent.id, now: controller.clock().timeIntervalSince1970)
+                    let left = deadline - ContinuousClock.now
+                    if !commands.isEmpty || left <= .zero || Task.isCancelled {
+                        if !commands.isEmpty {
+                            controller.logger.notice(
+                                "commands dispatched", metadata: ["agent": "\(agent.id)", "count": "\(commands.count)"])
+                        }
+                        return WireResponse.message(CommandBatch(commands: commands))
+                    }
+                    await ticket.wait(for: left)
+                }
+            }
+        }
+
+        router.post("/v1/command-results") { request, context in
+            await Routes.answer(controller, "command result") {
+                let agent = try await controller.requireAgent(context)
+                let bytes = try await request.envelopeBytes()
+                guard let identity = agent.identity else {
+                    throw WireError(.internalError, "agent \(agent.id) has an unreadable signing key")
+                }
+                let now = controller.clock()
+                let verified = try controller.verifier.verify(
+                    CommandResult.self, envelopeBytes: bytes, from: identity, lastAcceptedSequence: agent.lastSequence,
+                    now: now)
+                let result = verified.message
+                guard result.instance == agent.instance else {
+                    throw WireError(
+                        .identityMismatch, "result for \(result.instance) from the agent of \(agent.instance)")
+                }
+                var stored = false
+                if verified.decision == .new {
+                    stored = try await controller.store.record(
+                        verified, receivedAt: now.timeIntervalSince1970, engine: controller.configuration.patternEngine)
+                    controller.logger.notice(
+                        "command result",
+                        metadata: [
+                            "agent": "\(agent.id)", "command": "\(result.commandID)",
+                            "outcome": "\(result.outcome.rawValue)", "refusal": "\(result.refusal?.rawValue ?? "-")",
+                        ])
+                }
+                let commands = try await controller.store.dispatch(
+                    agentID: agent.id, now: now.timeIntervalSince1970)
+                return WireResponse.message(
+                    IngestResponse(acknowledgedSequence: result.sequence, duplicate: !stored, commands: commands))
+            }
+        }
+    }
+}
