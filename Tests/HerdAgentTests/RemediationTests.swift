@@ -270,6 +270,28 @@ import Testing
         #expect(host.results().first?.outcome == .succeeded)
     }
 
+    /// The examples in Agent/ are what the README says: they parse, and mean what their comments say.
+    @Test func theExamplePolicyFilesParse() throws {
+        let allowlist = try Allowlist.parse(
+            try String(contentsOfFile: RepositoryPaths.path("Agent/allowlist.conf.example"), encoding: .utf8),
+            source: "allowlist.conf.example")
+        #expect(allowlist.services == [.web, .sidekiq, .streaming, .nginx])
+        #expect(allowlist.refusal(for: .mediaRemove(.init(days: 7))) == nil)
+        #expect(allowlist.refusal(for: .mediaRemove(.init(days: 7, pruneProfiles: true))) != nil)
+        #expect(allowlist.limits["restart_service"] == RateLimit(count: 3, window: 3600))
+        let trust = try TrustList.parse(
+            try String(contentsOfFile: RepositoryPaths.path("Agent/trust.conf.example"), encoding: .utf8),
+            source: "trust.conf.example")
+        #expect(Set(trust.names.values) == ["alice", "bob"] && trust.maxTTL == 600)
+        #expect(trust.approvals == [.preview: 0, .routine: 1, .destructive: 2])
+        for bad in ["restart_service = web, postgres", "media_remove.days = 0-400", "dry_run.limit = 3/1y", "flush = all"] {
+            #expect(throws: HostPolicyError.self, "\(bad)") { try Allowlist.parse(bad, source: "x") }
+        }
+        for bad in ["operator.eve = bm90IGEga2V5", "approvals.routine = 0", "max_ttl = 2h", "operator.Bad Name = x"] {
+            #expect(throws: HostPolicyError.self, "\(bad)") { try TrustList.parse(bad, source: "x") }
+        }
+    }
+
     /// `pwd` prints the path without the doubled slash a `TMPDIR` ending in `/` leaves.
     static func clean(_ path: String) -> String { path.replacingOccurrences(of: "//", with: "/") }
 
