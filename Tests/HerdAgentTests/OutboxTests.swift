@@ -63,4 +63,29 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: state.file("outbox/00000000000000000001.json.corrupt")))
         #expect(try outbox.append { Self.report($0, $1) }.outboxDropped == 1)
     }
+
+    /// Command results share the reports' sequence, come out in order, and the bounds never drop one:
+    /// it is the only record of what ran on the host.
+    @Test func commandResultsShareTheSequenceAndAreNeverDropped() throws {
+        let state = try TemporaryDirectory("herd-outbox")
+        defer { state.remove() }
+        let outbox = try Outbox(stateDirectory: state.path, maxCount: 2)
+        _ = try outbox.append { Self.report($0, $1) }
+        let result = try outbox.append { sequence in
+            CommandResult(
+                commandID: "0b7c0a8e-9a53-4c33-9a4c-6f0e1d2c3b4a", agentID: "agent1", instance: "social.example",
+                sequence: sequence, sentAt: Date(), outcome: .succeeded, detail: "done", exitCode: 0)
+        }
+        #expect(result.sequence == 2)
+        for _ in 0..<5 { _ = try outbox.append { Self.report($0, $1) } }
+        #expect(outbox.pending() == [2, 7])  // the reports beside it went; the result stayed
+        while let message = outbox.oldest(), message.sequence < 2 { outbox.remove(message.sequence) }
+        guard case .result(let stored) = outbox.oldest() else {
+            Issue.record("the command result is not next")
+            return
+        }
+        #expect(stored.commandID == result.commandID && stored.outcome == .succeeded && stored.exitCode == 0)
+        outbox.remove(2)
+        #expect(!outbox.pending().contains(2))
+    }
 }
