@@ -58,7 +58,9 @@ struct RemediationBenchmark: AsyncParsableCommand {
             if case .run = gate.decide(envelopes[next], now: Date()) { accepted += 1 }
             next += 1
         }
-        let trusted = [KeyID(publicKey: alice.publicKey): alice.publicKey, KeyID(publicKey: bob.publicKey): bob.publicKey]
+        let trusted = [
+            KeyID(publicKey: alice.publicKey): alice.publicKey, KeyID(publicKey: bob.publicKey): bob.publicKey,
+        ]
         let signatures = Bench.rounds(10, iterations: 100) {
             precondition(EnvelopeVerifier.validSigners(of: envelopes[0], trusted: trusted).count == 2)
         }
@@ -105,7 +107,10 @@ struct RemediationBenchmark: AsyncParsableCommand {
         let bob = ["--config", root.file("bob/config")]
         _ = try tool(
             "herd-controller",
-            ["init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen", "127.0.0.1:\(port)"])
+            [
+                "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
+                "127.0.0.1:\(port)",
+            ])
         let server = try ControllerProcess(binary: directory + "/herd-controller", dataDirectory: root.file("data"))
         defer { server.kill() }
         _ = try tool(
@@ -114,20 +119,26 @@ struct RemediationBenchmark: AsyncParsableCommand {
                 "operators", "request", "--name", "bob", "--controller", "https://127.0.0.1:\(port)", "--ca",
                 root.file("herdctl/ca.pem"), "--dir", root.file("bob"),
             ])
-        _ = try tool("herdctl", ["operators", "add", "--request", root.file("bob/request.json"), "--out", root.file("bob.pem")] + admin)
-        _ = try tool("herdctl", ["operators", "install", "--certificate", root.file("bob.pem"), "--dir", root.file("bob")])
+        _ = try tool(
+            "herdctl",
+            ["operators", "add", "--request", root.file("bob/request.json"), "--out", root.file("bob.pem")] + admin)
+        _ = try tool(
+            "herdctl", ["operators", "install", "--certificate", root.file("bob.pem"), "--dir", root.file("bob")])
 
         // The host: the tests' recording systemctl and its units, the host's policy.
         let bin = root.file("bin")
         try FileManager.default.createDirectory(atPath: bin + "/units", withIntermediateDirectories: true)
         try FileManager.default.copyItem(
-            atPath: RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/standins/system/systemctl"), toPath: bin + "/systemctl")
+            atPath: RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/standins/system/systemctl"),
+            toPath: bin + "/systemctl")
         let healthy = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/hosts/healthy/systemd")
         for unit in try FileManager.default.contentsOfDirectory(atPath: healthy) {
             try FileManager.default.copyItem(atPath: healthy + "/" + unit, toPath: bin + "/units/" + unit)
         }
         try FileManager.default.createDirectory(atPath: root.file("policy"), withIntermediateDirectories: true)
-        try (try tool("herdctl", ["operators", "trust-line"] + admin) + (try tool("herdctl", ["operators", "trust-line"] + bob)))
+        try
+            (try tool("herdctl", ["operators", "trust-line"] + admin)
+            + (try tool("herdctl", ["operators", "trust-line"] + bob)))
             .write(toFile: root.file("policy/trust.conf"), atomically: true, encoding: .utf8)
         try "restart_service = sidekiq\nrestart_service.limit = 1000/1h\n".write(
             toFile: root.file("policy/allowlist.conf"), atomically: true, encoding: .utf8)
@@ -148,7 +159,9 @@ struct RemediationBenchmark: AsyncParsableCommand {
         let token = try OperatorAPI.decoder.decode(
             OperatorAPI.Token.self,
             from: Data(
-                try tool("herdctl", ["agents", "token", "--instance", "social.example", "--ttl", "10m", "--json"] + admin).utf8))
+                try tool(
+                    "herdctl", ["agents", "token", "--instance", "social.example", "--ttl", "10m", "--json"] + admin
+                ).utf8))
         _ = try tool(
             "herd-agent",
             [
@@ -200,6 +213,7 @@ struct RemediationBenchmark: AsyncParsableCommand {
         print(
             "approval to execution over \(rounds) rounds (from `herdctl remediate approve` starting to systemctl running): "
                 + "median \(Bench.format(latencies[latencies.count / 2])) ms, p90 \(Bench.format(latencies[latencies.count * 9 / 10])) ms, "
-                + "max \(Bench.format(latencies.last!)) ms; of which herdctl approve itself: median \(Bench.format(approvals[approvals.count / 2])) ms")
+                + "max \(Bench.format(latencies.last!)) ms; of which herdctl approve itself: median \(Bench.format(approvals[approvals.count / 2])) ms"
+        )
     }
 }

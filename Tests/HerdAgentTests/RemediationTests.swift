@@ -284,7 +284,9 @@ import Testing
             source: "trust.conf.example")
         #expect(Set(trust.names.values) == ["alice", "bob"] && trust.maxTTL == 600)
         #expect(trust.approvals == [.preview: 0, .routine: 1, .destructive: 2])
-        for bad in ["restart_service = web, postgres", "media_remove.days = 0-400", "dry_run.limit = 3/1y", "flush = all"] {
+        for bad in [
+            "restart_service = web, postgres", "media_remove.days = 0-400", "dry_run.limit = 3/1y", "flush = all",
+        ] {
             #expect(throws: HostPolicyError.self, "\(bad)") { try Allowlist.parse(bad, source: "x") }
         }
         for bad in ["operator.eve = bm90IGEga2V5", "approvals.routine = 0", "max_ttl = 2h", "operator.Bad Name = x"] {

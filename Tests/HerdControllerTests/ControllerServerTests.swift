@@ -240,7 +240,10 @@ import X509
             let remediations = running.url + "/v1/remediations"
             for (client, body, status, code) in [
                 (operatorClient, Array("\u{0}garbage".utf8), 400, "malformed"),
-                (operatorClient, Array(#"{"command":{"payload":"%%%","payloadType":"x","signatures":[]}}"#.utf8), 400, "malformed"),
+                (
+                    operatorClient, Array(#"{"command":{"payload":"%%%","payloadType":"x","signatures":[]}}"#.utf8),
+                    400, "malformed"
+                ),
                 (operatorClient, [UInt8](repeating: 0x61, count: Limits.maxEnvelopeBytes + 1), 413, "too_large"),
                 (operatorClient, Array(strangers), 401, "bad_signature"),
                 (agentClient, Array(strangers), 403, "forbidden"),
@@ -288,12 +291,17 @@ import X509
             for (body, status, code) in [
                 (Array("{".utf8), 400, "malformed"), (try result(6, by: stranger), 401, "bad_signature"),
                 (try result(3, by: agent.signer), 409, "replayed_sequence"),
-                (WireCoding.encode(try agent.signer.seal(agent.report(sequence: 6), as: .report)), 400, "unsupported_version"),
+                (
+                    WireCoding.encode(try agent.signer.seal(agent.report(sequence: 6), as: .report)), 400,
+                    "unsupported_version"
+                ),
             ] {
                 let answer = try await Self.call(agentClient, .POST, results, body: body)
                 #expect(answer.status == status && answer.errorCode == code, "\(answer.text)")
             }
-            #expect(try await Self.call(operatorClient, .POST, results, body: try result(6, by: agent.signer)).status == 403)
+            #expect(
+                try await Self.call(operatorClient, .POST, results, body: try result(6, by: agent.signer)).status == 403
+            )
             // A result for a command this controller never issued: acknowledged, audited, applied to nothing.
             let unknown = try await Self.call(agentClient, .POST, results, body: try result(6, by: agent.signer))
             #expect(try WireCoding.decode(IngestResponse.self, from: unknown.body).acknowledgedSequence == 6)

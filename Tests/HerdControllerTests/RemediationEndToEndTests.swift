@@ -34,9 +34,14 @@ import Testing
         let bin = fleet.root.file("bin")
         let units = bin + "/units"
         try FileManager.default.createDirectory(atPath: units, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(
-            atPath: RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/standins/system/systemctl"),
-            toPath: bin + "/systemctl")
+        let standins = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/standins")
+        try FileManager.default.copyItem(atPath: standins + "/system/systemctl", toPath: bin + "/systemctl")
+        try FileManager.default.copyItem(atPath: standins + "/journal/journalctl", toPath: bin + "/journalctl")
+        // The herd-tootctl@ template's ExecStart, as the systemctl stand-in runs it, against a live
+        // directory whose bin/tootctl records its calls and answers like Mastodon's.
+        let live = fleet.root.file("live")
+        try FileManager.default.createDirectory(atPath: live + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: standins + "/mastodon/tootctl", toPath: live + "/bin/tootctl")
         let healthy = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/hosts/healthy/systemd")
         for unit in try FileManager.default.contentsOfDirectory(atPath: healthy) {
             try FileManager.default.copyItem(atPath: healthy + "/" + unit, toPath: units + "/" + unit)
@@ -52,6 +57,9 @@ import Testing
         ExecMainStatus=1
 
         """.write(toFile: units + "/mastodon-sidekiq.service", atomically: true, encoding: .utf8)
+        try BuiltProduct.path("herd-agent").write(
+            toFile: units + "/herd-tootctl.exec", atomically: true, encoding: .utf8)
+        try live.write(toFile: units + "/herd-tootctl.live", atomically: true, encoding: .utf8)
         let calls = units + "/calls.log"
         func ran() -> [String] {
             ((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
@@ -63,7 +71,7 @@ import Testing
         #expect(adminLine.status == 0 && bobLine.status == 0 && adminLine.output.contains("operator.admin = "))
         try (adminLine.output + bobLine.output + "approvals.routine = 1\n").write(
             toFile: policy + "/trust.conf", atomically: true, encoding: .utf8)
-        try "restart_service = web, sidekiq\nrestart_service.limit = 5/1h\n".write(
+        try "restart_service = web, sidekiq\nrestart_service.limit = 5/1h\nmedia_remove.days = 7-30\n".write(
             toFile: policy + "/allowlist.conf", atomically: true, encoding: .utf8)
         try fleet.root.write(
             "agent.conf",
@@ -133,6 +141,23 @@ import Testing
         #expect(resolved.incident.state == "resolved" && resolved.incident.resolution == "remediation")
         #expect(resolved.timeline.contains { $0.kind == "remediation dispatched" })
 
+        // A destructive action: its dry run runs at once and shows the host's answer before anyone approves.
+        let media = try fleet.herdctl([
+            "remediate", "propose", "social.example", "media-remove", "--param", "days=7", "--reason", "disk at 97 %",
+        ])
+        #expect(media.status == 0, "\(media.output)")
+        #expect(
+            media.output.contains("runs: systemctl start --wait herd-tootctl@media-remove-7.service"), "\(media.output)"
+        )
+        #expect(media.output.contains("Removed 6557 media attachments (approx. 5.84 GB) (DRY RUN)"), "\(media.output)")
+        #expect(media.output.contains("Needs 2 approval(s)"), "\(media.output)")
+        let tootctl = try String(contentsOfFile: live + "/tootctl-calls.log", encoding: .utf8)
+        #expect(tootctl.hasPrefix("media remove --days 7 --dry-run user=root RAILS_ENV=production"), "\(tootctl)")
+        let pending = try Self.json(OperatorAPI.Remediations.self, try fleet.herdctl(["remediate", "list", "--json"]))
+        let mediaID = try #require(pending.remediations.first { $0.action == "media-remove" && $0.previewOf == nil }).id
+        #expect(try fleet.herdctl(["remediate", "deny", mediaID, "--reason", "cleaning by hand"]).status == 0)
+        #expect(ran().count == 2)  // the restart and the dry run's unit; nothing destructive
+
         // A compromised controller: a command planted in its database, signed by a key no host trusts.
         let mallory = Curve25519.Signing.PrivateKey()
         let agentID = try #require(try await fleet.agentIDs().first)
@@ -166,7 +191,7 @@ import Testing
             OperatorAPI.RemediationDetail.self, try fleet.herdctl(["remediate", "show", forgedCommand.id, "--json"])
         ).remediation
         #expect(refused.refusal == "insufficient_approvals", "\(refused.detail ?? "")")
-        #expect(ran().count == 1, "the forged command ran: \(ran())")
+        #expect(ran().count == 2, "the forged command ran: \(ran())")
 
         // The freeze: approved, never dispatched until thawed.
         #expect(try fleet.herdctl(["remediate", "freeze", "--reason", "drill"]).status == 0)
@@ -181,9 +206,9 @@ import Testing
         let list = try fleet.herdctl(["remediate", "list"])
         #expect(list.output.contains("FROZEN by admin") && list.output.contains(web.id), "\(list.output)")
         try await Task.sleep(for: .seconds(7))  // a report cycle and more: still nothing
-        #expect(ran().count == 1)
+        #expect(ran().count == 2)
         #expect(try fleet.herdctl(["remediate", "thaw", "--reason", "drill over"]).status == 0)
-        try await EndToEndTests.waitFor { ran().count == 2 }
+        try await EndToEndTests.waitFor { ran().count == 3 }
         #expect(ran().last == "restart -- mastodon-web.service user=root RAILS_ENV=")
 
         // Hostile arguments: refused before anything is sent (2), or by the controller (1).
