@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "herd-controller", targets: ["herd-controller"]),
         .executable(name: "herdctl", targets: ["herdctl"]),
         .executable(name: "herd-bench", targets: ["herd-bench"]),
+        .executable(name: "herd-lab", targets: ["herd-lab"]),
         .library(name: "HerdProtocol", targets: ["HerdProtocol"]),
     ],
     dependencies: [
@@ -90,6 +91,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .target(
+            name: "HerdLab",
+            dependencies: [
+                "HerdProtocol",
+                "HerdTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "herd-lab", dependencies: ["HerdLab"]),
         .executableTarget(name: "herd-agent", dependencies: ["HerdAgent"]),
         .executableTarget(name: "herd-controller", dependencies: ["HerdController"]),
         .executableTarget(name: "herdctl", dependencies: ["HerdCLI"]),

@@ -150,6 +150,7 @@ public final class PostgresCluster: @unchecked Sendable {
 }
 
 /// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module does not
-/// export (it sits behind _GNU_SOURCE). Test support only: plain C arguments, called as C would.
+/// export (it sits behind _GNU_SOURCE). Test support and the lab only: plain C arguments, called as C
+/// would.
 @_silgen_name("posix_spawn_file_actions_addclosefrom_np")
-private func spawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
+public func spawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32

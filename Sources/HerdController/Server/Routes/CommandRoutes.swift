@@ -1,6 +1,7 @@
 import Foundation
 import HerdProtocol
 import Hummingbird
+import ServiceLifecycle
 
 /// The agent's side of remediation: `GET /v1/commands?wait=S` (the long-poll that hands over approved
 /// commands, each once) and `POST /v1/command-results` (the agent's signed result, opened like a report
@@ -22,14 +23,20 @@ enum CommandRoutes {
                     let commands = try await controller.store.dispatch(
                         agentID: agent.id, now: controller.clock().timeIntervalSince1970)
                     let left = deadline - ContinuousClock.now
-                    if !commands.isEmpty || left <= .zero || Task.isCancelled {
+                    if !commands.isEmpty || left <= .zero || Task.isCancelled || Task.isShuttingDownGracefully {
                         if !commands.isEmpty {
                             controller.logger.notice(
                                 "commands dispatched", metadata: ["agent": "\(agent.id)", "count": "\(commands.count)"])
                         }
                         return WireResponse.message(CommandBatch(commands: commands))
                     }
-                    await ticket.wait(for: left)
+                    // A stopping controller answers its polls at once (empty) instead of holding its
+                    // graceful shutdown for up to a minute.
+                    await withGracefulShutdownHandler {
+                        await ticket.wait(for: left)
+                    } onGracefulShutdown: {
+                        ticket.finish()
+                    }
                 }
             }
         }

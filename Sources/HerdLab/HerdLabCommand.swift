@@ -1,0 +1,241 @@
+import ArgumentParser
+import Foundation
+import HerdProtocol
+import HerdTestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `herd-lab`: a fleet of simulated Mastodon instances on this machine, with real nginx, Redis and
+/// PostgreSQL, a real controller and one real agent per instance over mutual TLS — to demo Herd, to
+/// explore it, and for the end-to-end tests and benchmarks.
+public struct HerdLabCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "herd-lab",
+        abstract: "A lab fleet on this machine: up, break INSTANCE FAULT, heal, status, demo, down.",
+        discussion: """
+            Everything lives in one directory (--dir, default /tmp/herd-lab) and `down` removes it with every \
+            process the lab started. Needs redis-server, nginx and PostgreSQL installed (scripts/test.sh \
+            installs them) and the Herd binaries next to herd-lab (swift build -c release).
+            """,
+        subcommands: [
+            LabUp.self, LabSupervise.self, LabBreak.self, LabHeal.self, LabStatus.self, LabDemo.self, LabDown.self,
+        ])
+
+    public init() {}
+}
+
+struct LabOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The lab's directory.", valueName: "dir"))
+    var dir = "/tmp/herd-lab"
+
+    var layout: LabLayout { LabLayout(directory: dir) }
+
+    func validate() throws {
+        guard dir.hasPrefix("/"), dir != "/", !dir.contains("/../") else {
+            throw ValidationError("--dir must be an absolute path (not /)")
+        }
+    }
+
+    /// Sends a request to the supervisor and waits for its answer.
+    func request(_ words: [String], timeout: Double = 60) throws -> String {
+        let layout = self.layout
+        guard layout.supervisorPID != nil else { throw LabError("no lab runs in \(dir): herd-lab up") }
+        let id = UUID().uuidString.lowercased()
+        let request = layout.controlDirectory + "/\(Int(Date().timeIntervalSince1970 * 1000))-\(id).request"
+        let answer = request.replacingOccurrences(of: ".request", with: ".answer")
+        try words.joined(separator: " ").write(toFile: request + ".tmp", atomically: true, encoding: .utf8)
+        rename(request + ".tmp", request)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: answer, encoding: .utf8) {
+                try? FileManager.default.removeItem(atPath: answer)
+                if text.hasPrefix("error: ") { throw LabError(String(text.dropFirst(7))) }
+                return text
+            }
+            usleep(100_000)
+        }
+        throw LabError("the lab did not answer within \(Int(timeout)) s (see \(layout.logFile))")
+    }
+}
+
+struct LabUp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start the lab: controller, Redis, PostgreSQL, and per instance nginx, puma and an agent.")
+    @OptionGroup var options: LabOptions
+    @Option(help: "Instances (2 to 8).") var instances = 4
+
+    func validate() throws {
+        guard (2...8).contains(instances) else { throw ValidationError("--instances is 2 to 8") }
+    }
+
+    func run() async throws {
+        let layout = options.layout
+        if layout.supervisorPID != nil { throw LabError("a lab runs in \(options.dir) already: herd-lab down first") }
+        try? FileManager.default.removeItem(atPath: layout.directory)
+        if getuid() == 0 {
+            // PostgreSQL refuses root and runs as postgres: it must be able to reach the lab's directory.
+            var path = URL(fileURLWithPath: layout.directory).deletingLastPathComponent().path
+            while path != "/" {
+                var info = stat()
+                if stat(path, &info) == 0, info.st_mode & 0o001 == 0 {
+                    throw LabError(
+                        "\(path) is not traversable by other users (PostgreSQL runs as postgres): choose another --dir")
+                }
+                path = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            }
+        }
+        try FileManager.default.createDirectory(
+            atPath: layout.temporaryDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755]
+        )
+        chmod(layout.directory, 0o755)
+        // The supervisor, detached: its own session, its output in the lab's log, every temp dir inside the lab.
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = layout.temporaryDirectory + "/"
+        let pid = try LabSpawn.detached(
+            LabLayout.binaries + "/herd-lab",
+            ["supervise", "--dir", layout.directory, "--instances", String(instances)], environment: environment,
+            log: layout.logFile)
+        print("starting the lab (supervisor pid \(pid)); log: \(layout.logFile)")
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline {
+            if let ready = try? String(contentsOfFile: layout.readyFile, encoding: .utf8) {
+                print(ready)
+                print(
+                    """
+                    Break something:  herd-lab break alpha sidekiq-dead   (faults: \(LabFault.allCases.map(\.rawValue).joined(separator: ", ")))
+                    Watch:            herd-lab status; herdctl --config \(layout.adminConfig) incidents
+                    Heal:             herd-lab heal all
+                    Stop and remove:  herd-lab down
+                    """)
+                return
+            }
+            if let failure = try? String(contentsOfFile: layout.failedFile, encoding: .utf8) {
+                throw LabError("the lab did not start: \(failure) (see \(layout.logFile))")
+            }
+            if kill(pid, 0) != 0 {
+                throw LabError("the supervisor exited (see \(layout.logFile))")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw LabError("the lab did not start within 5 minutes (see \(layout.logFile))")
+    }
+}
+
+struct LabSupervise: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "supervise", abstract: "The lab's own process (started by up).", shouldDisplay: false)
+    @OptionGroup var options: LabOptions
+    @Option var instances = 4
+
+    func run() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        try await LabSupervisor(layout: options.layout, instances: instances).run()
+    }
+}
+
+struct LabBreak: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "break", abstract: "Inject a fault into an instance.",
+        discussion: LabFault.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "\n"))
+    @OptionGroup var options: LabOptions
+    @Argument(help: "The instance (alpha or alpha.lab.example).") var instance: String
+    @Argument(help: "The fault.") var fault: String
+
+    func validate() throws {
+        guard LabFault(rawValue: fault) != nil else {
+            throw ValidationError("faults: \(LabFault.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard instance.allSatisfy({ $0.isLetter || $0 == "." }) else { throw ValidationError("not an instance name") }
+    }
+
+    func run() async throws {
+        print(try options.request(["break", instance, fault]))
+    }
+}
+
+struct LabHeal: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heal", abstract: "Undo the faults of one instance, or all.")
+    @OptionGroup var options: LabOptions
+    @Argument(help: "The instance, or all.") var instance = "all"
+
+    func validate() throws {
+        guard instance.allSatisfy({ $0.isLetter || $0 == "." }) else { throw ValidationError("not an instance name") }
+    }
+
+    func run() async throws {
+        print(try options.request(["heal", instance]))
+    }
+}
+
+struct LabStatus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Where the lab lives, and the fleet as herdctl shows it.")
+    @OptionGroup var options: LabOptions
+
+    func run() async throws {
+        let layout = options.layout
+        guard layout.supervisorPID != nil, let ready = try? String(contentsOfFile: layout.readyFile, encoding: .utf8)
+        else { throw LabError("no lab runs in \(options.dir): herd-lab up") }
+        print(ready)
+        let (_, output) = try LabProcess.run(
+            LabLayout.binaries + "/herdctl", ["status", "--config", layout.adminConfig])
+        print(output, terminator: "")
+    }
+}
+
+struct LabDown: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "down", abstract: "Stop every process of the lab and remove its directory.")
+    @OptionGroup var options: LabOptions
+
+    func run() async throws {
+        let layout = options.layout
+        if let pid = layout.supervisorPID {
+            try "down".write(toFile: layout.controlDirectory + "/0-down.request", atomically: true, encoding: .utf8)
+            let deadline = Date().addingTimeInterval(60)
+            while kill(pid, 0) == 0, Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
+            if kill(pid, 0) == 0 {
+                // Stuck: the whole session goes (the supervisor leads it, every child belongs to it).
+                kill(-pid, SIGKILL)
+            }
+        }
+        try? FileManager.default.removeItem(atPath: layout.directory)
+        print("lab down; \(options.dir) removed")
+    }
+}
+
+/// Spawns a process in a session of its own, detached from this terminal (argv, no shell).
+enum LabSpawn {
+    static func detached(_ executable: String, _ arguments: [String], environment: [String: String], log: String)
+        throws -> pid_t
+    {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of ours: a pipe of whoever started `up` must not stay open in the lab.
+        _ = spawnCloseFrom(&actions, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // POSIX_SPAWN_SETSID (glibc ≥ 2.26), which Swift's Glibc module hides behind _GNU_SOURCE.
+        let setsid: Int16 = 0x80
+        posix_spawnattr_setflags(&attributes, setsid)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard status == 0 else { throw LabError("cannot start \(executable): \(String(cString: strerror(status)))") }
+        return pid
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import HerdProtocol
+
+/// `herd-lab demo`: the walkthrough on a running lab — faults the playbook covers, what Herd detects
+/// and diagnoses, and one remediation proposed by one operator, approved by another and executed by
+/// the agent, ending with the incident resolved. Everything shown is `herdctl`'s own output.
+struct LabDemo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "On a running lab: inject faults, show detection and diagnosis, remediate one, see it resolved.")
+    @OptionGroup var options: LabOptions
+    @Option(help: "Seconds to wait for each step.") var timeout = 180
+
+    func run() async throws {
+        let layout = options.layout
+        func herdctl(_ arguments: [String], as config: String? = nil, show: Bool = true) throws -> String {
+            let (status, output) = try LabProcess.run(
+                LabLayout.binaries + "/herdctl", arguments + ["--config", config ?? layout.adminConfig])
+            if show {
+                print("$ herdctl \(arguments.joined(separator: " "))\(config == nil ? "" : "   # as bob")")
+                print(output)
+            }
+            guard status == 0 || (arguments.first == "status" && status == 1) else {
+                throw LabError("herdctl \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
+            }
+            return output
+        }
+        func wait(_ what: String, _ condition: () throws -> Bool) async throws {
+            print("… waiting for \(what)")
+            let deadline = Date().addingTimeInterval(Double(timeout))
+            while Date() < deadline {
+                if try condition() { return }
+                try await Task.sleep(for: .seconds(1))
+            }
+            throw LabError("gave up waiting for \(what) after \(timeout) s")
+        }
+        func incidents() throws -> [OperatorAPI.IncidentRow] {
+            try OperatorAPI.decoder.decode(
+                OperatorAPI.Incidents.self,
+                from: Data(try herdctl(["incidents", "--open", "--json"], show: false).utf8)
+            ).incidents
+        }
+
+        _ = try herdctl(["status"])
+        let names = LabFleet.names
+        var faults: [(String, LabFault)] = [
+            (names[0], .sidekiqDead), (names[2], .dbPool), (names[1], .upstream502), (names[0], .objectStorage),
+        ]
+        if getuid() == 0 { faults.append((names[3], .diskFull)) }
+        for (instance, fault) in faults {
+            print(
+                "$ herd-lab break \(instance) \(fault.rawValue)\n"
+                    + (try options.request(["break", instance, fault.rawValue])))
+        }
+        var sidekiq: OperatorAPI.IncidentRow?
+        try await wait("the Sidekiq incident on \(names[0]) and the fleet-wide storage incident") {
+            let open = try incidents()
+            sidekiq = open.first { $0.instance == names[0] && $0.diagnosis?.rule == "sidekiq_down" }
+            return sidekiq != nil && open.contains { $0.kind == "fleet" }
+        }
+        _ = try herdctl(["status"])
+        _ = try herdctl(["incidents", "--open"])
+        _ = try herdctl(["patterns"])
+        let incident = try require(sidekiq, "the Sidekiq incident")
+        _ = try herdctl(["incident", "show", "\(incident.id)"])
+
+        let proposal = try OperatorAPI.decoder.decode(
+            OperatorAPI.RemediationDetail.self,
+            from: Data(try herdctl(["incident", "remediate", "\(incident.id)", "--json"], show: false).utf8))
+        _ = try herdctl(["remediate", "show", proposal.remediation.id])
+        _ = try herdctl(["remediate", "approve", proposal.remediation.id], as: layout.secondOperatorConfig)
+        try await wait("the agent to restart Sidekiq and the incident to resolve") {
+            let detail = try OperatorAPI.decoder.decode(
+                OperatorAPI.IncidentDetail.self,
+                from: Data(try herdctl(["incident", "show", "\(incident.id)", "--json"], show: false).utf8))
+            return detail.incident.state == "resolved"
+        }
+        _ = try herdctl(["remediate", "show", proposal.remediation.id])
+        _ = try herdctl(["incident", "show", "\(incident.id)"])
+        print("$ herd-lab heal all\n" + (try options.request(["heal", "all"])))
+        _ = try herdctl(["audit", "--verify"])
+        print("The lab keeps running: herd-lab status, herd-lab break …, herd-lab down (removes everything).")
+    }
+}
+
+/// `#require` for a command-line tool.
+func require<T>(_ value: T?, _ what: @autoclosure () -> String = "a value") throws -> T {
+    guard let value else { throw LabError("missing \(what())") }
+    return value
+}

@@ -1,0 +1,8 @@
+import HerdLab
+
+@main
+enum Entrypoint {
+    static func main() async {
+        await HerdLabCommand.main()
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import HerdProtocol
+import HerdTestSupport
+import Testing
+
+/// The lab as people use it, through its binary: up → break → detected → remediated (proposed by
+/// one operator, approved by the other, executed by the agent) → resolved → down, asserting on
+/// herdctl's JSON; after `down` no process of the lab and nothing of its directory remains.
+@Suite(.serialized) struct LabTests {
+    static func run(_ product: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try BuiltProduct.path(product))
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    /// Processes whose command line mentions `text`.
+    static func processes(mentioning text: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid -> String? in
+            guard Int32(pid) != nil, Int32(pid) != getpid(),
+                let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { return nil }
+            let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return line.contains(text) ? "\(pid): \(line)" : nil
+        }
+    }
+
+    @Test func upBreakDetectRemediateResolveDown() async throws {
+        let parent = try TemporaryDirectory("herd-lab-test")
+        defer { parent.remove() }
+        chmod(parent.path, 0o755)  // PostgreSQL runs as postgres under root and must reach the lab's directory
+        let dir = parent.file("lab")
+        let up = try Self.run("herd-lab", ["up", "--dir", dir, "--instances", "3"])
+        try #require(up.status == 0 && up.output.contains("alpha.lab.example"), "\(up.output)")
+        defer { _ = try? Self.run("herd-lab", ["down", "--dir", dir]) }
+        let admin = ["--config", dir + "/operators/admin/config"]
+        func herdctl(_ arguments: [String], as config: [String]? = nil) throws -> (status: Int32, output: String) {
+            try Self.run("herdctl", arguments + (config ?? admin))
+        }
+        #expect(try Self.run("herd-lab", ["up", "--dir", dir]).status != 0)  // one lab per directory
+        #expect(try Self.run("herd-lab", ["break", "--dir", dir, "alpha", "meteor"]).status != 0)
+        #expect(try Self.run("herd-lab", ["break", "--dir", dir, "zulu", "sidekiq-dead"]).status != 0)
+
+        let broken = try Self.run("herd-lab", ["break", "--dir", dir, "alpha", "sidekiq-dead"])
+        #expect(broken.status == 0 && broken.output.contains("alpha.lab.example"), "\(broken.output)")
+        var incident: OperatorAPI.IncidentRow?
+        try await EndToEndTests.waitFor(seconds: 90) {
+            let answer = try herdctl(["incidents", "--open", "--json"])
+            incident = try? OperatorAPI.decoder.decode(OperatorAPI.Incidents.self, from: Data(answer.output.utf8))
+                .incidents.first { $0.instance == "alpha.lab.example" && $0.diagnosis?.rule == "sidekiq_down" }
+            return incident != nil
+        }
+        let open = try #require(incident)
+        let status = try herdctl(["status", "--json"])
+        let rows = try WireCoding.decode(OperatorAPI.Fleet.self, from: Array(status.output.utf8), maxBytes: 1 << 20)
+        #expect(rows.instances.first { $0.instance == "alpha.lab.example" }?.state == "critical", "\(status.output)")
+
+        let proposed = try herdctl(["incident", "remediate", "\(open.id)", "--json", "--preview-wait", "0"])
+        let remediation = try OperatorAPI.decoder.decode(
+            OperatorAPI.RemediationDetail.self, from: Data(proposed.output.utf8)
+        ).remediation
+        let approved = try herdctl(
+            ["remediate", "approve", remediation.id], as: ["--config", dir + "/operators/bob/config"])
+        #expect(approved.status == 0, "\(approved.output)")
+        try await EndToEndTests.waitFor(seconds: 90) {
+            let answer = try herdctl(["incident", "show", "\(open.id)", "--json"])
+            let detail = try? OperatorAPI.decoder.decode(
+                OperatorAPI.IncidentDetail.self, from: Data(answer.output.utf8))
+            return detail?.incident.state == "resolved" && detail?.incident.resolution == "remediation"
+        }
+        let shown = try OperatorAPI.decoder.decode(
+            OperatorAPI.RemediationDetail.self,
+            from: Data(try herdctl(["remediate", "show", remediation.id, "--json"]).output.utf8)
+        ).remediation
+        #expect(shown.state == "succeeded" && shown.verification.allSatisfy { $0.status == "ok" }, "\(shown)")
+
+        let down = try Self.run("herd-lab", ["down", "--dir", dir])
+        #expect(down.status == 0, "\(down.output)")
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        #expect(Self.processes(mentioning: dir).isEmpty, "\(Self.processes(mentioning: dir))")
+        #expect(try Self.run("herd-lab", ["status", "--dir", dir]).status != 0)
+    }
+}
