@@ -18,8 +18,8 @@ struct LabDemo: AsyncParsableCommand {
             let (status, output) = try LabProcess.run(
                 LabLayout.binaries + "/herdctl", arguments + ["--config", config ?? layout.adminConfig])
             if show {
-                print("$ herdctl \(arguments.joined(separator: " "))\(config == nil ? "" : "   # as bob")")
-                print(output)
+                say("$ herdctl \(arguments.joined(separator: " "))\(config == nil ? "" : "   # as bob")")
+                say(output)
             }
             guard status == 0 || (arguments.first == "status" && status == 1) else {
                 throw LabError("herdctl \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
@@ -27,7 +27,7 @@ struct LabDemo: AsyncParsableCommand {
             return output
         }
         func wait(_ what: String, _ condition: () throws -> Bool) async throws {
-            print("… waiting for \(what)")
+            say("… waiting for \(what)")
             let deadline = Date().addingTimeInterval(Double(timeout))
             while Date() < deadline {
                 if try condition() { return }
@@ -49,15 +49,20 @@ struct LabDemo: AsyncParsableCommand {
         ]
         if getuid() == 0 { faults.append((names[3], .diskFull)) }
         for (instance, fault) in faults {
-            print(
+            say(
                 "$ herd-lab break \(instance) \(fault.rawValue)\n"
                     + (try options.request(["break", instance, fault.rawValue])))
         }
         var sidekiq: OperatorAPI.IncidentRow?
-        try await wait("the Sidekiq incident on \(names[0]) and the fleet-wide storage incident") {
+        try await wait("an incident for each fault") {
             let open = try incidents()
-            sidekiq = open.first { $0.instance == names[0] && $0.diagnosis?.rule == "sidekiq_down" }
-            return sidekiq != nil && open.contains { $0.kind == "fleet" }
+            sidekiq = open.first {
+                $0.instance == names[0] && ["sidekiq", "services"].contains($0.checkId ?? "")
+                    && $0.diagnosis?.rule == "sidekiq_down"
+            }
+            let pool = open.contains { $0.instance == names[2] && $0.checkId == "postgresql" }
+            let disk = getuid() != 0 || open.contains { $0.instance == names[3] && $0.checkId == "disk" }
+            return sidekiq != nil && pool && disk && open.contains { $0.kind == "fleet" }
         }
         _ = try herdctl(["status"])
         _ = try herdctl(["incidents", "--open"])
@@ -78,10 +83,15 @@ struct LabDemo: AsyncParsableCommand {
         }
         _ = try herdctl(["remediate", "show", proposal.remediation.id])
         _ = try herdctl(["incident", "show", "\(incident.id)"])
-        print("$ herd-lab heal all\n" + (try options.request(["heal", "all"])))
+        say("$ herd-lab heal all\n" + (try options.request(["heal", "all"])))
         _ = try herdctl(["audit", "--verify"])
-        print("The lab keeps running: herd-lab status, herd-lab break …, herd-lab down (removes everything).")
+        say("The lab keeps running: herd-lab status, herd-lab break …, herd-lab down (removes everything).")
     }
+}
+
+/// Written at once, also into a pipe: a walkthrough is read as it happens.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
 
 /// `#require` for a command-line tool.

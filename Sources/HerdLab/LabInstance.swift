@@ -16,6 +16,7 @@ final class LabInstance: @unchecked Sendable {
     let endpoint: String
     let standIn: MastodonStandIn
     let nginx: NginxServer
+    let postgres: PostgresCluster
     var agent: Process?
     var holders: [Process] = []
     var storageFailing = false
@@ -40,9 +41,10 @@ final class LabInstance: @unchecked Sendable {
         self.endpoint = endpoint
         standIn = try MastodonStandIn()
         nginx = try NginxServer(sites: [.init(backend: standIn.port, streaming: standIn.port)], readTimeoutSeconds: 2)
+        postgres = try PostgresCluster(settings: ["max_connections = 40"])
     }
 
-    func prepare(redis: RedisServer, postgres: PostgresCluster, trust: String) throws {
+    func prepare(redis: RedisServer, trust: String) throws {
         let files = FileManager.default
         for path in [live + "/log", media, live + "/lib/mastodon", units, directory + "/policy", directory + "/state"] {
             try files.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -131,7 +133,7 @@ final class LabInstance: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["run", "--config", agentConfig, "--log-level", "notice"]
-        FileManager.default.createFile(atPath: directory + "/agent.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/agent.log", contents: nil)
         let log = FileHandle(forWritingAtPath: directory + "/agent.log")
         process.standardOutput = log
         process.standardError = log
@@ -185,7 +187,7 @@ final class LabInstance: @unchecked Sendable {
         return status.code
     }
 
-    func inject(_ fault: LabFault, postgres: PostgresCluster) throws {
+    func inject(_ fault: LabFault) throws {
         switch fault {
         case .sidekiqDead:
             try setUnit("mastodon-sidekiq.service", active: false)
@@ -220,8 +222,10 @@ final class LabInstance: @unchecked Sendable {
                 guard status == 0 else { throw LabError("mount: \(output)") }
                 tmpfs = true
             }
-            FileManager.default.createFile(
-                atPath: media + "/cache-filler.bin", contents: Data(count: 31 << 20 + 512 << 10))
+            guard
+                FileManager.default.createFile(
+                    atPath: media + "/cache-filler.bin", contents: Data(count: 31 << 20 + 512 << 10))
+            else { throw LabError("cannot fill \(media)") }
         }
     }
 
@@ -258,5 +262,6 @@ final class LabInstance: @unchecked Sendable {
         }
         nginx.stop()
         standIn.stop()
+        postgres.stop()
     }
 }

@@ -4,8 +4,9 @@ import HerdTestSupport
 
 /// The lab's long-running process (`herd-lab supervise`, started detached by `herd-lab up`): it owns
 /// every moving part — a controller, one real Redis (a database per instance, holding Sidekiq's
-/// keys as Sidekiq writes them), one real PostgreSQL cluster (a role and database per instance), and
-/// per instance a puma stand-in behind its own real nginx, a host tree, and a `herd-agent run`
+/// keys as Sidekiq writes them), and per instance a real PostgreSQL cluster (its own, as each
+/// Mastodon host has: one saturated database server must not look like a fleet-wide outage), a puma
+/// stand-in behind its own real nginx, a host tree, and a `herd-agent run`
 /// enrolled over mutual TLS — and it plays the parts of Mastodon that cannot run here: Sidekiq's
 /// heartbeats while its unit is active (so restarting the unit through the recording systemctl really
 /// brings Sidekiq back), and the application log's traffic. It takes requests (`break`, `heal`,
@@ -15,7 +16,6 @@ public final class LabSupervisor: @unchecked Sendable {
     let count: Int
     let binaries = LabLayout.binaries
     var redis: RedisServer?
-    var postgres: PostgresCluster?
     var controller: ControllerProcess?
     var controllerURL = ""
     var instances: [LabInstance] = []
@@ -53,9 +53,8 @@ public final class LabSupervisor: @unchecked Sendable {
     func start() async throws {
         let port = try FreePort.next()
         controllerURL = "https://127.0.0.1:\(port)"
-        log("starting redis-server and PostgreSQL")
+        log("starting redis-server")
         redis = try RedisServer()
-        postgres = try PostgresCluster(settings: ["max_connections = 40"])
         log("herd-controller on \(controllerURL)")
         _ = try tool(
             "herd-controller",
@@ -102,7 +101,7 @@ public final class LabSupervisor: @unchecked Sendable {
                 name: name, index: index, directory: layout.instanceDirectory(name),
                 endpoint: LabFleet.endpoint(index, of: count))
             instances.append(instance)
-            try instance.prepare(redis: redis!, postgres: postgres!, trust: trust)
+            try instance.prepare(redis: redis!, trust: trust)
             try redis!.commandBlocking(
                 ["SADD", "queues", "default", "push", "ingress", "mailers", "pull", "scheduler"], database: index)
             let token = try OperatorAPI.decoder.decode(
@@ -132,12 +131,12 @@ public final class LabSupervisor: @unchecked Sendable {
             "Herd lab in \(layout.directory)", "  controller  \(controllerURL) (data: \(layout.controllerDirectory))",
             "  operators   herdctl --config \(layout.adminConfig)   (admin)",
             "              herdctl --config \(layout.secondOperatorConfig)   (bob, the second approver)",
-            "  redis       127.0.0.1:\(redis?.port ?? 0) (database N = instance N)",
-            "  postgresql  127.0.0.1:\(postgres?.port ?? 0)", "  instances:",
+            "  redis       127.0.0.1:\(redis?.port ?? 0) (database N = instance N)", "  instances:",
         ]
         for instance in instances {
             lines.append(
-                "    \(instance.name)  nginx 127.0.0.1:\(instance.nginx.ports[0]) → puma 127.0.0.1:\(instance.standIn.port); "
+                "    \(instance.name)  nginx 127.0.0.1:\(instance.nginx.ports[0]) → puma 127.0.0.1:\(instance.standIn.port), "
+                    + "PostgreSQL 127.0.0.1:\(instance.postgres.port); "
                     + "host tree \(instance.directory); storage \(instance.endpoint)")
         }
         lines.append("  logs        \(layout.logFile), each instance's agent.log")
@@ -202,7 +201,7 @@ public final class LabSupervisor: @unchecked Sendable {
         case ("break", 3):
             guard let fault = LabFault(rawValue: words[2]) else { throw LabError("unknown fault \(words[2])") }
             let targets = try targets(words[1], fault)
-            for instance in targets { try instance.inject(fault, postgres: postgres!) }
+            for instance in targets { try instance.inject(fault) }
             return "\(fault.summary): \(targets.map(\.name).joined(separator: ", "))"
         case ("heal", 2):
             let targets = words[1] == "all" ? instances : try targets(words[1], nil)
@@ -228,7 +227,6 @@ public final class LabSupervisor: @unchecked Sendable {
         for instance in instances { instance.stop() }
         controller?.stop()
         redis?.stop()
-        postgres?.stop()
     }
 
     func tool(_ product: String, _ arguments: [String]) throws -> String {

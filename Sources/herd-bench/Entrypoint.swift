@@ -7,7 +7,7 @@ struct HerdBench: AsyncParsableCommand {
         abstract: "Herd's benchmarks; results are recorded in BENCHMARKS.md.",
         subcommands: [
             ProtocolBenchmark.self, LogScanBenchmark.self, ServiceChecksBenchmark.self, IngestBenchmark.self,
-            StatusBenchmark.self, RetentionBenchmark.self, RemediationBenchmark.self,
+            StatusBenchmark.self, RetentionBenchmark.self, RemediationBenchmark.self, LabBenchmark.self,
         ]
     )
 }
