@@ -9,7 +9,8 @@ import HerdTestSupport
 /// then the time from a fault to its incident, and from an approval to the agent executing it.
 struct LabBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "lab", abstract: "A herd-lab fleet measured: resources, reports/s, fault → incident, approval → execution.")
+        commandName: "lab",
+        abstract: "A herd-lab fleet measured: resources, reports/s, fault → incident, approval → execution.")
 
     @Option(help: "Instances in the lab.") var instances = 4
     @Option(help: "Seconds of steady state to measure.") var window = 60
@@ -35,7 +36,9 @@ struct LabBenchmark: AsyncParsableCommand {
         let started = ContinuousClock.now
         _ = try tool("herd-lab", ["up", "--dir", dir, "--instances", String(instances)])
         defer { _ = try? tool("herd-lab", ["down", "--dir", dir]) }
-        print("lab up with \(instances) instances in \(Bench.format(Bench.micros(ContinuousClock.now - started) / 1e6)) s")
+        print(
+            "lab up with \(instances) instances in \(Bench.format(Bench.micros(ContinuousClock.now - started) / 1e6)) s"
+        )
 
         // Steady state: let every agent report a few times, then measure a window.
         try await Task.sleep(for: .seconds(15))
@@ -51,7 +54,8 @@ struct LabBenchmark: AsyncParsableCommand {
         let rss = (controller + agents).map(Self.rssMiB)
         var table = BenchTable(columns: ["process", "count", "RSS MiB (each)", "CPU % of one core (each)"])
         table.add([
-            "herd-controller serve", "\(controller.count)", Bench.format(rss.first ?? 0), Bench.format(cpu.first ?? 0, decimals: 2),
+            "herd-controller serve", "\(controller.count)", Bench.format(rss.first ?? 0),
+            Bench.format(cpu.first ?? 0, decimals: 2),
         ])
         let agentRSS = Array(rss.dropFirst(controller.count))
         let agentCPU = Array(cpu.dropFirst(controller.count))
@@ -63,7 +67,8 @@ struct LabBenchmark: AsyncParsableCommand {
         table.print()
         print(
             "reports stored in the \(window) s window: \(reportsAfter - reportsBefore) "
-                + "(\(Bench.format(Double(reportsAfter - reportsBefore) / Double(window), decimals: 2))/s, interval 5 s)")
+                + "(\(Bench.format(Double(reportsAfter - reportsBefore) / Double(window), decimals: 2))/s, interval 5 s)"
+        )
 
         // Fault → incident.
         let faulted = ContinuousClock.now
@@ -71,7 +76,8 @@ struct LabBenchmark: AsyncParsableCommand {
         var incident: OperatorAPI.IncidentRow?
         while incident == nil, ContinuousClock.now - faulted < .seconds(120) {
             incident = try OperatorAPI.decoder.decode(
-                OperatorAPI.Incidents.self, from: Data(try tool("herdctl", ["incidents", "--open", "--json"] + admin).utf8)
+                OperatorAPI.Incidents.self,
+                from: Data(try tool("herdctl", ["incidents", "--open", "--json"] + admin).utf8)
             ).incidents.first { $0.instance == "alpha.lab.example" && $0.checkId == "services" }
             if incident == nil { try await Task.sleep(for: .milliseconds(250)) }
         }
@@ -83,10 +89,14 @@ struct LabBenchmark: AsyncParsableCommand {
         // Approval → execution (the recording systemctl's log gains the restart).
         let detail = try OperatorAPI.decoder.decode(
             OperatorAPI.RemediationDetail.self,
-            from: Data(try tool("herdctl", ["incident", "remediate", "\(incident.id)", "--json", "--preview-wait", "0"] + admin).utf8))
+            from: Data(
+                try tool(
+                    "herdctl", ["incident", "remediate", "\(incident.id)", "--json", "--preview-wait", "0"] + admin
+                ).utf8))
         let calls = dir + "/instances/alpha.lab.example/bin/units/calls.log"
         let approved = ContinuousClock.now
-        _ = try tool("herdctl", ["remediate", "approve", detail.remediation.id, "--config", dir + "/operators/bob/config"])
+        _ = try tool(
+            "herdctl", ["remediate", "approve", detail.remediation.id, "--config", dir + "/operators/bob/config"])
         while !FileManager.default.fileExists(atPath: calls), ContinuousClock.now - approved < .seconds(60) {
             try await Task.sleep(for: .milliseconds(5))
         }
