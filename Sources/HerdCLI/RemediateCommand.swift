@@ -19,7 +19,7 @@ struct RemediateCommand: AsyncParsableCommand {
             RemediateFreeze.self, RemediateThaw.self,
         ])
 
-    static let finalStates: Set<String> = ["succeeded", "failed", "timed_out", "refused", "denied", "expired"]
+    static let finalStates: Set<String> = ["succeeded", "failed", "timed_out", "refused", "lost", "denied", "expired"]
 
     /// `10m`, `600s`, `1h` within 1 minute to 1 hour.
     static func ttl(_ text: String) throws -> Double {

@@ -203,8 +203,50 @@ struct LabDown: AsyncParsableCommand {
                 kill(-pid, SIGKILL)
             }
         }
+        // Whatever is left — a supervisor that died, a child it could not stop — goes too.
+        LabDown.killLeftovers(mentioning: layout.directory)
         try? FileManager.default.removeItem(atPath: layout.directory)
         print("lab down; \(options.dir) removed")
+    }
+
+    /// Processes whose command line names the lab's directory, and tmpfs mounts inside it.
+    static func killLeftovers(mentioning directory: String) {
+        // Some tools print the path normalised (PostgreSQL drops a doubled slash): look for both.
+        var collapsed = directory
+        while collapsed.contains("//") { collapsed = collapsed.replacingOccurrences(of: "//", with: "/") }
+        func names(_ line: String) -> Bool {
+            [directory, collapsed].contains { line.contains($0 + "/") || line.hasSuffix($0 + " ") }
+        }
+        func leftovers() -> [Int32] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+                guard let pid = Int32(entry), pid != getpid(),
+                    let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+                else { return nil }
+                let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+                if names(line) { return pid }
+                // redis-server and PostgreSQL's children rename themselves: their open files tell.
+                let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(entry)/fd")) ?? []
+                for fd in fds {
+                    if let target = try? FileManager.default.destinationOfSymbolicLink(
+                        atPath: "/proc/\(entry)/fd/\(fd)"),
+                        names(target + " ")
+                    {
+                        return pid
+                    }
+                }
+                return nil
+            }
+        }
+        for pid in leftovers() { kill(pid, SIGTERM) }
+        for _ in 0..<20 where !leftovers().isEmpty { usleep(100_000) }
+        for pid in leftovers() { kill(pid, SIGKILL) }
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 1, fields[1].hasPrefix(directory + "/") || fields[1].hasPrefix(collapsed + "/") {
+                _ = try? LabProcess.run("/bin/umount", [String(fields[1])])
+            }
+        }
     }
 }
 

@@ -255,6 +255,15 @@ import Testing
                     now: Date().timeIntervalSince1970 + 61)
             } == .conflict)
         #expect(try await store.remediation(id: stale.remediation.id)?.remediation.state == "expired")
+        // Dispatched, and never answered: lost once the action's maintenance window (1 h + 5 min) is over.
+        let previewID = try WireCoding.decode(Command.self, from: preview[0].payload).id
+        let dispatched = try #require(try await store.remediation(id: previewID)?.remediation)
+        #expect(dispatched.state == "dispatched")
+        let later = try #require(dispatched.dispatchedAt) + 3600 + 301
+        _ = try await store.remediations(openOnly: true, now: later - 2)
+        #expect(try await store.remediation(id: previewID)?.remediation.state == "dispatched")
+        _ = try await store.remediations(openOnly: true, now: later)
+        #expect(try await store.remediation(id: previewID)?.remediation.state == "lost")
         #expect(try await store.verifyAudit().ok)
     }
 

@@ -214,8 +214,24 @@ extension Store {
         return row
     }
 
-    /// Proposals past their `expires_at` can never run (the agent would refuse them): say so.
+    /// Proposals past their `expires_at` can never run (the agent would refuse them): say so. A
+    /// dispatched command with no result once its action's maintenance window is over never reached
+    /// the agent (or its answer was lost): `lost`, so that operators propose it again.
     static func expireStale(now: Double, in db: Database) throws {
+        for row in try Row.fetchAll(
+            db, sql: "SELECT id, payload, dispatched_at FROM remediations WHERE state = 'dispatched'")
+        {
+            guard let command = try? WireCoding.decode(Command.self, from: Array(row["payload"] as Data)),
+                let dispatched = row["dispatched_at"] as Double?,
+                dispatched + Double(command.action.maintenanceWindow.components.seconds) < now
+            else { continue }
+            let id: String = row["id"]
+            try db.execute(
+                sql: "UPDATE remediations SET state = 'lost', finished_at = ?, detail = ? WHERE id = ?",
+                arguments: [now, "no result from the agent within \(command.action.maintenanceWindow)", id])
+            try AuditChain.append(
+                db, at: now, actor: "controller", action: "remediation.lost", subject: "remediation:\(id)", detail: "")
+        }
         let stale = try String.fetchAll(
             db, sql: "SELECT id FROM remediations WHERE state IN (\(openStates)) AND expires_at <= ?", arguments: [now])
         for id in stale {

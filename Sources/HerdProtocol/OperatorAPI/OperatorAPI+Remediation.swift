@@ -53,9 +53,11 @@ extension OperatorAPI {
     /// One remediation and everything that happened to it. `payload` is the command's exact bytes
     /// (base64): what an approver signs, after herdctl has decoded and shown them.
     public struct Remediation: Codable, Sendable, Hashable {
-        /// proposed → approved → dispatched → succeeded | failed | timed_out | refused; or denied, expired.
+        /// proposed → approved → dispatched → succeeded | failed | timed_out | refused | lost; or denied,
+        /// expired.
         public static let states = [
-            "proposed", "approved", "dispatched", "succeeded", "failed", "timed_out", "refused", "denied", "expired",
+            "proposed", "approved", "dispatched", "succeeded", "failed", "timed_out", "refused", "lost", "denied",
+            "expired",
         ]
 
         public var id: String
