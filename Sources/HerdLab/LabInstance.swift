@@ -74,26 +74,11 @@ final class LabInstance: @unchecked Sendable {
         S3_ENDPOINT=\(endpoint)
 
         """.write(toFile: live + "/.env.production", atomically: true, encoding: .utf8)
-        try """
-        module Mastodon
-          module Version
-            module_function
-
-            def major
-              4
-            end
-
-            def minor
-              3
-            end
-
-            def patch
-              2
-            end
-          end
-        end
-
-        """.write(toFile: live + "/lib/mastodon/version.rb", atomically: true, encoding: .utf8)
+        // Mastodon 4.3.2's version file, as the agent reads it.
+        try files.copyItem(
+            atPath: RepositoryPaths.path(
+                "Tests/HerdAgentTests/Fixtures/hosts/healthy/root/home/mastodon/live/lib/mastodon/version.rb"),
+            toPath: live + "/lib/mastodon/version.rb")
         try "".write(toFile: applicationLog, atomically: true, encoding: .utf8)
         try trust.appending("approvals.routine = 1\n").write(
             toFile: directory + "/policy/trust.conf", atomically: true, encoding: .utf8)

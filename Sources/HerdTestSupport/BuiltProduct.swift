@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
+import Foundation
 
 /// The executables `swift build --build-tests` put in `.build/debug`, for tests that run them as an
 /// operator would (argv, exit status, stdout and stderr).
@@ -14,4 +10,23 @@ public enum BuiltProduct {
         }
         return path
     }
+
+    /// Runs the built executable `name` to its end: its exit status and its output (stdout and stderr).
+    public static func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        try runExecutable(try path(name), arguments)
+    }
+}
+
+/// Runs an executable to its end (argv, no shell): its exit status and its combined output.
+public func runExecutable(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
 }

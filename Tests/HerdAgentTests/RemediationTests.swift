@@ -304,16 +304,7 @@ import Testing
         try FileManager.default.copyItem(
             atPath: FixtureHost.standins + "/mastodon/tootctl", toPath: live.file("bin/tootctl"))
         func helper(_ spec: String) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herd-agent"))
-            process.arguments = ["tootctl", spec, "--live-dir", live.path]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+            try BuiltProduct.run("herd-agent", ["tootctl", spec, "--live-dir", live.path])
         }
         for hostile in ["media-remove-7;reboot", "media-remove-0", "../../bin/sh", "media-remove-7 --days 1", ""] {
             let (status, output) = try helper(hostile)

@@ -6,16 +6,7 @@ import Testing
 /// changes nothing the host owns; uninstall and purge), and the units as systemd itself reads them.
 @Suite(.serialized) struct DeployTests {
     static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        try runExecutable(executable, arguments)
     }
 
     static func mode(_ path: String) -> mode_t? {

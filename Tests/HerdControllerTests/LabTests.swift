@@ -8,16 +8,7 @@ import Testing
 /// herdctl's JSON; after `down` no process of the lab and nothing of its directory remains.
 @Suite(.serialized) struct LabTests {
     static func run(_ product: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try BuiltProduct.path(product))
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        try BuiltProduct.run(product, arguments)
     }
 
     /// Processes whose command line or open files mention `text` (redis-server renames itself).

@@ -4,6 +4,8 @@ import Crypto
 public protocol AgentMessage: WireMessage {
     static var payloadType: PayloadType { get }
     var agentID: String { get }
+    /// The instance the agent was enrolled for: a message about another one is refused.
+    var instance: String { get }
     var sequence: UInt64 { get }
     var sentAt: Date { get }
 }

@@ -43,20 +43,9 @@ enum CommandRoutes {
 
         router.post("/v1/command-results") { request, context in
             await Routes.answer(controller, "command result") {
-                let agent = try await controller.requireAgent(context)
-                let bytes = try await request.envelopeBytes()
-                guard let identity = agent.identity else {
-                    throw WireError(.internalError, "agent \(agent.id) has an unreadable signing key")
-                }
-                let now = controller.clock()
-                let verified = try controller.verifier.verify(
-                    CommandResult.self, envelopeBytes: bytes, from: identity, lastAcceptedSequence: agent.lastSequence,
-                    now: now)
+                let (agent, verified, now) = try await controller.openAgentMessage(
+                    CommandResult.self, request, context)
                 let result = verified.message
-                guard result.instance == agent.instance else {
-                    throw WireError(
-                        .identityMismatch, "result for \(result.instance) from the agent of \(agent.instance)")
-                }
                 var stored = false
                 if verified.decision == .new {
                     stored = try await controller.store.record(

@@ -10,20 +10,8 @@ enum ReportsRoute {
     static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
         router.post("/v1/reports") { request, context in
             await Routes.answer(controller, "report") {
-                let agent = try await controller.requireAgent(context)
-                let bytes = try await request.envelopeBytes()
-                guard let identity = agent.identity else {
-                    throw WireError(.internalError, "agent \(agent.id) has an unreadable signing key")
-                }
-                let now = controller.clock()
-                let verified = try controller.verifier.verify(
-                    Report.self, envelopeBytes: bytes, from: identity, lastAcceptedSequence: agent.lastSequence,
-                    now: now)
+                let (agent, verified, now) = try await controller.openAgentMessage(Report.self, request, context)
                 let report = verified.message
-                guard report.instance == agent.instance else {
-                    throw WireError(
-                        .identityMismatch, "report for \(report.instance) from the agent of \(agent.instance)")
-                }
                 var stored = false
                 if verified.decision == .new {
                     stored = try await controller.writer.submit(

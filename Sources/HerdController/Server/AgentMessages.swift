@@ -1,0 +1,27 @@
+import Foundation
+import HerdProtocol
+import Hummingbird
+
+extension Controller {
+    /// The calling agent's signed message in the request body, opened in the order of
+    /// Protocol/README.md §3 against that agent's key and last sequence, and about its own instance.
+    func openAgentMessage<Message: AgentMessage>(
+        _ type: Message.Type, _ request: Request, _ context: HerdRequestContext
+    )
+        async throws -> (agent: AgentRecord, verified: VerifiedAgentMessage<Message>, now: Date)
+    {
+        let agent = try await requireAgent(context)
+        let bytes = try await request.envelopeBytes()
+        guard let identity = agent.identity else {
+            throw WireError(.internalError, "agent \(agent.id) has an unreadable signing key")
+        }
+        let now = clock()
+        let verified = try verifier.verify(
+            type, envelopeBytes: bytes, from: identity, lastAcceptedSequence: agent.lastSequence, now: now)
+        guard verified.message.instance == agent.instance else {
+            throw WireError(
+                .identityMismatch, "a message about \(verified.message.instance) from the agent of \(agent.instance)")
+        }
+        return (agent, verified, now)
+    }
+}
