@@ -4,12 +4,15 @@ import HerdProtocol
 import HerdTestSupport
 import Testing
 
+/// Blocks (in a system call, ignoring cancellation) until the test releases it: stuck for as long as
+/// the test needs, however slow the machine.
 struct HangingCheck: BlockingCheck {
     let id = "test.hang"
     let title = "hangs"
     let playbookStep = "-"
+    let release = DispatchSemaphore(value: 0)
     func runBlocking(in context: CheckContext) throws -> CheckOutcome {
-        sleep(3)
+        release.wait()
         return CheckOutcome(.ok, "woke up", memory: CheckMemory(numbers: ["x": 1]))
     }
 }
@@ -57,7 +60,9 @@ struct InvalidCheck: Check {
 
     @Test func aHangingOrThrowingCheckIsUnknownAndNeverStopsTheOthers() async {
         let store = EphemeralMemoryStore()
-        let runner = Self.runner([HangingCheck(), ThrowingCheck(), CountingCheck(), InvalidCheck()], store: store)
+        let hanging = HangingCheck()
+        defer { hanging.release.signal() }
+        let runner = Self.runner([hanging, ThrowingCheck(), CountingCheck(), InvalidCheck()], store: store)
         let results = await runner.runCycle()
         #expect(results.map(\.checkID) == ["test.hang", "test.throw", "test.count", "test.invalid"])
         #expect(results[0].status == .unknown)
