@@ -200,24 +200,32 @@ struct RemediateApprove: AsyncParsableCommand {
     }
 }
 
+/// `--reason`: one line, as the audit log keeps it.
+struct ReasonOption: ParsableArguments {
+    @Option(help: "Why (one line; kept in the audit log).") var reason: String
+
+    func validate() throws {
+        guard (try? Rule.line(reason, "reason", maxBytes: Limits.maxReasonBytes)) != nil else {
+            throw ValidationError("--reason is one line of 1 to \(Limits.maxReasonBytes) bytes")
+        }
+    }
+}
+
 struct RemediateDeny: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "deny", abstract: "Deny a remediation.")
     @Argument(help: "The remediation's id.") var id: String
-    @Option(help: "Why (one line).") var reason: String
+    @OptionGroup var why: ReasonOption
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
         guard Command.isLowercaseUUID(id) else { throw ValidationError("a remediation id is a lowercase UUID") }
-        guard (try? Rule.line(reason, "reason", maxBytes: Limits.maxReasonBytes)) != nil else {
-            throw ValidationError("--reason is one line of 1 to \(Limits.maxReasonBytes) bytes")
-        }
     }
 
     func run() async throws {
         let denied = try await withClient(connection) {
             try await $0.call(
                 .POST, "/v1/remediations/\(id)/deny",
-                body: Array(try OperatorAPI.encoder.encode(OperatorAPI.ReasonRequest(reason: reason))),
+                body: Array(try OperatorAPI.encoder.encode(OperatorAPI.ReasonRequest(reason: why.reason))),
                 as: OperatorAPI.Remediation.self)
         }
         if connection.json { return try printJSON(denied) }
@@ -274,17 +282,11 @@ struct RemediateShow: AsyncParsableCommand {
 struct RemediateFreeze: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "freeze", abstract: "The kill switch: dispatch nothing to any agent until thawed.")
-    @Option(help: "Why (one line).") var reason: String
+    @OptionGroup var why: ReasonOption
     @OptionGroup var connection: ConnectionOptions
 
-    func validate() throws {
-        guard (try? Rule.line(reason, "reason", maxBytes: Limits.maxReasonBytes)) != nil else {
-            throw ValidationError("--reason is one line of 1 to \(Limits.maxReasonBytes) bytes")
-        }
-    }
-
     func run() async throws {
-        try await RemediateFreeze.set(true, reason, connection)
+        try await RemediateFreeze.set(true, why.reason, connection)
     }
 
     static func set(_ frozen: Bool, _ reason: String, _ connection: ConnectionOptions) async throws {
@@ -301,17 +303,11 @@ struct RemediateFreeze: AsyncParsableCommand {
 
 struct RemediateThaw: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "thaw", abstract: "Lift the freeze.")
-    @Option(help: "Why (one line).") var reason: String
+    @OptionGroup var why: ReasonOption
     @OptionGroup var connection: ConnectionOptions
 
-    func validate() throws {
-        guard (try? Rule.line(reason, "reason", maxBytes: Limits.maxReasonBytes)) != nil else {
-            throw ValidationError("--reason is one line of 1 to \(Limits.maxReasonBytes) bytes")
-        }
-    }
-
     func run() async throws {
-        try await RemediateFreeze.set(false, reason, connection)
+        try await RemediateFreeze.set(false, why.reason, connection)
     }
 }
 

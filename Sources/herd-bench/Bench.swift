@@ -1,3 +1,6 @@
+import ArgumentParser
+import HerdTestSupport
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -28,6 +31,13 @@ enum Bench {
         cpuPerOp.sort()
         return Result(
             medianMicros: perOp[perOp.count / 2], bestMicros: perOp[0], medianCPUMicros: cpuPerOp[cpuPerOp.count / 2])
+    }
+
+    /// Runs a tool to its end and returns its output; a non-zero exit status is an error.
+    static func tool(_ path: String, _ arguments: [String]) throws -> String {
+        let (status, output) = try runExecutable(path, arguments)
+        guard status == 0 else { throw ValidationError("\(path) \(arguments): \(output)") }
+        return output
     }
 
     static func threadCPUMicros() -> Double {

@@ -19,17 +19,7 @@ struct LabBenchmark: AsyncParsableCommand {
         let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let dir = "/tmp/herd-bench-lab"
         func tool(_ product: String, _ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: bin + "/" + product)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw ValidationError("\(product) \(arguments): \(output)") }
-            return output
+            try Bench.tool(bin + "/" + product, arguments)
         }
         let admin = ["--config", dir + "/operators/admin/config"]
         _ = try? tool("herd-lab", ["down", "--dir", dir])

@@ -91,17 +91,7 @@ struct RemediationBenchmark: AsyncParsableCommand {
         defer { root.remove() }
         let port = try FreePort.next()
         func tool(_ product: String, _ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: directory + "/" + product)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw ValidationError("\(product) \(arguments): \(output)") }
-            return output
+            try Bench.tool(directory + "/" + product, arguments)
         }
         let admin = ["--config", root.file("herdctl/config")]
         let bob = ["--config", root.file("bob/config")]
