@@ -18,9 +18,11 @@ import Testing
         ].merging(extra) { $1 }
     }
 
-    static func start(encoding: String = "UTF8", settings: [String] = []) async throws -> PostgresCluster {
+    static func start(encoding: String = "UTF8", settings: [String] = [], hba: [String] = [], tls: Bool = false)
+        async throws -> PostgresCluster
+    {
         try await offThread {
-            let cluster = try PostgresCluster(encoding: encoding, settings: settings)
+            let cluster = try PostgresCluster(encoding: encoding, settings: settings, hba: hba, tls: tls)
             try cluster.createMastodonDatabase()
             return cluster
         }
@@ -67,6 +69,11 @@ import Testing
         // 2 × 5 web threads + sidekiq -c 25 + one streaming instance × 10.
         #expect(outcome.metrics["pool_budget"] == 45)
         #expect((outcome.metrics["connections.in_use"] ?? 0) >= 1)
+        #expect(outcome.metrics["tls"] == 0)
+        // libpq's default, prefer: this server has no TLS, so the check goes on in the clear.
+        let preferred = try await runServiceCheck(
+            PostgresCheck(), env: Self.env(cluster, extra: ["DB_SSLMODE": "prefer"]))
+        #expect(preferred.status == .ok && preferred.metrics["tls"] == 0, "\(preferred.summary)")
 
         // Mastodon's usual DB_HOST=/var/run/postgresql: the socket directory, under the host root.
         let socket = try await runServiceCheck(
@@ -139,6 +146,13 @@ import Testing
         let missing = try await runServiceCheck(
             PostgresCheck(), env: Self.env(cluster, extra: ["DB_NAME": "no_such_db"]))
         #expect(missing.findings.map(\.signature) == ["PostgreSQL database missing"])
+        let noPassword = try await runServiceCheck(PostgresCheck(), env: Self.env(cluster, password: ""))
+        #expect(noPassword.findings.map(\.signature) == ["PostgreSQL authentication failed"])
+        #expect(noPassword.summary.contains("DB_PASS is empty"), "\(noPassword.summary)")
+        let insisting = try await runServiceCheck(
+            PostgresCheck(), env: Self.env(cluster, extra: ["DB_SSLMODE": "require"]))
+        #expect(insisting.findings.map(\.signature) == ["PostgreSQL TLS failure"])
+        #expect(insisting.summary.contains("does not offer TLS"), "\(insisting.summary)")
         let port = cluster.port
         try await offThread { cluster.stop() }
         let refused = try await runServiceCheck(
@@ -150,6 +164,43 @@ import Testing
         #expect(socket.findings.map(\.signature) == ["PostgreSQL socket missing"])
         let unconfigured = try await runServiceCheck(PostgresCheck(), env: ["DB_SSLMODE": "sometimes"])
         #expect(unconfigured.status == .unknown)
+    }
+
+    /// MD5 and cleartext password authentication, which older installs and poolers still ask for.
+    @Test func md5AndCleartextPasswords() async throws {
+        let cluster = try await Self.start(
+            settings: ["max_connections = 100", "password_encryption = md5"],
+            hba: ["host all mastodon 127.0.0.1/32 md5", "host all plain 127.0.0.1/32 password"])
+        defer { cluster.stop() }
+        try await offThread { try cluster.sql("CREATE ROLE plain LOGIN PASSWORD 'plain-secret'") }
+        let md5 = try await runServiceCheck(PostgresCheck(), env: Self.env(cluster))
+        #expect(md5.status == .ok, "\(md5.summary)")
+        let wrong = try await runServiceCheck(PostgresCheck(), env: Self.env(cluster, password: "not-it"))
+        #expect(wrong.findings.map(\.signature) == ["PostgreSQL authentication failed"])
+        let plain = try await runServiceCheck(
+            PostgresCheck(), env: Self.env(cluster, password: "plain-secret", extra: ["DB_USER": "plain"]))
+        #expect(plain.status == .ok, "\(plain.summary)")
+    }
+
+    /// A server that takes the mastodon user over TLS only, with a certificate no one trusts: each
+    /// sslmode does what libpq's does.
+    @Test func tlsAsTheSSLModeSays() async throws {
+        let cluster = try await Self.start(
+            settings: ["max_connections = 100"], hba: ["hostnossl all mastodon 127.0.0.1/32 reject"], tls: true)
+        defer { cluster.stop() }
+        for mode in ["prefer", "require"] {
+            let outcome = try await runServiceCheck(
+                PostgresCheck(), env: Self.env(cluster, extra: ["DB_SSLMODE": mode]))
+            #expect(outcome.status == .ok && outcome.metrics["tls"] == 1, "\(mode): \(outcome.summary)")
+        }
+        let clear = try await runServiceCheck(PostgresCheck(), env: Self.env(cluster))  // disable
+        #expect(clear.findings.map(\.signature) == ["PostgreSQL authentication failed"], "\(clear.summary)")
+        #expect(clear.summary.contains("no encryption"), "\(clear.summary)")
+        for mode in ["verify-ca", "verify-full"] {
+            let outcome = try await runServiceCheck(
+                PostgresCheck(), env: Self.env(cluster, extra: ["DB_SSLMODE": mode]))
+            #expect(outcome.findings.map(\.signature) == ["PostgreSQL TLS failure"], "\(mode): \(outcome.summary)")
+        }
     }
 
     @Test func aServerThatAcceptsAndStallsTimesOut() async throws {

@@ -1,11 +1,9 @@
 import FoundationEssentials
 import HerdProtocol
-import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
-import PostgresNIO
 
 /// Playbook step 3, "check the database and its connections": connect as Mastodon does (settings from
 /// `.env.production`) and time `SELECT 1`; connections in use by state against `max_connections` minus
@@ -31,6 +29,8 @@ public struct PostgresCheck: Check {
         /// Client backends by `state` (`active`, `idle`, `idle in transaction`, …; `unknown` when hidden).
         var connectionsByState: [String: Int]
         var oldestTransactionSeconds: Double
+        /// Whether the connection is encrypted (the server agreed to TLS).
+        var tls = false
     }
 
     public func run(in context: CheckContext) async throws -> CheckOutcome {
@@ -60,17 +60,22 @@ public struct PostgresCheck: Check {
     /// queries (a task group waits for its children, and a query on a stalled server would not end by
     /// cancellation alone), so the check returns on time whatever the server does.
     static func query(_ settings: PostgresSettings, timeout: Duration) async throws(PostgresCheckError) -> Snapshot {
-        let open = NIOLockedValueBox<PostgresConnection?>(nil)
+        let open = NIOLockedValueBox<(any Channel)?>(nil)
         do {
+            let tls = try tlsPolicy(settings)
             return try await withThrowingTaskGroup(of: Snapshot?.self) { group in
-                group.addTask { try await Self.connectAndRead(settings, timeout: timeout, open: open) }
+                group.addTask {
+                    try await PostgresWireSession.open(
+                        settings, tls: tls, connectTimeout: .milliseconds(max(1, timeout.milliseconds)),
+                        connected: { channel in open.withLockedValue { $0 = channel } }, read)
+                }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return nil
                 }
                 defer {
                     group.cancelAll()
-                    open.withLockedValue { $0 }?.close().whenComplete { _ in }
+                    open.withLockedValue { $0 }?.close(promise: nil)
                 }
                 guard let first = try await group.next(), let snapshot = first else {
                     throw PostgresCheckError(.timeout, "\(settings): no answer within \(timeout.milliseconds) ms")
@@ -84,125 +89,95 @@ public struct PostgresCheck: Check {
         }
     }
 
-    private static func connectAndRead(
-        _ settings: PostgresSettings, timeout: Duration, open: NIOLockedValueBox<PostgresConnection?>
-    ) async throws -> Snapshot {
-        var configuration: PostgresConnection.Configuration
-        switch settings.address {
-        case .tcp(let host, let port):
-            configuration = .init(
-                host: host, port: port, username: settings.user, password: settings.password,
-                database: settings.database, tls: try tls(settings.sslMode))
-        case .unix(let path):
-            configuration = .init(
-                unixSocketPath: path, username: settings.user, password: settings.password,
-                database: settings.database)
-        }
-        configuration.options.connectTimeout = .milliseconds(max(1, timeout.milliseconds))
-        let logger = Logger(label: "herd.postgresql", factory: { _ in SwiftLogNoOpLogHandler() })
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 1, logger: logger)
-        open.withLockedValue { $0 = connection }
-        if Task.isCancelled {  // time ran out while connecting: nobody will close it for us
-            try? await connection.close()
-            throw CancellationError()
-        }
-        do {
-            let snapshot = try await Self.read(connection, logger: logger)
-            try? await connection.close()
-            return snapshot
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-    }
-
-    private static func read(_ connection: PostgresConnection, logger: Logger) async throws -> Snapshot {
+    private static func read(_ session: inout PostgresWireSession) async throws -> Snapshot {
         let clock = ContinuousClock()
         let started = clock.now
-        for try await _ in try await connection.query("SELECT 1", logger: logger).decode(Int32.self) {}
+        _ = try await session.query("SELECT 1")
         let selectOne = (clock.now - started).fractionalMilliseconds
 
-        var snapshot = Snapshot(
-            selectOneMilliseconds: selectOne, maxConnections: 0, reservedConnections: 0, serverEncoding: "",
-            databaseEncoding: "", collation: "", ctype: "", connectionsByState: [:], oldestTransactionSeconds: 0)
-        let settingsQuery: PostgresQuery = """
-            SELECT current_setting('max_connections')::int4, current_setting('superuser_reserved_connections')::int4,
-                   current_setting('server_encoding'), pg_encoding_to_char(d.encoding)::text, d.datcollate::text,
-                   d.datctype::text
+        let settings = try await session.query(
+            """
+            SELECT current_setting('max_connections'), current_setting('superuser_reserved_connections'),
+                   current_setting('server_encoding'), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype
             FROM pg_database d WHERE d.datname = current_database()
+            """)
+        guard settings.count == 1, settings[0].count == 6, let max = settings[0][0].flatMap({ Int($0) }),
+            let reserved = settings[0][1].flatMap({ Int($0) })
+        else { throw PostgresWireError.protocolViolation("an unexpected answer about the server's settings") }
+        var snapshot = Snapshot(
+            selectOneMilliseconds: selectOne, maxConnections: max, reservedConnections: reserved,
+            serverEncoding: settings[0][2] ?? "", databaseEncoding: settings[0][3] ?? "",
+            collation: settings[0][4] ?? "", ctype: settings[0][5] ?? "", connectionsByState: [:],
+            oldestTransactionSeconds: 0)
+        for row in try await session.query(
             """
-        for try await (max, reserved, server, encoding, collate, ctype) in try await connection.query(
-            settingsQuery, logger: logger
-        ).decode((Int32, Int32, String, String, String, String).self) {
-            snapshot.maxConnections = Int(max)
-            snapshot.reservedConnections = Int(reserved)
-            snapshot.serverEncoding = server
-            snapshot.databaseEncoding = encoding
-            snapshot.collation = collate
-            snapshot.ctype = ctype
-        }
-        let statesQuery: PostgresQuery = """
-            SELECT coalesce(state, 'unknown'), count(*)::int4 FROM pg_stat_activity
+            SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity
             WHERE backend_type = 'client backend' GROUP BY 1
-            """
-        for try await (state, count) in try await connection.query(statesQuery, logger: logger).decode(
-            (String, Int32).self)
+            """)
         {
-            snapshot.connectionsByState[state] = Int(count)
+            guard row.count == 2, let state = row[0], let count = row[1].flatMap({ Int($0) }) else {
+                throw PostgresWireError.protocolViolation("an unexpected answer about connections")
+            }
+            snapshot.connectionsByState[state] = count
         }
-        let oldestQuery: PostgresQuery = """
+        let oldest = try await session.query(
+            """
             SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0)::float8 FROM pg_stat_activity
             WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-            """
-        for try await age in try await connection.query(oldestQuery, logger: logger).decode(Double.self) {
-            snapshot.oldestTransactionSeconds = age
+            """)
+        guard oldest.count == 1, oldest[0].count == 1, let age = oldest[0][0].flatMap({ Double($0) }) else {
+            throw PostgresWireError.protocolViolation("an unexpected answer about transactions")
         }
+        snapshot.oldestTransactionSeconds = age
+        snapshot.tls = session.usesTLS
         return snapshot
     }
 
-    /// libpq's sslmode in NIOSSL terms: `prefer`/`allow` try TLS without verifying (as libpq does),
-    /// `require` insists without verifying, `verify-ca`/`verify-full` verify against the system roots.
-    private static func tls(_ mode: PostgresSettings.SSLMode) throws -> PostgresConnection.Configuration.TLS {
+    /// libpq's sslmode: `prefer`/`allow` try TLS without verifying (as libpq does), `require` insists
+    /// without verifying, `verify-ca` verifies the chain against the system roots, `verify-full` the
+    /// host name as well. Never below TLS 1.2.
+    static func tlsPolicy(_ settings: PostgresSettings) throws -> PostgresTLSPolicy {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
-        switch mode {
-        case .disable: return .disable
+        switch settings.sslMode {
+        case .disable: return .disabled
         case .allow, .prefer:
             tls.certificateVerification = .none
-            return .prefer(try NIOSSLContext(configuration: tls))
+            return .preferred(try NIOSSLContext(configuration: tls))
         case .require:
             tls.certificateVerification = .none
-            return .require(try NIOSSLContext(configuration: tls))
+            return .required(try NIOSSLContext(configuration: tls), serverHostname: nil)
         case .verifyCA:
             tls.certificateVerification = .noHostnameVerification
-            return .require(try NIOSSLContext(configuration: tls))
+            return .required(try NIOSSLContext(configuration: tls), serverHostname: nil)
         case .verifyFull:
-            return .require(try NIOSSLContext(configuration: tls))
+            var hostname: String?
+            if case .tcp(let host, _) = settings.address, !host.contains(":"),
+                !host.allSatisfy({ $0.isNumber || $0 == "." })
+            {
+                hostname = host
+            }
+            return .required(try NIOSSLContext(configuration: tls), serverHostname: hostname)
         }
     }
 
     static func classify(_ error: any Error, _ settings: PostgresSettings) -> PostgresCheckError {
         if let error = error as? PostgresCheckError { return error }
-        if let error = error as? PSQLError {
-            if let state = error.serverInfo?[.sqlState] {
-                let message = error.serverInfo?[.message] ?? state
+        if let error = error as? PostgresWireError {
+            switch error {
+            case .server(let state, let message):
                 switch state {
                 case "53300": return PostgresCheckError(.tooManyClients, "\(settings): \(message)")
                 case "28P01", "28000": return PostgresCheckError(.authFailed, "\(settings): \(message)")
                 case "3D000": return PostgresCheckError(.databaseMissing, "\(settings): \(message)")
                 default: return PostgresCheckError(.failed, "\(settings): \(state) \(message)")
                 }
+            case .passwordRequired, .unsupportedAuthentication:
+                return PostgresCheckError(.authFailed, "\(settings): \(error)")
+            case .tlsRefused: return PostgresCheckError(.tls, "\(settings): \(error)")
+            case .invalidParameter: return PostgresCheckError(.configuration, "\(settings): \(error)")
+            case .protocolViolation, .closed: return PostgresCheckError(.failed, "\(settings): \(error)")
             }
-            if error.code == .authMechanismRequiresPassword {
-                return PostgresCheckError(
-                    .authFailed, "\(settings): the server asks for a password and DB_PASS is empty")
-            }
-            if let underlying = error.underlying { return classify(underlying, settings) }
-            if error.code == .sslUnsupported {
-                return PostgresCheckError(.tls, "\(settings): the server does not offer TLS (DB_SSLMODE requires it)")
-            }
-            return PostgresCheckError(.failed, "\(settings): \(error.code)")
         }
         if let error = error as? IOError {
             switch error.errnoCode {
@@ -211,13 +186,19 @@ public struct PostgresCheck: Check {
             default: return PostgresCheckError(.failed, "\(settings): \(error)")
             }
         }
-        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
-            return classify(first.error, settings)
+        if let error = error as? NIOConnectionError {
+            if let first = error.connectionErrors.first { return classify(first.error, settings) }
+            if error.dnsAError != nil || error.dnsAAAAError != nil {
+                return PostgresCheckError(.failed, "\(settings): host name does not resolve")
+            }
         }
         if let error = error as? ChannelError, case .connectTimeout = error {
             return PostgresCheckError(.timeout, "\(settings): connect timed out")
         }
         if TLSErrors.isTLS(error) { return PostgresCheckError(.tls, "\(settings): TLS: \(TLSErrors.reason(error))") }
+        if error is ByteToMessageDecoderError || error is ByteToMessageDecoderError.PayloadTooLargeError {
+            return PostgresCheckError(.failed, "\(settings): protocol violation: \(error)")
+        }
         return PostgresCheckError(.failed, "\(settings): \(error)")
     }
 
@@ -267,6 +248,7 @@ public struct PostgresCheck: Check {
             "connections.idle_in_transaction": Double(idleInTransaction),
             "oldest_transaction_s": snapshot.oldestTransactionSeconds.rounded(),
             "pool_budget": Double(budget.total), "encoding.utf8": snapshot.serverEncoding == "UTF8" ? 1 : 0,
+            "tls": snapshot.tls ? 1 : 0,
         ]
         if usage >= configuration.postgresConnectionsCriticalPercent {
             raise(

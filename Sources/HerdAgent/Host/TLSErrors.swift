@@ -15,7 +15,7 @@ enum TLSErrors {
             return "certificate does not match the host name"
         }
         let text = "\(error)"
-        if let range = text.range(of: "OPENSSL_internal:") {
+        if let range = text.firstRange(of: "OPENSSL_internal:") {
             let reason = text[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
             if !reason.isEmpty { return reason.lowercased().split(separator: "_").joined(separator: " ") }
         }

@@ -23,8 +23,10 @@ public final class PostgresCluster: @unchecked Sendable {
         return nil
     }
 
-    /// `settings` are `postgresql.conf` lines, e.g. `max_connections = 20`.
-    public init(encoding: String = "UTF8", settings: [String] = []) throws {
+    /// `settings` are `postgresql.conf` lines, e.g. `max_connections = 20`; `hba` lines go before
+    /// initdb's in `pg_hba.conf` (the first matching line decides); `tls` turns on TLS with a
+    /// self-signed P-256 certificate for `localhost` that no client trusts.
+    public init(encoding: String = "UTF8", settings: [String] = [], hba: [String] = [], tls: Bool = false) throws {
         guard let bin = Self.binDirectory else {
             throw FixtureError("PostgreSQL is not installed (scripts/test.sh installs it)")
         }
@@ -34,6 +36,19 @@ public final class PostgresCluster: @unchecked Sendable {
         port = try FreePort.next()
         try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
         try directory.write("pwfile", "postgres-secret\n")
+        var settings = settings
+        if tls {
+            try Self.execute([
+                "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-subj", "/CN=localhost", "-days", "2", "-keyout", directory.file("server.key"), "-out",
+                directory.file("server.crt"),
+            ])
+            chmod(directory.file("server.key"), 0o600)
+            settings += [
+                "ssl = on", "ssl_cert_file = '\(directory.file("server.crt"))'",
+                "ssl_key_file = '\(directory.file("server.key"))'",
+            ]
+        }
         if getuid() == 0 { try Self.handOver(directory.path) }
         try run(
             "initdb",
@@ -45,6 +60,9 @@ public final class PostgresCluster: @unchecked Sendable {
             "port = \(port)", "listen_addresses = '127.0.0.1'", "unix_socket_directories = '\(socketDirectory)'",
             "fsync = off", "shared_buffers = 16MB", "max_connections = 20", "superuser_reserved_connections = 3",
         ]
+        let hbaFile = directory.file("data/pg_hba.conf")
+        let initdbRules = try String(contentsOfFile: hbaFile, encoding: .utf8)
+        try (hba.map { $0 + "\n" }.joined() + initdbRules).write(toFile: hbaFile, atomically: false, encoding: .utf8)
         let file = FileHandle(forWritingAtPath: directory.file("data/postgresql.conf"))!
         file.seekToEndOfFile()
         file.write(Data(((conf + settings).joined(separator: "\n") + "\n").utf8))
@@ -94,6 +112,12 @@ public final class PostgresCluster: @unchecked Sendable {
         if getuid() == 0 {
             argv = ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + argv
         }
+        return try Self.execute(argv)
+    }
+
+    @discardableResult
+    private static func execute(_ argv: [String]) throws -> String {
+        let tool = argv[0]
         let environment = ["PATH=/usr/bin:/bin", "LC_ALL=C", "PGPASSWORD=postgres-secret"]
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw FixtureError("pipe failed") }
@@ -128,7 +152,7 @@ public final class PostgresCluster: @unchecked Sendable {
         return text
     }
 
-    private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
         let pointers = strings.map { strdup($0) } + [nil]
         defer { pointers.forEach { free($0) } }
         return body(pointers)

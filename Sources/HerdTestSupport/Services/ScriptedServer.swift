@@ -11,6 +11,9 @@ public final class ScriptedServer: @unchecked Sendable {
         case replyAndClose([UInt8])
         /// Send this chunk again and again until the client goes away or the server stops.
         case endless([UInt8])
+        /// A conversation: answer each of the client's messages with the next reply (the first
+        /// answers what the client sent first), then keep the connection open.
+        case conversation([[UInt8]])
     }
 
     private let server: LoopbackServer
@@ -18,6 +21,13 @@ public final class ScriptedServer: @unchecked Sendable {
 
     public init(_ script: Script) throws {
         server = try LoopbackServer { connection in
+            if case .conversation(let replies) = script {
+                for reply in replies {
+                    guard !connection.receive().isEmpty, connection.send(reply) else { return }
+                }
+                connection.drain()
+                return
+            }
             _ = connection.receive()
             switch script {
             case .reply(let bytes):
@@ -27,6 +37,7 @@ public final class ScriptedServer: @unchecked Sendable {
                 connection.shutdown()
             case .endless(let chunk):
                 while connection.send(chunk), !connection.isStopped {}
+            case .conversation: break
             }
         }
     }
