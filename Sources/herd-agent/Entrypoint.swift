@@ -3,6 +3,6 @@ import HerdAgent
 @main
 enum Entrypoint {
     static func main() async {
-        await HerdAgentCommand.main()
+        await HerdAgentCommand.runAsAgent()
     }
 }

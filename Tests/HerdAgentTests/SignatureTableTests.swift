@@ -131,6 +131,8 @@ import Testing
         SignatureTable.builtInText,
         // Fragments shorter than a gram: no prefilter, the automaton sees every line.
         "other\ttiny\tab*c\nother\tmixed\tPG::*xy\nother\tlong\tConnection refused*5432\n",
+        // Fragments of exactly a gram, and grams that a line may hold near its end.
+        "other\tfour\tPG::*xy\nother\tlong\tConnection refused*5432\n",
     ])
     func agreesWithTheDefinitionOnRandomLines(text: String) throws {
         let table = try SignatureTable.parse(text, source: "t")
