@@ -58,11 +58,13 @@ struct CheckCommand: AsyncParsableCommand {
             signatures: signatures)
         while true {
             let started = Date()
+            let cost = CycleCost.start()
             let results = await runner.runCycle()
             if json {
                 printJSON(results, at: started)
             } else {
                 printTable(results)
+                print(cost.finish(checks: results.count))
             }
             guard let every else { return }
             try await Task.sleep(for: .seconds(every))
@@ -104,6 +106,39 @@ struct CheckCommand: AsyncParsableCommand {
             case .unknown: "35"
             }
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+    }
+}
+
+/// What a cycle cost the host, for the table's last line: wall time, CPU of the agent (all its threads)
+/// and of the commands it ran (systemctl, ffmpeg, …), and the agent's peak RSS so far.
+struct CycleCost {
+    private var clock: ContinuousClock.Instant
+    private var own: Double
+    private var children: Double
+
+    static func start() -> CycleCost {
+        CycleCost(
+            clock: .now, own: cpuMilliseconds(RUSAGE_SELF.rawValue).0,
+            children: cpuMilliseconds(RUSAGE_CHILDREN.rawValue).0)
+    }
+
+    func finish(checks: Int) -> String {
+        let (own, peakKiB) = Self.cpuMilliseconds(RUSAGE_SELF.rawValue)
+        let children = Self.cpuMilliseconds(RUSAGE_CHILDREN.rawValue).0
+        let wall = (ContinuousClock.now - clock).fractionalMilliseconds
+        func ms(_ value: Double) -> String { String(Int(value.rounded())) }
+        return
+            "— \(checks) checks in \(ms(wall)) ms; CPU \(ms(own - self.own)) ms (agent) + \(ms(children - self.children)) ms "
+            + "(commands it ran); peak RSS \((Double(peakKiB) / 1024 * 10).rounded() / 10) MiB"
+    }
+
+    /// User + system CPU in milliseconds, and the peak RSS in KiB.
+    private static func cpuMilliseconds(_ who: Int32) -> (Double, Int) {
+        var usage = rusage()
+        getrusage(who, &usage)
+        let cpu = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000
+        let micro = usage.ru_utime.tv_usec + usage.ru_stime.tv_usec
+        return (Double(cpu) + Double(micro) / 1000, usage.ru_maxrss)
     }
 }
 
