@@ -26,6 +26,10 @@ func runServiceCheck(
         try FileManager.default.createSymbolicLink(atPath: host.root + path, withDestinationPath: target)
     }
     var configuration = try host.configuration()
+    // The cycle's deadline is the runner's business (CheckRunnerTests). Here it must not run out on a
+    // loaded CI machine before the check's own timeouts (services.timeout) are what a test looks at:
+    // with the default 10 s, a slow start once left a check 100 ms for a server that answers at once.
+    configuration.checkTimeout = .seconds(120)
     configure(&configuration)
     let context = CheckContext(
         host: try host.surfaces(configuration), configuration: configuration,
