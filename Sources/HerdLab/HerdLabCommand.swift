@@ -209,7 +209,8 @@ struct LabDown: AsyncParsableCommand {
         print("lab down; \(options.dir) removed")
     }
 
-    /// Processes whose command line names the lab's directory, and tmpfs mounts inside it.
+    /// Processes whose command line, working directory or open files are in the lab's directory, and
+    /// tmpfs mounts inside it.
     static func killLeftovers(mentioning directory: String) {
         // Some tools print the path normalised (PostgreSQL drops a doubled slash): look for both.
         var collapsed = directory
@@ -224,7 +225,13 @@ struct LabDown: AsyncParsableCommand {
                 else { return nil }
                 let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
                 if names(line) { return pid }
-                // redis-server and PostgreSQL's children rename themselves: their open files tell.
+                // redis-server and PostgreSQL's children rename themselves: their working directory
+                // (redis-server keeps no file open in its --dir) or their open files tell.
+                if let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd"),
+                    names(cwd + "/")
+                {
+                    return pid
+                }
                 let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(entry)/fd")) ?? []
                 for fd in fds {
                     if let target = try? FileManager.default.destinationOfSymbolicLink(

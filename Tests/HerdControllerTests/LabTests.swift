@@ -11,7 +11,8 @@ import Testing
         try BuiltProduct.run(product, arguments)
     }
 
-    /// Processes whose command line or open files mention `text` (redis-server renames itself).
+    /// Processes whose command line, working directory or open files mention `text` (redis-server
+    /// renames itself and keeps no file open in its directory).
     static func processes(mentioning text: String) -> [String] {
         let files = FileManager.default
         let entries = (try? files.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -19,9 +20,10 @@ import Testing
             guard Int32(pid) != nil, Int32(pid) != getpid(), let data = files.contents(atPath: "/proc/\(pid)/cmdline")
             else { return nil }
             let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-            let open = ((try? files.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).compactMap {
-                try? files.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
-            }
+            let open =
+                ((try? files.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).compactMap {
+                    try? files.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+                } + [try? files.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")].compactMap { $0 }
             return line.contains(text) || open.contains { $0.contains(text) } ? "\(pid): \(line)" : nil
         }
     }

@@ -176,6 +176,50 @@ import Testing
         #expect(try await fleet.store.verifyAudit().ok)
     }
 
+    /// The service recovers and a regular report says so before the agent's result arrives (its
+    /// verification waited for the service to settle): the incident is still the remediation's.
+    @Test func aRecoveryReportedWhileTheRemediationRunsIsTheRemediations() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        let (agent, agentKey) = try await fleet.enroll("social.example")
+        let ops = try await Operators(fleet.store)
+        var settings = PatternSettings()
+        settings.persistent.results = 1
+        settings.persistent.seconds = 0
+        settings.persistent.resolveResults = 1
+        let engine = PatternEngine(settings: settings)
+        _ = try await fleet.store.write(
+            [fleet.report(agent, sequence: 1, statuses: ["services": .critical])], patterns: engine)
+        let incident = try #require(try await fleet.store.incidents(openOnly: true).first)
+        let proposed = try await fleet.store.propose(
+            try Self.proposal(.restartService(.sidekiq), agent: agent, by: ops.alice.key, incident: incident.id),
+            by: ops.alice.record, policy: RemediationPolicy())
+        _ = try await fleet.store.approve(
+            proposed.remediation.id, try Self.approval(proposed.remediation, by: ops.bob.key), by: ops.bob.record)
+        let dispatched = try await fleet.store.dispatch(agentID: agent.id)
+        #expect(dispatched.count == 1)
+
+        _ = try await fleet.store.write(
+            [fleet.report(agent, sequence: 2, statuses: ["services": .ok])], patterns: engine)
+        let recovered = try #require(try await fleet.store.incident(id: incident.id)).incident
+        #expect(recovered.state == "resolved" && recovered.resolution == "remediation", "\(recovered)")
+
+        #expect(
+            try await fleet.store.record(
+                try Self.result(dispatched[0], agent: agent, key: agentKey, sequence: 3, outcome: .succeeded),
+                receivedAt: Date().timeIntervalSince1970, engine: engine))
+        #expect(try await fleet.store.remediation(id: proposed.remediation.id)?.remediation.state == "succeeded")
+        #expect(try await fleet.store.incident(id: incident.id)?.incident.resolution == "remediation")
+
+        // Without a remediation running, a recovery is the incident's own.
+        _ = try await fleet.store.write(
+            [fleet.report(agent, sequence: 4, statuses: ["services": .critical])], patterns: engine)
+        let relapse = try #require(try await fleet.store.incidents(openOnly: true).first)
+        _ = try await fleet.store.write(
+            [fleet.report(agent, sequence: 5, statuses: ["services": .ok])], patterns: engine)
+        #expect(try await fleet.store.incident(id: relapse.id)?.incident.resolution == "self")
+    }
+
     @Test func proposalsAreCheckedAndDestructiveActionsNeedTwoOthers() async throws {
         let fleet = try StoreTests.Fleet()
         defer { fleet.directory.remove() }

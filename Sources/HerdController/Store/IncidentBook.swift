@@ -53,9 +53,19 @@ struct IncidentBook {
             let open = try openIncident(instanceID: instanceID, checkID: change.checkID)
             if change.after.isEmpty {
                 if let open {
+                    // A recovery reported while a remediation for this incident runs (its verification
+                    // still waiting for the service to settle, say) is the remediation's doing.
+                    let running = try String.fetchOne(
+                        db,
+                        sql: """
+                            SELECT id FROM remediations
+                            WHERE incident_id = ? AND preview_of IS NULL AND state = 'dispatched' LIMIT 1
+                            """, arguments: [open.id])
                     try resolve(
                         open.id, at: at,
-                        detail: "\(change.checkID) back to \(change.status.rawValue): \(change.summary)")
+                        detail: "\(change.checkID) back to \(change.status.rawValue): \(change.summary)"
+                            + (running.map { " (remediation \($0) running)" } ?? ""),
+                        resolution: running == nil ? "self" : "remediation")
                 }
                 continue
             }
