@@ -30,6 +30,31 @@ import Testing
         }
     }
 
+    /// A store with one enrolled agent, three operators, and an open `services` incident (one critical
+    /// result opens it here; `resolveResults` OK results resolve it).
+    struct Scene {
+        let fleet: StoreTests.Fleet
+        let agent: AgentRecord
+        let agentKey: Curve25519.Signing.PrivateKey
+        let ops: Operators
+        let engine: PatternEngine
+        let incident: IncidentRecord
+
+        init(resolveResults: Int = PatternSettings.Persistent().resolveResults) async throws {
+            fleet = try StoreTests.Fleet()
+            (agent, agentKey) = try await fleet.enroll("social.example")
+            ops = try await Operators(fleet.store)
+            var settings = PatternSettings()
+            settings.persistent.results = 1
+            settings.persistent.seconds = 0
+            settings.persistent.resolveResults = resolveResults
+            engine = PatternEngine(settings: settings)
+            _ = try await fleet.store.write(
+                [fleet.report(agent, sequence: 1, statuses: ["services": .critical])], patterns: engine)
+            incident = try #require(try await fleet.store.incidents(openOnly: true).first)
+        }
+    }
+
     static func proposal(
         _ action: CommandAction, agent: AgentRecord, by key: Curve25519.Signing.PrivateKey, now: Date = Date(),
         ttl: Double = 600, requestedBy: KeyID? = nil, preview: Bool = false, incident: Int64? = nil
@@ -83,17 +108,11 @@ import Testing
     }
 
     @Test func aRestartIsApprovedByAnotherOperatorDispatchedOnceAndResolvesItsIncident() async throws {
-        let fleet = try StoreTests.Fleet()
-        defer { fleet.directory.remove() }
-        let (agent, agentKey) = try await fleet.enroll("social.example")
-        let ops = try await Operators(fleet.store)
-        var settings = PatternSettings()
-        settings.persistent.results = 1
-        settings.persistent.seconds = 0
-        let engine = PatternEngine(settings: settings)
-        _ = try await fleet.store.write(
-            [fleet.report(agent, sequence: 1, statuses: ["services": .critical])], patterns: engine)
-        let incident = try #require(try await fleet.store.incidents(openOnly: true).first)
+        let scene = try await Scene()
+        defer { scene.fleet.directory.remove() }
+        let (fleet, agent, agentKey, ops, engine, incident) = (
+            scene.fleet, scene.agent, scene.agentKey, scene.ops, scene.engine, scene.incident
+        )
 
         let policy = RemediationPolicy()
         let proposed = try await fleet.store.propose(
@@ -179,18 +198,11 @@ import Testing
     /// The service recovers and a regular report says so before the agent's result arrives (its
     /// verification waited for the service to settle): the incident is still the remediation's.
     @Test func aRecoveryReportedWhileTheRemediationRunsIsTheRemediations() async throws {
-        let fleet = try StoreTests.Fleet()
-        defer { fleet.directory.remove() }
-        let (agent, agentKey) = try await fleet.enroll("social.example")
-        let ops = try await Operators(fleet.store)
-        var settings = PatternSettings()
-        settings.persistent.results = 1
-        settings.persistent.seconds = 0
-        settings.persistent.resolveResults = 1
-        let engine = PatternEngine(settings: settings)
-        _ = try await fleet.store.write(
-            [fleet.report(agent, sequence: 1, statuses: ["services": .critical])], patterns: engine)
-        let incident = try #require(try await fleet.store.incidents(openOnly: true).first)
+        let scene = try await Scene(resolveResults: 1)
+        defer { scene.fleet.directory.remove() }
+        let (fleet, agent, agentKey, ops, engine, incident) = (
+            scene.fleet, scene.agent, scene.agentKey, scene.ops, scene.engine, scene.incident
+        )
         let proposed = try await fleet.store.propose(
             try Self.proposal(.restartService(.sidekiq), agent: agent, by: ops.alice.key, incident: incident.id),
             by: ops.alice.record, policy: RemediationPolicy())
