@@ -1,10 +1,14 @@
 import HerdProtocol
 
-/// The playbook's "fails only with media" step: ffmpeg and ffprobe present and runnable (honouring
-/// `FFMPEG_BINARY` and `FFPROBE_BINARY`), the image library the installed Mastodon uses (libvips from
+/// The playbook's "fails only with media" step: ffmpeg and ffprobe present and runnable, the image library the installed Mastodon uses (libvips from
 /// 4.4 unless `MASTODON_USE_LIBVIPS=false`, ImageMagick before, libvips only from 4.6), and local media
 /// (`PAPERCLIP_ROOT_PATH`, default `public/system`) owned by and writable for the mastodon user —
 /// skipped, with the reason, when media lives in object storage (`S3_ENABLED=true`).
+///
+/// Only commands found on the agent's own `command_path` are run. `FFMPEG_BINARY` and `FFPROBE_BINARY`
+/// come from `.env.production`, a file the mastodon user writes: a path there is inspected (it exists,
+/// is an executable file, who owns it) and never executed, or whoever controls that account would run
+/// code as the agent, with its keys and its rights to restart services.
 public struct MediaCheck: BlockingCheck {
     public let id = "media"
     public let title = "ffmpeg, ffprobe and the image library; media directory ownership and permissions"
@@ -18,6 +22,8 @@ public struct MediaCheck: BlockingCheck {
         var name: String
         var executable: String
         var arguments: [String]
+        /// The `.env.production` key that may name another file for it.
+        var envKey: String?
     }
 
     enum ImageLibrary: String {
@@ -37,8 +43,8 @@ public struct MediaCheck: BlockingCheck {
         let mastodon = context.mastodon
         let library = Self.imageLibrary(version: mastodon.version, useLibvips: mastodon["MASTODON_USE_LIBVIPS"])
         var tools = [
-            Tool(name: "ffmpeg", executable: mastodon["FFMPEG_BINARY"] ?? "ffmpeg", arguments: ["-version"]),
-            Tool(name: "ffprobe", executable: mastodon["FFPROBE_BINARY"] ?? "ffprobe", arguments: ["-version"]),
+            Tool(name: "ffmpeg", executable: "ffmpeg", arguments: ["-version"], envKey: "FFMPEG_BINARY"),
+            Tool(name: "ffprobe", executable: "ffprobe", arguments: ["-version"], envKey: "FFPROBE_BINARY"),
         ]
         switch library {
         case .vips: tools.append(Tool(name: "vips", executable: "vips", arguments: ["--version"]))
@@ -46,15 +52,22 @@ public struct MediaCheck: BlockingCheck {
         }
         var versions: [String: Result<String, HostError>] = [:]
         for tool in tools {
-            versions[tool.name] = Result { () throws(HostError) -> String in
-                let outcome = try context.host.processes.run(
-                    context.command(tool.executable, tool.arguments, maxOutputBytes: 64 * 1024))
-                guard outcome.succeeded else {
-                    throw HostError(
-                        .failed, "\(tool.executable) \(tool.arguments[0]) exited with \(outcome.termination)")
+            if let key = tool.envKey, let named = mastodon[key], !named.isEmpty {
+                if named.contains("/") {
+                    // A path Mastodon's user chose: look at it, never run it.
+                    let path = named.hasPrefix("/") ? named : mastodon.liveDirectory + "/" + named
+                    versions[tool.name] = Result { () throws(HostError) -> String in
+                        try Self.inspect(path, key: key, filesystem: context.filesystem)
+                    }
+                    continue
                 }
-                return Self.version(of: tool.name, output: String(decoding: outcome.stdout.prefix(4096), as: UTF8.self))
+                // A bare name: Mastodon finds it on its PATH; the agent runs only what its own has.
+                versions[tool.name] = Result { () throws(HostError) -> String in
+                    try Self.run(Tool(name: tool.name, executable: named, arguments: tool.arguments), in: context)
+                }
+                continue
             }
+            versions[tool.name] = Result { () throws(HostError) -> String in try Self.run(tool, in: context) }
         }
 
         var permissions: Result<[String], HostError>?
@@ -67,6 +80,37 @@ public struct MediaCheck: BlockingCheck {
         }
         return Self.evaluate(
             tools: tools, versions: versions, permissions: permissions, mediaDirectory: mastodon.mediaDirectory)
+    }
+
+    /// `tool -version` from the agent's `command_path` (a name, never a path): its version.
+    static func run(_ tool: Tool, in context: CheckContext) throws(HostError) -> String {
+        guard !tool.executable.contains("/") else {
+            throw HostError(.invalid, "\(tool.executable): only commands on command_path are run")
+        }
+        let outcome = try context.host.processes.run(
+            context.command(tool.executable, tool.arguments, maxOutputBytes: 64 * 1024))
+        guard outcome.succeeded else {
+            throw HostError(.failed, "\(tool.executable) \(tool.arguments[0]) exited with \(outcome.termination)")
+        }
+        return version(of: tool.name, output: String(decoding: outcome.stdout.prefix(4096), as: UTF8.self))
+    }
+
+    /// What `.env.production` names for a tool, looked at and not run: a missing file or one nobody may
+    /// execute breaks Mastodon's media; one that others than root may change is said so.
+    static func inspect(_ path: String, key: String, filesystem: HostFilesystem) throws(HostError) -> String {
+        let status: HostFilesystem.Status
+        do {
+            status = try filesystem.status(path)
+        } catch {
+            throw HostError(error.kind, "\(key): \(error.description)")
+        }
+        guard status.isRegularFile, status.permissions & 0o111 != 0 else {
+            throw HostError(.failed, "\(key)=\(path) is not an executable file")
+        }
+        var facts = ["\(path) from \(key), not run by the agent"]
+        if status.uid != 0 { facts.append("owned by uid \(status.uid)") }
+        if status.permissions & 0o022 != 0 { facts.append("mode \(String(status.permissions, radix: 8))") }
+        return facts.joined(separator: ", ")
     }
 
     static func evaluate(
