@@ -88,4 +88,48 @@ import Testing
         outbox.remove(2)
         #expect(!outbox.pending().contains(2))
     }
+
+    /// The controller has accepted past what this outbox numbers (its state dir restored from a
+    /// snapshot): waiting messages move past that, in order, each keeping its content, and the counter
+    /// never hands out a moved number again.
+    @Test func renumberingMovesEveryWaitingMessagePastTheControllersLast() throws {
+        let state = try TemporaryDirectory("herd-outbox")
+        defer { state.remove() }
+        let outbox = try Outbox(stateDirectory: state.path)
+        for _ in 0..<3 { _ = try outbox.append { Self.report($0, $1) } }
+        _ = try outbox.append { sequence in
+            CommandResult(
+                commandID: "0b7c0a8e-9a53-4c33-9a4c-6f0e1d2c3b4a", agentID: "agent1", instance: "social.example",
+                sequence: sequence, sentAt: Date(), outcome: .succeeded, detail: "done", exitCode: 0)
+        }
+        for _ in 0..<2 { _ = try outbox.append { Self.report($0, $1) } }
+        outbox.remove(1)  // 2…6 wait; the controller has 4 (two of ours overlap what it took)
+        let moves = try outbox.renumber(after: 4)
+        #expect(moves.map(\.from) == [2, 3, 4, 5, 6] && moves.map(\.to) == [5, 6, 7, 8, 9])
+        #expect(outbox.pending() == [5, 6, 7, 8, 9])
+        var seen: [UInt64] = []
+        while let message = outbox.oldest() {
+            seen.append(message.sequence)
+            if message.sequence == 7 {
+                guard case .result(let result) = message else {
+                    Issue.record("the command result did not keep its place")
+                    return
+                }
+                #expect(result.sequence == 7 && result.detail == "done")
+            }
+            outbox.remove(message.sequence)
+        }
+        #expect(seen == [5, 6, 7, 8, 9])
+        #expect(try outbox.append { Self.report($0, $1) }.sequence == 10)
+        outbox.remove(10)
+        // Far ahead with nothing waiting: the counter follows.
+        #expect(try outbox.renumber(after: 1000).isEmpty)
+        #expect(try outbox.append { Self.report($0, $1) }.sequence == 1001)
+        // A gap already past the mark stays as it is.
+        #expect(try outbox.renumber(after: 5).isEmpty)
+        #expect(outbox.pending() == [1001])
+        // Never past the protocol's largest sequence.
+        #expect(throws: SecureFileError.self) { try outbox.renumber(after: Limits.maxSequence) }
+        #expect(outbox.pending() == [1001])
+    }
 }

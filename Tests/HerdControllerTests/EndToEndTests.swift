@@ -108,6 +108,19 @@ import Testing
             return daemon
         }
 
+        /// `herd-agent enroll` for `instance` with `token`, checking the CA against `fingerprint`
+        /// (the token's own by default).
+        func enroll(_ instance: String, token: OperatorAPI.Token, fingerprint: String? = nil) throws -> (
+            status: Int32, output: String
+        ) {
+            try run(
+                "herd-agent",
+                [
+                    "enroll", "--config", agentConfig, "--controller", "https://127.0.0.1:\(port)", "--token",
+                    token.token, "--ca-fingerprint", fingerprint ?? token.caFingerprint, "--instance", instance,
+                ])
+        }
+
         func agentIDs() async throws -> [String] {
             let store = try Store(path: data + "/herd.sqlite")
             defer { try? store.close() }
@@ -126,21 +139,12 @@ import Testing
         let token = try await fleet.token("social.example")
 
         // A wrong CA fingerprint: refused before anything is sent.
-        let wrong = try fleet.run(
-            "herd-agent",
-            [
-                "enroll", "--config", fleet.agentConfig, "--controller", "https://127.0.0.1:\(fleet.port)", "--token",
-                token.token, "--ca-fingerprint", String(repeating: "ab", count: 32), "--instance", "social.example",
-            ])
+        let wrong = try fleet.enroll(
+            "social.example", token: token, fingerprint: String(repeating: "ab", count: 32))
         #expect(wrong.status != 0)
         #expect(wrong.output.contains("did not present a CA with fingerprint"), "\(wrong.output)")
 
-        let enrolled = try fleet.run(
-            "herd-agent",
-            [
-                "enroll", "--config", fleet.agentConfig, "--controller", "https://127.0.0.1:\(fleet.port)", "--token",
-                token.token, "--ca-fingerprint", token.caFingerprint, "--instance", "social.example",
-            ])
+        let enrolled = try fleet.enroll("social.example", token: token)
         #expect(enrolled.status == 0, "\(enrolled.output)")
         #expect(enrolled.output.contains("enrolled: agent"))
         for file in ["signing-key.pem", "tls-key.pem", "enrollment.conf"] {
@@ -234,6 +238,31 @@ import Testing
         }
         fleet.stopController()
         #expect(try fleet.herdctl(["status"]).status == 3)
+    }
+
+    /// An agent whose state dir went back in time (restored from a snapshot, a reinstall that kept the
+    /// identity) under a controller that has newer sequences from it: the refused reports move past the
+    /// controller's last, and every report made after the restore is stored.
+    @Test func aStateDirRestoredFromASnapshotLosesNoReport() async throws {
+        let fleet = try Fleet()
+        try fleet.startController()
+        let enrolled = try fleet.enroll("social.example", token: try await fleet.token("social.example"))
+        #expect(enrolled.status == 0, "\(enrolled.output)")
+        let snapshot = fleet.root.file("snapshot")
+        #expect(try fleet.run("herd-agent", ["run", "--once", "--config", fleet.agentConfig]).status == 0)
+        try FileManager.default.copyItem(atPath: fleet.state, toPath: snapshot)
+        for _ in 0..<3 {
+            #expect(try fleet.run("herd-agent", ["run", "--once", "--config", fleet.agentConfig]).status == 0)
+        }
+        #expect(try await fleet.storedSequences() == [1, 2, 3, 4])
+        try FileManager.default.removeItem(atPath: fleet.state)
+        try FileManager.default.copyItem(atPath: snapshot, toPath: fleet.state)
+        for _ in 0..<2 {
+            let once = try fleet.run("herd-agent", ["run", "--once", "--config", fleet.agentConfig])
+            #expect(once.status == 0, "\(once.output)")
+        }
+        #expect(try await fleet.storedSequences() == [1, 2, 3, 4, 5, 6])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fleet.state + "/outbox").isEmpty)
     }
 
     static func waitFor(seconds: Int = 30, _ condition: () async throws -> Bool) async throws {

@@ -191,12 +191,17 @@ struct Agent {
     }
 
     private func deliverAll() async throws -> Bool {
+        var renumbered = false
         while true {
             switch try await delivery.attempt() {
             case .empty: return true
             case .delivered(let sequence): logger.info("report delivered", metadata: ["sequence": "\(sequence)"])
             case .dropped(let sequence, let why):
                 logger.error("report dropped", metadata: ["sequence": "\(sequence)", "reason": "\(why)"])
+            case .renumbered:
+                // Logged where it happened; the renumbered oldest goes at once, but only once.
+                if renumbered { return false }
+                renumbered = true
             case .retry(let why):
                 logger.error("delivery failed; the outbox keeps the reports", metadata: ["reason": "\(why)"])
                 return false

@@ -26,6 +26,9 @@ public final class Delivery: Sendable {
         case empty
         case delivered(UInt64)
         case dropped(UInt64, String)
+        /// The controller had accepted up to `lastAccepted` from this identity (state restored from a
+        /// snapshot, or lost): `moved` waiting messages were renumbered past it. Try again at once.
+        case renumbered(lastAccepted: UInt64, moved: Int)
         /// Try again after a pause.
         case retry(String)
     }
@@ -94,9 +97,9 @@ public final class Delivery: Sendable {
             case .refused(let refusal):
                 switch refusal.code {
                 case .replayedSequence:
-                    // Already stored (an acknowledgement lost on the way back): nothing to resend.
-                    outbox.remove(sequence)
-                    return .delivered(sequence)
+                    // The controller acknowledges a retry of its last accepted sequence, so this is no lost
+                    // acknowledgement: it has newer messages from this identity than this outbox knows of.
+                    return jumpAhead(past: refusal.lastAcceptedSequence, refused: sequence)
                 case .clockSkew:
                     let offset = refusal.serverTime.map { Int($0.timeIntervalSince(clock()).rounded()) }
                     return .retry(
@@ -113,19 +116,46 @@ public final class Delivery: Sendable {
         }
     }
 
+    /// Renumbers the outbox past the controller's last accepted sequence (Protocol/README.md §4), so
+    /// that what this agent reported since its state went back in time is stored, not deleted.
+    private func jumpAhead(past lastAccepted: UInt64?, refused sequence: UInt64) -> Attempt {
+        guard let lastAccepted, lastAccepted > sequence else {
+            return .retry("replayed_sequence for \(sequence) without a newer last_accepted_sequence")
+        }
+        do {
+            let moves = try outbox.renumber(after: lastAccepted)
+            logger.warning(
+                "the controller has accepted newer messages from this agent than its state dir holds (restored from a snapshot, or lost): waiting messages renumbered past them",
+                metadata: [
+                    "last_accepted_sequence": "\(lastAccepted)", "refused_sequence": "\(sequence)",
+                    "renumbered": "\(moves.count)",
+                ])
+            return .renumbered(lastAccepted: lastAccepted, moved: moves.count)
+        } catch {
+            return .retry("replayed_sequence: cannot renumber the outbox past \(lastAccepted): \(error)")
+        }
+    }
+
     /// Delivers until cancelled or stopped, waking when `notify` is called or a backoff ends.
     public func run() async throws(Stop) {
         var failures = 0
+        var renumberings = 0
         var wakeups = wakes.makeAsyncIterator()
         while !Task.isCancelled {
             switch try await attempt() {
             case .delivered(let sequence):
                 failures = 0
+                renumberings = 0
                 logger.debug("report delivered", metadata: ["sequence": "\(sequence)"])
             case .dropped(let sequence, let why):
                 logger.error(
                     "report dropped: the controller will never take it",
                     metadata: ["sequence": "\(sequence)", "reason": "\(why)"])
+            case .renumbered:
+                // Logged where it happened. The renumbered oldest goes at once; a controller that keeps
+                // asking for more is not followed in a tight loop.
+                renumberings += 1
+                if renumberings > 1 { try? await Task.sleep(for: Self.backoff(failures: renumberings - 1)) }
             case .retry(let why):
                 failures += 1
                 let pause = Self.backoff(failures: failures)

@@ -77,17 +77,19 @@ public final class Outbox: @unchecked Sendable {
         }
     }
 
-    /// The oldest waiting message, or nil. A file that no longer decodes is set aside (`.corrupt`),
-    /// counted as dropped, and skipped.
+    /// The oldest waiting message, or nil. Its sequence is the one its file is named by (see `renumber`).
+    /// A file that no longer decodes is set aside (`.corrupt`), counted as dropped, and skipped.
     public func oldest() -> OutboxMessage? {
         lock.withLock {
             for entry in entries() {
                 let file = path(entry.sequence, result: entry.result)
                 if let bytes = try? SecureFile.read(file, maxBytes: Limits.maxEnvelopeBytes) {
-                    if entry.result, let result = try? WireCoding.decode(CommandResult.self, from: bytes) {
+                    if entry.result, var result = try? WireCoding.decode(CommandResult.self, from: bytes) {
+                        result.sequence = entry.sequence
                         return .result(result)
                     }
-                    if !entry.result, let report = try? WireCoding.decode(Report.self, from: bytes) {
+                    if !entry.result, var report = try? WireCoding.decode(Report.self, from: bytes) {
+                        report.sequence = entry.sequence
                         return .report(report)
                     }
                 }
@@ -95,6 +97,32 @@ public final class Outbox: @unchecked Sendable {
                 try? SecureFile.write(String(readNumber(droppedFile) + 1), to: droppedFile)
             }
             return nil
+        }
+    }
+
+    /// The controller has accepted sequences up to `lastAccepted` from this identity, past what this
+    /// outbox would send next (a state directory restored from a snapshot, a reinstall that kept the
+    /// identity): every waiting message moves past it, in the same order, so none is refused as a
+    /// replay. The file name is a message's sequence, so each move is one atomic rename (newest first,
+    /// so no name is taken twice) and a crash midway loses and duplicates nothing. Returns the moves.
+    public func renumber(after lastAccepted: UInt64) throws -> [(from: UInt64, to: UInt64)] {
+        try lock.withLock { () throws -> [(from: UInt64, to: UInt64)] in
+            let waiting = entries()
+            var moves: [(from: UInt64, to: UInt64, result: Bool)] = []
+            var next = lastAccepted
+            for entry in waiting {
+                next = max(entry.sequence, next + 1)
+                moves.append((entry.sequence, next, entry.result))
+            }
+            guard next <= Limits.maxSequence else {
+                throw SecureFileError(directory, "cannot number past \(lastAccepted): the sequence would pass 2^53-1")
+            }
+            // The counter first, so a crash after a rename never hands a moved number out again.
+            try SecureFile.write(String(max(next, readNumber(sequenceFile))), to: sequenceFile)
+            for move in moves.reversed() where move.from != move.to {
+                try SecureFile.move(path(move.from, result: move.result), to: path(move.to, result: move.result))
+            }
+            return moves.filter { $0.from != $0.to }.map { ($0.from, $0.to) }
         }
     }
 

@@ -96,6 +96,13 @@ public enum SecureFile {
         String(decoding: try read(path, maxBytes: maxBytes, private: isPrivate), as: UTF8.self)
     }
 
+    /// Renames `from` to `to` (atomically replacing nothing: `to` must not exist) and syncs the directory.
+    public static func move(_ from: String, to: String) throws(SecureFileError) {
+        if exists(to) { throw SecureFileError(to, "already exists; refusing to overwrite it") }
+        guard rename(from, to) == 0 else { throw SecureFileError(from, describe(errno)) }
+        syncDirectory(of: to)
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
