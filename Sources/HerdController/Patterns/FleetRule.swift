@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 import HerdProtocol
 
-/// Fleet-wide: the same check, or the same error category, in trouble on ≥ `minInstances` instances —
-/// or on ≥ `minFraction` of a group of instances sharing an attribute — within the window → ONE fleet
-/// incident listing its members. The group that explains it best is chosen: the attribute whose
+/// Fleet-wide: the same check, or the same error category, in trouble on ≥ `minInstances` distinct
+/// instances — or on ≥ `minFraction` of a group of instances sharing an attribute — within the window →
+/// ONE fleet incident listing its members. An attribute groups only the trouble it can explain
+/// (`explains`): a shared object-storage endpoint explains object-storage errors, not a Redis outage. The group that explains it best is chosen: the attribute whose
 /// instances are most affected (12 of the 40 behind one object-storage endpoint beats 12 of the 100 on
 /// one Mastodon version). Members' own incidents link to it and their notifications are suppressed
 /// (Alertmanager's inhibition), which the group wait before an instance incident notifies makes work.
@@ -28,12 +29,28 @@ struct FleetRule {
         var value: String
     }
 
+    /// The subjects an attribute can explain. An attribute not named here — a provider, a region, a tag,
+    /// an operator's attribute, the whole fleet — stands for shared infrastructure and explains any.
+    static let explains: [String: Set<String>] = [
+        "object_storage_endpoint": ["category:object_storage"],
+        // A release's regression shows in what the application does, not in the host under it.
+        "mastodon_version": [
+            "category:other", "category:media_processing", "category:encoding_error",
+            "category:sidekiq_backlog_or_retry", "check:logs", "check:api_probe", "check:sidekiq", "check:media",
+        ],
+    ]
+
+    static func group(_ group: Group, canExplain subject: String) -> Bool {
+        explains[group.attribute].map { $0.contains(subject) } ?? true
+    }
+
     func consider(incidentID: Int64, instanceID: Int64, checkID: String, categories: [String], at: Double) throws {
-        let groups = try groupsOf(instanceID: instanceID)
+        let allGroups = try groupsOf(instanceID: instanceID)
         let subjects =
             categories.filter { !RecurringCategoryRule.ignored.contains($0) }.map { "category:\($0)" }
             + ["check:\(checkID)"]
         for subject in subjects {
+            let groups = allGroups.filter { Self.group($0, canExplain: subject) }
             // An open fleet incident for this trouble whose group this instance is in: join it.
             for group in groups {
                 if let fleet = try Int64.fetchOne(
@@ -48,25 +65,26 @@ struct FleetRule {
                 }
             }
             // Otherwise: is it on enough instances now?
+            // Instances, not incidents, are counted: one instance's two incidents are one instance.
             let members = try candidates(subject: subject, since: at - settings.windowSeconds)
-            guard members.count >= 2 else { continue }
+            guard Set(members.map(\.instanceID)).count >= 2 else { continue }
             let memberGroups = try members.map { Set(try groupsOf(instanceID: $0.instanceID)) }
-            var best: (group: Group, members: [Int64], share: Double)?
+            var best: (group: Group, members: [Int64], instances: Int, share: Double)?
             for group in groups {
                 let inGroup = zip(members, memberGroups).filter { $0.1.contains(group) }.map(\.0)
                 let size = try groupSize(group)
-                let k = inGroup.count
+                let k = Set(inGroup.map(\.instanceID)).count
                 guard size > 0 else { continue }
                 let share = Double(k) / Double(size)
                 let qualifies =
                     k >= settings.minInstances || (size >= settings.minGroup && k >= 2 && share >= settings.minFraction)
                 guard qualifies else { continue }
-                if best == nil || share > best!.share || (share == best!.share && k > best!.members.count) {
-                    best = (group, inGroup.map(\.incidentID), share)
+                if best == nil || share > best!.share || (share == best!.share && k > best!.instances) {
+                    best = (group, inGroup.map(\.incidentID), k, share)
                 }
             }
             if let best {
-                try open(subject: subject, group: best.group, members: best.members, at: at)
+                try open(subject: subject, group: best.group, members: best.members, instances: best.instances, at: at)
                 return
             }
         }
@@ -137,7 +155,7 @@ struct FleetRule {
             db, sql: "SELECT count(*) FROM instances WHERE \(group.attribute) = ?", arguments: [group.value]) ?? 0
     }
 
-    private func open(subject: String, group: Group, members: [Int64], at: Double) throws {
+    private func open(subject: String, group: Group, members: [Int64], instances: Int, at: Double) throws {
         let (kind, value) = Self.split(subject)
         let trouble = kind == "check" ? "\(value) in trouble" : "\(value) errors"
         let place = group.attribute == "fleet" ? "across the fleet" : "sharing \(group.attribute) = \(group.value)"
@@ -153,7 +171,7 @@ struct FleetRule {
                 at, at, "\(trouble) on instances \(place)", try IncidentBook.json(diagnosis),
             ])
         let fleet = db.lastInsertedRowID
-        try book.event(fleet, at, "opened", "\(trouble) on \(members.count) instances \(place)")
+        try book.event(fleet, at, "opened", "\(trouble) on \(instances) instances \(place)")
         try book.notify(fleet, "opened", at: at, delay: book.engine.groupWait, suppressed: false)
         try link(members, to: fleet, at: at)
     }
@@ -174,7 +192,8 @@ struct FleetRule {
         }
         let (count, severity) =
             try Row.fetchOne(
-                db, sql: "SELECT count(*), max(severity) FROM incidents WHERE parent_id = ?", arguments: [fleet]
+                db, sql: "SELECT count(DISTINCT instance_id), max(severity) FROM incidents WHERE parent_id = ?",
+                arguments: [fleet]
             ).map { ($0[0] as Int, $0[1] as Int? ?? 1) } ?? (0, 1)
         let previous = try Int.fetchOne(db, sql: "SELECT severity FROM incidents WHERE id = ?", arguments: [fleet]) ?? 1
         try db.execute(

@@ -25,7 +25,7 @@ public struct IncidentRecord: Sendable, Hashable {
     public var parentID: Int64?
     public var summary: String
     public var diagnosis: Diagnosis?
-    /// Fleet incidents: members, open members.
+    /// Fleet incidents: member instances, and those with a member incident still open.
     public var members = 0
     public var openMembers = 0
 
@@ -99,8 +99,9 @@ public struct ActivePattern: Sendable, Hashable {
 extension Store {
     static let incidentColumns = """
         x.*, i.domain,
-            (SELECT count(*) FROM incidents m WHERE m.parent_id = x.id) AS members,
-            (SELECT count(*) FROM incidents m WHERE m.parent_id = x.id AND m.state = 'open') AS open_members
+            (SELECT count(DISTINCT m.instance_id) FROM incidents m WHERE m.parent_id = x.id) AS members,
+            (SELECT count(DISTINCT m.instance_id) FROM incidents m WHERE m.parent_id = x.id AND m.state = 'open')
+                AS open_members
         FROM incidents x LEFT JOIN instances i ON i.id = x.instance_id
         """
 
