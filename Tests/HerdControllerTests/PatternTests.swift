@@ -289,4 +289,84 @@ import Testing
         #expect(incident.groupAttribute == "attribute.datacenter" && incident.groupValue == "fra1")
         #expect(incident.members == 3)
     }
+
+    /// A shared Redis down on instances that also share an object-storage endpoint is not the storage
+    /// provider's incident; and one instance with two incidents in a category is one instance, not two.
+    @Test func aFleetIncidentCountsInstancesAndGroupsOnlyByWhatCanExplainIt() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        var streams: [Stream] = []
+        for index in 0..<6 {
+            streams.append(
+                try await Self.stream(
+                    fleet, "i\(index).example",
+                    host: HostFacts(
+                        hostname: "h\(index)", mastodonVersion: "4.3.2", objectStorageEndpoint: "s3.shared.example")))
+        }
+        let redis = Finding(
+            category: .redisDown, signature: "Redis::CannotConnectError", count: 3,
+            sample: "Redis::CannotConnectError: Error connecting to Redis on 10.0.0.5:6379 (Errno::ECONNREFUSED)")
+        let redisDown = [
+            Self.result("logs", .warning, findings: [redis]), Self.result("sidekiq", .critical, findings: [redis]),
+        ]
+        for index in streams.indices { try await streams[index].send([Self.result("logs", .ok)], at: 0) }
+        // One instance, two incidents in redis_down: no fleet incident.
+        for minute in 1..<5 { try await streams[0].send(redisDown, at: minute) }
+        var open = try await fleet.store.incidents(openOnly: true)
+        #expect(open.filter { $0.kind == "instance" }.count == 2, "\(open.map(\.summary))")
+        #expect(!open.contains { $0.kind == "fleet" }, "\(open.map(\.summary))")
+        // Two more instances: now three of six, grouped as the whole fleet's, never the storage endpoint's.
+        for minute in 5..<9 {
+            for index in 0..<3 { try await streams[index].send(redisDown, at: minute) }
+        }
+        open = try await fleet.store.incidents(openOnly: true)
+        let fleetIncidents = open.filter { $0.kind == "fleet" }
+        #expect(!fleetIncidents.isEmpty)
+        for incident in fleetIncidents {
+            #expect(incident.groupAttribute != "object_storage_endpoint", "\(incident.summary)")
+            #expect(incident.diagnosis?.rule != "provider_incident", "\(incident.summary)")
+            #expect(incident.members == 3, "\(incident.summary)")
+            #expect(incident.summary.hasSuffix("[3 instances]"), "\(incident.summary)")
+        }
+    }
+
+    /// The cause found while the fault was on stays through a recovery that changes the incident's
+    /// patterns (persistent, then flapping as it recovers); and a check that only ever warned is a
+    /// warning incident, whatever it reported before its trouble began.
+    @Test func aDiagnosisIsKeptThroughRecoveryAndSeverityIsTheFailingRunsOwn() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        var sidekiq = try await Self.stream(fleet, "social.example")
+        let down = Self.result("sidekiq", .critical, metrics: ["processes.live": 0, "latency_s": 900])
+        let ok = Self.result("sidekiq", .ok)
+        for minute in 0..<5 { try await sidekiq.send([down], at: minute) }
+        let incident = try #require(try await fleet.store.incidents(openOnly: true).first)
+        #expect(incident.diagnosis?.rule == "sidekiq_down")
+        // A restart that does not hold: up, down, up, down… — flapping joins on OK results.
+        var minute = 5
+        for round in 0..<8 {
+            try await sidekiq.send([round % 2 == 0 ? ok : down], at: minute)
+            minute += 1
+        }
+        var current = try #require(try await fleet.store.incident(id: incident.id)).incident
+        #expect(current.patterns.contains("flapping"), "\(current.patterns)")
+        #expect(current.diagnosis?.rule == "sidekiq_down", "\(String(describing: current.diagnosis))")
+        while current.state == "open", minute < 60 {
+            try await sidekiq.send([ok], at: minute)
+            minute += 1
+            current = try #require(try await fleet.store.incident(id: incident.id)).incident
+        }
+        #expect(current.state == "resolved")
+        #expect(current.diagnosis?.rule == "sidekiq_down", "\(String(describing: current.diagnosis))")
+        #expect(current.diagnosis?.evidence.contains { $0.contains("critical") || $0.contains("0 live") } == true)
+
+        // Disk: critical once long ago, then OK for a while, then warning only: a warning incident.
+        var disk = try await Self.stream(fleet, "other.example")
+        try await disk.send([Self.result("disk", .critical)], at: 0)
+        for minute in 1..<4 { try await disk.send([Self.result("disk", .ok)], at: minute) }
+        for minute in 4..<10 { try await disk.send([Self.result("disk", .warning)], at: minute) }
+        let warned = try #require(
+            try await fleet.store.incidents(openOnly: true).first { $0.instance == "other.example" })
+        #expect(warned.severity == 1, "\(warned.summary)")
+    }
 }

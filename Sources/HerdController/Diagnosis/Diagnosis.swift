@@ -67,6 +67,9 @@ struct DiagnosisRule: Sendable {
 }
 
 enum Diagnoser {
+    /// The rule id of "no playbook rule explains it".
+    static let unexplained = "unexplained"
+
     /// The first rule, in playbook order, that explains `checkID`'s trouble with this report's evidence.
     static func diagnose(checkID: String, report: Report, patterns: Set<Pattern>) -> Diagnosis {
         let evidence = Evidence(report, patterns: patterns)
@@ -78,7 +81,7 @@ enum Diagnoser {
             }
         }
         return Diagnosis(
-            rule: "unexplained", cause: "\(checkID) is failing and no playbook rule explains it",
+            rule: unexplained, cause: "\(checkID) is failing and no playbook rule explains it",
             evidence: evidence.summary(checkID),
             nextStep: "Read the check's findings with herdctl show \(report.instance), then the instance's logs",
             action: nil)

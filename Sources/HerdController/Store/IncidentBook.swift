@@ -38,6 +38,8 @@ struct IncidentBook {
         var categories: String
         var severity: Int
         var parentID: Int64?
+        /// The rule of the diagnosis it carries.
+        var rule: String?
     }
 
     static func severityName(_ rank: Int) -> String {
@@ -74,14 +76,19 @@ struct IncidentBook {
             let categories = change.categories.joined(separator: ",")
             let details = patterns.map { "\($0.family) (\($0.rawValue)): \(change.after[$0]!)" }.joined(separator: "; ")
             let summary = "\(change.checkID) on \(report.instance): \(details) — \(change.summary)"
-            let worstRecent = change.recent.utf8.compactMap { CheckStatus(letter: $0)?.rank }.max() ?? 1
+            let worstRecent = Self.worstOfFailingRun(change.recent)
             if let open {
                 let severity = max(open.severity, change.status.rank)
                 let changedPatterns = patternText != open.patterns
                 var diagnosis: String?
-                if changedPatterns || severity > open.severity || categories != open.categories {
-                    diagnosis = try Self.json(
-                        Diagnoser.diagnose(checkID: change.checkID, report: report, patterns: Set(patterns)))
+                // The cause found while the fault was on is kept: an OK result (a flapping check between
+                // failures, a recovery under way) says nothing of the cause, and a later report replaces
+                // an explained cause only with another explained one, never with "unexplained".
+                if change.status != .ok, changedPatterns || severity > open.severity || categories != open.categories {
+                    let fresh = Diagnoser.diagnose(checkID: change.checkID, report: report, patterns: Set(patterns))
+                    if fresh.rule != Diagnoser.unexplained || open.rule == nil || open.rule == Diagnoser.unexplained {
+                        diagnosis = try Self.json(fresh)
+                    }
                 }
                 try db.execute(
                     sql: """
@@ -124,10 +131,23 @@ struct IncidentBook {
         try Row.fetchOne(
             db.cachedStatement(
                 sql: """
-                    SELECT id, patterns, categories, severity, parent_id FROM incidents
+                    SELECT id, patterns, categories, severity, parent_id, json_extract(diagnosis, '$.rule') FROM incidents
                     WHERE instance_id = ? AND check_id = ? AND state = 'open' AND kind = 'instance'
                     """), arguments: [instanceID, checkID]
-        ).map { OpenIncident(id: $0[0], patterns: $0[1], categories: $0[2], severity: $0[3], parentID: $0[4]) }
+        ).map {
+            OpenIncident(
+                id: $0[0], patterns: $0[1], categories: $0[2], severity: $0[3], parentID: $0[4], rule: $0[5])
+        }
+    }
+
+    /// The worst status of the current failing run — the raw results since the last OK one — or, when
+    /// the newest result is OK (a flapping check), of the whole recent history: never a status from
+    /// before the trouble began.
+    static func worstOfFailingRun(_ recent: String) -> Int {
+        let letters = Array(recent.utf8)
+        let run =
+            letters.last == UInt8(ascii: "o") ? letters : Array(letters.reversed().prefix { $0 != UInt8(ascii: "o") })
+        return max(1, run.compactMap { CheckStatus(letter: $0)?.rank }.max() ?? 1)
     }
 
     /// Resolves an incident (by itself unless `resolution` says otherwise), settles its notifications,
