@@ -9,7 +9,7 @@ import NIOSSL
 
 /// herdctl's exit statuses (README, `herdctl --help`).
 public enum HerdctlExit {
-    /// `status` only: some instance is critical.
+    /// `status` only: some instance is critical or silent.
     public static let critical: Int32 = 1
     /// Any other failure the controller reported (no such agent, refused).
     public static let failed: Int32 = 1

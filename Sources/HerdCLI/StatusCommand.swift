@@ -8,7 +8,11 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "The fleet: each instance's state, failing and warning checks, last report, agent version.",
         discussion:
-            "Exit status 1 when any instance is critical (for scripts and monitoring), 3 when the controller cannot be reached."
+            """
+            Exit status, for scripts and monitoring (as Nagios plugins use theirs): 0 every instance ok, \
+            warning or waiting; 1 some instance critical or silent (its agent missed its reports), or the \
+            controller refused the request; 2 a usage error; 3 the controller cannot be reached.
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
@@ -38,6 +42,8 @@ struct StatusCommand: AsyncParsableCommand {
                         counts[state].map { "\($0) \(state)" }
                     }.joined(separator: ", "))
         }
-        if fleet.instances.contains(where: { $0.state == "critical" }) { throw ExitCode(HerdctlExit.critical) }
+        if fleet.instances.contains(where: { ["critical", "silent"].contains($0.state) }) {
+            throw ExitCode(HerdctlExit.critical)
+        }
     }
 }

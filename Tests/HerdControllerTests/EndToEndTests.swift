@@ -15,7 +15,7 @@ import Testing
         var state: String { root.file("agent-state") }
         var agentConfig: String { root.file("agent.conf") }
 
-        init() throws {
+        init(silenceIntervals: Int = 24) throws {
             root = try TemporaryDirectory("herd-e2e")
             port = try FreePort.next()
             try run(
@@ -26,7 +26,7 @@ import Testing
             // report once was 15 s old by the time herdctl asked).
             let configuration = try String(contentsOfFile: data + "/controller.conf", encoding: .utf8)
             let relaxed = configuration.replacingOccurrences(
-                of: "silence.intervals = 3\n", with: "silence.intervals = 24\n")
+                of: "silence.intervals = 3\n", with: "silence.intervals = \(silenceIntervals)\n")
             guard relaxed != configuration else { throw FixtureError("controller.conf: no silence.intervals = 3") }
             try (relaxed + "patterns.persistent.check.disk = 1/0s/2\n").write(
                 toFile: data + "/controller.conf", atomically: true, encoding: .utf8)
@@ -263,6 +263,30 @@ import Testing
         }
         #expect(try await fleet.storedSequences() == [1, 2, 3, 4, 5, 6])
         #expect(try FileManager.default.contentsOfDirectory(atPath: fleet.state + "/outbox").isEmpty)
+    }
+
+    /// An agent that stops reporting is paged: an incident opens on its instance, `herdctl status`
+    /// exits 1 and says `silent`, and its next report resolves the incident.
+    @Test func aSilentAgentOpensAnIncidentAndItsNextReportResolvesIt() async throws {
+        let fleet = try Fleet(silenceIntervals: 1)
+        try fleet.startController()
+        let enrolled = try fleet.enroll("social.example", token: try await fleet.token("social.example"))
+        #expect(enrolled.status == 0, "\(enrolled.output)")
+        #expect(try fleet.run("herd-agent", ["run", "--once", "--config", fleet.agentConfig]).status == 0)
+        func silentIncidents() throws -> [OperatorAPI.IncidentRow] {
+            let answer = try fleet.herdctl(["incidents", "--open", "--json"])
+            return try OperatorAPI.decoder.decode(OperatorAPI.Incidents.self, from: Data(answer.output.utf8))
+                .incidents.filter { $0.checkId == "agent" }
+        }
+        // One interval of 5 s missed, and the controller's sweep every 5 s.
+        try await Self.waitFor(seconds: 40) { try !silentIncidents().isEmpty }
+        let incident = try #require(try silentIncidents().first)
+        #expect(incident.severity == "critical" && incident.diagnosis?.rule == "agent_silent")
+        let status = try fleet.herdctl(["status"])
+        #expect(status.status == 1 && status.output.contains("silent"), "\(status.output)")
+        #expect(try fleet.run("herd-agent", ["run", "--once", "--config", fleet.agentConfig]).status == 0)
+        let shown = try fleet.herdctl(["incident", "show", "\(incident.id)"])
+        #expect(shown.output.contains("resolved") && shown.output.contains("reported again"), "\(shown.output)")
     }
 
     static func waitFor(seconds: Int = 30, _ condition: () async throws -> Bool) async throws {

@@ -330,6 +330,54 @@ import Testing
         }
     }
 
+    /// An agent that stops reporting opens a critical incident that pages; three silent at once, the
+    /// whole of one region, are one fleet incident for that region; the next report resolves it; a sweep never opens one twice.
+    @Test func silentAgentsAreIncidentsAndTheirNextReportResolvesThem() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        var streams: [Stream] = []
+        for index in 0..<6 {
+            streams.append(
+                try await Self.stream(
+                    fleet, "i\(index).example",
+                    host: HostFacts(hostname: "h\(index)", mastodonVersion: "4.3.2", region: index < 3 ? "eu" : "us")))
+        }
+        for index in streams.indices { try await streams[index].send([Self.result("disk", .ok)], at: 0) }
+        for minute in 1...4 {
+            for index in 3..<6 { try await streams[index].send([Self.result("disk", .ok)], at: minute) }
+        }
+        // Two intervals late: not yet.
+        let early = try await fleet.store.openSilentAgentIncidents(
+            now: Self.t0 + 170, intervals: 3, patterns: Self.engine)
+        #expect(early.isEmpty)
+        let silent = try await fleet.store.openSilentAgentIncidents(
+            now: Self.t0 + 240, intervals: 3, patterns: Self.engine)
+        #expect(silent == ["i0.example", "i1.example", "i2.example"])
+        #expect(
+            try await fleet.store.openSilentAgentIncidents(now: Self.t0 + 250, intervals: 3, patterns: Self.engine)
+                .isEmpty)
+        let open = try await fleet.store.incidents(openOnly: true)
+        let members = open.filter { $0.kind == "instance" }
+        #expect(members.count == 3 && members.allSatisfy { $0.checkID == "agent" && $0.severity == 3 })
+        #expect(members.allSatisfy { $0.diagnosis?.rule == "agent_silent" && $0.patterns == ["silent"] })
+        let group = try #require(open.first { $0.kind == "fleet" })
+        #expect(group.subject == "check:agent" && group.groupAttribute == "region" && group.groupValue == "eu")
+        #expect(group.members == 3)
+        let notifications = try await fleet.store.pool.read { db in
+            try Store.notifications(db, where: "transition = 'opened'", [])
+        }
+        #expect(notifications.filter { $0.state == "pending" }.map(\.incidentID) == [group.id])
+
+        // i0 is back.
+        try await streams[0].send([Self.result("disk", .ok)], at: 5)
+        let i0 = try #require(members.first { $0.instance == "i0.example" })
+        let back = try #require(try await fleet.store.incident(id: i0.id))
+        #expect(back.incident.state == "resolved")
+        #expect(back.events.last?.detail.contains("reported again") == true)
+        let after = try #require(try await fleet.store.incident(id: group.id))
+        #expect(after.incident.state == "open" && after.incident.openMembers == 2)
+    }
+
     /// The cause found while the fault was on stays through a recovery that changes the incident's
     /// patterns (persistent, then flapping as it recovers); and a check that only ever warned is a
     /// warning incident, whatever it reported before its trouble began.

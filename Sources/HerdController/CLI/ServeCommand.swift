@@ -41,7 +41,10 @@ struct ServeCommand: AsyncParsableCommand {
         let host = configuration.listenHost
         let app = try ControllerServer.application(
             controller, tls: tls, host: host, port: configuration.listenPort,
-            services: [RetentionService(controller: controller), NotificationService(controller: controller)]
+            services: [
+                RetentionService(controller: controller), NotificationService(controller: controller),
+                LivenessService(controller: controller),
+            ]
         ) { port in
             // One line scripts and tests wait for (stdout is a pipe there: write it unbuffered).
             let line = Array("herd-controller listening on \(host):\(port)\n".utf8)

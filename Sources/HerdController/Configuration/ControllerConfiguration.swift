@@ -23,7 +23,7 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var maxBatch = 512
     public var rawRetentionDays = 14
     public var rollupRetentionDays = 400
-    /// An instance whose agent has not reported for this many intervals is `silent`.
+    /// An instance whose agent has not reported for this many intervals is `silent`, and an incident.
     public var silenceIntervals = 3
     /// Thresholds of the pattern rules and the fleet-wide rule (`patterns.*`, `fleet.*`).
     public var patterns = PatternSettings()

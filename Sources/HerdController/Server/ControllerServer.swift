@@ -86,3 +86,30 @@ struct RetentionService: Service {
         }
     }
 }
+
+/// Silent agents: every 5 s, an agent that has missed `silence.intervals` of its intervals opens an
+/// incident on its instance (the agent's next report resolves it); stops at graceful shutdown.
+struct LivenessService: Service {
+    let controller: Controller
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                if Task.isCancelled { return }
+                do {
+                    let silent = try await controller.store.openSilentAgentIncidents(
+                        now: controller.clock().timeIntervalSince1970,
+                        intervals: controller.configuration.silenceIntervals,
+                        patterns: controller.configuration.patternEngine)
+                    for instance in silent {
+                        controller.logger.warning(
+                            "agent silent: incident opened", metadata: ["instance": "\(instance)"])
+                    }
+                } catch {
+                    controller.logger.error("silent-agent sweep failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+}

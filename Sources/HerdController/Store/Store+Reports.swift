@@ -80,6 +80,7 @@ extension Store {
         guard db.changesCount == 1 else { return false }
 
         let instanceID = try instanceID(report.instance, host: report.host, in: db)
+        try IncidentBook(engine: engine, db: db).agentReported(instanceID: instanceID, at: accepted.receivedAt)
         try db.cachedStatement(
             sql: """
                 INSERT INTO reports (instance_id, agent_id, sequence, collected_at, received_at, outbox_dropped)

@@ -1,0 +1,93 @@
+import Foundation
+import GRDB
+import HerdProtocol
+
+extension Store {
+    /// The check id of the incident a silent agent opens on its instance (no agent check has it).
+    public static let silentAgentCheck = "agent"
+
+    /// Opens an incident for each accepted agent that has sent nothing for `intervals` of its own
+    /// intervals — the first failure a monitoring system must catch: a dead host reports nothing at
+    /// all. It notifies like any other, and the fleet rule groups several silent at once behind a
+    /// shared attribute (a provider, a region). The agent's next report resolves it (`write`).
+    /// Returns the instances newly silent.
+    @discardableResult
+    public func openSilentAgentIncidents(now: Double, intervals: Int, patterns engine: PatternEngine) async throws
+        -> [String]
+    {
+        try await pool.write { db in
+            let silent = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT i.id, i.domain, a.id, a.last_report_at, a.interval_seconds FROM agents a
+                    JOIN instances i ON i.domain = a.instance
+                    WHERE a.state = 'accepted' AND a.last_report_at IS NOT NULL
+                        AND a.last_report_at < ? - a.interval_seconds * ?
+                        AND NOT EXISTS (SELECT 1 FROM incidents x WHERE x.instance_id = i.id AND x.check_id = ?
+                            AND x.state = 'open' AND x.kind = 'instance')
+                    ORDER BY i.domain
+                    """, arguments: [now, intervals, Self.silentAgentCheck])
+            let book = IncidentBook(engine: engine, db: db)
+            // An instance left with no accepted agent (revoked) has nobody to be silent.
+            let orphaned = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT x.id FROM incidents x JOIN instances i ON i.id = x.instance_id
+                    WHERE x.check_id = ? AND x.state = 'open' AND x.kind = 'instance'
+                        AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.instance = i.domain AND a.state = 'accepted')
+                    """, arguments: [Self.silentAgentCheck])
+            for id in orphaned {
+                try book.resolve(id, at: now, detail: "the instance has no accepted agent any more")
+            }
+            for row in silent {
+                let (instanceID, domain, agentID) = (row[0] as Int64, row[1] as String, row[2] as String)
+                let (last, interval) = (row[3] as Double, row[4] as Int)
+                try book.openSilent(
+                    instanceID: instanceID, domain: domain, agentID: agentID, lastReportAt: last,
+                    intervalSeconds: interval, intervals: intervals, at: now)
+            }
+            return silent.map { $0[1] }
+        }
+    }
+}
+
+extension IncidentBook {
+    func openSilent(
+        instanceID: Int64, domain: String, agentID: String, lastReportAt: Double, intervalSeconds: Int,
+        intervals: Int, at: Double
+    ) throws {
+        let quiet = Int((at - lastReportAt).rounded())
+        let check = Store.silentAgentCheck
+        let diagnosis = Diagnosis(
+            rule: "agent_silent",
+            cause:
+                "The agent of \(domain) has sent nothing for \(quiet) s (\(intervals) intervals of \(intervalSeconds) s): the host is down or unreachable, or herd-agent stopped",
+            evidence: ["agent \(agentID): last report \(quiet) s ago, every \(intervalSeconds) s expected"],
+            nextStep:
+                "Reach the host (ping, ssh); if it is up: systemctl status herd-agent and journalctl -u herd-agent; if it is down: the provider's console",
+            action: nil)
+        let summary = "\(check) on \(domain): silent — no report for \(quiet) s"
+        try db.execute(
+            sql: """
+                INSERT INTO incidents (kind, instance_id, check_id, subject, patterns, categories, severity, state,
+                    opened_at, updated_at, summary, diagnosis)
+                VALUES ('instance', ?, ?, ?, 'silent', '', 3, 'open', ?, ?, ?, ?)
+                """,
+            arguments: [instanceID, check, "check:\(check)", at, at, summary, try Self.json(diagnosis)])
+        let id = db.lastInsertedRowID
+        try event(id, at, "opened", "silent: no report for \(quiet) s — probable cause: " + diagnosis.cause)
+        try notify(id, "opened", at: at, delay: engine.groupWait, suppressed: false)
+        try FleetRule(engine.settings.fleet, book: self).consider(
+            incidentID: id, instanceID: instanceID, checkID: check, categories: [], at: at)
+    }
+
+    /// A report arrived: the instance's silent-agent incident, if one is open, is over.
+    func agentReported(instanceID: Int64, at: Double) throws {
+        guard let open = try openIncident(instanceID: instanceID, checkID: Store.silentAgentCheck) else { return }
+        let since = try Double.fetchOne(db, sql: "SELECT opened_at FROM incidents WHERE id = ?", arguments: [open.id])
+        try resolve(
+            open.id, at: at,
+            detail: "the agent reported again"
+                + (since.map { ", \(Int((at - $0).rounded())) s after it was paged" } ?? ""))
+    }
+}
