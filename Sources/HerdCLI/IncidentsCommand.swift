@@ -83,6 +83,9 @@ struct IncidentShow: AsyncParsableCommand {
         }
         if let by = incident.acknowledgedBy { when += ", acknowledged by \(by)" }
         print(when)
+        if incident.checks.count > 1 {
+            print("  checks: \(incident.checks.joined(separator: ", ")) (symptoms of the same cause open no incident)")
+        }
         if let diagnosis = incident.diagnosis {
             print("\nProbable cause: \(diagnosis.cause)")
             for line in diagnosis.evidence { print("  evidence: \(line)") }

@@ -57,11 +57,11 @@ struct LabDemo: AsyncParsableCommand {
         try await wait("an incident for each fault") {
             let open = try incidents()
             sidekiq = open.first {
-                $0.instance == names[0] && ["sidekiq", "services"].contains($0.checkId ?? "")
+                $0.instance == names[0] && !Set(["sidekiq", "services"]).isDisjoint(with: $0.checks)
                     && $0.diagnosis?.rule == "sidekiq_down"
             }
-            let pool = open.contains { $0.instance == names[2] && $0.checkId == "postgresql" }
-            let disk = getuid() != 0 || open.contains { $0.instance == names[3] && $0.checkId == "disk" }
+            let pool = open.contains { $0.instance == names[2] && $0.checks.contains("postgresql") }
+            let disk = getuid() != 0 || open.contains { $0.instance == names[3] && $0.checks.contains("disk") }
             return sidekiq != nil && pool && disk && open.contains { $0.kind == "fleet" }
         }
         _ = try herdctl(["status"])

@@ -190,7 +190,7 @@ import Testing
         }
         let incident = try #require(try await fleet.store.incidents(openOnly: true).first)
         #expect(incident.patterns == ["recurring"] && incident.categories == ["db_pool_exhausted"])
-        #expect(incident.diagnosis?.rule == "db_pool_exhausted" && incident.diagnosis?.action == nil)
+        #expect(incident.diagnosis?.rule == "rails_pool_exhausted" && incident.diagnosis?.action == nil)
     }
 
     @Test func errorsThatRiseWithTrafficAreErrorsUnderLoad() async throws {
@@ -306,8 +306,10 @@ import Testing
         let redis = Finding(
             category: .redisDown, signature: "Redis::CannotConnectError", count: 3,
             sample: "Redis::CannotConnectError: Error connecting to Redis on 10.0.0.5:6379 (Errno::ECONNREFUSED)")
+        // Two incidents on one instance in one category: the second check is one the redis_down rule
+        // does not explain, so it is an incident of its own.
         let redisDown = [
-            Self.result("logs", .warning, findings: [redis]), Self.result("sidekiq", .critical, findings: [redis]),
+            Self.result("logs", .warning, findings: [redis]), Self.result("resources", .critical, findings: [redis]),
         ]
         for index in streams.indices { try await streams[index].send([Self.result("logs", .ok)], at: 0) }
         // One instance, two incidents in redis_down: no fleet incident.
@@ -416,5 +418,58 @@ import Testing
         let warned = try #require(
             try await fleet.store.incidents(openOnly: true).first { $0.instance == "other.example" })
         #expect(warned.severity == 1, "\(warned.summary)")
+    }
+
+    /// PostgreSQL down: the database check, the Rails log's PG errors, Sidekiq's failures and the HTTP
+    /// check's 500s are one incident — the cause — holding the others as symptoms that page nobody; a
+    /// failure nothing explains is its own incident; the cause's incident resolves when its last check
+    /// recovers, not its first.
+    @Test func aCauseHoldsItsSymptomsInOneIncident() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        var host = try await Self.stream(fleet, "social.example")
+        let refused = Finding(
+            category: .dbConnection, signature: "PG::ConnectionBad", count: 12,
+            sample: "PG::ConnectionBad: connection to server at \"127.0.0.1\", port 5432 failed: Connection refused")
+        let down = [
+            Self.result("postgresql", .critical, findings: [refused]),
+            Self.result("logs", .warning, findings: [refused]),
+            Self.result("sidekiq", .critical, metrics: ["processes.live": 2], findings: [refused]),
+            Self.result("mastodon.http", .critical), Self.result("oom", .warning),
+        ]
+        let checks = ["postgresql", "logs", "sidekiq", "mastodon.http", "oom"]
+        try await host.send(checks.map { Self.result($0, .ok) }, at: 0)
+        for minute in 1..<6 { try await host.send(down, at: minute) }
+        let open = try await fleet.store.incidents(openOnly: true)
+        #expect(open.count == 2, "\(open.map(\.summary))")
+        let cause = try #require(open.first { $0.diagnosis?.rule == "db_unreachable" })
+        #expect(Set(cause.checks) == ["postgresql", "logs", "sidekiq", "mastodon.http"], "\(cause.checks)")
+        #expect(cause.severity == 3)
+        let unexplained = try #require(open.first { $0.id != cause.id })
+        #expect(unexplained.checks == ["oom"] && unexplained.diagnosis?.rule == "unexplained")
+        let notifications = try await fleet.store.pool.read { db in
+            try Store.notifications(db, where: "transition = 'opened'", [])
+        }
+        #expect(Set(notifications.map(\.incidentID)) == [cause.id, unexplained.id])
+
+        // PostgreSQL is back but the HTTP check still fails for a while: the incident stays open.
+        var recovering = down.filter { $0.checkID == "mastodon.http" }
+        recovering += checks.filter { $0 != "mastodon.http" }.map { Self.result($0, .ok) }
+        var minute = 6
+        for _ in 0..<4 {
+            try await host.send(recovering, at: minute)
+            minute += 1
+        }
+        var detail = try #require(try await fleet.store.incident(id: cause.id))
+        #expect(detail.incident.state == "open")
+        #expect(
+            detail.events.contains { $0.kind == "recovering" && $0.detail.contains("still failing: mastodon.http") })
+        for _ in 0..<4 {
+            try await host.send(checks.map { Self.result($0, .ok) }, at: minute)
+            minute += 1
+        }
+        detail = try #require(try await fleet.store.incident(id: cause.id))
+        #expect(detail.incident.state == "resolved" && detail.incident.diagnosis?.rule == "db_unreachable")
+        #expect(try await fleet.store.incidents(openOnly: true).isEmpty)
     }
 }

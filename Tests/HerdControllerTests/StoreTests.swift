@@ -55,6 +55,39 @@ import X509
         try upgraded.close()
     }
 
+    /// Incidents open when 0005 arrives hold their own check, so they resolve as before; resolved ones
+    /// get no row.
+    @Test func openIncidentsHoldTheirCheckAfterTheUpgrade() async throws {
+        let directory = try TemporaryDirectory("herd-store")
+        defer { directory.remove() }
+        let path = directory.file("herd.sqlite")
+        try Store(path: path, migrateUpTo: "0004-remediation").close()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO instances (id, domain, created_at) VALUES (1, 'old.example', 0)")
+            for (id, check, state) in [(1, "disk", "open"), (2, "sidekiq", "resolved")] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO incidents (id, kind, instance_id, check_id, subject, patterns, severity, state,
+                            opened_at, updated_at, summary)
+                        VALUES (?, 'instance', 1, ?, ?, 'persistent', 3, ?, 0, 0, 's')
+                        """, arguments: [id, check, "check:\(check)", state])
+            }
+        }
+        try queue.close()
+        let upgraded = try Store(path: path)
+        let incidents = try await upgraded.incidents(openOnly: false)
+        #expect(incidents.first { $0.id == 1 }?.checks == ["disk"])
+        #expect(incidents.first { $0.id == 2 }?.checks == ["sidekiq"])  // its own check, as ever
+        try upgraded.close()
+        let reader = try DatabaseQueue(path: path)
+        defer { try? reader.close() }
+        let held = try await reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT check_id, status, cleared_at FROM incident_checks")
+        }
+        #expect(held.count == 1 && held[0][0] == "disk" && held[0][1] == 2 && held[0][2] == nil as Double?)
+    }
+
     @Test func migratesAnEmptyDatabaseAndReopensIt() async throws {
         let directory = try TemporaryDirectory("herd-store")
         defer { directory.remove() }

@@ -247,9 +247,8 @@ public struct PostgresCheck: Check {
             "connections.idle": Double(snapshot.connectionsByState["idle"] ?? 0),
             "connections.idle_in_transaction": Double(idleInTransaction),
             "oldest_transaction_s": snapshot.oldestTransactionSeconds.rounded(),
-            "pool_budget": Double(budget.total), "encoding.utf8": snapshot.serverEncoding == "UTF8" ? 1 : 0,
-            "tls": snapshot.tls ? 1 : 0,
-        ]
+            "encoding.utf8": snapshot.serverEncoding == "UTF8" ? 1 : 0, "tls": snapshot.tls ? 1 : 0,
+        ].merging(budget.metrics) { $1 }
         if usage >= configuration.postgresConnectionsCriticalPercent {
             raise(
                 .critical, "\(inUse) of \(available) connections in use", .dbPoolExhausted,
@@ -289,11 +288,30 @@ public struct PostgresCheck: Check {
 
 /// The connections Mastodon's processes may open at once, from what the host says about them.
 struct PoolBudget: Sendable, Hashable {
-    var web: Int
+    var workers: Int
+    var threads: Int
+    /// `DB_POOL` when set: Rails' pool per process (else MAX_THREADS for puma, the concurrency for Sidekiq).
+    var dbPool: Int?
     var sidekiq: Int
-    var streaming: Int
+    var streamingInstances: Int
+    var streamingPool: Int
+    var web: Int { workers * threads }
+    var streaming: Int { streamingInstances * streamingPool }
     var total: Int { web + sidekiq + streaming }
-    var explanation = ""
+    var explanation: String {
+        "web \(workers)×\(threads), sidekiq \(sidekiq), streaming \(streamingInstances)×\(streamingPool)"
+    }
+
+    /// What the controller needs to tell a pool too small for its threads from a server out of
+    /// connections, with the host's own numbers.
+    var metrics: [String: Double] {
+        var metrics = [
+            "pool_budget": Double(total), "pool.web_workers": Double(workers), "pool.web_threads": Double(threads),
+            "pool.sidekiq_threads": Double(sidekiq),
+        ]
+        if let dbPool { metrics["pool.db_pool"] = Double(dbPool) }
+        return metrics
+    }
 
     /// Web: WEB_CONCURRENCY (2) × MAX_THREADS (5); Sidekiq: `-c N` in the unit's ExecStart, else DB_POOL,
     /// else 5; streaming: one pool of DB_POOL (10) per `mastodon-streaming@` instance.
@@ -318,11 +336,9 @@ struct PoolBudget: Sendable, Hashable {
             }) ?? (nil, 1)
         let sidekiqThreads = sidekiq ?? pool ?? 5
         let streamingPool = pool ?? 10
-        var budget = PoolBudget(
-            web: workers * threads, sidekiq: sidekiqThreads, streaming: streamingInstances * streamingPool)
-        budget.explanation =
-            "web \(workers)×\(threads), sidekiq \(sidekiqThreads), streaming \(streamingInstances)×\(streamingPool)"
-        return budget
+        return PoolBudget(
+            workers: workers, threads: threads, dbPool: pool, sidekiq: sidekiqThreads,
+            streamingInstances: streamingInstances, streamingPool: streamingPool)
     }
 
     /// `N` of `sidekiq -c N` / `--concurrency N` in a unit file's ExecStart.

@@ -23,12 +23,16 @@ public struct SuggestedAction: Sendable, Hashable, Codable {
 
 /// The results of one report by check id, with the look-ups the rules need.
 struct Evidence: Sendable {
+    /// The check whose trouble is being explained.
+    let checkID: String
     let results: [String: CheckResult]
+    /// That check's active patterns.
     let patterns: Set<Pattern>
 
-    init(_ report: Report, patterns: Set<Pattern>) {
+    init(checkID: String, _ report: Report, patterns: Set<Pattern>) {
         var results: [String: CheckResult] = [:]
         for result in report.results { results[result.checkID] = result }
+        self.checkID = checkID
         self.results = results
         self.patterns = patterns
     }
@@ -39,14 +43,26 @@ struct Evidence: Sendable {
 
     func troubled(_ check: String) -> Bool { (results[check]?.status).map { $0 != .ok } ?? false }
 
-    /// Findings of `category` on any check, as evidence lines.
-    func findings(_ category: FindingCategory) -> [String] {
-        results.values.sorted { $0.checkID < $1.checkID }.flatMap { result in
-            result.findings.filter { $0.category == category }.map { finding in
-                "\(result.checkID): \(finding.signature) ×\(finding.count)"
-                    + (finding.sample.map { " — \($0)" } ?? "")
-            }
+    /// Findings of `category` on any check (those `keep` accepts), as evidence lines.
+    func findings(_ category: FindingCategory, where keep: (Finding) -> Bool = { _ in true }) -> [String] {
+        found(category, where: keep).map { check, finding in
+            "\(check): \(finding.signature) ×\(finding.count)" + (finding.sample.map { " — \($0)" } ?? "")
         }
+    }
+
+    /// Findings of `category` on any check, with the check that reported them, by check id.
+    func found(_ category: FindingCategory, where keep: (Finding) -> Bool = { _ in true }) -> [(
+        check: String, finding: Finding
+    )] {
+        results.values.sorted { $0.checkID < $1.checkID }.flatMap { result in
+            result.findings.filter { $0.category == category && keep($0) }.map { (result.checkID, $0) }
+        }
+    }
+
+    /// Metrics of `check` whose name ends with `suffix`, by the name before it.
+    func metrics(_ check: String, endingWith suffix: String) -> [(name: String, value: Double)] {
+        (results[check]?.metrics ?? [:]).filter { $0.key.hasSuffix(suffix) }
+            .map { (String($0.key.dropLast(suffix.count)), $0.value) }.sorted { $0.name < $1.name }
     }
 
     func summary(_ check: String) -> [String] {
@@ -54,16 +70,43 @@ struct Evidence: Sendable {
     }
 }
 
-/// One playbook step as a rule: which checks' trouble it can explain, and the evidence that says so.
+/// One cause in the causal model: the checks whose trouble it explains (its symptoms: they join its
+/// incident instead of opening their own), the evidence that says it is the cause, and what to do.
 struct DiagnosisRule: Sendable {
     var id: String
     /// The checks whose incidents this rule may explain.
     var explains: Set<String>
+    /// The evidence it needs, in words (Controller/README.md's causal model table).
+    var needs: String
     /// Evidence lines when the rule applies to this report, nil when it does not.
     var match: @Sendable (Evidence) -> [String]?
     var cause: @Sendable (Evidence) -> String
-    var nextStep: String
+    /// The next step, with the host's own numbers where the evidence has them.
+    var nextStep: @Sendable (Evidence) -> String
     var action: SuggestedAction?
+
+    init(
+        id: String, explains: Set<String>, needs: String, match: @escaping @Sendable (Evidence) -> [String]?,
+        cause: @escaping @Sendable (Evidence) -> String, nextStep: @escaping @Sendable (Evidence) -> String,
+        action: SuggestedAction?
+    ) {
+        self.id = id
+        self.explains = explains
+        self.needs = needs
+        self.match = match
+        self.cause = cause
+        self.nextStep = nextStep
+        self.action = action
+    }
+
+    init(
+        id: String, explains: Set<String>, needs: String, match: @escaping @Sendable (Evidence) -> [String]?,
+        cause: @escaping @Sendable (Evidence) -> String, nextStep: String, action: SuggestedAction?
+    ) {
+        self.init(
+            id: id, explains: explains, needs: needs, match: match, cause: cause, nextStep: { _ in nextStep },
+            action: action)
+    }
 }
 
 enum Diagnoser {
@@ -72,12 +115,12 @@ enum Diagnoser {
 
     /// The first rule, in playbook order, that explains `checkID`'s trouble with this report's evidence.
     static func diagnose(checkID: String, report: Report, patterns: Set<Pattern>) -> Diagnosis {
-        let evidence = Evidence(report, patterns: patterns)
+        let evidence = Evidence(checkID: checkID, report, patterns: patterns)
         for rule in DiagnosisRules.all where rule.explains.contains(checkID) {
             if let lines = rule.match(evidence), !lines.isEmpty {
                 return Diagnosis(
                     rule: rule.id, cause: rule.cause(evidence), evidence: Array(lines.prefix(8)),
-                    nextStep: rule.nextStep, action: rule.action)
+                    nextStep: rule.nextStep(evidence), action: rule.action)
             }
         }
         return Diagnosis(

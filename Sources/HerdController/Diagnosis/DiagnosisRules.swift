@@ -1,40 +1,88 @@
 import HerdProtocol
 
-/// The posting-error playbook as rules, most specific cause first: a missing dependency (Redis, the
-/// database) explains the 5xx and the Sidekiq failures it causes, so it comes before them.
+/// The causal model of a Mastodon host: the posting-error playbook as causes, most specific first. A
+/// missing dependency (Redis, the database) explains the 5xx and the Sidekiq failures it causes, so it
+/// comes before them; a check a cause explains is its symptom and joins its incident
+/// (`IncidentBook.apply`). Controller/README.md's causal model table is this list
+/// (`CausalModelTests` holds them together).
 enum DiagnosisRules {
     static let web: Set<String> = [
         "logs", "mastodon.http", "mastodon.api_probe", "nginx.error_log", "nginx.access_log",
     ]
 
+    /// Connection-limit refusals by the server itself, as the agent's signatures name them.
+    static let serverLimit = ["too many clients", "reserved connection slots", "PostgreSQL connections nearly"]
+
+    /// The streaming server: its units and its upstream in nginx's error lines.
+    static func isStreaming(_ finding: Finding) -> Bool {
+        let text = finding.signature + " " + (finding.sample ?? "")
+        return text.contains("streaming") || text.contains(":4000")
+    }
+
     static let all: [DiagnosisRule] = [
         DiagnosisRule(
             id: "redis_down", explains: web.union(["sidekiq", "services"]),
+            needs: "`redis_down` findings (Redis::CannotConnectError, MISCONF, …) on any check",
             match: { e in e.findings(.redisDown).nilIfEmpty.map { $0 + e.summary("sidekiq") } },
             cause: { _ in "Redis is down or unreachable: Sidekiq and the web's caches and streaming fail with it" },
             nextStep:
                 "Start redis-server and look at why it stopped (its log, memory, disk: MISCONF means it cannot save); web and Sidekiq reconnect by themselves",
             action: nil),
         DiagnosisRule(
-            id: "db_pool_exhausted", explains: web.union(["postgresql", "sidekiq"]),
+            id: "db_connections_exhausted", explains: web.union(["postgresql", "sidekiq"]),
+            needs: "the server refuses connections (too many clients, reserved slots) or ≥ 90 % of them are in use",
             match: { e in
-                var lines = e.findings(.dbPoolExhausted)
+                var lines = e.findings(.dbPoolExhausted) { f in serverLimit.contains { f.signature.contains($0) } }
                 if let used = e.metric("postgresql", "connections.used_percent"), used >= 90 {
                     lines += e.summary("postgresql")
                 }
                 return lines.nilIfEmpty
             },
             cause: { e in
-                let used = e.metric("postgresql", "connections.used_percent").map {
-                    " (\(Int($0)) % of connections in use)"
-                }
-                return "The database's connections are exhausted\(used ?? "")"
+                let used = e.metric("postgresql", "connections.used_percent").map { " (\(Int($0)) % in use)" }
+                return
+                    "PostgreSQL is out of connections\(used ?? ""): every pool together asks for more than max_connections"
             },
-            nextStep:
-                "Raise max_connections in PostgreSQL, or lower DB_POOL / MAX_THREADS × WEB_CONCURRENCY and Sidekiq concurrency so that every pool fits; a restart only hides it for a while",
+            nextStep: { e in
+                let max = e.metric("postgresql", "connections.max").map { "max_connections = \(Int($0))" }
+                let budget = e.metric("postgresql", "pool_budget").map { "Mastodon's pools may open \(Int($0))" }
+                let numbers = [budget, max].compactMap { $0 }.joined(separator: " against ")
+                return (numbers.isEmpty ? "" : numbers + ": ")
+                    + "raise max_connections (and shared memory with it), or lower WEB_CONCURRENCY × MAX_THREADS and Sidekiq's concurrency so that they fit; a restart only hides it for a while"
+            },
+            action: nil),
+        DiagnosisRule(
+            id: "rails_pool_exhausted", explains: web.union(["postgresql", "sidekiq"]),
+            needs:
+                "ActiveRecord::ConnectionTimeoutError (Rails' own pool) while the server still has connections to give",
+            match: { e in
+                e.findings(.dbPoolExhausted) { f in !serverLimit.contains { f.signature.contains($0) } }.nilIfEmpty
+            },
+            cause: { e in
+                let used = e.metric("postgresql", "connections.used_percent").map {
+                    " while PostgreSQL has room (\(Int($0)) % of connections in use)"
+                }
+                return "Rails' own connection pool runs dry (ActiveRecord::ConnectionTimeoutError)\(used ?? "")"
+            },
+            nextStep: { e in
+                let pool = e.metric("postgresql", "pool.db_pool").map(Int.init)
+                let threads = e.metric("postgresql", "pool.web_threads").map(Int.init)
+                let sidekiq = e.metric("postgresql", "pool.sidekiq_threads").map(Int.init)
+                if let pool, let threads, pool < threads {
+                    return
+                        "DB_POOL=\(pool) is below MAX_THREADS=\(threads): each puma worker has more threads than connections. Set DB_POOL ≥ \(threads) in .env.production (or remove it), then restart web to load it; restarting alone changes nothing"
+                }
+                if let pool, let sidekiq, pool < sidekiq {
+                    return
+                        "DB_POOL=\(pool) is below Sidekiq's concurrency \(sidekiq): set DB_POOL ≥ \(sidekiq) for the Sidekiq unit (or remove it), then restart Sidekiq to load it; restarting alone changes nothing"
+                }
+                return
+                    "The pool matches the threads, so connections are held too long: slow queries or transactions left open (herdctl show: oldest_transaction_s, idle in transaction). Find them before raising DB_POOL"
+            },
             action: nil),
         DiagnosisRule(
             id: "db_unreachable", explains: web.union(["postgresql", "sidekiq"]),
+            needs: "`db_connection` findings (PG::ConnectionBad, connection refused, authentication failed, …)",
             match: { e in e.findings(.dbConnection).nilIfEmpty },
             cause: { _ in "PostgreSQL is unreachable" },
             nextStep:
@@ -42,6 +90,7 @@ enum DiagnosisRules {
             action: nil),
         DiagnosisRule(
             id: "disk_full", explains: web.union(["disk", "postgresql", "media", "sidekiq"]),
+            needs: "the disk check in trouble, or `disk_full` findings (No space left on device)",
             match: { e in
                 let lines = e.findings(.diskFull)
                 return e.troubled("disk") ? lines + e.summary("disk") : lines.nilIfEmpty
@@ -59,6 +108,7 @@ enum DiagnosisRules {
             action: SuggestedAction(action: "media-remove", parameters: ["days": "7"])),
         DiagnosisRule(
             id: "oom_kill", explains: web.union(["oom", "services", "resources", "sidekiq"]),
+            needs: "`oom_kill` findings: the kernel killed a process",
             match: { e in e.findings(.oomKill).nilIfEmpty.map { $0 + e.summary("resources") } },
             cause: { e in
                 let victims = e.results.values.flatMap(\.findings).filter { $0.category == .oomKill }.map(\.signature)
@@ -68,7 +118,30 @@ enum DiagnosisRules {
                 "Lower memory use before restarting: fewer puma workers (WEB_CONCURRENCY) or Sidekiq threads, MALLOC_ARENA_MAX=2, jemalloc; or add memory or swap",
             action: nil),
         DiagnosisRule(
+            id: "crash_loop", explains: web.union(["services", "sidekiq"]),
+            needs: "a unit restarted by systemd twice or more since the last cycle, or again and again (flapping)",
+            match: { e in
+                let again = !e.patterns.isDisjoint(with: [.flapping, .recurring])
+                let restarting = e.metrics("services", endingWith: ".restarts_delta").filter {
+                    $0.value >= 2 || ($0.value > 0 && again)
+                }
+                return restarting.isEmpty ? nil : e.summary("services")
+            },
+            cause: { e in
+                let units = e.metrics("services", endingWith: ".restarts_delta").filter { $0.value > 0 }
+                    .map { "\($0.name) (\(Int($0.value))×)" }
+                return
+                    "A unit dies soon after it starts and systemd restarts it again: \(units.joined(separator: ", "))"
+            },
+            nextStep: { e in
+                let unit = e.metrics("services", endingWith: ".restarts_delta").first { $0.value > 0 }?.name ?? "UNIT"
+                return
+                    "journalctl -u \(unit) -b for the error at boot (a bad .env.production, a migration not run, a missing dependency); restarting it again will not help"
+            },
+            action: nil),
+        DiagnosisRule(
             id: "sidekiq_down", explains: ["sidekiq", "services", "logs"],
+            needs: "no live Sidekiq process, or its unit inactive",
             match: { e in
                 let noProcess = e.metric("sidekiq", "processes.live") == 0
                 let unitDown = e.metric("services", "mastodon-sidekiq.active") == 0
@@ -80,6 +153,7 @@ enum DiagnosisRules {
             action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"])),
         DiagnosisRule(
             id: "sidekiq_stuck", explains: ["sidekiq", "logs"],
+            needs: "stale Sidekiq heartbeats, or every thread busy while the check fails",
             match: { e in
                 let stale = (e.metric("sidekiq", "processes.stale") ?? 0) > 0
                 let busy = e.metric("sidekiq", "threads.busy") ?? 0
@@ -92,10 +166,79 @@ enum DiagnosisRules {
                 "Restart Sidekiq; if it sticks again, look for a job class that hangs (the logs' Sidekiq failures)",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"])),
         DiagnosisRule(
+            id: "sidekiq_backlog", explains: ["sidekiq", "logs"],
+            needs: "a queue behind (latency) while Sidekiq's processes live and have idle threads",
+            match: { e in
+                guard (e.metric("sidekiq", "processes.live") ?? 0) > 0, (e.metric("sidekiq", "latency_s") ?? 0) > 0,
+                    !e.findings(.sidekiqBacklogOrRetry) { $0.signature == "Sidekiq queue latency" }.isEmpty
+                else { return nil }
+                return e.summary("sidekiq")
+            },
+            cause: { e in
+                let worst = e.metrics("sidekiq", endingWith: ".latency_s").max { $0.value < $1.value }
+                let queue = worst.map {
+                    " (\($0.name.replacingOccurrences(of: "queue.", with: "")) \(Int($0.value)) s behind)"
+                }
+                return "Sidekiq runs but falls behind its queues\(queue ?? ""): more work arrives than it finishes"
+            },
+            nextStep:
+                "Find what fills the queue (herdctl show: queue sizes) and what makes its jobs slow (the database, remote servers); give that queue a process of its own (sidekiq -q QUEUE) if the host has room. A restart loses nothing and helps nothing",
+            action: nil),
+        DiagnosisRule(
+            id: "sidekiq_failing", explains: ["sidekiq", "logs"],
+            needs: "the retry or dead set growing between cycles",
+            match: { e in
+                e.findings(.sidekiqBacklogOrRetry) {
+                    $0.signature.hasPrefix("Sidekiq retry") || $0.signature.hasPrefix("Sidekiq dead")
+                }
+                .nilIfEmpty
+            },
+            cause: { e in
+                let retry = e.metric("sidekiq", "retry.growth").map { "retry set +\(Int($0))" }
+                let dead = e.metric("sidekiq", "dead.growth").map { "dead set +\(Int($0))" }
+                return "Sidekiq jobs fail and are retried: "
+                    + [retry, dead].compactMap { $0 }.joined(separator: ", ") + " since the last cycle"
+            },
+            nextStep:
+                "The logs' Sidekiq failures name the job class and the error: a code error retried is Mastodon's (an upgrade or an issue to report), a remote server failing is the other server's and needs nothing",
+            action: nil),
+        DiagnosisRule(
+            id: "streaming_down", explains: web.union(["services"]),
+            needs: "a streaming unit inactive, or nginx failing to reach the streaming upstream",
+            match: { e in
+                let down = e.metrics("services", endingWith: ".active").filter {
+                    $0.name.hasPrefix("mastodon-streaming") && $0.value == 0
+                }
+                let lines = e.findings(.upstreamUnreachable, where: isStreaming)
+                guard !down.isEmpty || !lines.isEmpty else { return nil }
+                return lines + (down.isEmpty ? [] : e.summary("services"))
+            },
+            cause: { _ in
+                "Mastodon's streaming server is down: timelines stop updating live, nginx answers 502 on /api/v1/streaming"
+            },
+            nextStep: "Restart streaming; if it does not stay up, read mastodon-streaming's journal",
+            action: SuggestedAction(action: "restart-service", parameters: ["service": "streaming"])),
+        DiagnosisRule(
+            id: "web_intermittent", explains: web.union(["services"]),
+            needs: "nginx's 502s now and then (not persistent) while mastodon-web stays active",
+            match: { e in
+                guard !e.patterns.contains(.persistent), e.metric("services", "mastodon-web.active") != 0 else {
+                    return nil
+                }
+                return e.findings(.upstreamUnreachable) { !isStreaming($0) }.nilIfEmpty
+            },
+            cause: { _ in
+                "puma drops connections now and then: nginx answers 502 intermittently while mastodon-web stays up"
+            },
+            nextStep:
+                "Look at mastodon-web's journal around the 502s for worker restarts (worker timeout, memory) or a full backlog, and at nginx's upstream keepalive; restarting web does not cure an intermittent fault",
+            action: nil),
+        DiagnosisRule(
             id: "web_down", explains: web.union(["services"]),
+            needs: "mastodon-web inactive, or nginx unable to reach puma persistently",
             match: { e in
                 let unitDown = e.metric("services", "mastodon-web.active") == 0
-                let lines = e.findings(.upstreamUnreachable)
+                let lines = e.findings(.upstreamUnreachable) { !isStreaming($0) }
                 guard unitDown || !lines.isEmpty else { return nil }
                 return lines + e.summary("mastodon.http") + (unitDown ? e.summary("services") : [])
             },
@@ -104,6 +247,7 @@ enum DiagnosisRules {
             action: SuggestedAction(action: "restart-service", parameters: ["service": "web"])),
         DiagnosisRule(
             id: "slow_upstream", explains: web,
+            needs: "`upstream_timeout` findings: nginx gave up waiting (504)",
             match: { e in e.findings(.upstreamTimeout).nilIfEmpty },
             cause: { e in
                 let media = e.findings(.mediaProcessing).isEmpty ? "" : " (media processing errors too)"
@@ -114,9 +258,14 @@ enum DiagnosisRules {
             action: nil),
         DiagnosisRule(
             id: "media_broken", explains: web.union(["media"]),
+            needs:
+                "media tools missing or the media directory not writable: the media check, or those errors in the logs",
             match: { e in
                 let lines = e.findings(.mediaProcessing) + e.findings(.permissionDenied)
-                return e.status("media") == .critical ? lines + e.summary("media") : lines.nilIfEmpty
+                // The media check failing explains the media check; a web check needs its own errors to be
+                // media's (an unreadable .env.production failing the HTTP check is not media's fault).
+                if e.checkID == "media", e.status("media") == .critical { return lines + e.summary("media") }
+                return lines.nilIfEmpty
             },
             cause: { _ in "Media processing is broken: a media tool is missing or the media directory is not writable"
             },
@@ -125,6 +274,7 @@ enum DiagnosisRules {
             action: nil),
         DiagnosisRule(
             id: "database_encoding", explains: web.union(["postgresql"]),
+            needs: "`encoding_error` findings: the database is not UTF8",
             match: { e in e.findings(.encodingError).nilIfEmpty },
             cause: { _ in "The database is not UTF8: posts with characters outside its encoding fail" },
             nextStep:
@@ -132,21 +282,64 @@ enum DiagnosisRules {
             action: nil),
         DiagnosisRule(
             id: "object_storage", explains: web.union(["media"]),
+            needs: "`object_storage` findings (Aws::S3 errors, Storage server error)",
             match: { e in e.findings(.objectStorage).nilIfEmpty },
             cause: { _ in "The object storage answers with errors: media uploads and posts with media fail" },
             nextStep:
                 "Check the storage provider's status and the S3_* credentials; when other instances on the same endpoint fail too, it is the provider's incident",
             action: nil),
         DiagnosisRule(
+            id: "config_broken", explains: web.union(["mastodon.config"]),
+            needs: "the mastodon.config check critical: .env.production unreadable or broken",
+            match: { e in e.status("mastodon.config") == .critical ? e.summary("mastodon.config") : nil },
+            cause: { _ in "Mastodon's configuration cannot be read: .env.production is missing, unreadable or broken" },
+            nextStep:
+                "Fix .env.production (owner mastodon, mode 0600, one KEY=value per line) and restart web, Sidekiq and streaming to load it",
+            action: nil),
+        DiagnosisRule(
+            id: "rails_exception", explains: web,
+            needs: "HTTP 500s whose exception class no infrastructure signature knows (Rails' own error)",
+            match: { e in
+                (e.findings(.other) { $0.signature.hasPrefix("HTTP 500 ") }
+                    + e.findings(FindingCategory("api_server_error")) { $0.signature.hasSuffix("rails_500") })
+                    .nilIfEmpty
+            },
+            cause: { e in
+                let classes = e.found(.other) { $0.signature.hasPrefix("HTTP 500 ") }
+                    .map { String($0.finding.signature.dropFirst("HTTP 500 ".count)) }
+                return classes.isEmpty
+                    ? "Rails answers 500: an exception in Mastodon's code, not a missing dependency"
+                    : "Rails raises \(Set(classes).sorted().joined(separator: ", ")): an exception in Mastodon's code, not a missing dependency"
+            },
+            nextStep:
+                "Read the exception's backtrace in the Rails log (journalctl -u mastodon-web, the request id of the 500); search Mastodon's issues for the class; a restart helps only with a stuck state",
+            action: nil),
+        DiagnosisRule(
             id: "canary_token", explains: ["mastodon.api_probe"],
+            needs: "the API probe answered 401: the canary's token",
             match: { e in e.findings(FindingCategory("api_reconnect")).nilIfEmpty },
             cause: { _ in "The canary account's token is no longer valid; the instance itself answered" },
             nextStep: "Issue the canary account a new token and write it to api_probe.token_file (mode 0600)",
             action: nil),
         DiagnosisRule(
+            id: "canary_refused", explains: ["mastodon.api_probe"],
+            needs: "the API probe answered 403 or 422: the canary account or its request is refused",
+            match: { e in e.findings(FindingCategory("api_fix_input")).nilIfEmpty },
+            cause: { e in
+                let reasons = e.found(FindingCategory("api_fix_input")).map {
+                    String($0.finding.signature.split(separator: ": ").last ?? "")
+                }
+                return
+                    "The instance refuses the canary (\(reasons.joined(separator: ", "))): its account, scopes or post, not the instance, need fixing"
+            },
+            nextStep:
+                "403: confirm, approve or re-enable the canary account, or give its token the write scopes; 422: look at what the instance refuses in the canary's post (length, duplicate)",
+            action: nil),
+        DiagnosisRule(
             id: "rate_limited", explains: ["mastodon.api_probe"],
+            needs: "the API probe answered 429",
             match: { e in
-                e.findings(FindingCategory("api_retry_later")).filter { $0.contains("rate_limited") }.nilIfEmpty
+                e.findings(FindingCategory("api_retry_later")) { $0.signature.hasSuffix("rate_limited") }.nilIfEmpty
             },
             cause: { e in
                 let wait = e.metric("mastodon.api_probe", "retry_after_s").map { " for \(Int($0)) s" } ?? ""
@@ -155,13 +348,50 @@ enum DiagnosisRules {
             nextStep: "Wait for the limit to reset; nothing is broken",
             action: nil),
         DiagnosisRule(
+            id: "api_unavailable", explains: ["mastodon.api_probe"],
+            needs: "the API probe answered 503 or got no answer",
+            match: { e in
+                e.findings(FindingCategory("api_retry_later")) { !$0.signature.hasSuffix("rate_limited") }.nilIfEmpty
+            },
+            cause: { _ in
+                "The API is temporarily unavailable (503 or no answer): maintenance, or nginx or puma refusing"
+            },
+            nextStep:
+                "Look at nginx's error log and mastodon-web's journal at that time; a 503 with 'Remote data' is another server's failure",
+            action: nil),
+        DiagnosisRule(
             id: "tls", explains: web.union(["postgresql", "sidekiq"]),
+            needs: "`tls_error` findings: a handshake fails",
             match: { e in e.findings(.tlsError).nilIfEmpty },
             cause: { _ in "A TLS handshake fails (certificate expired, wrong name or untrusted)" },
             nextStep: "Renew or fix the certificate named in the evidence (certbot renew; then reload nginx)",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "nginx"])),
         DiagnosisRule(
+            id: "resource_pressure", explains: ["resources"],
+            needs: "the resources check in trouble: memory, swap or CPU",
+            match: { e in e.troubled("resources") ? e.summary("resources") : nil },
+            cause: { e in
+                var parts: [String] = []
+                if let memory = e.metric("resources", "memory.available_ratio"), memory < 0.15 {
+                    parts.append("\(Int(memory * 100)) % of memory available")
+                }
+                if let swap = e.metric("resources", "swap.used_ratio"), swap > 0.5 {
+                    parts.append("swap \(Int(swap * 100)) % used")
+                }
+                if let cpu = e.metric("resources", "cpu.busy_ratio"), cpu > 0.85 {
+                    parts.append("CPU \(Int(cpu * 100)) % busy")
+                }
+                if let wait = e.metric("resources", "cpu.iowait_ratio"), wait > 0.2 {
+                    parts.append("\(Int(wait * 100)) % iowait")
+                }
+                return "The host is short of resources" + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", "))
+            },
+            nextStep:
+                "Find what uses it (systemd-cgtop, ps): fewer puma workers or Sidekiq threads, a slow disk under PostgreSQL, or a bigger host",
+            action: nil),
+        DiagnosisRule(
             id: "errors_under_load", explains: web,
+            needs: "the `under_load` pattern: 5xx rising and falling with traffic",
             match: { e in e.patterns.contains(.underLoad) ? e.summary("nginx.access_log") : nil },
             cause: { _ in "5xx rise and fall with traffic: a resource runs out under load (pool, workers, memory)" },
             nextStep:

@@ -34,6 +34,8 @@ struct IncidentBook {
 
     struct OpenIncident {
         var id: Int64
+        /// The incident's own check (its first).
+        var checkID: String
         var patterns: String
         var categories: String
         var severity: Int
@@ -50,94 +52,202 @@ struct IncidentBook {
         }
     }
 
+    /// One incident per root cause per instance: a check in trouble joins the open incident that
+    /// holds it, or the one whose cause — the same diagnosis rule, `DiagnosisRules` being the causal
+    /// model — explains it too (a symptom: it opens nothing and pages nobody), or opens its own. An
+    /// incident resolves when every check it holds is back to OK.
     func apply(_ changes: [PatternChange], report: Report, instanceID: Int64, at: Double) throws {
         for change in changes {
-            let open = try openIncident(instanceID: instanceID, checkID: change.checkID)
             if change.after.isEmpty {
-                if let open {
-                    // A recovery reported while a remediation for this incident runs (its verification
-                    // still waiting for the service to settle, say) is the remediation's doing.
-                    let running = try String.fetchOne(
-                        db,
-                        sql: """
-                            SELECT id FROM remediations
-                            WHERE incident_id = ? AND preview_of IS NULL AND state = 'dispatched' LIMIT 1
-                            """, arguments: [open.id])
-                    try resolve(
-                        open.id, at: at,
-                        detail: "\(change.checkID) back to \(change.status.rawValue): \(change.summary)"
-                            + (running.map { " (remediation \($0) running)" } ?? ""),
-                        resolution: running == nil ? "self" : "remediation")
-                }
-                continue
+                try recovered(change, instanceID: instanceID, at: at)
+            } else if let held = try holder(instanceID: instanceID, checkID: change.checkID) {
+                try update(held, with: change, report: report, instanceID: instanceID, at: at)
+            } else {
+                try place(change, report: report, instanceID: instanceID, at: at)
             }
-            let patterns = change.after.keys.sorted()
-            let patternText = patterns.map(\.rawValue).joined(separator: ",")
-            let categories = change.categories.joined(separator: ",")
-            let details = patterns.map { "\($0.family) (\($0.rawValue)): \(change.after[$0]!)" }.joined(separator: "; ")
-            let summary = "\(change.checkID) on \(report.instance): \(details) — \(change.summary)"
-            let worstRecent = Self.worstOfFailingRun(change.recent)
-            if let open {
-                let severity = max(open.severity, change.status.rank)
-                let changedPatterns = patternText != open.patterns
-                var diagnosis: String?
-                // The cause found while the fault was on is kept: an OK result (a flapping check between
-                // failures, a recovery under way) says nothing of the cause, and a later report replaces
-                // an explained cause only with another explained one, never with "unexplained".
-                if change.status != .ok, changedPatterns || severity > open.severity || categories != open.categories {
-                    let fresh = Diagnoser.diagnose(checkID: change.checkID, report: report, patterns: Set(patterns))
-                    if fresh.rule != Diagnoser.unexplained || open.rule == nil || open.rule == Diagnoser.unexplained {
-                        diagnosis = try Self.json(fresh)
-                    }
-                }
-                try db.execute(
-                    sql: """
-                        UPDATE incidents SET patterns = ?, categories = ?, severity = ?, summary = ?, updated_at = ?,
-                            diagnosis = coalesce(?, diagnosis)
-                        WHERE id = ?
-                        """, arguments: [patternText, categories, severity, summary, at, diagnosis, open.id])
-                if changedPatterns { try event(open.id, at, "patterns", details) }
-                if severity > open.severity {
-                    try event(open.id, at, "escalated", "now \(Self.severityName(severity)): \(change.summary)")
-                    try notify(open.id, "escalated", at: at, delay: 0, suppressed: open.parentID != nil)
-                }
-                if categories != open.categories && open.parentID == nil {
-                    try FleetRule(engine.settings.fleet, book: self).consider(
-                        incidentID: open.id, instanceID: instanceID, checkID: change.checkID,
-                        categories: change.categories, at: at)
-                }
-                continue
-            }
-            let diagnosis = Diagnoser.diagnose(checkID: change.checkID, report: report, patterns: Set(patterns))
-            try db.execute(
-                sql: """
-                    INSERT INTO incidents (kind, instance_id, check_id, subject, patterns, categories, severity, state,
-                        opened_at, updated_at, summary, diagnosis)
-                    VALUES ('instance', ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    instanceID, change.checkID, "check:\(change.checkID)", patternText, categories,
-                    max(1, change.status.rank, worstRecent), at, at, summary, try Self.json(diagnosis),
-                ])
-            let id = db.lastInsertedRowID
-            try event(id, at, "opened", details + " — probable cause: " + diagnosis.cause)
-            try notify(id, "opened", at: at, delay: engine.groupWait, suppressed: false)
-            try FleetRule(engine.settings.fleet, book: self).consider(
-                incidentID: id, instanceID: instanceID, checkID: change.checkID, categories: change.categories, at: at)
         }
     }
 
+    /// A check in trouble that no open incident holds.
+    private func place(_ change: PatternChange, report: Report, instanceID: Int64, at: Double) throws {
+        let patterns = change.after.keys.sorted()
+        // Back in trouble after recovering while the rest of its incident held it open: that incident.
+        if let first = try openIncident(instanceID: instanceID, checkID: change.checkID) {
+            try hold(first.id, change, instanceID: instanceID, at: at)
+            try update(first, with: change, report: report, instanceID: instanceID, at: at)
+            return
+        }
+        let diagnosis = Diagnoser.diagnose(checkID: change.checkID, report: report, patterns: Set(patterns))
+        if diagnosis.rule != Diagnoser.unexplained,
+            let cause = try openIncident(instanceID: instanceID, rule: diagnosis.rule)
+        {
+            try hold(cause.id, change, instanceID: instanceID, at: at)
+            try event(
+                cause.id, at, "symptom",
+                "\(change.checkID) \(change.status.rawValue): \(change.summary) — explained by the same cause")
+            try escalate(cause, to: change.status.rank, because: change.summary, at: at)
+            return
+        }
+        let patternText = patterns.map(\.rawValue).joined(separator: ",")
+        let details = patterns.map { "\($0.family) (\($0.rawValue)): \(change.after[$0]!)" }.joined(separator: "; ")
+        try db.execute(
+            sql: """
+                INSERT INTO incidents (kind, instance_id, check_id, subject, patterns, categories, severity, state,
+                    opened_at, updated_at, summary, diagnosis)
+                VALUES ('instance', ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)
+                """,
+            arguments: [
+                instanceID, change.checkID, "check:\(change.checkID)", patternText,
+                change.categories.joined(separator: ","),
+                max(1, change.status.rank, Self.worstOfFailingRun(change.recent)), at, at,
+                "\(change.checkID) on \(report.instance): \(details) — \(change.summary)", try Self.json(diagnosis),
+            ])
+        let id = db.lastInsertedRowID
+        try hold(id, change, instanceID: instanceID, at: at)
+        try event(id, at, "opened", details + " — probable cause: " + diagnosis.cause)
+        try notify(id, "opened", at: at, delay: engine.groupWait, suppressed: false)
+        try FleetRule(engine.settings.fleet, book: self).consider(
+            incidentID: id, instanceID: instanceID, checkID: change.checkID, categories: change.categories, at: at)
+    }
+
+    /// A check the incident holds changed its patterns or status. The incident's own check drives its
+    /// patterns, categories and diagnosis; a symptom only its severity.
+    private func update(
+        _ open: OpenIncident, with change: PatternChange, report: Report, instanceID: Int64, at: Double
+    ) throws {
+        try db.execute(
+            sql: "UPDATE incident_checks SET status = ?, summary = ? WHERE incident_id = ? AND check_id = ?",
+            arguments: [change.status.code, change.summary, open.id, change.checkID])
+        guard open.checkID == change.checkID else {
+            try escalate(open, to: change.status.rank, because: change.summary, at: at)
+            return
+        }
+        let patterns = change.after.keys.sorted()
+        let patternText = patterns.map(\.rawValue).joined(separator: ",")
+        let categories = change.categories.joined(separator: ",")
+        let details = patterns.map { "\($0.family) (\($0.rawValue)): \(change.after[$0]!)" }.joined(separator: "; ")
+        let summary = "\(change.checkID) on \(report.instance): \(details) — \(change.summary)"
+        let severity = max(open.severity, change.status.rank)
+        let changedPatterns = patternText != open.patterns
+        var diagnosis: String?
+        // The cause found while the fault was on is kept: an OK result (a flapping check between
+        // failures, a recovery under way) says nothing of the cause, and a later report replaces an
+        // explained cause only with another explained one, never with "unexplained".
+        if change.status != .ok, changedPatterns || severity > open.severity || categories != open.categories {
+            let fresh = Diagnoser.diagnose(checkID: change.checkID, report: report, patterns: Set(patterns))
+            if fresh.rule != Diagnoser.unexplained || open.rule == nil || open.rule == Diagnoser.unexplained {
+                diagnosis = try Self.json(fresh)
+            }
+        }
+        try db.execute(
+            sql: """
+                UPDATE incidents SET patterns = ?, categories = ?, summary = ?, updated_at = ?,
+                    diagnosis = coalesce(?, diagnosis)
+                WHERE id = ?
+                """, arguments: [patternText, categories, summary, at, diagnosis, open.id])
+        if changedPatterns { try event(open.id, at, "patterns", details) }
+        try escalate(open, to: change.status.rank, because: change.summary, at: at)
+        if categories != open.categories && open.parentID == nil {
+            try FleetRule(engine.settings.fleet, book: self).consider(
+                incidentID: open.id, instanceID: instanceID, checkID: change.checkID,
+                categories: change.categories, at: at)
+        }
+    }
+
+    /// A check back to OK leaves its incident; the last one out resolves it.
+    private func recovered(_ change: PatternChange, instanceID: Int64, at: Double) throws {
+        guard let held = try holder(instanceID: instanceID, checkID: change.checkID) else { return }
+        try db.execute(
+            sql: """
+                UPDATE incident_checks SET status = ?, summary = ?, cleared_at = ? WHERE incident_id = ? AND check_id = ?
+                """, arguments: [change.status.code, change.summary, at, held.id, change.checkID])
+        let remaining = try String.fetchAll(
+            db,
+            sql: "SELECT check_id FROM incident_checks WHERE incident_id = ? AND cleared_at IS NULL ORDER BY check_id",
+            arguments: [held.id])
+        let detail = "\(change.checkID) back to \(change.status.rawValue): \(change.summary)"
+        guard remaining.isEmpty else {
+            try event(held.id, at, "recovering", detail + "; still failing: " + remaining.joined(separator: ", "))
+            return
+        }
+        // A recovery reported while a remediation for this incident runs (its verification still waiting
+        // for the service to settle, say) is the remediation's doing.
+        let running = try String.fetchOne(
+            db,
+            sql: """
+                SELECT id FROM remediations
+                WHERE incident_id = ? AND preview_of IS NULL AND state = 'dispatched' LIMIT 1
+                """, arguments: [held.id])
+        try resolve(
+            held.id, at: at, detail: detail + (running.map { " (remediation \($0) running)" } ?? ""),
+            resolution: running == nil ? "self" : "remediation")
+    }
+
+    /// Makes `change`'s check one the incident holds (again).
+    private func hold(_ id: Int64, _ change: PatternChange, instanceID: Int64, at: Double) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO incident_checks (incident_id, instance_id, check_id, status, summary, joined_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (incident_id, check_id) DO UPDATE SET
+                    cleared_at = NULL, status = excluded.status, summary = excluded.summary
+                """, arguments: [id, instanceID, change.checkID, change.status.code, change.summary, at])
+    }
+
+    private func escalate(_ open: OpenIncident, to rank: Int, because why: String, at: Double) throws {
+        guard rank > open.severity else {
+            try db.execute(sql: "UPDATE incidents SET updated_at = ? WHERE id = ?", arguments: [at, open.id])
+            return
+        }
+        try db.execute(
+            sql: "UPDATE incidents SET severity = ?, updated_at = ? WHERE id = ?", arguments: [rank, at, open.id])
+        try event(open.id, at, "escalated", "now \(Self.severityName(rank)): \(why)")
+        try notify(open.id, "escalated", at: at, delay: 0, suppressed: open.parentID != nil)
+    }
+
+    static let openColumns = """
+        SELECT x.id, x.check_id, x.patterns, x.categories, x.severity, x.parent_id, json_extract(x.diagnosis, '$.rule')
+        """
+
+    private static func openIncident(_ row: Row) -> OpenIncident {
+        OpenIncident(
+            id: row[0], checkID: row[1], patterns: row[2], categories: row[3], severity: row[4], parentID: row[5],
+            rule: row[6])
+    }
+
+    /// The open instance incident whose own check is `checkID`.
     func openIncident(instanceID: Int64, checkID: String) throws -> OpenIncident? {
         try Row.fetchOne(
             db.cachedStatement(
-                sql: """
-                    SELECT id, patterns, categories, severity, parent_id, json_extract(diagnosis, '$.rule') FROM incidents
-                    WHERE instance_id = ? AND check_id = ? AND state = 'open' AND kind = 'instance'
+                sql: Self.openColumns + """
+                     FROM incidents x
+                    WHERE x.instance_id = ? AND x.check_id = ? AND x.state = 'open' AND x.kind = 'instance'
                     """), arguments: [instanceID, checkID]
-        ).map {
-            OpenIncident(
-                id: $0[0], patterns: $0[1], categories: $0[2], severity: $0[3], parentID: $0[4], rule: $0[5])
-        }
+        ).map(Self.openIncident)
+    }
+
+    /// The open instance incident that holds `checkID` (as its own check or as a symptom).
+    func holder(instanceID: Int64, checkID: String) throws -> OpenIncident? {
+        try Row.fetchOne(
+            db.cachedStatement(
+                sql: Self.openColumns + """
+                     FROM incident_checks c JOIN incidents x ON x.id = c.incident_id
+                    WHERE c.instance_id = ? AND c.check_id = ? AND c.cleared_at IS NULL
+                    """), arguments: [instanceID, checkID]
+        ).map(Self.openIncident)
+    }
+
+    /// The open instance incident whose cause is `rule`, the oldest first.
+    private func openIncident(instanceID: Int64, rule: String) throws -> OpenIncident? {
+        try Row.fetchOne(
+            db.cachedStatement(
+                sql: Self.openColumns + """
+                     FROM incidents x
+                    WHERE x.instance_id = ? AND x.state = 'open' AND x.kind = 'instance'
+                        AND json_extract(x.diagnosis, '$.rule') = ?
+                    ORDER BY x.id LIMIT 1
+                    """), arguments: [instanceID, rule]
+        ).map(Self.openIncident)
     }
 
     /// The worst status of the current failing run — the raw results since the last OK one — or, when
@@ -158,6 +268,9 @@ struct IncidentBook {
             sql:
                 "UPDATE incidents SET state = 'resolved', resolved_at = ?, resolution = ?, updated_at = ? WHERE id = ?",
             arguments: [at, resolution, at, id])
+        try db.execute(
+            sql: "UPDATE incident_checks SET cleared_at = ? WHERE incident_id = ? AND cleared_at IS NULL",
+            arguments: [at, id])
         try event(id, at, "resolved", detail)
         try settleNotifications(id, at: at)
         if let parent,

@@ -28,6 +28,9 @@ public struct IncidentRecord: Sendable, Hashable {
     /// Fleet incidents: member instances, and those with a member incident still open.
     public var members = 0
     public var openMembers = 0
+    /// Instance incidents: every check it holds — its own first, then the symptoms the same cause
+    /// explains — whether still failing or not.
+    public var checks: [String] = []
 
     public var severityName: String { IncidentBook.severityName(severity) }
 
@@ -56,6 +59,8 @@ public struct IncidentRecord: Sendable, Hashable {
         }
         members = row["members"] ?? 0
         openMembers = row["open_members"] ?? 0
+        let held = ((row["checks"] as String?) ?? "").split(separator: ",").map(String.init)
+        checks = checkID.map { own in [own] + held.filter { $0 != own }.sorted() } ?? held.sorted()
     }
 }
 
@@ -101,7 +106,8 @@ extension Store {
         x.*, i.domain,
             (SELECT count(DISTINCT m.instance_id) FROM incidents m WHERE m.parent_id = x.id) AS members,
             (SELECT count(DISTINCT m.instance_id) FROM incidents m WHERE m.parent_id = x.id AND m.state = 'open')
-                AS open_members
+                AS open_members,
+            (SELECT group_concat(c.check_id) FROM incident_checks c WHERE c.incident_id = x.id) AS checks
         FROM incidents x LEFT JOIN instances i ON i.id = x.instance_id
         """
 

@@ -75,6 +75,11 @@ extension IncidentBook {
                 """,
             arguments: [instanceID, check, "check:\(check)", at, at, summary, try Self.json(diagnosis)])
         let id = db.lastInsertedRowID
+        try db.execute(
+            sql: """
+                INSERT INTO incident_checks (incident_id, instance_id, check_id, status, summary, joined_at)
+                VALUES (?, ?, ?, 2, ?, ?)
+                """, arguments: [id, instanceID, check, summary, at])
         try event(id, at, "opened", "silent: no report for \(quiet) s — probable cause: " + diagnosis.cause)
         try notify(id, "opened", at: at, delay: engine.groupWait, suppressed: false)
         try FleetRule(engine.settings.fleet, book: self).consider(

@@ -31,6 +31,9 @@ extension OperatorAPI {
         public var kind: String
         public var instance: String?
         public var checkId: String?
+        /// Instance incidents: every check it holds — its own (`check_id`) first, then the symptoms that
+        /// the same cause explains and that therefore opened no incident of their own.
+        public var checks: [String]
         public var subject: String
         /// Fleet incidents: the attribute their members share, and its value.
         public var group: String?
@@ -53,7 +56,7 @@ extension OperatorAPI {
         public var summary: String
         public var diagnosis: Diagnosis?
         enum CodingKeys: String, CodingKey {
-            case id, kind, instance, subject, group, patterns, categories, severity, state, resolution, members
+            case id, kind, instance, checks, subject, group, patterns, categories, severity, state, resolution, members
             case summary, diagnosis
             case checkId = "check_id"
             case openedAt = "opened_at"
@@ -66,7 +69,8 @@ extension OperatorAPI {
         }
 
         public init(
-            id: Int64, kind: String, instance: String?, checkId: String?, subject: String, group: String?,
+            id: Int64, kind: String, instance: String?, checkId: String?, checks: [String], subject: String,
+            group: String?,
             patterns: [String], categories: [String], severity: String, state: String, openedAt: Double,
             updatedAt: Double, acknowledgedBy: String?, acknowledgedAt: Double?, resolvedAt: Double?,
             resolution: String?, parentId: Int64?, members: Int, openMembers: Int, summary: String,
@@ -76,6 +80,7 @@ extension OperatorAPI {
             self.kind = kind
             self.instance = instance
             self.checkId = checkId
+            self.checks = checks
             self.subject = subject
             self.group = group
             self.patterns = patterns

@@ -146,7 +146,7 @@ enum IncidentRoutes {
     static func row(_ incident: IncidentRecord) -> OperatorAPI.IncidentRow {
         OperatorAPI.IncidentRow(
             id: incident.id, kind: incident.kind, instance: incident.instance, checkId: incident.checkID,
-            subject: incident.subject,
+            checks: incident.checks, subject: incident.subject,
             group: incident.groupAttribute.map { "\($0)=\(incident.groupValue ?? "")" },
             patterns: incident.patterns, categories: incident.categories, severity: incident.severityName,
             state: incident.state, openedAt: incident.openedAt, updatedAt: incident.updatedAt,

@@ -23,6 +23,7 @@ public enum Migrations {
         M0002InstanceState.self,
         M0003Incidents.self,
         M0004Remediation.self,
+        M0005IncidentChecks.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones
