@@ -472,4 +472,23 @@ import Testing
         #expect(detail.incident.state == "resolved" && detail.incident.diagnosis?.rule == "db_unreachable")
         #expect(try await fleet.store.incidents(openOnly: true).isEmpty)
     }
+
+    /// One OOM kill is critical for one cycle: it opens an incident at once, diagnosed, and it lives
+    /// long enough to page before it resolves.
+    @Test func oneOOMKillOpensAnIncidentAtOnce() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        var host = try await Self.stream(fleet, "social.example")
+        let kill = Finding(
+            category: .oomKill, signature: "OOM kill: bundle", count: 1,
+            sample: "Out of memory: Killed process 4242 (bundle) total-vm:2811204kB, anon-rss:1918000kB")
+        try await host.send([Self.result("oom", .ok)], at: 0)
+        try await host.send([Self.result("oom", .critical, findings: [kill])], at: 1)
+        let incident = try #require(try await fleet.store.incidents(openOnly: true).first)
+        #expect(incident.checkID == "oom" && incident.diagnosis?.rule == "oom_kill" && incident.severity == 3)
+        for minute in 2..<6 { try await host.send([Self.result("oom", .ok)], at: minute) }
+        #expect(try await fleet.store.incidents(openOnly: true).map(\.id) == [incident.id])
+        try await host.send([Self.result("oom", .ok)], at: 6)
+        #expect(try await fleet.store.incidents(openOnly: true).isEmpty)
+    }
 }

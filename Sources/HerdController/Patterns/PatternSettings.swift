@@ -13,7 +13,20 @@ public struct PatternSettings: Sendable, Hashable {
 
         public init() {}
 
-        public func forCheck(_ checkID: String) -> Persistent { overrides[checkID] ?? self }
+        /// Checks that report events, not states: one result is the event itself (a process the kernel
+        /// killed is not more killed three cycles later), so one opens the incident at once; it resolves
+        /// after 5 quiet cycles, so that it lives long enough to page.
+        public static let eventChecks: Set<String> = ["oom"]
+
+        public func forCheck(_ checkID: String) -> Persistent {
+            if let own = overrides[checkID] { return own }
+            guard Self.eventChecks.contains(checkID) else { return self }
+            var event = self
+            event.results = 1
+            event.seconds = 0
+            event.resolveResults = max(resolveResults, 5)
+            return event
+        }
     }
 
     public struct Flapping: Sendable, Hashable {
