@@ -51,24 +51,32 @@ import Testing
             metrics: metrics, findings: findings)
     }
 
-    static func diagnose(_ check: String, _ results: [CheckResult], patterns: Set<Pattern> = [.persistent])
-        -> Diagnosis
-    {
+    static func diagnose(
+        _ check: String, _ results: [CheckResult], patterns: Set<Pattern> = [.persistent],
+        recent: [String: String] = [:]
+    ) -> Diagnosis {
         let report = Report(
             agentID: "a", instance: "social.example", sequence: 1, collectedAt: Date(), sentAt: Date(),
             agentVersion: "0.1.0", intervalSeconds: 60, host: HostFacts(hostname: "h"), results: results)
-        return Diagnoser.diagnose(checkID: check, report: report, patterns: patterns)
+        return Diagnoser.diagnose(checkID: check, report: report, patterns: patterns, recent: recent)
     }
 
     static func finding(_ category: FindingCategory, _ signature: String, _ sample: String) -> Finding {
         Finding(category: category, signature: signature, count: 3, sample: sample)
     }
 
+    static let prematurelyClosed = finding(
+        .upstreamUnreachable, "upstream prematurely closed connection",
+        "upstream prematurely closed connection while reading response header from upstream, client: 10.0.0.1, server: social.example, request: \"GET /api/v1/timelines/home HTTP/1.1\", upstream: \"http://127.0.0.1:3000/api/v1/timelines/home\""
+    )
+
     struct Case: CustomTestStringConvertible, Sendable {
         var name: String
         var check: String
         var results: [CheckResult]
         var patterns: Set<Pattern> = [.persistent]
+        /// Each check's recent raw statuses, as `check_state` keeps them.
+        var recent: [String: String] = [:]
         var rule: String
         var action: SuggestedAction? = nil
         var cause: String? = nil
@@ -102,9 +110,20 @@ import Testing
                     ]),
                 result(
                     "postgresql", .critical,
-                    metrics: ["connections.used_percent": 100, "connections.max": 100, "pool_budget": 135]),
-            ], rule: "db_connections_exhausted", nextStep: "Mastodon's pools may open 135 against max_connections = 100"
-        ),
+                    metrics: ["connections.used_percent": 100, "connections.available": 97, "pool_budget": 135]),
+            ], rule: "db_connections_exhausted", nextStep: "Mastodon's pools may open 135 and the server allows 97"),
+        Case(
+            name: "connections exhausted by something other than Mastodon's pools", check: "postgresql",
+            results: [
+                result(
+                    "postgresql", .critical,
+                    metrics: ["connections.used_percent": 95, "connections.available": 37, "pool_budget": 20],
+                    findings: [
+                        finding(
+                            .dbPoolExhausted, "PostgreSQL connections nearly exhausted", "35 of 37 connections in use")
+                    ])
+            ], rule: "db_connections_exhausted", cause: "may open only 20 of 37: something else holds them",
+            nextStep: "pg_stat_activity"),
         Case(
             name: "ConnectionTimeoutError at 3 % of connections: Rails' pool, DB_POOL below MAX_THREADS",
             check: "mastodon.http",
@@ -221,6 +240,25 @@ import Testing
                     ]),
                 result("services", .ok, metrics: ["mastodon-web.active": 1]),
             ], patterns: [.recurring], rule: "web_intermittent"),
+        Case(
+            name: "502s in every cycle while puma answers its health check: intermittent", check: "logs",
+            results: [
+                result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("logs", .warning),
+                result("mastodon.http", .ok, metrics: ["web.direct.status": 200]),
+            ], rule: "web_intermittent"),
+        Case(
+            name: "502s, puma silent in this cycle but answering between failures: intermittent", check: "logs",
+            results: [
+                result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("logs", .warning),
+                result("mastodon.http", .critical),
+            ], recent: ["mastodon.http": "oooooococ"], rule: "web_intermittent"),
+        Case(
+            name: "502s and puma answering nothing since they began: down", check: "nginx.error_log",
+            results: [
+                result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("mastodon.http", .critical),
+            ],
+            recent: ["mastodon.http": "oooooooccc"], rule: "web_down",
+            action: SuggestedAction(action: "restart-service", parameters: ["service": "web"])),
         Case(
             name: "puma stopped", check: "mastodon.http",
             results: [
@@ -365,7 +403,7 @@ import Testing
 
     @Test(arguments: cases)
     func eachCauseIsNamedOnItsEvidence(_ c: Case) {
-        let diagnosis = Self.diagnose(c.check, c.results, patterns: c.patterns)
+        let diagnosis = Self.diagnose(c.check, c.results, patterns: c.patterns, recent: c.recent)
         #expect(diagnosis.rule == c.rule, "\(diagnosis.cause)")
         #expect(diagnosis.action == c.action)
         if let cause = c.cause { #expect(diagnosis.cause.contains(cause), "\(diagnosis.cause)") }

@@ -28,13 +28,24 @@ struct Evidence: Sendable {
     let results: [String: CheckResult]
     /// That check's active patterns.
     let patterns: Set<Pattern>
+    /// Each check's recent raw statuses, oldest first (`o w c u`), this report's last.
+    let recent: [String: String]
 
-    init(checkID: String, _ report: Report, patterns: Set<Pattern>) {
+    init(checkID: String, _ report: Report, patterns: Set<Pattern>, recent: [String: String] = [:]) {
         var results: [String: CheckResult] = [:]
         for result in report.results { results[result.checkID] = result }
         self.checkID = checkID
         self.results = results
         self.patterns = patterns
+        self.recent = recent
+    }
+
+    /// Whether `check` was OK again after failing, within its last ten results (nil: no history).
+    func recoveredBetweenFailures(_ check: String) -> Bool? {
+        guard let letters = recent[check] else { return nil }
+        let window = letters.utf8.suffix(10)
+        guard let failed = window.firstIndex(where: { $0 != UInt8(ascii: "o") }) else { return false }
+        return window[failed...].contains(UInt8(ascii: "o"))
     }
 
     func metric(_ check: String, _ name: String) -> Double? { results[check]?.metrics[name] }
@@ -114,8 +125,10 @@ enum Diagnoser {
     static let unexplained = "unexplained"
 
     /// The first rule, in playbook order, that explains `checkID`'s trouble with this report's evidence.
-    static func diagnose(checkID: String, report: Report, patterns: Set<Pattern>) -> Diagnosis {
-        let evidence = Evidence(checkID: checkID, report, patterns: patterns)
+    static func diagnose(checkID: String, report: Report, patterns: Set<Pattern>, recent: [String: String] = [:])
+        -> Diagnosis
+    {
+        let evidence = Evidence(checkID: checkID, report, patterns: patterns, recent: recent)
         for rule in DiagnosisRules.all where rule.explains.contains(checkID) {
             if let lines = rule.match(evidence), !lines.isEmpty {
                 return Diagnosis(

@@ -40,13 +40,26 @@ enum DiagnosisRules {
             },
             cause: { e in
                 let used = e.metric("postgresql", "connections.used_percent").map { " (\(Int($0)) % in use)" }
+                if let budget = e.metric("postgresql", "pool_budget"),
+                    let available = e.metric("postgresql", "connections.available"), budget <= available
+                {
+                    return
+                        "PostgreSQL is out of connections\(used ?? "") though Mastodon's pools may open only \(Int(budget)) of \(Int(available)): something else holds them"
+                }
                 return
-                    "PostgreSQL is out of connections\(used ?? ""): every pool together asks for more than max_connections"
+                    "PostgreSQL is out of connections\(used ?? ""): Mastodon's pools together ask for more than it allows"
             },
             nextStep: { e in
-                let max = e.metric("postgresql", "connections.max").map { "max_connections = \(Int($0))" }
-                let budget = e.metric("postgresql", "pool_budget").map { "Mastodon's pools may open \(Int($0))" }
-                let numbers = [budget, max].compactMap { $0 }.joined(separator: " against ")
+                let budget = e.metric("postgresql", "pool_budget")
+                let available = e.metric("postgresql", "connections.available")
+                if let budget, let available, budget <= available {
+                    return
+                        "Find who holds the connections (SELECT usename, application_name, state, now() - xact_start FROM pg_stat_activity): long transactions, another application, a leak. Raising max_connections would only feed it"
+                }
+                let numbers = [
+                    budget.map { "Mastodon's pools may open \(Int($0))" },
+                    available.map { "the server allows \(Int($0))" },
+                ].compactMap { $0 }.joined(separator: " and ")
                 return (numbers.isEmpty ? "" : numbers + ": ")
                     + "raise max_connections (and shared memory with it), or lower WEB_CONCURRENCY × MAX_THREADS and Sidekiq's concurrency so that they fit; a restart only hides it for a while"
             },
@@ -170,7 +183,7 @@ enum DiagnosisRules {
             needs: "a queue behind (latency) while Sidekiq's processes live and have idle threads",
             match: { e in
                 guard (e.metric("sidekiq", "processes.live") ?? 0) > 0, (e.metric("sidekiq", "latency_s") ?? 0) > 0,
-                    !e.findings(.sidekiqBacklogOrRetry) { $0.signature == "Sidekiq queue latency" }.isEmpty
+                    !e.findings(.sidekiqBacklogOrRetry, where: { $0.signature == "Sidekiq queue latency" }).isEmpty
                 else { return nil }
                 return e.summary("sidekiq")
             },
@@ -220,12 +233,18 @@ enum DiagnosisRules {
             action: SuggestedAction(action: "restart-service", parameters: ["service": "streaming"])),
         DiagnosisRule(
             id: "web_intermittent", explains: web.union(["services"]),
-            needs: "nginx's 502s now and then (not persistent) while mastodon-web stays active",
+            needs:
+                "nginx's 502s while mastodon-web stays active and puma answers its health check now or did again between failures (without that probe: not persistently)",
             match: { e in
-                guard !e.patterns.contains(.persistent), e.metric("services", "mastodon-web.active") != 0 else {
-                    return nil
-                }
-                return e.findings(.upstreamUnreachable) { !isStreaming($0) }.nilIfEmpty
+                guard e.metric("services", "mastodon-web.active") != 0 else { return nil }
+                let lines = e.findings(.upstreamUnreachable) { !isStreaming($0) }
+                let answersNow = e.metric("mastodon.http", "web.direct.status").map { $0 < 500 }
+                let answersAtTimes = e.recoveredBetweenFailures("mastodon.http")
+                let intermittent =
+                    answersNow == true || answersAtTimes == true
+                    || (answersNow == nil && answersAtTimes == nil && !e.patterns.contains(.persistent))
+                guard !lines.isEmpty, intermittent else { return nil }
+                return lines + e.summary("mastodon.http")
             },
             cause: { _ in
                 "puma drops connections now and then: nginx answers 502 intermittently while mastodon-web stays up"
@@ -235,7 +254,7 @@ enum DiagnosisRules {
             action: nil),
         DiagnosisRule(
             id: "web_down", explains: web.union(["services"]),
-            needs: "mastodon-web inactive, or nginx unable to reach puma persistently",
+            needs: "mastodon-web inactive, or nginx's 502s while puma does not answer",
             match: { e in
                 let unitDown = e.metric("services", "mastodon-web.active") == 0
                 let lines = e.findings(.upstreamUnreachable) { !isStreaming($0) }

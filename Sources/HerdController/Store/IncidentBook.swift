@@ -77,7 +77,8 @@ struct IncidentBook {
             try update(first, with: change, report: report, instanceID: instanceID, at: at)
             return
         }
-        let diagnosis = Diagnoser.diagnose(checkID: change.checkID, report: report, patterns: Set(patterns))
+        let diagnosis = Diagnoser.diagnose(
+            checkID: change.checkID, report: report, patterns: Set(patterns), recent: try recent(instanceID))
         if diagnosis.rule != Diagnoser.unexplained,
             let cause = try openIncident(instanceID: instanceID, rule: diagnosis.rule)
         {
@@ -134,7 +135,8 @@ struct IncidentBook {
         // failures, a recovery under way) says nothing of the cause, and a later report replaces an
         // explained cause only with another explained one, never with "unexplained".
         if change.status != .ok, changedPatterns || severity > open.severity || categories != open.categories {
-            let fresh = Diagnoser.diagnose(checkID: change.checkID, report: report, patterns: Set(patterns))
+            let fresh = Diagnoser.diagnose(
+                checkID: change.checkID, report: report, patterns: Set(patterns), recent: try recent(instanceID))
             if fresh.rule != Diagnoser.unexplained || open.rule == nil || open.rule == Diagnoser.unexplained {
                 diagnosis = try Self.json(fresh)
             }
@@ -181,6 +183,19 @@ struct IncidentBook {
         try resolve(
             held.id, at: at, detail: detail + (running.map { " (remediation \($0) running)" } ?? ""),
             resolution: running == nil ? "self" : "remediation")
+    }
+
+    /// The instance's recent raw statuses per check (`check_state.recent`, this report's included):
+    /// whether a check recovered between failures is evidence a single report does not hold.
+    private func recent(_ instanceID: Int64) throws -> [String: String] {
+        var recent: [String: String] = [:]
+        for row in try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT check_id, recent FROM check_state WHERE instance_id = ?"),
+            arguments: [instanceID])
+        {
+            recent[row[0]] = row[1]
+        }
+        return recent
     }
 
     /// Makes `change`'s check one the incident holds (again).
