@@ -13,14 +13,15 @@ import HerdTestSupport
 public struct HerdLabCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "herd-lab",
-        abstract: "A lab fleet on this machine: up, break INSTANCE FAULT, heal, status, demo, down.",
+        abstract: "A lab fleet on this machine: up, break INSTANCE FAULT, heal, status, demo, evaluate, down.",
         discussion: """
             Everything lives in one directory (--dir, default /tmp/herd-lab) and `down` removes it with every \
             process the lab started. Needs redis-server, nginx and PostgreSQL installed (scripts/test.sh \
             installs them) and the Herd binaries next to herd-lab (swift build -c release).
             """,
         subcommands: [
-            LabUp.self, LabSupervise.self, LabBreak.self, LabHeal.self, LabStatus.self, LabDemo.self, LabDown.self,
+            LabUp.self, LabSupervise.self, LabBreak.self, LabHeal.self, LabStatus.self, LabDemo.self, LabEvaluate.self,
+            LabDown.self,
         ])
 
     public init() {}

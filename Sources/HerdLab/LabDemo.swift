@@ -14,9 +14,9 @@ struct LabDemo: AsyncParsableCommand {
 
     func run() async throws {
         let layout = options.layout
+        let lab = LabOperator(layout: layout)
         func herdctl(_ arguments: [String], as config: String? = nil, show: Bool = true) throws -> String {
-            let (status, output) = try LabProcess.run(
-                LabLayout.binaries + "/herdctl", arguments + ["--config", config ?? layout.adminConfig])
+            let (status, output) = try lab.herdctl(arguments, as: config)
             if show {
                 say("$ herdctl \(arguments.joined(separator: " "))\(config == nil ? "" : "   # as bob")")
                 say(output)
@@ -28,18 +28,9 @@ struct LabDemo: AsyncParsableCommand {
         }
         func wait(_ what: String, _ condition: () throws -> Bool) async throws {
             say("… waiting for \(what)")
-            let deadline = Date().addingTimeInterval(Double(timeout))
-            while Date() < deadline {
-                if try condition() { return }
-                try await Task.sleep(for: .seconds(1))
+            guard try await lab.until(seconds: timeout, condition) else {
+                throw LabError("gave up waiting for \(what) after \(timeout) s")
             }
-            throw LabError("gave up waiting for \(what) after \(timeout) s")
-        }
-        func incidents() throws -> [OperatorAPI.IncidentRow] {
-            try OperatorAPI.decoder.decode(
-                OperatorAPI.Incidents.self,
-                from: Data(try herdctl(["incidents", "--open", "--json"], show: false).utf8)
-            ).incidents
         }
 
         _ = try herdctl(["status"])
@@ -55,7 +46,7 @@ struct LabDemo: AsyncParsableCommand {
         }
         var sidekiq: OperatorAPI.IncidentRow?
         try await wait("an incident for each fault") {
-            let open = try incidents()
+            let open = try lab.incidents(openOnly: true)
             sidekiq = open.first {
                 $0.instance == names[0] && !Set(["sidekiq", "services"]).isDisjoint(with: $0.checks)
                     && $0.diagnosis?.rule == "sidekiq_down"
@@ -70,16 +61,11 @@ struct LabDemo: AsyncParsableCommand {
         let incident = try require(sidekiq, "the Sidekiq incident")
         _ = try herdctl(["incident", "show", "\(incident.id)"])
 
-        let proposal = try OperatorAPI.decoder.decode(
-            OperatorAPI.RemediationDetail.self,
-            from: Data(try herdctl(["incident", "remediate", "\(incident.id)", "--json"], show: false).utf8))
+        let proposal = try lab.json(OperatorAPI.RemediationDetail.self, ["incident", "remediate", "\(incident.id)"])
         _ = try herdctl(["remediate", "show", proposal.remediation.id])
         _ = try herdctl(["remediate", "approve", proposal.remediation.id], as: layout.secondOperatorConfig)
         try await wait("the agent to restart Sidekiq and the incident to resolve") {
-            let detail = try OperatorAPI.decoder.decode(
-                OperatorAPI.IncidentDetail.self,
-                from: Data(try herdctl(["incident", "show", "\(incident.id)", "--json"], show: false).utf8))
-            return detail.incident.state == "resolved"
+            try lab.incident(incident.id).incident.state == "resolved"
         }
         _ = try herdctl(["remediate", "show", proposal.remediation.id])
         _ = try herdctl(["incident", "show", "\(incident.id)"])

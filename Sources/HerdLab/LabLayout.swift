@@ -46,7 +46,8 @@ public enum LabFleet {
     }
 }
 
-/// The faults the lab can inject: each one a step of the posting-error playbook.
+/// The faults the lab can inject, one playbook step each, with the cause a senior Mastodon admin would
+/// name for it (`herd-lab evaluate` holds Herd to it).
 public enum LabFault: String, Sendable, CaseIterable {
     /// Sidekiq's unit fails and its heartbeats stop: queues pile up.
     case sidekiqDead = "sidekiq-dead"
@@ -58,6 +59,38 @@ public enum LabFault: String, Sendable, CaseIterable {
     case upstream502 = "upstream-502"
     /// Mastodon logs "Storage server error" on every instance sharing this one's endpoint.
     case objectStorage = "object-storage"
+    /// The instance's PostgreSQL stops; Rails logs PG::ConnectionBad with its 500s.
+    case pgDown = "pg-down"
+    /// The instance's Redis is unreachable (REDIS_URL points at a closed port); Rails logs it.
+    case redisDown = "redis-down"
+    /// mastodon-web fails: puma answers nothing, nginx 502.
+    case pumaDown = "puma-down"
+    /// Puma answers nothing in time: nginx gives up with 504.
+    case pumaSlow = "puma-slow"
+    /// The streaming unit fails and its health endpoint stops answering.
+    case streamingDown = "streaming-down"
+    /// The kernel's OOM killer kills Sidekiq's bundle (a kernel log line).
+    case oomKill = "oom-kill"
+    /// DB_NAME points at a SQL_ASCII database.
+    case sqlAscii = "sql-ascii"
+    /// Local media (S3 off) in a directory the mastodon user cannot write.
+    case mediaUnwritable = "media-unwritable"
+    /// ffmpeg no longer runs (its libraries gone after an upgrade).
+    case ffmpegMissing = "ffmpeg-missing"
+    /// DB_POOL=5 under MAX_THREADS=10: Rails logs ActiveRecord::ConnectionTimeoutError on posting.
+    case railsPool = "rails-pool"
+    /// POST /api/v1/statuses answers 500 with a NoMethodError.
+    case post500 = "post-500"
+    /// Jobs wait half an hour in push while Sidekiq lives with idle threads.
+    case sidekiqBacklog = "sidekiq-backlog"
+    /// Every Sidekiq thread busy with a job that never ends while the queue waits.
+    case sidekiqStuckJob = "sidekiq-stuck-job"
+    /// Jobs fail and pile into the retry set.
+    case retryGrowth = "retry-growth"
+    /// mastodon-web dies right after start, again and again (systemd's NRestarts climbs).
+    case crashLoop = "crash-loop"
+    /// The instance's agent stops.
+    case agentSilent = "agent-silent"
 
     public var summary: String {
         switch self {
@@ -66,8 +99,56 @@ public enum LabFault: String, Sendable, CaseIterable {
         case .dbPool: "PostgreSQL's connections saturate"
         case .upstream502: "nginx → puma fails intermittently (502)"
         case .objectStorage: "the shared object storage fails for every instance behind it"
+        case .pgDown: "PostgreSQL stops"
+        case .redisDown: "Redis is unreachable"
+        case .pumaDown: "puma is down (nginx 502)"
+        case .pumaSlow: "puma is too slow (nginx 504)"
+        case .streamingDown: "the streaming server is down"
+        case .oomKill: "the OOM killer kills Sidekiq"
+        case .sqlAscii: "the database is SQL_ASCII"
+        case .mediaUnwritable: "the media directory is not writable"
+        case .ffmpegMissing: "ffmpeg no longer runs"
+        case .railsPool: "Rails' pool is smaller than its threads (ConnectionTimeoutError)"
+        case .post500: "posting answers 500 (NoMethodError)"
+        case .sidekiqBacklog: "Sidekiq falls behind (push 30 min late, threads idle)"
+        case .sidekiqStuckJob: "Sidekiq's threads are all stuck while jobs wait"
+        case .retryGrowth: "Sidekiq jobs fail into the retry set"
+        case .crashLoop: "mastodon-web crash-loops"
+        case .agentSilent: "the agent stops reporting"
         }
     }
+
+    /// The cause Herd should name (the diagnosis rule), and for a fleet fault the fleet rule.
+    public var expectedCause: String {
+        switch self {
+        case .sidekiqDead: "sidekiq_down"
+        case .diskFull: "disk_full"
+        case .dbPool: "db_connections_exhausted"
+        case .upstream502: "web_intermittent"
+        case .objectStorage: "provider_incident"
+        case .pgDown: "db_unreachable"
+        case .redisDown: "redis_down"
+        case .pumaDown: "web_down"
+        case .pumaSlow: "slow_upstream"
+        case .streamingDown: "streaming_down"
+        case .oomKill: "oom_kill"
+        case .sqlAscii: "database_encoding"
+        case .mediaUnwritable, .ffmpegMissing: "media_broken"
+        case .railsPool: "rails_pool_exhausted"
+        case .post500: "rails_exception"
+        case .sidekiqBacklog: "sidekiq_backlog"
+        case .sidekiqStuckJob: "sidekiq_stuck"
+        case .retryGrowth: "sidekiq_failing"
+        case .crashLoop: "crash_loop"
+        case .agentSilent: "agent_silent"
+        }
+    }
+
+    /// Whether it hits every instance behind a shared attribute (one fleet incident) or one instance.
+    public var isFleetWide: Bool { self == .objectStorage }
+
+    /// It mounts a tmpfs: root only.
+    public var needsRoot: Bool { self == .diskFull }
 }
 
 extension String {

@@ -155,9 +155,11 @@ public final class LabSupervisor: @unchecked Sendable {
             if instance.sidekiqActive {
                 let info =
                     #"{"hostname":"\#(instance.name)","started_at":\#(now - 600),"pid":4242,"tag":"mastodon","concurrency":25,"queues":["default","push","ingress","mailers","pull","scheduler"],"labels":[],"identity":"\#(identity)","version":"7.3.9","embedded":false}"#
+                // sidekiq-stuck-job: every thread on a job that never ends.
+                let busy = instance.faults.contains(.sidekiqStuckJob) ? "25" : "1"
                 _ = try? redis.commandBlocking(["SADD", "processes", identity], database: instance.index)
                 _ = try? redis.commandBlocking(
-                    ["HSET", identity, "info", info, "busy", "1", "beat", String(now), "quiet", "false"],
+                    ["HSET", identity, "info", info, "busy", busy, "beat", String(now), "quiet", "false"],
                     database: instance.index)
                 _ = try? redis.commandBlocking(["EXPIRE", identity, "60"], database: instance.index)
             } else {
@@ -170,6 +172,24 @@ public final class LabSupervisor: @unchecked Sendable {
     /// storage fails, Mastodon's "Storage server error" for some of them).
     func traffic() {
         for instance in instances { instance.traffic() }
+        retries()
+    }
+
+    /// retry-growth: jobs failing into the retry set, as Sidekiq's retry scheduling writes them.
+    func retries() {
+        guard let redis else { return }
+        let now = Date().timeIntervalSince1970
+        for instance in instances where instance.faults.contains(.retryGrowth) {
+            var arguments = ["ZADD", "retry"]
+            for n in 0..<80 {
+                let jid = "\(UUID().uuidString.prefix(8))\(n)"
+                arguments += [
+                    String(now + 60),
+                    #"{"class":"ActivityPub::DeliveryWorker","args":["lab",\#(n)],"queue":"push","jid":"\#(jid)","retry_count":1,"error_class":"NoMethodError","error_message":"undefined method `id' for nil","failed_at":\#(now)}"#,
+                ]
+            }
+            _ = try? redis.commandBlocking(arguments, database: instance.index)
+        }
     }
 
     // MARK: Requests

@@ -92,6 +92,21 @@ public final class PostgresCluster: @unchecked Sendable {
         try sql("CREATE DATABASE \(database) OWNER \(user) ENCODING '\(encoding)' TEMPLATE template0")
     }
 
+    /// Stops the server and keeps its data: PostgreSQL down, as when its unit stops.
+    public func halt() throws {
+        guard running else { return }
+        try run("pg_ctl", ["-D", directory.file("data"), "-m", "fast", "-w", "stop"])
+        running = false
+    }
+
+    /// Starts a halted server again on the same port.
+    public func resume() throws {
+        guard !running else { return }
+        try run(
+            "pg_ctl", ["-D", directory.file("data"), "-l", directory.file("postgres.log"), "-w", "-t", "30", "start"])
+        running = true
+    }
+
     public func stop() {
         if running {
             _ = try? run("pg_ctl", ["-D", directory.file("data"), "-m", "immediate", "-w", "stop"])
