@@ -247,6 +247,13 @@ import Testing
                 result("mastodon.http", .ok, metrics: ["web.direct.status": 200]),
             ], rule: "web_intermittent"),
         Case(
+            name: "502s and API answers in the same cycle, puma's probe failing: intermittent", check: "logs",
+            results: [
+                result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("logs", .warning),
+                result("nginx.access_log", .warning, metrics: ["status_502": 3, "api.status_2xx": 4]),
+                result("mastodon.http", .critical),
+            ], recent: ["mastodon.http": "oooooooocc"], rule: "web_intermittent"),
+        Case(
             name: "502s, puma silent in this cycle but answering between failures: intermittent", check: "logs",
             results: [
                 result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("logs", .warning),
@@ -256,6 +263,9 @@ import Testing
             name: "502s and puma answering nothing since they began: down", check: "nginx.error_log",
             results: [
                 result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("mastodon.http", .critical),
+                // Static files still 200 from nginx itself; no API request answered.
+                result(
+                    "nginx.access_log", .critical, metrics: ["status_502": 7, "api.status_2xx": 0, "status_2xx": 12]),
             ],
             recent: ["mastodon.http": "oooooooccc"], rule: "web_down",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "web"])),

@@ -28,6 +28,8 @@ public struct NginxAccessLogCheck: BlockingCheck {
         var server = [Int](repeating: 0, count: 5)
         var posting = 0
         var postingServer = [Int](repeating: 0, count: 5)
+        /// API requests (`/api/…`, always proxied to puma) answered 2xx: puma answering at all.
+        var api2xx = 0
         var unparsed = 0
 
         var requests: Int { byClass.reduce(0, +) }
@@ -43,6 +45,9 @@ public struct NginxAccessLogCheck: BlockingCheck {
                 && NginxLogLine.hasPrefix(line, request.path, NginxLogLine.statusesPath)
                 && NginxLogLine.hasPrefix(line, request.method, NginxLogLine.post) && request.method.count == 4
             if isPosting { posting += 1 }
+            if request.status / 100 == 2, NginxLogLine.hasPrefix(line, request.path, NginxLogLine.apiPrefix) {
+                api2xx += 1
+            }
             if (500...504).contains(request.status) {
                 server[request.status - 500] += 1
                 if isPosting { postingServer[request.status - 500] += 1 }
@@ -60,7 +65,8 @@ public struct NginxAccessLogCheck: BlockingCheck {
             "requests": Double(requests), "status_2xx": Double(counts.byClass[2]),
             "status_3xx": Double(counts.byClass[3]), "status_4xx": Double(counts.byClass[4]),
             "status_5xx": Double(errors), "posting.requests": Double(counts.posting),
-            "posting.status_5xx": Double(postingErrors), "unparsed_lines": Double(counts.unparsed),
+            "posting.status_5xx": Double(postingErrors), "api.status_2xx": Double(counts.api2xx),
+            "unparsed_lines": Double(counts.unparsed),
             "rotated": progress.rotated || progress.truncatedInPlace ? 1 : 0, "lagging": progress.reachedCap ? 1 : 0,
         ]
         for code in [500, 502, 503, 504] {

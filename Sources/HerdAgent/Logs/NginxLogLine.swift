@@ -53,6 +53,8 @@ public enum NginxLogLine {
 
     public static let streamingPath: [UInt8] = Array("/api/v1/streaming".utf8)
     public static let statusesPath: [UInt8] = Array("/api/v1/statuses".utf8)
+    /// Mastodon's API: nginx never serves it itself, so its answers are puma's.
+    public static let apiPrefix: [UInt8] = Array("/api/".utf8)
     public static let post: [UInt8] = Array("POST".utf8)
     private static let requestOpen = Needle("] \"")
     private static let requestClose = Needle("\" ")

@@ -234,17 +234,20 @@ enum DiagnosisRules {
         DiagnosisRule(
             id: "web_intermittent", explains: web.union(["services"]),
             needs:
-                "nginx's 502s while mastodon-web stays active and puma answers its health check now or did again between failures (without that probe: not persistently)",
+                "nginx's 502s while mastodon-web stays active and puma still answers: API requests answered 2xx in the same cycle, its health check now, or again between failures",
             match: { e in
                 guard e.metric("services", "mastodon-web.active") != 0 else { return nil }
                 let lines = e.findings(.upstreamUnreachable) { !isStreaming($0) }
+                guard !lines.isEmpty else { return nil }
+                let answered = (e.metric("nginx.access_log", "api.status_2xx") ?? 0) > 0
                 let answersNow = e.metric("mastodon.http", "web.direct.status").map { $0 < 500 }
                 let answersAtTimes = e.recoveredBetweenFailures("mastodon.http")
-                let intermittent =
-                    answersNow == true || answersAtTimes == true
-                    || (answersNow == nil && answersAtTimes == nil && !e.patterns.contains(.persistent))
-                guard !lines.isEmpty, intermittent else { return nil }
-                return lines + e.summary("mastodon.http")
+                let noProbe = answersNow == nil && answersAtTimes == nil
+                guard
+                    answered || answersNow == true || answersAtTimes == true
+                        || (noProbe && !e.patterns.contains(.persistent))
+                else { return nil }
+                return lines + e.summary("nginx.access_log") + e.summary("mastodon.http")
             },
             cause: { _ in
                 "puma drops connections now and then: nginx answers 502 intermittently while mastodon-web stays up"
