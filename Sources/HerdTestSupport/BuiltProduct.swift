@@ -17,11 +17,13 @@ public enum BuiltProduct {
     }
 }
 
-/// Runs an executable to its end (argv, no shell): its exit status and its combined output.
+/// Runs an executable to its end (argv, no shell, standard input empty): its exit status and its
+/// combined output.
 public func runExecutable(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
+    process.standardInput = FileHandle.nullDevice
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe

@@ -289,11 +289,74 @@ import Testing
         #expect(shown.output.contains("resolved") && shown.output.contains("reported again"), "\(shown.output)")
     }
 
+    /// A full disk under the outbox: the cycles that could not be stored are counted in memory (the
+    /// outbox's own counter is on the same disk), told in the next report's `outbox_dropped` once the
+    /// disk has room, and shown on the instance. Root only: it mounts a tmpfs.
+    @Test(.enabled(if: getuid() == 0, "mounts a tmpfs"))
+    func cyclesLostToAFullDiskAreCountedAndShown() async throws {
+        let fleet = try Fleet()
+        try fleet.startController()
+        let enrolled = try fleet.enroll("social.example", token: try await fleet.token("social.example"))
+        #expect(enrolled.status == 0, "\(enrolled.output)")
+        #expect(try fleet.run("herd-agent", ["run", "--once", "--config", fleet.agentConfig]).status == 0)
+        let outbox = fleet.state + "/outbox"
+        let mount = try TinyMount(tmpfs: outbox, bytes: 64 << 10)
+        defer { mount.remove() }
+        try mount.fill()
+        let daemon = try fleet.daemon()
+        defer {
+            kill(daemon.processIdentifier, SIGKILL)
+            daemon.waitUntilExit()
+        }
+        try await Task.sleep(for: .seconds(12))  // two cycles of 5 s or more, neither stored
+        #expect(try await fleet.storedSequences() == [1])
+        mount.emptied()
+        var shown = ""
+        try await Self.waitFor(seconds: 60) {
+            shown = try fleet.herdctl(["show", "social.example"]).output
+            return shown.contains("lost")
+        }
+        let detail = try OperatorAPI.decoder.decode(
+            OperatorAPI.InstanceDetail.self,
+            from: Data(try fleet.herdctl(["show", "social.example", "--json"]).output.utf8))
+        #expect(detail.reportsLost >= 2, "\(shown)")
+    }
+
     static func waitFor(seconds: Int = 30, _ condition: () async throws -> Bool) async throws {
         for _ in 0..<(seconds * 4) {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(250))
         }
         Issue.record("condition not met within \(seconds) s")
+    }
+}
+
+/// A small tmpfs mounted over a directory (root only), to make its disk full.
+struct TinyMount {
+    let path: String
+    var filler: String { path + "/filler" }
+
+    init(tmpfs path: String, bytes: Int) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let (status, output) = try runExecutable(
+            "/bin/mount", ["-t", "tmpfs", "-o", "size=\(bytes),mode=0700", "herd-test-full", path])
+        guard status == 0 else { throw FixtureError("mount: \(output)") }
+    }
+
+    /// Writes until the disk is full.
+    func fill() throws {
+        guard FileManager.default.createFile(atPath: filler, contents: nil),
+            let handle = FileHandle(forWritingAtPath: filler)
+        else { throw FixtureError("cannot create \(filler)") }
+        let chunk = Data(count: 4096)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        try? handle.close()
+    }
+
+    func emptied() { try? FileManager.default.removeItem(atPath: filler) }
+
+    func remove() {
+        _ = try? runExecutable("/bin/umount", [path])
     }
 }

@@ -115,18 +115,21 @@ struct Agent {
         self.logger = logger
     }
 
-    /// One cycle into the outbox.
-    func cycle() async throws {
+    /// One cycle into the outbox. `unstored` cycles before it could not be written (a full state dir):
+    /// counted in memory, since the outbox's own counter lives on the same disk, and told in this
+    /// report's `outbox_dropped` with the rest.
+    func cycle(unstored: UInt64 = 0) async throws {
         let collectedAt = Date()
         let results = await runner.runCycle()
         let host = HostFactsReader.read(configuration)
         let report = try outbox.append { sequence, dropped in
-            Report(
+            let lost = dropped + unstored
+            return Report(
                 agentID: enrollment.agentID, instance: enrollment.instance, sequence: sequence,
                 collectedAt: collectedAt,
                 sentAt: collectedAt, agentVersion: HerdVersion.current,
                 intervalSeconds: UInt32(configuration.intervalSeconds),
-                host: host, results: results, outboxDropped: dropped > 0 ? dropped : nil)
+                host: host, results: results, outboxDropped: lost > 0 ? lost : nil)
         }
         logger.info(
             "cycle done",
@@ -144,11 +147,15 @@ struct Agent {
                 group.addTask { await pollCommands() }
             }
             group.addTask {
+                var unstored: UInt64 = 0
                 while !Task.isCancelled {
                     do {
-                        try await cycle()
+                        try await cycle(unstored: unstored)
+                        unstored = 0
                     } catch {
-                        logger.error("cycle not stored", metadata: ["error": "\(error)"])
+                        unstored += 1
+                        logger.error(
+                            "cycle not stored", metadata: ["error": "\(error)", "unstored_cycles": "\(unstored)"])
                     }
                     let interval = Double(configuration.intervalSeconds)
                     try await Task.sleep(for: .milliseconds(Int64(interval * Double.random(in: 0.9...1.1) * 1000)))

@@ -91,6 +91,11 @@ extension Store {
             accepted.receivedAt, Int64(report.outboxDropped ?? 0),
         ])
         let reportID = db.lastInsertedRowID
+        if let lost = report.outboxDropped, lost > 0 {
+            try db.execute(
+                sql: "UPDATE instances SET reports_lost = reports_lost + ?, reports_lost_at = ? WHERE id = ?",
+                arguments: [Int64(clamping: lost), accepted.receivedAt, instanceID])
+        }
         let collectedAt = report.collectedAt.timeIntervalSince1970
 
         let insertResult = try db.cachedStatement(

@@ -65,6 +65,16 @@ extension Store {
         }
     }
 
+    /// Reports the instance's agent lost before delivering them (its reports' `outbox_dropped`, summed),
+    /// and when the last loss was reported; nil for an unknown instance.
+    public func lostReports(instance: String) async throws -> (count: Int, lastAt: Double?)? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT reports_lost, reports_lost_at FROM instances WHERE domain = ?", arguments: [instance]
+            ).map { ($0[0], $0[1]) }
+        }
+    }
+
     static func checkState(_ row: Row) -> CheckStateRecord {
         CheckStateRecord(
             checkID: row["check_id"], status: CheckStatus(code: row["status"]) ?? .unknown, since: row["since"],

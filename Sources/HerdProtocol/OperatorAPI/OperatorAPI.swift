@@ -137,16 +137,26 @@ public enum OperatorAPI {
         public var instance: String
         public var serverTime: Double
         public var checks: [CheckRow]
+        /// Reports its agent lost before delivering them — dropped by its outbox's bounds, set aside as
+        /// corrupt, or never stored (a full disk) — and when the last loss was reported.
+        public var reportsLost: Int
+        public var reportsLostAt: Double?
         enum CodingKeys: String, CodingKey {
             case instance
             case serverTime = "server_time"
             case checks
+            case reportsLost = "reports_lost"
+            case reportsLostAt = "reports_lost_at"
         }
 
-        public init(instance: String, serverTime: Double, checks: [CheckRow]) {
+        public init(
+            instance: String, serverTime: Double, checks: [CheckRow], reportsLost: Int = 0, reportsLostAt: Double? = nil
+        ) {
             self.instance = instance
             self.serverTime = serverTime
             self.checks = checks
+            self.reportsLost = reportsLost
+            self.reportsLostAt = reportsLostAt
         }
     }
 

@@ -33,6 +33,7 @@ enum OperatorRoutes {
                 let states = try await controller.store.checkStates(instance: instance)
                 guard !states.isEmpty else { throw WireError(.notFound, "no reports from \(instance)") }
                 let hours = try await controller.store.hourlyWorst(instance: instance, now: now, hours: 24)
+                let lost = try await controller.store.lostReports(instance: instance)
                 return WireResponse.json(
                     OperatorAPI.InstanceDetail(
                         instance: instance, serverTime: now,
@@ -41,7 +42,7 @@ enum OperatorRoutes {
                                 checkId: $0.checkID, status: $0.status.rawValue, since: $0.since, summary: $0.summary,
                                 lastAt: $0.lastAt, recent: $0.recent,
                                 hours: hours[$0.checkID] ?? String(repeating: "-", count: 24))
-                        }))
+                        }, reportsLost: lost?.count ?? 0, reportsLostAt: lost?.lastAt))
             }
         }
 

@@ -24,6 +24,7 @@ public enum Migrations {
         M0003Incidents.self,
         M0004Remediation.self,
         M0005IncidentChecks.self,
+        M0006LostReports.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones
