@@ -72,6 +72,18 @@ import Testing
         #expect(!env.problems.joined().contains("p@ss"))
     }
 
+    /// A `.env.production` saved with Windows line endings is read line by line, as Ruby's dotenv does.
+    @Test func dotenvReadsCRLFLineEndings() {
+        let env = DotEnv.parse(
+            "LOCAL_DOMAIN=social.example\r\nDB_HOST=db.internal\r\nDB_PORT=6432\r\nMULTI=\"a\r\nb\"\r\nOLD_MAC=x\rNEXT=y\r\n"
+        )
+        #expect(env["LOCAL_DOMAIN"] == "social.example")
+        #expect(env["DB_HOST"] == "db.internal" && env["DB_PORT"] == "6432")
+        #expect(env["MULTI"] == "a\nb")
+        #expect(env["OLD_MAC"] == "x" && env["NEXT"] == "y")
+        #expect(env.problems.isEmpty)
+    }
+
     @Test func mastodonVersionFromVersionRB() {
         let text =
             "def major\n  4\nend\ndef minor\n  5\nend\ndef patch\n  0\nend\ndef default_prerelease\n  'beta.2'\nend\n"

@@ -18,9 +18,9 @@ public struct DotEnv: Sendable, Hashable {
 
     public static func parse(_ text: String) -> DotEnv {
         var env = DotEnv()
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : $0
-        }
+        // dotenv turns \r\n and \r into \n first. ("\r\n" is one Character in Swift: splitting on "\n"
+        // alone would read a file saved with Windows line endings as one line.)
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
         var index = 0
         while index < lines.count {
             let number = index + 1
