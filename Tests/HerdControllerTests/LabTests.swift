@@ -88,4 +88,29 @@ import Testing
         #expect(left.isEmpty, "\(left)")
         #expect(try Self.run("herd-lab", ["status", "--dir", dir]).status != 0)
     }
+
+    /// The scenario suite on a lab, as much of it as fits CI's time: each fault alone opens exactly one
+    /// incident (a fleet fault: one fleet incident holding exactly the instances behind the failing
+    /// endpoint), names the expected cause, and resolves when healed. `herd-lab evaluate` without
+    /// `--faults` runs all of them (BENCHMARKS.md has the table).
+    @Test func eachFaultIsOneIncidentWithTheRightCause() async throws {
+        let parent = try TemporaryDirectory("herd-lab-test")
+        defer { parent.remove() }
+        chmod(parent.path, 0o755)
+        let dir = parent.file("lab")
+        #expect(try Self.run("herd-lab", ["evaluate", "--dir", dir, "--faults", "meteor"]).status == 64)
+        #expect(try Self.run("herd-lab", ["evaluate", "--dir", dir, "--timeout", "0"]).status == 64)
+        let up = try Self.run("herd-lab", ["up", "--dir", dir, "--instances", "3"])
+        try #require(up.status == 0, "\(up.output)")
+        defer { _ = try? Self.run("herd-lab", ["down", "--dir", dir]) }
+        let faults = [
+            "pg-down", "redis-down", "puma-down", "streaming-down", "upstream-502", "rails-pool", "object-storage",
+            "agent-silent",
+        ]
+        let suite = try Self.run(
+            "herd-lab", ["evaluate", "--dir", dir, "--faults", faults.joined(separator: ","), "--settle", "10"])
+        #expect(suite.status == 0, "\(suite.output)")
+        for fault in faults { #expect(suite.output.contains("\(fault): right"), "\(suite.output)") }
+        #expect(suite.output.contains("incidents per fault 1.00"), "\(suite.output)")
+    }
 }
