@@ -81,7 +81,8 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var code: Code
-    /// A one-line human explanation; never contains secrets.
+    /// A one-line human explanation; never contains secrets. Control characters are escaped (a
+    /// value echoed from a request — a `payloadType` of `"a\nb"` — can start no forged log line).
     public var message: String
     /// The receiver's clock, sent with `clock_skew` so the sender can log its offset.
     public var serverTime: Date?
@@ -90,7 +91,7 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public init(_ code: Code, _ message: String, serverTime: Date? = nil, lastAcceptedSequence: UInt64? = nil) {
         self.code = code
-        self.message = message
+        self.message = message.escapingControlCharacters
         self.serverTime = serverTime
         self.lastAcceptedSequence = lastAcceptedSequence
     }

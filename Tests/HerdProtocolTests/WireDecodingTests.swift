@@ -215,4 +215,13 @@ import Testing
         }
         #expect(Set(WireError.Code.known.map(\.rawValue)).count == WireError.Code.known.count)
     }
+
+    /// Echoed text cannot forge a log line or drive a terminal: C0, DEL and C1 become escapes, the rest
+    /// (accents, emoji) stays as it is.
+    @Test func controlCharactersAreEscapedInMessages() {
+        #expect("a\nb\rc\td".escapingControlCharacters == "a\\nb\\rc\\td")
+        #expect("\u{1b}[31mred\u{7f}\u{85}".escapingControlCharacters == "\\u{1b}[31mred\\u{7f}\\u{85}")
+        #expect("café 🐘".escapingControlCharacters == "café 🐘")
+        #expect(WireError(.malformed, "payloadType 'a\nb'").message == "payloadType 'a\\nb'")
+    }
 }

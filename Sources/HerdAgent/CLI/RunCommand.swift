@@ -178,7 +178,13 @@ struct Agent {
                 if !batch.commands.isEmpty { await executor.handle(batch.commands) }
             } catch {
                 failures += 1
-                logger.debug("command poll failed", metadata: ["error": "\(error)"])
+                if case .unreachable = error {
+                    // Delivery says so loudly already.
+                    logger.debug("command poll failed", metadata: ["error": "\(error)"])
+                } else {
+                    // A batch that does not decode, or a refusal: commands may be lost here; say why.
+                    logger.warning("command poll answered with no usable batch", metadata: ["error": "\(error)"])
+                }
                 try? await Task.sleep(for: .seconds(min(60, 1 << min(failures - 1, 6))))
             }
         }

@@ -36,6 +36,7 @@ public final class ControllerClient: Sendable {
     {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
+        tls.cipherSuites = TransportSecurity.tls12CipherSuites
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caCertificatePEM.utf8)))
         if let identity {
             tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8))
@@ -98,8 +99,14 @@ public final class ControllerClient: Sendable {
         } catch {
             throw .unreachable(TLSErrors.isTLS(error) ? "TLS: \(TLSErrors.reason(error))" : "\(error)")
         }
-        if status == 200, let answer = try? WireCoding.decode(Answer.self, from: body) { return answer }
+        if status == 200 {
+            do {
+                return try WireCoding.decode(Answer.self, from: body)
+            } catch {
+                throw .unexpected(status, "not a \(Answer.self): \(error)".escapingControlCharacters)
+            }
+        }
         if let refusal = try? WireCoding.decode(ErrorResponse.self, from: body) { throw .refused(refusal.error) }
-        throw .unexpected(status, String(decoding: body.prefix(200), as: UTF8.self))
+        throw .unexpected(status, String(decoding: body.prefix(200), as: UTF8.self).escapingControlCharacters)
     }
 }

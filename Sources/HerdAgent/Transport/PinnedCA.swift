@@ -25,6 +25,7 @@ enum PinnedCA {
         }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuites = TransportSecurity.tls12CipherSuites
         let context = try NIOSSLContext(configuration: configuration)
         let found = NIOLockedValueBox<NIOSSLCertificate?>(nil)
         let presented = NIOLockedValueBox<[String]>([])

@@ -7,7 +7,13 @@ import X509
 /// Why a certificate could not be issued or a CA loaded.
 public struct PKIError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The request is at fault (not a CSR, no proof of possession, a key type the fleet does not issue
+    /// for), not the CA: the client hears it as a 4xx.
+    public var refusesRequest: Bool
+    public init(_ description: String, refusesRequest: Bool = false) {
+        self.description = description
+        self.refusesRequest = refusesRequest
+    }
 }
 
 /// The fleet's private CA (ECDSA P-256): the controller's server certificate, agents' and operators'
@@ -99,13 +105,14 @@ public struct FleetCA: Sendable {
         do {
             csr = try CertificateSigningRequest(pemEncoded: csrPEM)
         } catch {
-            throw PKIError("the CSR is not a PEM certificate signing request")
+            throw PKIError("the CSR is not a PEM certificate signing request", refusesRequest: true)
         }
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
-            throw PKIError("the CSR's signature does not verify (no proof of possession of its key)")
+            throw PKIError(
+                "the CSR's signature does not verify (no proof of possession of its key)", refusesRequest: true)
         }
         guard P256.Signing.PublicKey(csr.publicKey) != nil else {
-            throw PKIError("client keys must be ECDSA P-256")
+            throw PKIError("client keys must be ECDSA P-256", refusesRequest: true)
         }
         do {
             return try issue(

@@ -66,10 +66,18 @@ public struct Controller: Sendable {
 
     func issue(_ csrPEM: String) -> @Sendable (String) throws -> IssuedCertificate {
         let ca = self.ca
-        return { agentID in
-            let certificate = try ca.issueClient(csrPEM: csrPEM, commonName: "herd-agent:\(agentID)")
+        return { agentID in try Self.issueClient(ca, csrPEM: csrPEM, commonName: "herd-agent:\(agentID)") }
+    }
+
+    /// A client certificate for a CSR someone sent: a CSR at fault is their `invalid_field`, naming
+    /// `csr_pem`; a CA that cannot issue is ours (500).
+    static func issueClient(_ ca: FleetCA, csrPEM: String, commonName: String) throws -> IssuedCertificate {
+        do {
+            let certificate = try ca.issueClient(csrPEM: csrPEM, commonName: commonName)
             return IssuedCertificate(
                 pem: try certificate.serializeAsPEM().pemString, fingerprint: FleetCA.fingerprint(certificate))
+        } catch let error as PKIError where error.refusesRequest {
+            throw WireError(.invalidField, "csr_pem: \(error.description)")
         }
     }
 }

@@ -22,6 +22,7 @@ public enum ControllerServer {
         let key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
+        tls.cipherSuites = TransportSecurity.tls12CipherSuites
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caCertificatePEM.utf8)))
         // A presented certificate must chain to the fleet CA; none at all is allowed (enrollment).
         tls.certificateVerification = .optionalVerification

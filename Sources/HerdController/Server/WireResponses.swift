@@ -19,8 +19,34 @@ enum WireResponse {
     }
 
     static func json<T: Encodable>(_ value: T) -> Response {
-        let bytes = (try? OperatorAPI.encoder.encode(value)).map { [UInt8]($0) } ?? []
-        return Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        guard let bytes = try? OperatorAPI.encoder.encode(value) else {
+            return error(WireError(.internalError, "the controller could not encode its answer"))
+        }
+        return Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: [UInt8](bytes))))
+    }
+}
+
+/// Every answer is JSON (Protocol §7), also what the router itself refuses: a path no route serves, or
+/// a method its route does not take, is `not_found` (404).
+struct WireErrorMiddleware: RouterMiddleware {
+    typealias Context = HerdRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            let status = error.status.code
+            let wire: WireError =
+                switch status {
+                case 404: WireError(.notFound, "no endpoint \(request.method) \(request.uri.path)")
+                case 413: WireError(.tooLarge, "the body is larger than this endpoint takes")
+                case 500...: WireError(.internalError, "the controller failed to handle this request")
+                default: WireError(.malformed, "\(status) \(error.status.reasonPhrase)")
+                }
+            return WireResponse.error(wire)
+        }
     }
 }
 

@@ -29,15 +29,8 @@ enum OperatorsRoute {
                 guard asked.csrPem.utf8.count <= Limits.maxPEMBytes,
                     let key = SigningKeyPEM.decodePublic(asked.signingPublicKey)
                 else { throw WireError(.invalidField, "signing_public_key must be an Ed25519 public key in PEM") }
-                let certificate: IssuedCertificate
-                do {
-                    let issued = try controller.ca.issueClient(
-                        csrPEM: asked.csrPem, commonName: "herd-operator:\(asked.name)")
-                    certificate = IssuedCertificate(
-                        pem: try issued.serializeAsPEM().pemString, fingerprint: FleetCA.fingerprint(issued))
-                } catch let error as PKIError {
-                    throw WireError(.invalidField, error.description)
-                }
+                let certificate = try Controller.issueClient(
+                    controller.ca, csrPEM: asked.csrPem, commonName: "herd-operator:\(asked.name)")
                 let record = try await controller.store.addOperator(
                     name: asked.name, signingKey: key, certificate: certificate)
                 controller.logger.notice("operator added", metadata: ["operator": "\(asked.name)", "by": "\(by.name)"])

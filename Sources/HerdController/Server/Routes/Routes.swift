@@ -7,6 +7,7 @@ import Hummingbird
 enum Routes {
     static func router(_ controller: Controller) -> Router<HerdRequestContext> {
         let router = Router(context: HerdRequestContext.self)
+        router.add(middleware: WireErrorMiddleware())
         EnrollRoute.register(router, controller)
         ReportsRoute.register(router, controller)
         OperatorRoutes.register(router, controller)
@@ -27,7 +28,7 @@ enum Routes {
                 "\(what) refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
             return WireResponse.error(error)
         } catch {
-            controller.logger.error("\(what) failed", metadata: ["error": "\(error)"])
+            controller.logger.error("\(what) failed", metadata: ["error": "\("\(error)".escapingControlCharacters)"])
             return WireResponse.error(WireError(.internalError, "the controller failed to handle this request"))
         }
     }
