@@ -43,14 +43,6 @@ import Testing
         #expect(written == table, "Controller/README.md's causal model table differs from DiagnosisRules.all")
     }
 
-    static func result(
-        _ check: String, _ status: CheckStatus, metrics: [String: Double] = [:], findings: [Finding] = []
-    ) -> CheckResult {
-        CheckResult(
-            checkID: check, status: status, summary: "\(check) \(status.rawValue)", durationMilliseconds: 1,
-            metrics: metrics, findings: findings)
-    }
-
     static func diagnose(
         _ check: String, _ results: [CheckResult], patterns: Set<Pattern> = [.persistent],
         recent: [String: String] = [:]
@@ -88,7 +80,7 @@ import Testing
         Case(
             name: "Redis refused: Sidekiq's failure is Redis's", check: "sidekiq",
             results: [
-                result(
+                PatternTests.result(
                     "logs", .warning,
                     findings: [
                         finding(
@@ -96,26 +88,26 @@ import Testing
                             "Redis::CannotConnectError (Error connecting to Redis on localhost:6379 (Errno::ECONNREFUSED))"
                         )
                     ]),
-                result("sidekiq", .unknown),
+                PatternTests.result("sidekiq", .unknown),
             ], rule: "redis_down"),
         Case(
             name: "too many clients: the server's limit, with the host's numbers", check: "logs",
             results: [
-                result(
+                PatternTests.result(
                     "logs", .warning,
                     findings: [
                         finding(
                             .dbPoolExhausted, "too many clients",
                             "PG::ConnectionBad: FATAL:  sorry, too many clients already")
                     ]),
-                result(
+                PatternTests.result(
                     "postgresql", .critical,
                     metrics: ["connections.used_percent": 100, "connections.available": 97, "pool_budget": 135]),
             ], rule: "db_connections_exhausted", nextStep: "Mastodon's pools may open 135 and the server allows 97"),
         Case(
             name: "connections exhausted by something other than Mastodon's pools", check: "postgresql",
             results: [
-                result(
+                PatternTests.result(
                     "postgresql", .critical,
                     metrics: ["connections.used_percent": 95, "connections.available": 37, "pool_budget": 20],
                     findings: [
@@ -128,7 +120,7 @@ import Testing
             name: "ConnectionTimeoutError at 3 % of connections: Rails' pool, DB_POOL below MAX_THREADS",
             check: "mastodon.http",
             results: [
-                result(
+                PatternTests.result(
                     "logs", .warning,
                     findings: [
                         finding(
@@ -136,8 +128,8 @@ import Testing
                             "ActiveRecord::ConnectionTimeoutError (could not obtain a connection from the pool within 5.000 seconds (waited 5.001 seconds); all pooled connections were in use)"
                         )
                     ]),
-                result("mastodon.http", .critical),
-                result(
+                PatternTests.result("mastodon.http", .critical),
+                PatternTests.result(
                     "postgresql", .ok,
                     metrics: [
                         "connections.used_percent": 3, "pool.db_pool": 5, "pool.web_threads": 10,
@@ -148,7 +140,7 @@ import Testing
         Case(
             name: "PostgreSQL stopped", check: "postgresql",
             results: [
-                result(
+                PatternTests.result(
                     "postgresql", .critical,
                     findings: [
                         finding(
@@ -159,13 +151,14 @@ import Testing
         Case(
             name: "disk full explains the web's 500s", check: "mastodon.http",
             results: [
-                result("disk", .critical, metrics: ["root.used_ratio": 0.99]), result("mastodon.http", .critical),
+                PatternTests.result("disk", .critical, metrics: ["root.used_ratio": 0.99]),
+                PatternTests.result("mastodon.http", .critical),
             ], rule: "disk_full", action: SuggestedAction(action: "media-remove", parameters: ["days": "7"]),
             cause: "root volume is 99 % full"),
         Case(
             name: "one OOM kill", check: "oom",
             results: [
-                result(
+                PatternTests.result(
                     "oom", .critical,
                     findings: [
                         finding(
@@ -176,20 +169,20 @@ import Testing
         Case(
             name: "a crash loop", check: "services",
             results: [
-                result(
+                PatternTests.result(
                     "services", .warning,
                     metrics: ["mastodon-web.active": 1, "mastodon-web.restarts": 14, "mastodon-web.restarts_delta": 3])
             ], patterns: [.flapping], rule: "crash_loop", cause: "mastodon-web (3×)",
             nextStep: "journalctl -u mastodon-web"),
         Case(
             name: "Sidekiq stopped", check: "sidekiq",
-            results: [result("sidekiq", .critical, metrics: ["processes.live": 0, "latency_s": 900])],
+            results: [PatternTests.result("sidekiq", .critical, metrics: ["processes.live": 0, "latency_s": 900])],
             rule: "sidekiq_down", action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"])
         ),
         Case(
             name: "Sidekiq saturated", check: "sidekiq",
             results: [
-                result(
+                PatternTests.result(
                     "sidekiq", .warning,
                     metrics: ["processes.live": 1, "threads.busy": 25, "threads.total": 25, "latency_s": 40])
             ], rule: "sidekiq_stuck",
@@ -197,7 +190,7 @@ import Testing
         Case(
             name: "a backlog while Sidekiq lives", check: "sidekiq",
             results: [
-                result(
+                PatternTests.result(
                     "sidekiq", .critical,
                     metrics: [
                         "processes.live": 1, "threads.busy": 3, "threads.total": 25, "latency_s": 1800,
@@ -208,7 +201,7 @@ import Testing
         Case(
             name: "retries growing", check: "sidekiq",
             results: [
-                result(
+                PatternTests.result(
                     "sidekiq", .warning,
                     metrics: ["processes.live": 1, "threads.total": 25, "retry.growth": 120, "dead.growth": 0],
                     findings: [finding(.sidekiqBacklogOrRetry, "Sidekiq retry set growing", "retry set grew by 120")])
@@ -216,7 +209,7 @@ import Testing
         Case(
             name: "streaming down: restart streaming, not web", check: "nginx.error_log",
             results: [
-                result(
+                PatternTests.result(
                     "nginx.error_log", .warning,
                     findings: [
                         finding(
@@ -224,13 +217,14 @@ import Testing
                             "connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: social.example, request: \"GET /api/v1/streaming HTTP/1.1\", upstream: \"http://127.0.0.1:4000/api/v1/streaming\""
                         )
                     ]),
-                result("services", .critical, metrics: ["mastodon-web.active": 1, "mastodon-streaming.active": 0]),
+                PatternTests.result(
+                    "services", .critical, metrics: ["mastodon-web.active": 1, "mastodon-streaming.active": 0]),
             ], rule: "streaming_down",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "streaming"])),
         Case(
             name: "an intermittent 502 while web stays up", check: "nginx.error_log",
             results: [
-                result(
+                PatternTests.result(
                     "nginx.error_log", .warning,
                     findings: [
                         finding(
@@ -238,33 +232,37 @@ import Testing
                             "upstream prematurely closed connection while reading response header from upstream, upstream: \"http://127.0.0.1:3000/api/v1/timelines/home\""
                         )
                     ]),
-                result("services", .ok, metrics: ["mastodon-web.active": 1]),
+                PatternTests.result("services", .ok, metrics: ["mastodon-web.active": 1]),
             ], patterns: [.recurring], rule: "web_intermittent"),
         Case(
             name: "502s in every cycle while puma answers its health check: intermittent", check: "logs",
             results: [
-                result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("logs", .warning),
-                result("mastodon.http", .ok, metrics: ["web.direct.status": 200]),
+                PatternTests.result("nginx.error_log", .warning, findings: [prematurelyClosed]),
+                PatternTests.result("logs", .warning),
+                PatternTests.result("mastodon.http", .ok, metrics: ["web.direct.status": 200]),
             ], rule: "web_intermittent"),
         Case(
             name: "502s and API answers in the same cycle, puma's probe failing: intermittent", check: "logs",
             results: [
-                result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("logs", .warning),
-                result("nginx.access_log", .warning, metrics: ["status_502": 3, "api.status_2xx": 4]),
-                result("mastodon.http", .critical),
+                PatternTests.result("nginx.error_log", .warning, findings: [prematurelyClosed]),
+                PatternTests.result("logs", .warning),
+                PatternTests.result("nginx.access_log", .warning, metrics: ["status_502": 3, "api.status_2xx": 4]),
+                PatternTests.result("mastodon.http", .critical),
             ], recent: ["mastodon.http": "oooooooocc"], rule: "web_intermittent"),
         Case(
             name: "502s, puma silent in this cycle but answering between failures: intermittent", check: "logs",
             results: [
-                result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("logs", .warning),
-                result("mastodon.http", .critical),
+                PatternTests.result("nginx.error_log", .warning, findings: [prematurelyClosed]),
+                PatternTests.result("logs", .warning),
+                PatternTests.result("mastodon.http", .critical),
             ], recent: ["mastodon.http": "oooooococ"], rule: "web_intermittent"),
         Case(
             name: "502s and puma answering nothing since they began: down", check: "nginx.error_log",
             results: [
-                result("nginx.error_log", .warning, findings: [prematurelyClosed]), result("mastodon.http", .critical),
+                PatternTests.result("nginx.error_log", .warning, findings: [prematurelyClosed]),
+                PatternTests.result("mastodon.http", .critical),
                 // Static files still 200 from nginx itself; no API request answered.
-                result(
+                PatternTests.result(
                     "nginx.access_log", .critical, metrics: ["status_502": 7, "api.status_2xx": 0, "status_2xx": 12]),
             ],
             recent: ["mastodon.http": "oooooooccc"], rule: "web_down",
@@ -272,12 +270,13 @@ import Testing
         Case(
             name: "puma stopped", check: "mastodon.http",
             results: [
-                result("mastodon.http", .critical), result("services", .critical, metrics: ["mastodon-web.active": 0]),
+                PatternTests.result("mastodon.http", .critical),
+                PatternTests.result("services", .critical, metrics: ["mastodon-web.active": 0]),
             ], rule: "web_down", action: SuggestedAction(action: "restart-service", parameters: ["service": "web"])),
         Case(
             name: "puma slow", check: "nginx.error_log",
             results: [
-                result(
+                PatternTests.result(
                     "nginx.error_log", .warning,
                     findings: [
                         finding(
@@ -289,7 +288,7 @@ import Testing
         Case(
             name: "ffmpeg missing", check: "media",
             results: [
-                result(
+                PatternTests.result(
                     "media", .critical,
                     findings: [
                         finding(.mediaProcessing, "ffmpeg missing", "ffmpeg: not found in PATH /usr/bin:/bin")
@@ -298,13 +297,13 @@ import Testing
         Case(
             name: "media failing does not explain an HTTP check the config broke", check: "mastodon.http",
             results: [
-                result("media", .critical), result("mastodon.http", .critical),
-                result("mastodon.config", .critical),
+                PatternTests.result("media", .critical), PatternTests.result("mastodon.http", .critical),
+                PatternTests.result("mastodon.config", .critical),
             ], rule: "config_broken"),
         Case(
             name: "SQL_ASCII", check: "postgresql",
             results: [
-                result(
+                PatternTests.result(
                     "postgresql", .critical,
                     findings: [
                         finding(
@@ -315,7 +314,7 @@ import Testing
         Case(
             name: "object storage", check: "logs",
             results: [
-                result(
+                PatternTests.result(
                     "logs", .warning,
                     findings: [
                         finding(
@@ -326,7 +325,7 @@ import Testing
         Case(
             name: "a Rails 500 on POST /api/v1/statuses", check: "logs",
             results: [
-                result(
+                PatternTests.result(
                     "logs", .warning,
                     findings: [
                         finding(
@@ -338,7 +337,7 @@ import Testing
         Case(
             name: "the probe's 401", check: "mastodon.api_probe",
             results: [
-                result(
+                PatternTests.result(
                     "mastodon.api_probe", .warning,
                     findings: [
                         finding(
@@ -349,7 +348,7 @@ import Testing
         Case(
             name: "the probe's 403", check: "mastodon.api_probe",
             results: [
-                result(
+                PatternTests.result(
                     "mastodon.api_probe", .warning,
                     findings: [
                         finding(
@@ -360,7 +359,7 @@ import Testing
         Case(
             name: "the probe's 429", check: "mastodon.api_probe",
             results: [
-                result(
+                PatternTests.result(
                     "mastodon.api_probe", .warning, metrics: ["retry_after_s": 120],
                     findings: [
                         finding(
@@ -371,7 +370,7 @@ import Testing
         Case(
             name: "the probe's 503", check: "mastodon.api_probe",
             results: [
-                result(
+                PatternTests.result(
                     "mastodon.api_probe", .critical,
                     findings: [
                         finding(
@@ -382,7 +381,7 @@ import Testing
         Case(
             name: "the probe's 500", check: "mastodon.api_probe",
             results: [
-                result(
+                PatternTests.result(
                     "mastodon.api_probe", .critical,
                     findings: [
                         finding(
@@ -393,7 +392,7 @@ import Testing
         Case(
             name: "an expired certificate", check: "mastodon.http",
             results: [
-                result(
+                PatternTests.result(
                     "mastodon.http", .critical,
                     findings: [
                         finding(.tlsError, "certificate expired", "certificate has expired (notAfter 2026-11-30)")
@@ -402,13 +401,16 @@ import Testing
         Case(
             name: "memory pressure", check: "resources",
             results: [
-                result("resources", .critical, metrics: ["memory.available_ratio": 0.03, "swap.used_ratio": 0.9])
+                PatternTests.result(
+                    "resources", .critical, metrics: ["memory.available_ratio": 0.03, "swap.used_ratio": 0.9])
             ], rule: "resource_pressure", cause: "3 % of memory available"),
         Case(
             name: "5xx under load", check: "nginx.access_log",
-            results: [result("nginx.access_log", .warning)], patterns: [.underLoad], rule: "errors_under_load"),
+            results: [PatternTests.result("nginx.access_log", .warning)], patterns: [.underLoad],
+            rule: "errors_under_load"),
         Case(
-            name: "nothing explains it", check: "oom", results: [result("oom", .warning)], rule: "unexplained"),
+            name: "nothing explains it", check: "oom", results: [PatternTests.result("oom", .warning)],
+            rule: "unexplained"),
     ]
 
     @Test(arguments: cases)

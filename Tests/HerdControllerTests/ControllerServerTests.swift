@@ -382,31 +382,6 @@ import X509
         }
     }
 
-    /// Under TLS 1.2 the controller speaks AEAD suites only: a client offering only CBC-SHA1 suites is
-    /// refused at the handshake (OpenSSL's own client, as an outsider's would be).
-    @Test func tls12OffersAEADSuitesOnly() async throws {
-        try await Self.withController { running in
-            func handshake(_ cipher: String) throws -> String {
-                try runExecutable(
-                    "/usr/bin/openssl",
-                    ["s_client", "-connect", "127.0.0.1:\(running.port)", "-tls1_2", "-cipher", cipher, "-brief"]
-                ).output
-            }
-            for cipher in [
-                "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "AES128-SHA", "ECDHE-ECDSA-AES128-SHA256",
-            ] {
-                let answer = try handshake(cipher)
-                #expect(
-                    !answer.contains("Ciphersuite:") && !answer.contains("CONNECTION ESTABLISHED"),
-                    "\(cipher): \(answer)")
-            }
-            for cipher in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"] {
-                let answer = try handshake(cipher)
-                #expect(answer.contains("Ciphersuite: \(cipher)"), "\(cipher): \(answer)")
-            }
-        }
-    }
-
     /// A CSR with an RSA key, or text that is no CSR, is the client's error (422 `invalid_field`
     /// naming `csr_pem`), never a 500; and the refusal does not spend the token.
     @Test func aBadCSRIsRefusedAsTheClientsAndKeepsTheToken() async throws {

@@ -322,6 +322,31 @@ import Testing
         #expect(detail.reportsLost >= 2, "\(shown)")
     }
 
+    /// Under TLS 1.2 the controller speaks AEAD suites only: a client offering only CBC or SHA-1 suites
+    /// is refused at the handshake (OpenSSL's own client, as an outsider's would be). Against the real
+    /// executable: a test server cancelled in-process with refused handshakes still queued trips a NIO
+    /// debug assertion that a served controller, stopped gracefully, never meets.
+    @Test func tls12OffersAEADSuitesOnly() async throws {
+        let fleet = try Fleet()
+        try fleet.startController()
+        func handshake(_ cipher: String) throws -> String {
+            try runExecutable(
+                "/usr/bin/openssl",
+                ["s_client", "-connect", "127.0.0.1:\(fleet.port)", "-tls1_2", "-cipher", cipher, "-brief"]
+            ).output
+        }
+        for cipher in ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "AES128-SHA", "ECDHE-ECDSA-AES128-SHA256"] {
+            let answer = try handshake(cipher)
+            #expect(
+                !answer.contains("Ciphersuite:") && !answer.contains("CONNECTION ESTABLISHED"), "\(cipher): \(answer)")
+        }
+        for cipher in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"] {
+            let answer = try handshake(cipher)
+            #expect(answer.contains("Ciphersuite: \(cipher)"), "\(cipher): \(answer)")
+        }
+        fleet.stopController()
+    }
+
     static func waitFor(seconds: Int = 30, _ condition: () async throws -> Bool) async throws {
         for _ in 0..<(seconds * 4) {
             if try await condition() { return }
