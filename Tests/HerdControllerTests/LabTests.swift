@@ -65,17 +65,22 @@ import Testing
         let approved = try herdctl(
             ["remediate", "approve", remediation.id], as: ["--config", dir + "/operators/bob/config"])
         #expect(approved.status == 0, "\(approved.output)")
+        // The incident may resolve (as the remediation's) on a regular report before the command's
+        // result, which waits for Sidekiq to settle, arrives: wait for both.
+        var shown: OperatorAPI.Remediation?
         try await EndToEndTests.waitFor(seconds: 90) {
             let answer = try herdctl(["incident", "show", "\(open.id)", "--json"])
             let detail = try? OperatorAPI.decoder.decode(
                 OperatorAPI.IncidentDetail.self, from: Data(answer.output.utf8))
+            shown = try? OperatorAPI.decoder.decode(
+                OperatorAPI.RemediationDetail.self,
+                from: Data(try herdctl(["remediate", "show", remediation.id, "--json"]).output.utf8)
+            ).remediation
             return detail?.incident.state == "resolved" && detail?.incident.resolution == "remediation"
+                && shown?.state != "dispatched"
         }
-        let shown = try OperatorAPI.decoder.decode(
-            OperatorAPI.RemediationDetail.self,
-            from: Data(try herdctl(["remediate", "show", remediation.id, "--json"]).output.utf8)
-        ).remediation
-        #expect(shown.state == "succeeded" && shown.verification.allSatisfy { $0.status == "ok" }, "\(shown)")
+        let done = try #require(shown)
+        #expect(done.state == "succeeded" && done.verification.allSatisfy { $0.status == "ok" }, "\(done)")
 
         // The supervisor dies without cleaning up: `down` still finds and stops everything it started.
         let supervisor = try #require(Int32(try String(contentsOfFile: dir + "/supervisor.pid", encoding: .utf8)))
