@@ -1,0 +1,80 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import HerdController
+import HerdProtocol
+import HerdTestSupport
+import NIOHTTP1
+import Testing
+import X509
+
+/// Refusals an outsider's client meets, each with its documented code and a JSON body.
+extension ControllerServerTests {
+    /// A CSR with an RSA key, or text that is no CSR, is the client's error (422 `invalid_field`
+    /// naming `csr_pem`), never a 500; and the refusal does not spend the token.
+    @Test func aBadCSRIsRefusedAsTheClientsAndKeepsTheToken() async throws {
+        try await Self.withController { running in
+            let operatorClient = try running.client(identity: try running.operatorIdentity)
+            let tokenAnswer = try await Self.call(
+                operatorClient, .POST, running.url + "/v1/tokens",
+                body: Array(#"{"instance":"rsa.example","ttl_seconds":3600}"#.utf8))
+            let token = try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
+            let directory = try TemporaryDirectory("herd-rsa-csr")
+            defer { directory.remove() }
+            _ = try runExecutable(
+                "/usr/bin/openssl",
+                [
+                    "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=rsa.example", "-keyout",
+                    directory.file("key.pem"), "-out", directory.file("csr.pem"),
+                ])
+            let rsaCSR = try String(contentsOfFile: directory.file("csr.pem"), encoding: .utf8)
+            #expect(rsaCSR.contains("BEGIN CERTIFICATE REQUEST"))
+
+            let signingKey = Curve25519.Signing.PrivateKey()
+            let signer = MessageSigner(privateKey: signingKey)
+            func enroll(_ csrPEM: String) async throws -> Answer {
+                let request = EnrollRequest(
+                    token: token.token, instance: "rsa.example", agentVersion: "0.1.0",
+                    signingPublicKey: Base64.encode(signingKey.publicKey.rawRepresentation), csrPEM: csrPEM,
+                    host: HostFacts(hostname: "h"), sentAt: Date())
+                return try await Self.call(
+                    try running.client(), .POST, running.url + "/v1/enroll",
+                    body: WireCoding.encode(try signer.seal(request, as: .enrollRequest)))
+            }
+            // (Text that is not even PEM is refused by the message's own validation, before the CA.)
+            let notACSR = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+            for (name, pem) in [("an RSA key", rsaCSR), ("not a CSR", notACSR)] {
+                let answer = try await enroll(pem)
+                #expect(answer.status == 422 && answer.text.contains("invalid_field"), "\(name): \(answer.text)")
+                #expect(answer.text.contains("csr_pem"), "\(name): \(answer.text)")
+            }
+            let tlsKey = P256.Signing.PrivateKey()
+            let csr = try CertificateSigningRequest(
+                version: .v1, subject: try DistinguishedName { CommonName("rsa.example") },
+                privateKey: .init(tlsKey), attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+            let accepted = try await enroll(try csr.serializeAsPEM().pemString)
+            #expect(accepted.status == 200, "\(accepted.text)")
+        }
+    }
+
+    /// Every answer has a JSON body, also for a path or a method no route takes; and a value echoed from
+    /// the request reaches the message with its control characters escaped, never raw.
+    @Test func unknownEndpointsAnswerJSONAndEchoedValuesAreEscaped() async throws {
+        try await Self.withController { running in
+            let agent = try await Self.enroll(running, instance: "echo.example")
+            let client = try running.client(identity: (agent.certificatePEM, agent.keyPEM))
+            for (method, path) in [(HTTPMethod.GET, "/v1/nothing"), (.DELETE, "/v1/reports"), (.GET, "/")] {
+                let answer = try await Self.call(client, method, running.url + path)
+                #expect(answer.status == 404 && answer.errorCode == "not_found", "\(method) \(path): \(answer.text)")
+            }
+            let signature =
+                #"{"keyid":"\#(String(repeating: "ab", count: 32))","sig":"\#(String(repeating: "A", count: 86))=="}"#
+            let envelope = #"{"payloadType":"a\nb\u001b[31m","payload":"e30=","signatures":[\#(signature)]}"#
+            let answer = try await Self.call(client, .POST, running.url + "/v1/reports", body: Array(envelope.utf8))
+            let error = try WireCoding.decode(ErrorResponse.self, from: answer.body).error
+            #expect(answer.status == 400, "\(answer.text)")
+            #expect(!error.message.contains("\n") && !error.message.contains("\u{1b}"), "\(error.message)")
+            #expect(error.message.contains("a\\nb\\u{1b}[31m"), "\(error.message)")
+        }
+    }
+}
