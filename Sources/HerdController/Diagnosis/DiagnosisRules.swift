@@ -153,7 +153,7 @@ enum DiagnosisRules {
             },
             action: nil),
         DiagnosisRule(
-            id: "sidekiq_down", explains: ["sidekiq", "services", "logs"],
+            id: "sidekiq_down", explains: ["sidekiq", "services"],
             needs: "no live Sidekiq process, or its unit inactive",
             match: { e in
                 let noProcess = e.metric("sidekiq", "processes.live") == 0
@@ -165,7 +165,7 @@ enum DiagnosisRules {
             nextStep: "Restart Sidekiq, then watch its queues drain (herdctl show)",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"])),
         DiagnosisRule(
-            id: "sidekiq_stuck", explains: ["sidekiq", "logs"],
+            id: "sidekiq_stuck", explains: ["sidekiq"],
             needs: "stale Sidekiq heartbeats, or every thread busy while the check fails",
             match: { e in
                 let stale = (e.metric("sidekiq", "processes.stale") ?? 0) > 0
@@ -179,7 +179,7 @@ enum DiagnosisRules {
                 "Restart Sidekiq; if it sticks again, look for a job class that hangs (the logs' Sidekiq failures)",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"])),
         DiagnosisRule(
-            id: "sidekiq_backlog", explains: ["sidekiq", "logs"],
+            id: "sidekiq_backlog", explains: ["sidekiq"],
             needs: "a queue behind (latency) while Sidekiq's processes live and have idle threads",
             match: { e in
                 guard (e.metric("sidekiq", "processes.live") ?? 0) > 0, (e.metric("sidekiq", "latency_s") ?? 0) > 0,
