@@ -30,6 +30,10 @@ func runServiceCheck(
     // loaded CI machine before the check's own timeouts (services.timeout) are what a test looks at:
     // with the default 10 s, a slow start once left a check 100 ms for a server that answers at once.
     configuration.checkTimeout = .seconds(120)
+    // Likewise the services' own timeout: a test about a stall sets a short one; the others must not
+    // see a healthy server called silent because the suite's start-up loaded both cores (CI once saw
+    // PostgreSQL's first answer take over 5 s while 250 tests started).
+    configuration.serviceTimeout = .seconds(30)
     configure(&configuration)
     let context = CheckContext(
         host: try host.surfaces(configuration), configuration: configuration,
