@@ -111,13 +111,13 @@ import Testing
             let nearlyFull = try await runServiceCheck(PostgresCheck(), env: env)
             #expect(nearlyFull.status == .critical, "\(nearlyFull.summary)")
             #expect(nearlyFull.metrics["connections.in_use"] == 16)
-            #expect(nearlyFull.findings.map(\.category) == [.dbPoolExhausted])
+            #expect(nearlyFull.findings.map(\.category) == [.dbConnectionLimit])
         }
         try await Self.holding(17, cluster) { _ in
             let full = try await runServiceCheck(PostgresCheck(), env: env)
             #expect(full.status == .critical)
             #expect(full.findings.map(\.signature) == ["PostgreSQL too many clients"])
-            #expect(full.findings.map(\.category) == [.dbPoolExhausted])
+            #expect(full.findings.map(\.category) == [.dbConnectionLimit])
         }
     }
 

@@ -16,7 +16,7 @@ import Testing
             "I, [2025-04-22T03:10:54.777617 #27]  INFO -- : [b3c1] method=POST path=/api/v1/statuses format=html controller=Api::V1::StatusesController action=create status=500 error='ActiveRecord::ConnectionTimeoutError: could not obtain a connection from the pool within 5.000 seconds (waited 5.001 seconds); all pooled connections were in use' allocations=1234 duration=5012.34",
             "db_pool_exhausted"
         ),
-        ("PG::ConnectionBad: FATAL:  sorry, too many clients already", "db_pool_exhausted"),
+        ("PG::ConnectionBad: FATAL:  sorry, too many clients already", "db_connection_limit"),
         (
             "PG::ConnectionBad: could not connect to server: Connection refused Is the server running on host \"127.0.0.1\" and accepting TCP/IP connections on port 5432?",
             "db_connection"

@@ -76,7 +76,9 @@ import Testing
         var testDescription: String { name }
     }
 
-    static let cases: [Case] = [
+    static let cases: [Case] = playbookCases + logCases
+
+    static let playbookCases: [Case] = [
         Case(
             name: "Redis refused: Sidekiq's failure is Redis's", check: "sidekiq",
             results: [
@@ -97,7 +99,7 @@ import Testing
                     "logs", .warning,
                     findings: [
                         finding(
-                            .dbPoolExhausted, "too many clients",
+                            .dbConnectionLimit, "too many clients",
                             "PG::ConnectionBad: FATAL:  sorry, too many clients already")
                     ]),
                 PatternTests.result(
@@ -329,11 +331,11 @@ import Testing
                     "logs", .warning,
                     findings: [
                         finding(
-                            .other, "HTTP 500 NoMethodError",
+                            .appError, "HTTP 500 NoMethodError",
                             "method=POST path=/api/v1/statuses format=json controller=Api::V1::StatusesController action=create status=500 error='NoMethodError: undefined method `id' for nil'"
                         )
                     ])
-            ], rule: "rails_exception", cause: "Rails raises NoMethodError"),
+            ], rule: "rails_exception", cause: "Mastodon raises NoMethodError"),
         Case(
             name: "the probe's 401", check: "mastodon.api_probe",
             results: [

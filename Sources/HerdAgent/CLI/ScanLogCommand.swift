@@ -14,6 +14,9 @@ struct ScanLogCommand: ParsableCommand {
         discussion: """
             Reads FILE (or standard input for '-') line by line with bounded memory; lines longer than 1 MiB
             are cut. An exception and its backtrace, or the Rails lines of one request, count as one event.
+            An error line no signature names (ERROR, FATAL, nginx [error], journald priority <= 3, ...) is
+            an unclassified_error finding with a redacted sample: an error is never called healthy.
+            Categories: Agent/log-categories.md.
             Exit status 0 when the log was read, whatever it contained; 1 when it could not be read or a
             signature file is invalid; 64 for bad arguments.
             """)
@@ -24,6 +27,14 @@ struct ScanLogCommand: ParsableCommand {
         case production, sidekiq
         case nginxError = "nginx-error"
         case kernel
+
+        var journal: ApplicationLogsCheck.Scan.JournalLines {
+            switch self {
+            case .auto: .recognised
+            case .journalJSON: .only
+            default: .never
+            }
+        }
     }
 
     @Option(
@@ -57,29 +68,19 @@ struct ScanLogCommand: ParsableCommand {
         }
         defer { if fd != STDIN_FILENO { close(fd) } }
 
-        var classifier = LogClassifier(matcher: SignatureMatcher(table: table))
+        // What the logs check counts, so that a pasted log gets the findings a host would report.
+        var scan = ApplicationLogsCheck.Scan(matcher: SignatureMatcher(table: table))
         var reader = LineReader(fd: fd)
         var unparsed = 0
-        let format = self.format
         do {
             try reader.forEachLine { line, number in
-                let looksLikeJournal = line.first == UInt8(ascii: "{")
-                if format == .journalJSON || (format == .auto && looksLikeJournal) {
-                    if let entry = try? JournalEntry.parse(line) {
-                        classifier.feed(entry.message, number: number)
-                        return
-                    }
-                    if format == .journalJSON {
-                        unparsed += 1
-                        return
-                    }
-                }
-                classifier.feed(line, number: number)
+                if !scan.feed(anyLine: line, number: number, journal: format.journal) { unparsed += 1 }
             }
         } catch {
             throw ScanLogError(description: "cannot read \(file): \(error)")
         }
-        let tallies = classifier.finish()
+        let tallies = scan.tallies()
+        let classifier = scan.classifier
         if json {
             printJSON(tallies, lines: classifier.lines, events: classifier.events, reader: reader, unparsed: unparsed)
         } else {

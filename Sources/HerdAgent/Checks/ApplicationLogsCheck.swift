@@ -11,9 +11,11 @@ public struct ApplicationLogsCheck: BlockingCheck {
     public let playbookStep = "1 · read the logs"
 
     /// Categories that mean posting is failing now, whatever their count.
-    static let criticalCategories: Set<FindingCategory> = [.dbConnection, .dbPoolExhausted, .redisDown, .diskFull]
+    static let criticalCategories: Set<FindingCategory> = [
+        .dbConnection, .dbPoolExhausted, .dbConnectionLimit, .dbSchema, .redisDown, .diskFull, .configError,
+    ]
     /// Categories that are background noise on any federated server.
-    static let quietCategories: Set<FindingCategory> = [.federationRemoteFailure, .other]
+    static let quietCategories: Set<FindingCategory> = [.federationRemoteFailure]
 
     public init() {}
 
@@ -26,7 +28,9 @@ public struct ApplicationLogsCheck: BlockingCheck {
         if configuration.logsFromJournal {
             let units = [configuration.webUnit, configuration.sidekiqUnit, configuration.streamingUnits]
             do {
-                let batch = try context.readJournal(units: units, memory: &memory) { line, _ in scan.feed(line) }
+                let batch = try context.readJournal(units: units, memory: &memory) { line, entry in
+                    scan.feed(line, errorPriority: entry.isError)
+                }
                 sources += 1
                 scan.bytes += batch.bytes
                 scan.lagging = scan.lagging || batch.reachedCap
@@ -68,29 +72,44 @@ public struct ApplicationLogsCheck: BlockingCheck {
             classifier = LogClassifier(matcher: matcher)
         }
 
-        mutating func feed(_ line: UnsafeBufferPointer<UInt8>) {
+        /// `number`: the line's own number when the caller counts lines (skipping some); else the count.
+        mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int? = nil, errorPriority: Bool = false) {
             lines += 1
+            let number = number ?? lines
             LogLine.withoutANSI(line) { clean in
                 let start = LogLine.messageStart(clean)
-                classifier.feed(clean: clean, messageStart: start, number: lines)
-                stats.feed(clean: clean, messageStart: start)
+                classifier.feed(clean: clean, messageStart: start, number: number, errorPriority: errorPriority)
+                stats.feed(clean: clean, messageStart: start, number: number)
             }
+        }
+
+        /// How a line that may be `journalctl -o json` output is read.
+        enum JournalLines { case never, recognised, only }
+
+        /// A line of a log of unknown origin (`scan-log`, the real-world corpus): journald JSON lines
+        /// are read as their entries when `journal` allows. False when a line had to be journald JSON
+        /// (`.only`) and was not: it is skipped.
+        mutating func feed(anyLine line: UnsafeBufferPointer<UInt8>, number: Int, journal: JournalLines) -> Bool {
+            if journal != .never, line.first == UInt8(ascii: "{") || journal == .only {
+                if let entry = try? JournalEntry.parse(line) {
+                    entry.message.withUnsafeBufferPointer { feed($0, number: number, errorPriority: entry.isError) }
+                    return true
+                }
+                if journal == .only { return false }
+            }
+            feed(line, number: number)
+            return true
+        }
+
+        /// Every event's tally and the 500s no signature names, most frequent first.
+        mutating func tallies() -> [LogClassifier.Tally] {
+            classifier.finish(adding: stats.unrecognised500s(classifier.matcher))
         }
     }
 
     static func evaluate(_ scan: inout Scan, problems: [String], memory: CheckMemory) -> CheckOutcome {
         let stats = scan.stats
-        var findings = scan.classifier.finish().map(\.finding)
-        // A 500 whose error class no signature knows is still worth naming.
-        for (name, entry) in stats.errors500.sorted(by: { $0.value.count > $1.value.count }) {
-            if scan.classifier.matcher.firstMatch(in: Array(name.utf8)) == nil {
-                findings.append(
-                    Finding(
-                        category: .other, signature: "HTTP 500 " + name, count: UInt64(entry.count),
-                        sample: entry.sample))
-            }
-        }
-        findings = Array(findings.prefix(Limits.maxFindingsPerResult))
+        let findings = Array(scan.tallies().map(\.finding).prefix(Limits.maxFindingsPerResult))
 
         let requests = stats.requests
         let errors5xx = stats.requestsByClass[5]

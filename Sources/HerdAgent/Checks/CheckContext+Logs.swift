@@ -8,7 +8,7 @@ extension CheckContext {
     /// Reads new journal entries of `units` (or the kernel's) and hands each message to `body`.
     func readJournal(
         units: [String], kernel: Bool = false, memory: inout CheckMemory,
-        _ body: (UnsafeBufferPointer<UInt8>, _ unit: String?) -> Void
+        _ body: (UnsafeBufferPointer<UInt8>, JournalEntry) -> Void
     ) throws(HostError) -> JournalBatch {
         let key = kernel ? "journal.kernel.cursor" : "journal.cursor"
         let query = JournalQuery(
@@ -16,7 +16,7 @@ extension CheckContext {
             since: now.addingTimeInterval(-Double(configuration.intervalSeconds)),
             maxBytes: configuration.logsMaxBytesPerCycle, timeout: remaining)
         let batch = try host.journal.read(query) { entry in
-            entry.message.withUnsafeBufferPointer { body($0, entry.unit) }
+            entry.message.withUnsafeBufferPointer { body($0, entry) }
         }
         if let cursor = batch.lastCursor { memory.strings[key] = cursor }
         return batch

@@ -205,7 +205,7 @@ public struct PostgresCheck: Check {
     static func unreachable(_ error: PostgresCheckError, _ settings: PostgresSettings) -> CheckOutcome {
         let (category, signature): (FindingCategory, String) =
             switch error.kind {
-            case .tooManyClients: (.dbPoolExhausted, "PostgreSQL too many clients")
+            case .tooManyClients: (.dbConnectionLimit, "PostgreSQL too many clients")
             case .refused: (.dbConnection, "PostgreSQL connection refused")
             case .socketMissing: (.dbConnection, "PostgreSQL socket missing")
             case .authFailed: (.dbConnection, "PostgreSQL authentication failed")
@@ -251,18 +251,18 @@ public struct PostgresCheck: Check {
         ].merging(budget.metrics) { $1 }
         if usage >= configuration.postgresConnectionsCriticalPercent {
             raise(
-                .critical, "\(inUse) of \(available) connections in use", .dbPoolExhausted,
+                .critical, "\(inUse) of \(available) connections in use", .dbConnectionLimit,
                 "PostgreSQL connections nearly exhausted")
         } else if usage >= configuration.postgresConnectionsWarningPercent {
             raise(
-                .warning, "\(inUse) of \(available) connections in use", .dbPoolExhausted,
+                .warning, "\(inUse) of \(available) connections in use", .dbConnectionLimit,
                 "PostgreSQL connections nearly exhausted")
         }
         if budget.total > available {
             raise(
                 .warning,
                 "Mastodon's pools may open \(budget.total) connections (\(budget.explanation)), the server allows \(available)",
-                .dbPoolExhausted, "pool budget exceeds max_connections")
+                .dbConnectionLimit, "pool budget exceeds max_connections")
         }
         if snapshot.serverEncoding != "UTF8" || snapshot.databaseEncoding != "UTF8" {
             raise(

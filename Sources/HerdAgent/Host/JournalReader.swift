@@ -77,7 +77,7 @@ public struct JournalctlReader: JournalReader {
     }
 
     func arguments(_ query: JournalQuery, start: [String]) -> [String] {
-        var arguments = ["--no-pager", "--output=json", "--output-fields=MESSAGE,_SYSTEMD_UNIT"]
+        var arguments = ["--no-pager", "--output=json", "--output-fields=MESSAGE,_SYSTEMD_UNIT,PRIORITY"]
         if let directory { arguments += ["--directory", directory] }
         if query.kernel {
             arguments.append("--dmesg")

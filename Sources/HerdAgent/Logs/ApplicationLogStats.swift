@@ -8,8 +8,15 @@ public struct ApplicationLogStats: Sendable, Hashable {
     /// Index = status / 100 (1…5).
     public var requestsByClass = [Int](repeating: 0, count: 6)
     public var status500 = 0
-    /// Error class of each `status=500` → count and a redacted sample line.
-    public var errors500: [String: (count: Int, sample: String)] = [:]
+    /// Error class of each `status=500` → how often, where, and a redacted sample line.
+    public var errors500: [String: Error500] = [:]
+
+    public struct Error500: Sendable, Hashable {
+        public var count: Int
+        public var sample: String
+        public var firstLine: Int
+        public var lastLine: Int
+    }
     public var exceptions = 0
     public var sidekiqDone = 0
     public var sidekiqFailed = 0
@@ -31,12 +38,13 @@ public struct ApplicationLogStats: Sendable, Hashable {
         hasher.combine(sidekiqFailed)
     }
 
-    public mutating func feed(_ line: UnsafeBufferPointer<UInt8>) {
-        LogLine.withoutANSI(line) { feed(clean: $0, messageStart: LogLine.messageStart($0)) }
+    public mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: Int = 0) {
+        LogLine.withoutANSI(line) { feed(clean: $0, messageStart: LogLine.messageStart($0), number: number) }
     }
 
-    /// `feed` for a line already stripped of colour codes, with its message start (see `LogClassifier`).
-    public mutating func feed(clean line: UnsafeBufferPointer<UInt8>, messageStart start: Int) {
+    /// `feed` for a line already stripped of colour codes, with its message start (see `LogClassifier`);
+    /// `number` is the line's, for where a 500's error class was seen.
+    public mutating func feed(clean line: UnsafeBufferPointer<UInt8>, messageStart start: Int, number: Int = 0) {
         let limit = line.count
         if let method = Self.lograge(line, from: start),
             let status = LogLine.find(Self.status, in: line, from: method, limit: limit),
@@ -47,7 +55,7 @@ public struct ApplicationLogStats: Sendable, Hashable {
                 postingRequests += 1
                 if code >= 500 { postingFailures += 1 }
             }
-            if code == 500 { record500(line, from: status, start: start) }
+            if code == 500 { record500(line, from: status, start: start, number: number) }
             return
         }
         if let fatal = LogLine.find(Self.fatal, in: line, from: start, limit: min(limit, start + 80)) {
@@ -75,7 +83,18 @@ public struct ApplicationLogStats: Sendable, Hashable {
         }
     }
 
-    private mutating func record500(_ line: UnsafeBufferPointer<UInt8>, from status: Int, start: Int) {
+    /// The 500s whose error class no signature of `matcher` names, as `app_error` tallies named
+    /// `HTTP 500 <class>`: an exception in the application's own code is still worth naming.
+    public func unrecognised500s(_ matcher: SignatureMatcher) -> [LogClassifier.Tally] {
+        errors500.compactMap { name, entry in
+            guard matcher.firstMatch(in: Array(name.utf8)) == nil else { return nil }
+            return LogClassifier.Tally(
+                category: .appError, signature: "HTTP 500 " + name, count: UInt64(entry.count),
+                firstLine: entry.firstLine, lastLine: entry.lastLine, sample: entry.sample)
+        }
+    }
+
+    private mutating func record500(_ line: UnsafeBufferPointer<UInt8>, from status: Int, start: Int, number: Int) {
         status500 += 1
         var name = "(no error field)"
         if let error = LogLine.find(Self.error, in: line, from: status, limit: line.count) {
@@ -89,10 +108,13 @@ public struct ApplicationLogStats: Sendable, Hashable {
             if end > from { name = String(decoding: line[from..<end], as: UTF8.self) }
         }
         if errors500[name] == nil && errors500.count >= Self.maxErrorClasses { name = "(other error classes)" }
-        if let entry = errors500[name] {
-            errors500[name] = (entry.count + 1, entry.sample)
+        if errors500[name] != nil {
+            errors500[name]!.count += 1
+            errors500[name]!.lastLine = number
         } else {
-            errors500[name] = (1, Redactor.sample(line[start...].prefix(Redactor.maxInputBytes)))
+            errors500[name] = Error500(
+                count: 1, sample: Redactor.sample(line[start...].prefix(Redactor.maxInputBytes)), firstLine: number,
+                lastLine: number)
         }
     }
 

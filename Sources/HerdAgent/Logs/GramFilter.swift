@@ -29,6 +29,13 @@ struct GramFilter: Sendable {
     /// matches, and every line has to go to the automaton.
     init?(signatures: [[[UInt8]]]) {
         let ordinary = Self.pairCounts(OrdinaryLogText.sample.utf8)
+        // Grams that ordinary lines hold whole ("::Ti" of `::Timelines`, "Work" of `DeliveryWorker`):
+        // a signature whose every gram is among them is the only way a healthy line gets through.
+        let sample = Array(OrdinaryLogText.sample.utf8)
+        var seen = Set<UInt32>()
+        for i in 0..<max(0, sample.count - Self.gramBytes + 1) {
+            seen.insert(sample[i..<(i + Self.gramBytes)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+        }
         var grams: [[UInt8]] = []
         for fragments in signatures {
             var best: (score: Int, gram: ArraySlice<UInt8>)?
@@ -40,7 +47,10 @@ struct GramFilter: Sendable {
                     let pairs = (start..<(start + Self.gramBytes - 1)).map {
                         ordinary[Int(fragment[$0]) | Int(fragment[$0 + 1]) << 8]
                     }
-                    let score = pairs.reduce(0, +) + 5 * gram.reduce(0) { $0 + LogLine.commonness($1) }
+                    let word = gram.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+                    let score =
+                        pairs.reduce(0, +) + 5 * gram.reduce(0) { $0 + LogLine.commonness($1) }
+                        + (seen.contains(word) ? 1 << 20 : 0)
                     if best.map({ score < $0.score }) ?? true { best = (score, gram) }
                 }
             }

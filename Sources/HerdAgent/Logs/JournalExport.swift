@@ -6,12 +6,18 @@ public struct JournalEntry: Sendable, Hashable {
     public var message: [UInt8]
     public var unit: String?
     public var cursor: String?
+    /// syslog's priority, 0 (emerg) … 7 (debug); journald writes it as a string.
+    public var priority: Int?
+
+    /// Priority 3 (err) or more severe.
+    public var isError: Bool { priority.map { $0 <= 3 } ?? false }
 
     public static func parse(_ line: UnsafeBufferPointer<UInt8>) throws(WireError) -> JournalEntry {
         var reader = JSONReader(Array(line))
         var message: [UInt8]?
         var unit: String?
         var cursor: String?
+        var priority: Int?
         try reader.readObject { r, key throws(WireError) in
             switch key {
             case "MESSAGE":
@@ -30,10 +36,12 @@ public struct JournalEntry: Sendable, Hashable {
                 }
             case "_SYSTEMD_UNIT": unit = try r.readString()
             case "__CURSOR": cursor = try r.readString()
+            case "PRIORITY": priority = Int(try r.readString()).flatMap { (0...7).contains($0) ? $0 : nil }
             default: try r.skipValue()
             }
         }
         try reader.finish()
-        return JournalEntry(message: try reader.required(message, "MESSAGE"), unit: unit, cursor: cursor)
+        return JournalEntry(
+            message: try reader.required(message, "MESSAGE"), unit: unit, cursor: cursor, priority: priority)
     }
 }

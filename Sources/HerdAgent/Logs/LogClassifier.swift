@@ -4,6 +4,11 @@ import HerdProtocol
 /// its backtrace, the Rails lines tagged with one request id, or Sidekiq's WARN triple from one thread
 /// count once, under the first signature (in table order) that any of their lines matched.
 ///
+/// An event at error severity that no signature names is never silence: the table's severity markers
+/// (category `unclassified_error`, always last) or a journald priority ≤ 3 make it an
+/// `unclassified_error` tally, one per shape of its message (`UnrecognisedShape`), so that two
+/// different unknown errors each show a sample.
+///
 /// Feed it lines in order; it keeps no line after it has looked at it, so memory does not grow with
 /// the input. Lines may hold anything: ANSI colour codes are stripped, bytes that are not UTF-8 are
 /// just bytes.
@@ -25,10 +30,16 @@ public struct LogClassifier {
     /// The signature the last line fed matched, if any (for checks that also count per line).
     public private(set) var lastLineMatch: Int?
     private var tallies: [Int: Tally] = [:]
+    /// `unclassified_error` tallies by signature name (marker and shape), at most `maxShapes`.
+    private var unrecognised: [String: Tally] = [:]
+    /// How many distinct shapes of unrecognised error are told apart; later ones count under "other shapes".
+    public static let maxShapes = 16
     private var hits: [MultiPatternMatcher.Match] = []
 
     private var eventOpen = false
     private var eventSignature: Int?
+    /// Whether a line of the open event came with an error priority from its source (journald).
+    private var eventPriorityError = false
     private var eventLine = 0
     /// The raw bytes (capped) of the line where the event's best signature matched; redacted only if
     /// it becomes a tally's sample, so redaction runs once per signature, not once per event.
@@ -49,7 +60,10 @@ public struct LogClassifier {
 
     /// `feed` for a line a caller has already stripped of colour codes and found the message start of
     /// (`LogLine.withoutANSI`, `LogLine.messageStart`), when it hands the same line to other counters too.
-    public mutating func feed(clean line: UnsafeBufferPointer<UInt8>, messageStart start: Int, number: Int) {
+    /// `errorPriority`: the line's source gave it error severity (journald `PRIORITY` ≤ 3).
+    public mutating func feed(
+        clean line: UnsafeBufferPointer<UInt8>, messageStart start: Int, number: Int, errorPriority: Bool = false
+    ) {
         lines += 1
         let requestID = LogLine.requestID(line, from: start)
         let thread = requestID == nil ? LogLine.sidekiqWarnThread(line, from: start) : nil
@@ -67,6 +81,11 @@ public struct LogClassifier {
             eventSidekiqThread = threadKey
         }
         lastLineMatch = matcher.firstMatch(in: line, scratch: &hits)
+        if errorPriority, lastLineMatch == nil, !eventPriorityError, eventSignature == nil {
+            eventPriorityError = true
+            eventSample.removeAll(keepingCapacity: true)
+            eventSample.append(contentsOf: line[start...].prefix(Redactor.maxInputBytes))
+        }
         guard let match = lastLineMatch else { return }
         if eventSignature.map({ match < $0 }) ?? true {
             eventSignature = match
@@ -75,34 +94,60 @@ public struct LogClassifier {
         }
     }
 
-    public mutating func feed(_ line: [UInt8], number: Int) {
-        line.withUnsafeBufferPointer { feed($0, number: number) }
+    public mutating func feed(_ line: [UInt8], number: Int, errorPriority: Bool = false) {
+        line.withUnsafeBufferPointer { buffer in
+            LogLine.withoutANSI(buffer) {
+                feed(clean: $0, messageStart: LogLine.messageStart($0), number: number, errorPriority: errorPriority)
+            }
+        }
     }
 
-    /// Closes the open event and returns every tally, most frequent first.
-    public mutating func finish() -> [Tally] {
+    /// Closes the open event and returns every tally (and `extra`'s, counted elsewhere), most frequent first.
+    public mutating func finish(adding extra: [Tally] = []) -> [Tally] {
         closeEvent()
         eventOpen = false
-        return tallies.values.sorted { ($0.count, -$0.firstLine) > ($1.count, -$1.firstLine) }
+        return (Array(tallies.values) + Array(unrecognised.values) + extra).sorted {
+            ($0.count, -$0.firstLine, $0.signature) > ($1.count, -$1.firstLine, $1.signature)
+        }
     }
 
     private mutating func closeEvent() {
         defer {
             eventSignature = nil
+            eventPriorityError = false
             eventRequestID = 0
             eventSidekiqThread = 0
         }
         guard eventOpen else { return }
         events += 1
-        guard let signature = eventSignature else { return }
+        let entry = eventSignature.map { matcher.table.signatures[$0] }
+        if entry?.category == .unclassifiedError || (entry == nil && eventPriorityError) {
+            countUnrecognised(marker: entry?.name ?? "journald error priority")
+            return
+        }
+        guard let signature = eventSignature, let entry else { return }
         if var tally = tallies[signature] {
             tally.count += 1
             tally.lastLine = eventLine
             tallies[signature] = tally
         } else {
-            let entry = matcher.table.signatures[signature]
             tallies[signature] = Tally(
                 category: entry.category, signature: entry.name, count: 1, firstLine: eventLine, lastLine: eventLine,
+                sample: Redactor.sample(eventSample))
+        }
+    }
+
+    /// Counts the open event as an unrecognised error of its marker and message shape.
+    private mutating func countUnrecognised(marker: String) {
+        var name = marker + ": " + UnrecognisedShape.of(eventSample)
+        if unrecognised[name] == nil, unrecognised.count >= Self.maxShapes { name = marker + ": other shapes" }
+        if var tally = unrecognised[name] {
+            tally.count += 1
+            tally.lastLine = eventLine
+            unrecognised[name] = tally
+        } else {
+            unrecognised[name] = Tally(
+                category: .unclassifiedError, signature: name, count: 1, firstLine: eventLine, lastLine: eventLine,
                 sample: Redactor.sample(eventSample))
         }
     }

@@ -7,6 +7,10 @@ import HerdProtocol
 /// literal text; `*` between fragments means "anything in between, in this order" (`\*` is a literal
 /// star, `\\` a backslash). Blank lines and lines starting with `#` are ignored. When several signatures
 /// match one event, the first in table order wins, so specific lines go before general ones.
+///
+/// Signatures of category `unclassified_error` are severity markers (`ERROR`, nginx's `[error]`): they
+/// say a line is an error without saying which. Every table keeps them after all the others, also when
+/// tables are appended, so an operator's signature always wins over a built-in marker.
 public struct SignatureTable: Sendable {
     public struct Signature: Sendable, Hashable {
         public var category: FindingCategory
@@ -22,7 +26,9 @@ public struct SignatureTable: Sendable {
     public private(set) var signatures: [Signature]
 
     public init(signatures: [Signature]) {
-        self.signatures = signatures
+        self.signatures =
+            signatures.filter { $0.category != .unclassifiedError }
+            + signatures.filter { $0.category == .unclassifiedError }
     }
 
     /// Parses a table; `source` names it in errors (a path, or "built-in").
@@ -53,7 +59,8 @@ public struct SignatureTable: Sendable {
         return SignatureTable(signatures: signatures)
     }
 
-    /// This table followed by `other`'s signatures (operators' files extend the built-in table).
+    /// This table followed by `other`'s signatures (operators' files extend the built-in table), the
+    /// severity markers of both after everything else.
     public func appending(_ other: SignatureTable) -> SignatureTable {
         SignatureTable(signatures: signatures + other.signatures)
     }

@@ -10,16 +10,17 @@ enum DiagnosisRules {
         "logs", "mastodon.http", "mastodon.api_probe", "nginx.error_log", "nginx.access_log",
     ]
 
-    /// Connection-limit refusals by the server itself, as the agent's signatures name them.
-    static let serverLimit = ["too many clients", "reserved connection slots", "PostgreSQL connections nearly"]
-
     /// The streaming server: its units and its upstream in nginx's error lines.
     static func isStreaming(_ finding: Finding) -> Bool {
         let text = finding.signature + " " + (finding.sample ?? "")
         return text.contains("streaming") || text.contains(":4000")
     }
 
-    static let all: [DiagnosisRule] = [
+    /// Every cause, in the order they are tried.
+    static let all: [DiagnosisRule] = dependencies + application
+
+    /// The services Mastodon needs and its own processes.
+    static let dependencies: [DiagnosisRule] = [
         DiagnosisRule(
             id: "redis_down", explains: web.union(["sidekiq", "services"]),
             needs: "`redis_down` findings (Redis::CannotConnectError, MISCONF, …) on any check",
@@ -32,7 +33,7 @@ enum DiagnosisRules {
             id: "db_connections_exhausted", explains: web.union(["postgresql", "sidekiq"]),
             needs: "the server refuses connections (too many clients, reserved slots) or ≥ 90 % of them are in use",
             match: { e in
-                var lines = e.findings(.dbPoolExhausted) { f in serverLimit.contains { f.signature.contains($0) } }
+                var lines = e.findings(.dbConnectionLimit)
                 if let used = e.metric("postgresql", "connections.used_percent"), used >= 90 {
                     lines += e.summary("postgresql")
                 }
@@ -69,7 +70,7 @@ enum DiagnosisRules {
             needs:
                 "ActiveRecord::ConnectionTimeoutError (Rails' own pool) while the server still has connections to give",
             match: { e in
-                e.findings(.dbPoolExhausted) { f in !serverLimit.contains { f.signature.contains($0) } }.nilIfEmpty
+                e.findings(.dbPoolExhausted).nilIfEmpty
             },
             cause: { e in
                 let used = e.metric("postgresql", "connections.used_percent").map {
@@ -100,6 +101,14 @@ enum DiagnosisRules {
             cause: { _ in "PostgreSQL is unreachable" },
             nextStep:
                 "Check that PostgreSQL runs (systemctl status postgresql) and that DB_HOST/DB_PORT in .env.production point at it; web and Sidekiq reconnect by themselves",
+            action: nil),
+        DiagnosisRule(
+            id: "db_schema", explains: web.union(["sidekiq"]),
+            needs: "`db_schema` findings: an undefined table or column, pending or failed migrations",
+            match: { e in e.findings(.dbSchema).nilIfEmpty },
+            cause: { _ in "The database's schema does not match Mastodon's code: migrations have not run (or failed)" },
+            nextStep:
+                "As the mastodon user in the live directory: RAILS_ENV=production bundle exec rails db:migrate (the upgrade's release notes say whether post-deployment migrations wait), then restart web and Sidekiq",
             action: nil),
         DiagnosisRule(
             id: "disk_full", explains: web.union(["disk", "postgresql", "media", "sidekiq"]),
@@ -277,147 +286,6 @@ enum DiagnosisRules {
             },
             nextStep:
                 "Find the slow requests (lograge duration=, db=) before adding threads: more puma threads only help if the database and media processing keep up",
-            action: nil),
-        DiagnosisRule(
-            id: "media_broken", explains: web.union(["media"]),
-            needs:
-                "media tools missing or the media directory not writable: the media check, or those errors in the logs",
-            match: { e in
-                let lines = e.findings(.mediaProcessing) + e.findings(.permissionDenied)
-                // The media check failing explains the media check; a web check needs its own errors to be
-                // media's (an unreadable .env.production failing the HTTP check is not media's fault).
-                if e.checkID == "media", e.status("media") == .critical { return lines + e.summary("media") }
-                return lines.nilIfEmpty
-            },
-            cause: { _ in "Media processing is broken: a media tool is missing or the media directory is not writable"
-            },
-            nextStep:
-                "Install ffmpeg and libvips (or ImageMagick before 4.4); chown -R mastodon:mastodon the media directory (public/system)",
-            action: nil),
-        DiagnosisRule(
-            id: "database_encoding", explains: web.union(["postgresql"]),
-            needs: "`encoding_error` findings: the database is not UTF8",
-            match: { e in e.findings(.encodingError).nilIfEmpty },
-            cause: { _ in "The database is not UTF8: posts with characters outside its encoding fail" },
-            nextStep:
-                "Dump the database and restore it into a new UTF8 database (pg_dump, createdb -E UTF8, pg_restore)",
-            action: nil),
-        DiagnosisRule(
-            id: "object_storage", explains: web.union(["media"]),
-            needs: "`object_storage` findings (Aws::S3 errors, Storage server error)",
-            match: { e in e.findings(.objectStorage).nilIfEmpty },
-            cause: { _ in "The object storage answers with errors: media uploads and posts with media fail" },
-            nextStep:
-                "Check the storage provider's status and the S3_* credentials; when other instances on the same endpoint fail too, it is the provider's incident",
-            action: nil),
-        DiagnosisRule(
-            id: "config_broken", explains: web.union(["mastodon.config"]),
-            needs: "the mastodon.config check critical: .env.production unreadable or broken",
-            match: { e in e.status("mastodon.config") == .critical ? e.summary("mastodon.config") : nil },
-            cause: { _ in "Mastodon's configuration cannot be read: .env.production is missing, unreadable or broken" },
-            nextStep:
-                "Fix .env.production (owner mastodon, mode 0600, one KEY=value per line) and restart web, Sidekiq and streaming to load it",
-            action: nil),
-        DiagnosisRule(
-            id: "rails_exception", explains: web,
-            needs: "HTTP 500s whose exception class no infrastructure signature knows (Rails' own error)",
-            match: { e in
-                (e.findings(.other) { $0.signature.hasPrefix("HTTP 500 ") }
-                    + e.findings(FindingCategory("api_server_error")) { $0.signature.hasSuffix("rails_500") })
-                    .nilIfEmpty
-            },
-            cause: { e in
-                let classes = e.found(.other) { $0.signature.hasPrefix("HTTP 500 ") }
-                    .map { String($0.finding.signature.dropFirst("HTTP 500 ".count)) }
-                return classes.isEmpty
-                    ? "Rails answers 500: an exception in Mastodon's code, not a missing dependency"
-                    : "Rails raises \(Set(classes).sorted().joined(separator: ", ")): an exception in Mastodon's code, not a missing dependency"
-            },
-            nextStep:
-                "Read the exception's backtrace in the Rails log (journalctl -u mastodon-web, the request id of the 500); search Mastodon's issues for the class; a restart helps only with a stuck state",
-            action: nil),
-        DiagnosisRule(
-            id: "canary_token", explains: ["mastodon.api_probe"],
-            needs: "the API probe answered 401: the canary's token",
-            match: { e in e.findings(FindingCategory("api_reconnect")).nilIfEmpty },
-            cause: { _ in "The canary account's token is no longer valid; the instance itself answered" },
-            nextStep: "Issue the canary account a new token and write it to api_probe.token_file (mode 0600)",
-            action: nil),
-        DiagnosisRule(
-            id: "canary_refused", explains: ["mastodon.api_probe"],
-            needs: "the API probe answered 403 or 422: the canary account or its request is refused",
-            match: { e in e.findings(FindingCategory("api_fix_input")).nilIfEmpty },
-            cause: { e in
-                let reasons = e.found(FindingCategory("api_fix_input")).map {
-                    String($0.finding.signature.split(separator: ": ").last ?? "")
-                }
-                return
-                    "The instance refuses the canary (\(reasons.joined(separator: ", "))): its account, scopes or post, not the instance, need fixing"
-            },
-            nextStep:
-                "403: confirm, approve or re-enable the canary account, or give its token the write scopes; 422: look at what the instance refuses in the canary's post (length, duplicate)",
-            action: nil),
-        DiagnosisRule(
-            id: "rate_limited", explains: ["mastodon.api_probe"],
-            needs: "the API probe answered 429",
-            match: { e in
-                e.findings(FindingCategory("api_retry_later")) { $0.signature.hasSuffix("rate_limited") }.nilIfEmpty
-            },
-            cause: { e in
-                let wait = e.metric("mastodon.api_probe", "retry_after_s").map { " for \(Int($0)) s" } ?? ""
-                return "The API rate-limits the canary\(wait)"
-            },
-            nextStep: "Wait for the limit to reset; nothing is broken",
-            action: nil),
-        DiagnosisRule(
-            id: "api_unavailable", explains: ["mastodon.api_probe"],
-            needs: "the API probe answered 503 or got no answer",
-            match: { e in
-                e.findings(FindingCategory("api_retry_later")) { !$0.signature.hasSuffix("rate_limited") }.nilIfEmpty
-            },
-            cause: { _ in
-                "The API is temporarily unavailable (503 or no answer): maintenance, or nginx or puma refusing"
-            },
-            nextStep:
-                "Look at nginx's error log and mastodon-web's journal at that time; a 503 with 'Remote data' is another server's failure",
-            action: nil),
-        DiagnosisRule(
-            id: "tls", explains: web.union(["postgresql", "sidekiq"]),
-            needs: "`tls_error` findings: a handshake fails",
-            match: { e in e.findings(.tlsError).nilIfEmpty },
-            cause: { _ in "A TLS handshake fails (certificate expired, wrong name or untrusted)" },
-            nextStep: "Renew or fix the certificate named in the evidence (certbot renew; then reload nginx)",
-            action: SuggestedAction(action: "restart-service", parameters: ["service": "nginx"])),
-        DiagnosisRule(
-            id: "resource_pressure", explains: ["resources"],
-            needs: "the resources check in trouble: memory, swap or CPU",
-            match: { e in e.troubled("resources") ? e.summary("resources") : nil },
-            cause: { e in
-                var parts: [String] = []
-                if let memory = e.metric("resources", "memory.available_ratio"), memory < 0.15 {
-                    parts.append("\(Int(memory * 100)) % of memory available")
-                }
-                if let swap = e.metric("resources", "swap.used_ratio"), swap > 0.5 {
-                    parts.append("swap \(Int(swap * 100)) % used")
-                }
-                if let cpu = e.metric("resources", "cpu.busy_ratio"), cpu > 0.85 {
-                    parts.append("CPU \(Int(cpu * 100)) % busy")
-                }
-                if let wait = e.metric("resources", "cpu.iowait_ratio"), wait > 0.2 {
-                    parts.append("\(Int(wait * 100)) % iowait")
-                }
-                return "The host is short of resources" + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", "))
-            },
-            nextStep:
-                "Find what uses it (systemd-cgtop, ps): fewer puma workers or Sidekiq threads, a slow disk under PostgreSQL, or a bigger host",
-            action: nil),
-        DiagnosisRule(
-            id: "errors_under_load", explains: web,
-            needs: "the `under_load` pattern: 5xx rising and falling with traffic",
-            match: { e in e.patterns.contains(.underLoad) ? e.summary("nginx.access_log") : nil },
-            cause: { _ in "5xx rise and fall with traffic: a resource runs out under load (pool, workers, memory)" },
-            nextStep:
-                "Compare DB_POOL with MAX_THREADS, the database's connections and memory at peak; raise the one that runs out",
             action: nil),
     ]
 }

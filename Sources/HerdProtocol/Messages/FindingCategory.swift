@@ -22,11 +22,26 @@ public struct FindingCategory: RawRepresentable, Sendable, Hashable, CustomStrin
     public static let encodingError = Self("encoding_error")
     /// The object storage (S3 and compatible) failing: uploads and media posts fail with it.
     public static let objectStorage = Self("object_storage")
+    /// The server's own connection limit reached (`max_connections`), as against the client's pool.
+    public static let dbConnectionLimit = Self("db_connection_limit")
+    /// The database's schema does not match the code: migrations not run.
+    public static let dbSchema = Self("db_schema")
+    public static let searchEngine = Self("search_engine")
+    public static let mailDelivery = Self("mail_delivery")
+    /// systemd (or a supervisor) cannot keep a unit running.
+    public static let serviceFailed = Self("service_failed")
+    public static let configError = Self("config_error")
+    /// An exception raised by the application's own code, not by the infrastructure.
+    public static let appError = Self("app_error")
     public static let other = Self("other")
+    /// A line at error severity that no signature names; its finding carries a redacted sample.
+    public static let unclassifiedError = Self("unclassified_error")
 
+    /// Defined in Agent/log-categories.md, in its order.
     public static let known: [FindingCategory] = [
-        .dbConnection, .dbPoolExhausted, .redisDown, .diskFull, .permissionDenied, .mediaProcessing,
-        .upstreamUnreachable, .upstreamTimeout, .oomKill, .sidekiqBacklogOrRetry, .federationRemoteFailure,
-        .tlsError, .encodingError, .objectStorage, .other,
+        .dbConnection, .dbPoolExhausted, .dbConnectionLimit, .dbSchema, .redisDown, .diskFull, .permissionDenied,
+        .mediaProcessing, .objectStorage, .upstreamUnreachable, .upstreamTimeout, .oomKill, .sidekiqBacklogOrRetry,
+        .federationRemoteFailure, .tlsError, .encodingError, .searchEngine, .mailDelivery, .serviceFailed,
+        .configError, .appError, .other, .unclassifiedError,
     ]
 }
