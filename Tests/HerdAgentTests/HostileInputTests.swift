@@ -14,11 +14,12 @@ import Testing
         dir = try TemporaryDirectory("herd-hostile")
     }
 
-    func cycle(_ log: String = "/production.log") async -> CheckResult {
+    func cycle(_ log: String = "/production.log", cap: Int? = nil) async -> CheckResult {
         var configuration = AgentConfiguration()
         configuration.hostRoot = dir.path
         configuration.logsFromJournal = false
         configuration.logFiles = [log]
+        if let cap { configuration.logsMaxBytesPerCycle = cap }
         let runner = CheckRunner(
             checks: [ApplicationLogsCheck()], host: .live(configuration), configuration: configuration, store: store,
             signatures: SignatureMatcher(table: .builtIn))
@@ -42,6 +43,21 @@ import Testing
         #expect(result.findings.contains { $0.category == .dbConnection })
         #expect(result.findings.contains { $0.category == .diskFull })
         #expect((result.metrics["truncated_lines"] ?? 0) >= 1)
+    }
+
+    /// A log that writes more per cycle than the cap falls behind for good: a warning, never ok.
+    @Test func aLogThatOutrunsTheReadCapIsAWarning() async throws {
+        defer { dir.remove() }
+        try dir.write("production.log", [])
+        _ = await cycle(cap: 65_536)
+        let healthy = String(
+            repeating: "method=GET path=/api/v1/timelines/home format=json status=200 duration=4.2\n", count: 2_000)
+        try dir.append("production.log", healthy)
+        let behind = await cycle(cap: 65_536)
+        #expect(behind.status == .warning, "\(behind.summary)")
+        #expect(behind.summary.contains("behind: read cap reached") && behind.metrics["lagging"] == 1)
+        let caughtUp = await cycle(cap: 1 << 20)
+        #expect(caughtUp.status == .ok && caughtUp.metrics["lagging"] == 0, "\(caughtUp.summary)")
     }
 
     @Test func aLogDeletedOrTruncatedBetweenCyclesIsHandled() async throws {

@@ -82,7 +82,7 @@ public struct NginxAccessLogCheck: BlockingCheck {
         var status = CheckStatus.ok
         if postingErrors >= 3 || (errors >= 10 && ratio >= 0.05) {
             status = .critical
-        } else if postingErrors > 0 || (errors >= 3 && ratio >= 0.01) {
+        } else if postingErrors > 0 || (errors >= 3 && ratio >= 0.01) || progress.reachedCap {
             status = .warning
         }
         var summary = "\(requests) requests"

@@ -63,7 +63,7 @@ public struct NginxErrorLogCheck: BlockingCheck {
         var status = CheckStatus.ok
         if backend >= 10 || counts.posting[0] + counts.posting[1] >= 3 {
             status = .critical
-        } else if backend + streaming > 0 || permission > 0 {
+        } else if backend + streaming > 0 || permission > 0 || progress.reachedCap {
             status = .warning
         }
         var parts: [String] = []
