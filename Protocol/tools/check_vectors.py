@@ -130,9 +130,11 @@ def main():
             failures.append(f"agent case {case['name']}: got {outcome}, expected {case['expect']}")
     for case in vectors["command_cases"]:
         trusted = {key_id(raw(keys[n])): keys[n] for n in case["trusted"]}
-        excluded = {key_id(raw(keys[n])) for n in case["excluding"]}
-        counted = [k for k in valid_signers(case["envelope"], trusted) if k not in excluded]
-        outcome = "accept" if len(counted) >= max(case["threshold"], 1) else "bad_signature"
+        requester = key_id(raw(keys[case["requester"]]))
+        signers = valid_signers(case["envelope"], trusted)
+        counted = [k for k in signers if k != requester]
+        signed = requester in signers
+        outcome = "accept" if signed and len(counted) >= case["threshold"] else "bad_signature"
         if outcome != case["expect"]:
             failures.append(f"command case {case['name']}: got {outcome}, expected {case['expect']}")
         elif outcome == "accept" and counted != [key_id(raw(keys[n])) for n in case["counted"]]:

@@ -12,19 +12,22 @@ import X509
 extension ControllerServerTests {
     /// A CSR with an RSA key, or text that is no CSR, is the client's error (422 `invalid_field`
     /// naming `csr_pem`), never a 500; and the refusal does not spend the token.
-    @Test func aBadCSRIsRefusedAsTheClientsAndKeepsTheToken() async throws {
+    @Test(arguments: [true, false]) func aBadCSRIsRefusedAsTheClientsAndKeepsTheToken(autoAccept: Bool) async throws {
+        // Both kinds of token: one that issues the certificate at once, and one that waits for an
+        // operator (the CSR is still checked now, before the token is spent).
+        let instance = autoAccept ? "auto.example" : "manual.example"
         try await Self.withController { running in
             let operatorClient = try running.client(identity: try running.operatorIdentity)
             let tokenAnswer = try await Self.call(
                 operatorClient, .POST, running.url + "/v1/tokens",
-                body: Array(#"{"instance":"rsa.example","ttl_seconds":3600}"#.utf8))
+                body: Array(#"{"instance":"\#(instance)","ttl_seconds":3600,"auto_accept":\#(autoAccept)}"#.utf8))
             let token = try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
             let directory = try TemporaryDirectory("herd-rsa-csr")
             defer { directory.remove() }
             _ = try runExecutable(
                 "/usr/bin/openssl",
                 [
-                    "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=rsa.example", "-keyout",
+                    "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(instance)", "-keyout",
                     directory.file("key.pem"), "-out", directory.file("csr.pem"),
                 ])
             let rsaCSR = try String(contentsOfFile: directory.file("csr.pem"), encoding: .utf8)
@@ -34,7 +37,7 @@ extension ControllerServerTests {
             let signer = MessageSigner(privateKey: signingKey)
             func enroll(_ csrPEM: String) async throws -> Answer {
                 let request = EnrollRequest(
-                    token: token.token, instance: "rsa.example", agentVersion: "0.1.0",
+                    token: token.token, instance: instance, agentVersion: "0.1.0",
                     signingPublicKey: Base64.encode(signingKey.publicKey.rawRepresentation), csrPEM: csrPEM,
                     host: HostFacts(hostname: "h"), sentAt: Date())
                 return try await Self.call(
@@ -50,10 +53,11 @@ extension ControllerServerTests {
             }
             let tlsKey = P256.Signing.PrivateKey()
             let csr = try CertificateSigningRequest(
-                version: .v1, subject: try DistinguishedName { CommonName("rsa.example") },
+                version: .v1, subject: try DistinguishedName { CommonName(instance) },
                 privateKey: .init(tlsKey), attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
-            let accepted = try await enroll(try csr.serializeAsPEM().pemString)
-            #expect(accepted.status == 200, "\(accepted.text)")
+            let good = try await enroll(try csr.serializeAsPEM().pemString)
+            #expect(good.status == 200, "\(good.text)")
+            #expect(good.text.contains(autoAccept ? "\"accepted\"" : "\"pending\""), "\(good.text)")
         }
     }
 

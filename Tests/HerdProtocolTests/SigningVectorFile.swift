@@ -78,8 +78,10 @@ struct SigningVectorFile: Codable {
         var name: String
         var description: String
         var trusted: [String]
+        /// How many approvals the host requires, besides the requester's own signature.
         var threshold: Int
-        var excluding: [String]
+        /// The key the command's `requested_by` names: it must have signed, and never counts.
+        var requester: String
         var envelope: JSONValue
         /// `accept` or the expected error code.
         var expect: String

@@ -187,42 +187,51 @@ enum SigningVectorGenerator {
         }
         let tamperedPayload = Array(
             String(decoding: payload, as: UTF8.self).replacing("sidekiq", with: "web").utf8)
-        var tamperedEnvelope = try commandEnvelope(["operator-1", "operator-2"])
+        var tamperedEnvelope = try commandEnvelope(["operator-3", "operator-1", "operator-2"])
         tamperedEnvelope.payload = tamperedPayload
         let trusted = ["operator-1", "operator-2", "operator-3"]
+        // The command's requested_by is operator-3: it must have signed, and never counts as an approval.
+        func refused(
+            _ name: String, _ description: String, trusted: [String] = trusted, threshold: Int = 2, _ signers: [String]
+        )
+            throws -> SigningVectorFile.CommandCase
+        {
+            .init(
+                name: name, description: description, trusted: trusted, threshold: threshold, requester: "operator-3",
+                envelope: try json(commandEnvelope(signers)), expect: "bad_signature", counted: nil)
+        }
         let commandCases: [SigningVectorFile.CommandCase] = [
             .init(
-                name: "two-approvals", description: "Two distinct trusted operators signed; two required.",
-                trusted: trusted, threshold: 2, excluding: ["operator-3"],
-                envelope: try json(commandEnvelope(["operator-1", "operator-2"])), expect: "accept",
+                name: "two-approvals",
+                description: "The requester signed and two other trusted operators approved; two required.",
+                trusted: trusted, threshold: 2, requester: "operator-3",
+                envelope: try json(commandEnvelope(["operator-3", "operator-1", "operator-2"])), expect: "accept",
                 counted: ["operator-1", "operator-2"]),
+            try refused(
+                "requester-did-not-sign", "Two approvals, but no signature by the requester (requested_by): refused.",
+                ["operator-1", "operator-2"]),
+            try refused(
+                "one-of-two", "The requester and one approval where two are required.", ["operator-3", "operator-1"]),
+            try refused(
+                "self-approval", "The requester's own signature never counts as an approval.", threshold: 1,
+                ["operator-3"]),
             .init(
-                name: "one-of-two", description: "Only one approval where two are required.",
-                trusted: trusted, threshold: 2, excluding: ["operator-3"],
-                envelope: try json(commandEnvelope(["operator-1"])), expect: "bad_signature", counted: nil),
-            .init(
-                name: "self-approval", description: "The requester's own signature never counts as an approval.",
-                trusted: trusted, threshold: 2, excluding: ["operator-3"],
-                envelope: try json(commandEnvelope(["operator-3", "operator-1"])), expect: "bad_signature",
-                counted: nil),
-            .init(
-                name: "same-key-twice", description: "One operator signing twice counts once.",
-                trusted: trusted, threshold: 2, excluding: ["operator-3"],
-                envelope: try json(commandEnvelope(["operator-1", "operator-1"])), expect: "bad_signature",
-                counted: nil),
-            .init(
-                name: "untrusted-key", description: "A signature by a key the host does not trust is ignored.",
-                trusted: ["operator-1", "operator-3"], threshold: 2, excluding: ["operator-3"],
-                envelope: try json(commandEnvelope(["operator-1", "operator-2"])), expect: "bad_signature",
-                counted: nil),
+                name: "preview-requester-only",
+                description: "A preview (no approval required) runs on the requester's signature alone.",
+                trusted: trusted, threshold: 0, requester: "operator-3",
+                envelope: try json(commandEnvelope(["operator-3"])), expect: "accept", counted: []),
+            try refused(
+                "same-key-twice", "One operator signing twice counts once.", ["operator-3", "operator-1", "operator-1"]),
+            try refused(
+                "untrusted-key", "A signature by a key the host does not trust is ignored.",
+                trusted: ["operator-1", "operator-3"], ["operator-3", "operator-1", "operator-2"]),
             .init(
                 name: "tampered-parameter", description: "The service changed from sidekiq to web after approval.",
-                trusted: trusted, threshold: 2, excluding: ["operator-3"],
-                envelope: try json(tamperedEnvelope), expect: "bad_signature", counted: nil),
-            .init(
-                name: "agent-signed-command", description: "An agent key (or the controller's) cannot mint a command.",
-                trusted: trusted, threshold: 1, excluding: [],
-                envelope: try json(commandEnvelope(["agent-a"])), expect: "bad_signature", counted: nil),
+                trusted: trusted, threshold: 2, requester: "operator-3", envelope: try json(tamperedEnvelope),
+                expect: "bad_signature", counted: nil),
+            try refused(
+                "agent-signed-command", "An agent key (or the controller's) cannot mint a command.", threshold: 1,
+                ["agent-a"]),
         ]
 
         let rfc = try Curve25519.Signing.PrivateKey(

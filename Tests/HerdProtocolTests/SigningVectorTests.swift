@@ -104,12 +104,12 @@ import Testing
             let key = try Self.publicKey(keyName)
             trusted[KeyID(publicKey: key)] = key
         }
-        let excluding = Set(try vector.excluding.map { KeyID(publicKey: try Self.publicKey($0)) })
+        let requester = KeyID(publicKey: try Self.publicKey(vector.requester))
         let envelope = try WireCoding.decode(SignedEnvelope.self, from: VectorJSON.bytes(vector.envelope))
         let expectedCounted = try (vector.counted ?? []).map { KeyID(publicKey: try Self.publicKey($0)) }
         do throws(WireError) {
-            let counted = try EnvelopeVerifier.verify(
-                envelope, as: .command, trusted: trusted, threshold: vector.threshold, excluding: excluding)
+            let counted = try EnvelopeVerifier.verifyCommand(
+                envelope, requester: requester, trusted: trusted, approvals: vector.threshold)
             #expect(vector.expect == "accept", "\(vector.name): \(vector.description)")
             #expect(counted == expectedCounted)
             _ = try WireCoding.decode(Command.self, from: envelope.payload)

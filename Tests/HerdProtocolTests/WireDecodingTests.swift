@@ -66,6 +66,25 @@ import Testing
         #expect(Self.decodeReport(text) == "malformed")
     }
 
+    /// One rule for numbers (Protocol §2): grammar is `malformed`; a grammatical number a known field
+    /// cannot hold is `invalid_field`; in an unknown field any grammatical number is skipped.
+    @Test func outOfRangeNumbersAreOneRule() {
+        let text = String(decoding: Self.reportBytes, as: UTF8.self)
+        func with(_ field: String) -> String {
+            text.replacing("{\n  \"agent_id\"", with: "{\n  \(field),\n  \"agent_id\"")
+        }
+        let huge = String(repeating: "9", count: 100)
+        #expect(Self.decodeReport(with("\"x_unknown\": \(huge)")) == nil)
+        #expect(Self.decodeReport(with("\"x_unknown\": 1e400")) == nil)
+        #expect(Self.decodeReport(with("\"x_unknown\": -\(huge).5e-99999")) == nil)
+        #expect(Self.decodeReport(with("\"x_unknown\": 01")) == "malformed")
+        #expect(Self.decodeReport(text.replacing("\"sequence\": 42", with: "\"sequence\": \(huge)")) == "invalid_field")
+        let metric = text.replacing("\"metrics\": {", with: "\"metrics\": {\"x.huge\": 1e400, ", maxReplacements: 1)
+        #expect(Self.decodeReport(metric) == "invalid_field")
+        let long = text.replacing("\"metrics\": {", with: "\"metrics\": {\"x.long\": 1.\(huge), ", maxReplacements: 1)
+        #expect(Self.decodeReport(long) == "invalid_field")
+    }
+
     @Test func binaryGarbageIsMalformed() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<200 {
@@ -193,7 +212,7 @@ import Testing
         func decode(_ t: String) -> String? {
             Self.code { _ = try WireCoding.decode(CommandResult.self, from: Array(t.utf8)) }
         }
-        #expect(decode(text.replacing("\"refusal\": \"not_allowed\",", with: "")) == "invalid_field")
+        #expect(decode(text.replacing("\"refusal\": \"not_allowed\",", with: "")) == "malformed")
         #expect(
             decode(text.replacing("\"outcome\": \"refused\"", with: "\"outcome\": \"succeeded\"")) == "invalid_field")
         #expect(decode(text.replacing("\"outcome\": \"refused\"", with: "\"outcome\": \"exploded\"")) == "malformed")

@@ -75,17 +75,15 @@ public struct CommandGate: Sendable {
         }
         if let why = host.allowlist.refusal(for: command.action) { return refuse(.notAllowed, why) }
 
-        let signers = EnvelopeVerifier.validSigners(of: envelope, trusted: host.trust.keys)
-        guard signers.contains(command.requestedBy) else {
-            return refuse(.insufficientApprovals, "no valid signature by the requester's key in this host's trust file")
-        }
-        let approvers = signers.filter { $0 != command.requestedBy }
         let required = host.trust.approvals[command.action.risk] ?? 2
-        guard approvers.count >= required else {
+        let approvers: [KeyID]
+        do throws(WireError) {
+            approvers = try EnvelopeVerifier.verifyCommand(
+                envelope, requester: command.requestedBy, trusted: host.trust.keys, approvals: required)
+        } catch {
             return refuse(
                 .insufficientApprovals,
-                "\(approvers.count) approval(s) by trusted keys other than the requester's; "
-                    + "\(command.action.risk.rawValue) actions need \(required) here")
+                "\(error.message); \(command.action.risk.rawValue) actions need \(required) here")
         }
 
         let (key, limit) = host.allowlist.rateKey(for: command.action)

@@ -98,9 +98,10 @@ public struct FleetCA: Sendable {
             publicKey: .init(publicKey), usage: .serverAuth, alternatives: alternatives, now: now)
     }
 
-    /// A client certificate for the key a CSR proves possession of. The CSR's subject is ignored: the
-    /// controller names the holder (`herd-agent:ID`, `herd-operator:NAME`) and records the fingerprint.
-    public func issueClient(csrPEM: String, commonName: String, now: Date = Date()) throws(PKIError) -> Certificate {
+    /// The CSR, when it is one this CA would sign: PEM PKCS #10, its own signature valid (proof of
+    /// possession), an ECDSA P-256 key. Enrollment checks it before a token is spent, whenever the
+    /// certificate is issued (at once, or when an operator accepts the agent).
+    public static func checkCSR(_ csrPEM: String) throws(PKIError) -> CertificateSigningRequest {
         let csr: CertificateSigningRequest
         do {
             csr = try CertificateSigningRequest(pemEncoded: csrPEM)
@@ -114,6 +115,13 @@ public struct FleetCA: Sendable {
         guard P256.Signing.PublicKey(csr.publicKey) != nil else {
             throw PKIError("client keys must be ECDSA P-256", refusesRequest: true)
         }
+        return csr
+    }
+
+    /// A client certificate for the key a CSR proves possession of. The CSR's subject is ignored: the
+    /// controller names the holder (`herd-agent:ID`, `herd-operator:NAME`) and records the fingerprint.
+    public func issueClient(csrPEM: String, commonName: String, now: Date = Date()) throws(PKIError) -> Certificate {
+        let csr = try Self.checkCSR(csrPEM)
         do {
             return try issue(
                 subject: try DistinguishedName {

@@ -16,7 +16,12 @@ extension JSONReader {
         return value
     }
 
-    /// Scans a number, checked against JSON's grammar, collecting its digits as it goes.
+    /// The longest number a known field takes (unknown fields skip any length).
+    static let maxNumberBytes = 64
+
+    /// Scans a number, checked against JSON's grammar, collecting its digits as it goes. Grammar is
+    /// `malformed`; a grammatical number is refused only by the field that reads it (`invalid_field`,
+    /// out of range), so a value in a field the receiver skips is never refused for its size.
     mutating func scanNumber() throws(WireError) -> ScannedNumber {
         skipWhitespace()
         let start = index
@@ -76,7 +81,6 @@ extension JSONReader {
             guard index > exponentStart else { throw error("expected digits in exponent") }
             exponent10 += exponentNegative ? -exponent : exponent
         }
-        guard index - start <= 64 else { throw error("number too long") }
         return ScannedNumber(
             range: start..<index, negative: negative, mantissa: overflow ? nil : mantissa, exponent10: exponent10,
             isInteger: isInteger)

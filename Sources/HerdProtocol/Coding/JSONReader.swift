@@ -178,7 +178,14 @@ public struct JSONReader {
         return (try double(number), number.isInteger)
     }
 
+    /// A grammatical number this field cannot take: too long to be one it means, or beyond a finite
+    /// Double. One rule for every field (Protocol §2): `invalid_field`.
+    private func outOfRange() -> WireError {
+        WireError(.invalidField, "\(pathDescription): number out of range")
+    }
+
     private func double(_ number: ScannedNumber) throws(WireError) -> Double {
+        guard number.range.count <= Self.maxNumberBytes else { throw outOfRange() }
         // Clinger's fast path: an exact mantissa and an exact power of ten give a correctly rounded result.
         if let mantissa = number.mantissa, mantissa < 1 << 53, (-22...22).contains(number.exponent10) {
             let magnitude =
@@ -188,7 +195,7 @@ public struct JSONReader {
             return number.negative ? -magnitude : magnitude
         }
         guard let value = Double(String(decoding: bytes[number.range], as: UTF8.self)), value.isFinite else {
-            throw error("number out of range")
+            throw outOfRange()
         }
         return value
     }
@@ -197,6 +204,7 @@ public struct JSONReader {
     public mutating func readInteger<T: FixedWidthInteger>(_: T.Type, in range: ClosedRange<T>) throws(WireError) -> T {
         let number = try scanNumber()
         guard number.isInteger else { throw error("expected an integer") }
+        guard number.range.count <= Self.maxNumberBytes else { throw outOfRange() }
         let outOfRange = WireError(
             .invalidField, "\(pathDescription): must be between \(range.lowerBound) and \(range.upperBound)")
         guard let mantissa = number.mantissa else { throw outOfRange }

@@ -89,6 +89,8 @@ public struct CommandResult: AgentMessage, Hashable {
             default: try r.skipValue()
             }
         }
+        // Required when the outcome says so: missing, like any required field, is malformed.
+        if outcome == .refused { _ = try r.required(refusal, "refusal") }
         self.init(
             commandID: try r.required(commandID, "command_id"), agentID: try r.required(agentID, "agent_id"),
             instance: try r.required(instance, "instance"), sequence: try r.required(sequence, "sequence"),
@@ -122,7 +124,7 @@ public struct CommandResult: AgentMessage, Hashable {
         try Rule.domain(instance, "instance")
         try Rule.sequence(sequence, "sequence")
         guard (outcome == .refused) == (refusal != nil) else {
-            throw .invalid("refusal", "must be present exactly when outcome is refused")
+            throw .invalid("refusal", "only with outcome refused, and always with it")
         }
         if let refusal { try Rule.identifier(refusal.rawValue, "refusal") }
         try Rule.line(detail, "detail", maxBytes: Limits.maxReasonBytes)

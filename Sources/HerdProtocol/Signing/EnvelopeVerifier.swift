@@ -29,19 +29,26 @@ public enum EnvelopeVerifier {
         }
     }
 
-    /// Requires the expected payload type and valid signatures from at least `threshold` distinct trusted
-    /// keys, not counting the keys in `excluding` (e.g. the requester's own key). Returns the keys that count.
-    public static func verify(
-        _ envelope: SignedEnvelope, as payloadType: PayloadType, trusted: [KeyID: Curve25519.Signing.PublicKey],
-        threshold: Int, excluding: Set<KeyID> = []
+    /// The rule a host applies to a command (Protocol §5): a valid signature by the requester's key
+    /// (`requested_by`, trusted here) **and** valid signatures by at least `approvals` distinct trusted
+    /// keys other than the requester's (0 for a preview). Returns the approving keys, in envelope order.
+    /// The agent's gate and the signing vectors both run this.
+    public static func verifyCommand(
+        _ envelope: SignedEnvelope, requester: KeyID, trusted: [KeyID: Curve25519.Signing.PublicKey],
+        approvals: Int
     ) throws(WireError) -> [KeyID] {
-        try requireType(envelope, payloadType)
-        let counted = validSigners(of: envelope, trusted: trusted).filter { !excluding.contains($0) }
-        guard counted.count >= max(threshold, 1) else {
-            throw WireError(
-                .badSignature, "\(counted.count) valid signature(s) from trusted keys, \(max(threshold, 1)) required")
+        try requireType(envelope, .command)
+        let signers = validSigners(of: envelope, trusted: trusted)
+        guard signers.contains(requester) else {
+            throw WireError(.badSignature, "no valid signature by the requester's key in this host's trust file")
         }
-        return counted
+        let approvers = signers.filter { $0 != requester }
+        guard approvers.count >= approvals else {
+            throw WireError(
+                .badSignature,
+                "\(approvers.count) approval(s) by trusted keys other than the requester's; \(approvals) required")
+        }
+        return approvers
     }
 
     static func requireType(_ envelope: SignedEnvelope, _ payloadType: PayloadType) throws(WireError) {

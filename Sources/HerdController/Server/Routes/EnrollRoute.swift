@@ -23,6 +23,13 @@ enum EnrollRoute {
                 let now = controller.clock()
                 _ = try ReplayPolicy(maxClockSkew: controller.configuration.maxClockSkew).check(
                     sequence: 1, sentAt: candidate.sentAt, lastAccepted: nil, now: now)
+                // Before the token is looked at: a CSR this CA would never sign is refused now, not
+                // after a pending agent has spent its token and blocked its instance.
+                do throws(PKIError) {
+                    _ = try FleetCA.checkCSR(candidate.csrPEM)
+                } catch {
+                    throw WireError(.invalidField, "csr_pem: \(error.description)")
+                }
                 let agent = try await controller.store.enroll(
                     candidate, signingKey: key, now: now.timeIntervalSince1970,
                     issue: controller.issue(candidate.csrPEM))
