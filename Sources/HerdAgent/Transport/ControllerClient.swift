@@ -30,10 +30,14 @@ public enum TransportError: Error, Sendable, CustomStringConvertible {
 public final class ControllerClient: Sendable {
     private let client: HTTPClient
     private let base: String
+    /// How long one exchange may take, head and body (the long-poll: its wait and this).
+    private let timeout: Duration
 
-    public init(controller: String, caCertificatePEM: String, identity: (certificatePEM: String, keyPEM: String)?)
-        throws
-    {
+    public init(
+        controller: String, caCertificatePEM: String, identity: (certificatePEM: String, keyPEM: String)?,
+        timeout: Duration = .seconds(30)
+    ) throws {
+        self.timeout = timeout
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         tls.cipherSuites = TransportSecurity.tls12CipherSuites
@@ -73,7 +77,7 @@ public final class ControllerClient: Sendable {
         var request = HTTPClientRequest(url: base + "/v1/commands?wait=\(wait.components.seconds)")
         request.method = .GET
         request.headers.add(name: "User-Agent", value: "herd-agent/\(HerdVersion.current)")
-        return try await execute(request, timeout: wait + .seconds(30), as: CommandBatch.self)
+        return try await execute(request, timeout: wait + timeout, as: CommandBatch.self)
     }
 
     private func post<Answer: WireMessage>(_ path: String, _ envelope: SignedEnvelope, as: Answer.Type)
@@ -84,7 +88,7 @@ public final class ControllerClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "herd-agent/\(HerdVersion.current)")
         request.body = .bytes(ByteBuffer(bytes: WireCoding.encode(envelope)))
-        return try await execute(request, timeout: .seconds(30), as: Answer.self)
+        return try await execute(request, timeout: timeout, as: Answer.self)
     }
 
     private func execute<Answer: WireMessage>(_ request: HTTPClientRequest, timeout: Duration, as: Answer.Type)
@@ -93,9 +97,24 @@ public final class ControllerClient: Sendable {
         let status: Int
         let body: [UInt8]
         do {
-            let response = try await client.execute(request, timeout: .init(timeout))
-            status = Int(response.status.code)
-            body = Array(try await response.body.collect(upTo: Limits.maxEnvelopeBytes).readableBytesView)
+            // One deadline for head and body: a controller (or a middlebox) that answers the headers
+            // and then trickles the body must not hold delivery past it.
+            let client = self.client
+            let request = request
+            guard
+                let (code, bytes) = try await withDeadline(
+                    timeout,
+                    {
+                        let response = try await client.execute(request, timeout: .init(timeout))
+                        let bytes = Array(
+                            try await response.body.collect(upTo: Limits.maxEnvelopeBytes).readableBytesView)
+                        return (Int(response.status.code), bytes)
+                    })
+            else { throw TransportError.unreachable("no complete answer within \(timeout.components.seconds) s") }
+            status = code
+            body = bytes
+        } catch let error as TransportError {
+            throw error
         } catch {
             throw .unreachable(TLSErrors.isTLS(error) ? "TLS: \(TLSErrors.reason(error))" : "\(error)")
         }

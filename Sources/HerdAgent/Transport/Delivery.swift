@@ -136,7 +136,8 @@ public final class Delivery: Sendable {
         }
     }
 
-    /// Delivers until cancelled or stopped, waking when `notify` is called or a backoff ends.
+    /// Delivers until cancelled or stopped, waking when `notify` is called (a new report, which also
+    /// cuts a backoff short) or a backoff ends.
     public func run() async throws(Stop) {
         var failures = 0
         var renumberings = 0
@@ -162,7 +163,15 @@ public final class Delivery: Sendable {
                 logger.warning(
                     "delivery failed; retrying",
                     metadata: ["reason": "\(why)", "retry_in_s": "\(Int(pause.components.seconds))"])
-                try? await Task.sleep(for: pause)
+                // A new report ends the wait early: after an outage the next cycle's report tries at
+                // once instead of waiting out a backoff that may have grown to minutes. The cadence
+                // of retries is then at most the report interval's.
+                let timer = Task { [wake] in
+                    try await Task.sleep(for: pause)
+                    wake.yield()
+                }
+                _ = await wakeups.next()
+                timer.cancel()
             case .empty:
                 _ = await wakeups.next()
             }

@@ -21,6 +21,13 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var maxClockSkew: Duration = .seconds(300)
     /// Group commit: at most this many reports per transaction.
     public var maxBatch = 512
+    /// A connection with no request under way (handshake, headers, between requests) is closed after this.
+    public var idleTimeout: Duration = .seconds(90)
+    /// A request must be read whole (head and body) within this of its first bytes.
+    public var requestTimeout: Duration = .seconds(30)
+    /// Open connections one client address may hold; more are closed at once (raise it for many agents
+    /// behind one NAT address: each holds two).
+    public var maxConnectionsPerAddress = 64
     public var rawRetentionDays = 14
     public var rollupRetentionDays = 400
     /// An instance whose agent has not reported for this many intervals is `silent`, and an incident.
@@ -58,7 +65,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var serverKeyFile: String { dataDirectory + "/tls/server-key.pem" }
 
     public static let keys = [
-        "listen", "server_names", "enrollment.auto_accept", "ingest.max_clock_skew", "ingest.max_batch",
+        "listen", "server_names", "server.idle_timeout", "server.request_timeout", "server.max_connections_per_address",
+        "enrollment.auto_accept", "ingest.max_clock_skew", "ingest.max_batch",
         "retention.raw_days", "retention.rollup_days", "silence.intervals", "patterns.persistent.results",
         "patterns.persistent.duration", "patterns.persistent.resolve_results", "patterns.flapping.high",
         "patterns.flapping.low", "patterns.recurring.count", "patterns.recurring.window", "patterns.load.window",
@@ -216,6 +224,9 @@ public struct ControllerConfiguration: Sendable, Hashable {
             }
             maxClockSkew = .seconds(seconds)
         case "ingest.max_batch": maxBatch = try integer(1...10_000)
+        case "server.idle_timeout": idleTimeout = .seconds(try seconds(5...3600))
+        case "server.request_timeout": requestTimeout = .seconds(try seconds(1...600))
+        case "server.max_connections_per_address": maxConnectionsPerAddress = try integer(2...100_000)
         case "retention.raw_days": rawRetentionDays = try integer(1...3650)
         case "retention.rollup_days": rollupRetentionDays = try integer(1...3650)
         case "silence.intervals": silenceIntervals = try integer(1...1000)
@@ -244,6 +255,9 @@ public struct ControllerConfiguration: Sendable, Hashable {
             "listen": "\(host):\(listenPort)", "server_names": serverNames.joined(separator: ", "),
             "enrollment.auto_accept": String(autoAccept),
             "ingest.max_clock_skew": "\(maxClockSkew.components.seconds)s", "ingest.max_batch": String(maxBatch),
+            "server.idle_timeout": "\(idleTimeout.components.seconds)s",
+            "server.request_timeout": "\(requestTimeout.components.seconds)s",
+            "server.max_connections_per_address": String(maxConnectionsPerAddress),
             "retention.raw_days": String(rawRetentionDays), "retention.rollup_days": String(rollupRetentionDays),
             "silence.intervals": String(silenceIntervals),
             "patterns.persistent.results": String(patterns.persistent.results),

@@ -1,6 +1,7 @@
 import Foundation
 import HerdProtocol
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -34,9 +35,21 @@ public enum ControllerServer {
         _ controller: Controller, tls: TLSConfiguration, host: String, port: Int,
         services: [any Service] = [], onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        Application(
+        let configuration = controller.configuration
+        let counts = ConnectionGuard.Counts()
+        let logger = controller.logger
+        let http = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [
+                ConnectionGuard(
+                    counts: counts, maxPerAddress: configuration.maxConnectionsPerAddress,
+                    requestTimeout: .nanoseconds(
+                        Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000),
+                    logger: logger)
+            ],
+            idleTimeout: .seconds(configuration.idleTimeout.components.seconds))
+        return Application(
             router: Routes.router(controller),
-            server: try .tls(.http1(), tlsConfiguration: tls),
+            server: try .tls(.http1(configuration: http), tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "herd-controller"),
             services: services,
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },

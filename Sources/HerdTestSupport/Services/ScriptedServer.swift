@@ -14,6 +14,9 @@ public final class ScriptedServer: @unchecked Sendable {
         /// A conversation: answer each of the client's messages with the next reply (the first
         /// answers what the client sent first), then keep the connection open.
         case conversation([[UInt8]])
+        /// Send `head` at once, then the body one byte at a time, `every` apart: a peer that answers
+        /// and then takes for ever to finish.
+        case trickle(head: [UInt8], body: [UInt8], every: Duration)
     }
 
     private let server: LoopbackServer
@@ -37,6 +40,14 @@ public final class ScriptedServer: @unchecked Sendable {
                 connection.shutdown()
             case .endless(let chunk):
                 while connection.send(chunk), !connection.isStopped {}
+            case .trickle(let head, let body, let every):
+                guard connection.send(head) else { return }
+                for byte in body where !connection.isStopped {
+                    Thread.sleep(
+                        forTimeInterval: Double(every.components.seconds) + Double(every.components.attoseconds) / 1e18)
+                    guard connection.send([byte]) else { return }
+                }
+                connection.drain()
             case .conversation: break
             }
         }

@@ -1,0 +1,56 @@
+import Foundation
+import HerdAgent
+import HerdProtocol
+import HerdTestSupport
+import Testing
+
+/// The agent's client against controllers (or middleboxes) that answer and then stall: every exchange
+/// ends within its deadline, the body included.
+@Suite struct ControllerClientTests {
+    static func client(_ port: Int, timeout: Duration) throws -> ControllerClient {
+        // Plain HTTP to a scripted peer: the deadline is the client's, whatever the transport.
+        try ControllerClient(
+            controller: "http://127.0.0.1:\(port)", caCertificatePEM: try TestCertificateAuthority().certificatePEM,
+            identity: nil, timeout: timeout)
+    }
+
+    @Test func aTrickledBodyEndsAtTheDeadline() async throws {
+        let server = try ScriptedServer(
+            .trickle(
+                head: Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n".utf8),
+                body: Array(repeating: UInt8(ascii: " "), count: 400), every: .milliseconds(100)))
+        defer { server.stop() }
+        let client = try Self.client(server.port, timeout: .seconds(2))
+        let started = ContinuousClock.now
+        await #expect(throws: TransportError.self) {
+            _ = try await client.commands(wait: .seconds(0))
+        }
+        let elapsed = ContinuousClock.now - started
+        await client.shutdown()
+        // 400 bytes at 10/s would take 40 s; the deadline is 2 s (and some slack for a loaded machine).
+        #expect(elapsed < .seconds(15), "\(elapsed)")
+    }
+
+    @Test func aStalledHeadEndsAtTheDeadline() async throws {
+        let server = try ScriptedServer(.reply([]))
+        defer { server.stop() }
+        let client = try Self.client(server.port, timeout: .seconds(1))
+        do {
+            _ = try await client.commands(wait: .seconds(0))
+            Issue.record("a silent peer answered")
+        } catch {
+            #expect("\(error)".contains("unreachable"), "\(error)")
+        }
+        await client.shutdown()
+    }
+
+    @Test func theDeadlineHelperCancelsWhatOutlivesIt() async throws {
+        let quick = try await withDeadline(.seconds(5)) { 42 }
+        #expect(quick == 42)
+        let slow = try await withDeadline(.milliseconds(100)) {
+            try await Task.sleep(for: .seconds(60))
+            return 1
+        }
+        #expect(slow == nil)
+    }
+}
