@@ -45,8 +45,8 @@ struct AgentsPending: AsyncParsableCommand {
         }
         if connection.json { return try printJSON(agents) }
         for agent in agents.agents {
-            print("\(agent.id)  \(agent.instance)  host \(agent.hostname)  agent \(agent.agentVersion)")
-            print("  signing key \(agent.signingKeyId)")
+            Output.say("\(agent.id)  \(agent.instance)  host \(agent.hostname)  agent \(agent.agentVersion)")
+            Output.say("  signing key \(agent.signingKeyId)")
         }
         if agents.agents.isEmpty { print("no pending enrollment") }
     }
@@ -65,7 +65,8 @@ struct AgentsAccept: AsyncParsableCommand {
             try await $0.call(.POST, "/v1/agents/\(id)/accept", as: OperatorAPI.AgentRow.self)
         }
         if connection.json { return try printJSON(agent) }
-        print("accepted \(agent.id) for \(agent.instance); the agent fetches its certificate with herd-agent enroll")
+        Output.say(
+            "accepted \(agent.id) for \(agent.instance); the agent fetches its certificate with herd-agent enroll")
     }
 }
 
@@ -82,7 +83,7 @@ struct AgentsRevoke: AsyncParsableCommand {
             try await $0.call(.POST, "/v1/agents/\(id)/revoke", as: OperatorAPI.AgentRow.self)
         }
         if connection.json { return try printJSON(agent) }
-        print("revoked \(agent.id) (\(agent.instance))")
+        Output.say("revoked \(agent.id) (\(agent.instance))")
     }
 }
 

@@ -78,6 +78,12 @@ struct ConnectionOptions: ParsableArguments {
             throw HerdctlError(
                 description: "\(path) needs controller, ca, certificate and tls_key", status: HerdctlExit.usage)
         }
+        // The operator API is mutual TLS or nothing: plain HTTP would send no certificate and trust any answer.
+        guard controller.lowercased().hasPrefix("https://") else {
+            throw HerdctlError(
+                description: "\(path): controller must be an https:// URL, not \(controller.escapingControlCharacters)",
+                status: HerdctlExit.usage)
+        }
         do {
             return try OperatorClient(
                 controller: controller, caPEM: try SecureFile.readText(ca),
@@ -112,6 +118,12 @@ final class OperatorClient: Sendable {
 
     func shutdown() async { try? await client.shutdown() }
 
+    /// How long one exchange may take, head and body (`HERDCTL_TIMEOUT` seconds, 1 to 600; default 30).
+    static var timeout: Duration {
+        let seconds = ProcessInfo.processInfo.environment["HERDCTL_TIMEOUT"].flatMap(Int.init) ?? 30
+        return .seconds(min(600, max(1, seconds)))
+    }
+
     /// Sends a request and decodes the answer; a protocol error becomes exit 1, no answer exit 3.
     func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, as: T.Type) async throws -> T {
         try await exchange(method, path, body: body) { try? OperatorAPI.decoder.decode(T.self, from: Data($0)) }
@@ -138,10 +150,30 @@ final class OperatorClient: Sendable {
         }
         let status: Int
         let bytes: [UInt8]
+        let timeout = Self.timeout
         do {
-            let response = try await client.execute(request, timeout: .seconds(30))
-            status = Int(response.status.code)
-            bytes = Array(try await response.body.collect(upTo: OperatorAPI.Fleet.maxBytes).readableBytesView)
+            // One deadline for head and body: a controller that trickles its answer must not hang herdctl.
+            let client = self.client
+            let request = request
+            guard
+                let (code, body) = try await withDeadline(
+                    timeout,
+                    {
+                        let response = try await client.execute(request, timeout: .init(timeout))
+                        let body = Array(
+                            try await response.body.collect(upTo: OperatorAPI.Fleet.maxBytes).readableBytesView)
+                        return (Int(response.status.code), body)
+                    })
+            else {
+                throw HerdctlError(
+                    description:
+                        "no complete answer from the controller at \(base) within \(timeout.components.seconds) s",
+                    status: HerdctlExit.unreachable)
+            }
+            status = code
+            bytes = body
+        } catch let error as HerdctlError {
+            throw error
         } catch {
             throw HerdctlError(
                 description: "cannot reach the controller at \(base): \(error)", status: HerdctlExit.unreachable)
@@ -149,7 +181,8 @@ final class OperatorClient: Sendable {
         if status == 200, let value = decode(bytes) { return value }
         if let refusal = try? WireCoding.decode(ErrorResponse.self, from: bytes) {
             throw HerdctlError(
-                description: "the controller refused: \(refusal.error.code): \(refusal.error.message)",
+                description:
+                    "the controller refused: \(refusal.error.code): \(refusal.error.message)".escapingControlCharacters,
                 status: HerdctlExit.failed)
         }
         throw HerdctlError(description: "unexpected answer \(status) from \(base)", status: HerdctlExit.failed)

@@ -76,25 +76,26 @@ struct IncidentShow: AsyncParsableCommand {
         print(
             "#\(incident.id) \(Output.paint(incident.severity, state: incident.severity)) \(incident.state): \(IncidentsCommand.subject(incident))"
         )
-        print("  \(incident.summary)")
+        Output.say("  \(incident.summary)")
         var when = "  opened \(Output.age(now - incident.openedAt)) ago"
         if let resolved = incident.resolvedAt {
             when += ", resolved \(Output.age(now - resolved)) ago (\(incident.resolution ?? "self"))"
         }
         if let by = incident.acknowledgedBy { when += ", acknowledged by \(by)" }
-        print(when)
+        Output.say(when)
         if incident.checks.count > 1 {
-            print("  checks: \(incident.checks.joined(separator: ", ")) (symptoms of the same cause open no incident)")
+            Output.say(
+                "  checks: \(incident.checks.joined(separator: ", ")) (symptoms of the same cause open no incident)")
         }
         if let diagnosis = incident.diagnosis {
-            print("\nProbable cause: \(diagnosis.cause)")
-            for line in diagnosis.evidence { print("  evidence: \(line)") }
-            print("Next step: \(diagnosis.nextStep)")
+            Output.say("\nProbable cause: \(diagnosis.cause)")
+            for line in diagnosis.evidence { Output.say("  evidence: \(line)") }
+            Output.say("Next step: \(diagnosis.nextStep)")
             if let action = diagnosis.action {
                 let parameters = (diagnosis.parameters ?? [:]).sorted { $0.key < $1.key }.map {
                     " --param \($0.key)=\($0.value)"
                 }
-                print("Suggested remediation: \(action)\(parameters.joined())")
+                Output.say("Suggested remediation: \(action)\(parameters.joined())")
             }
         }
         if !detail.members.isEmpty {
@@ -108,14 +109,14 @@ struct IncidentShow: AsyncParsableCommand {
         }
         print("\nTimeline:")
         for event in detail.timeline {
-            print(
+            Output.say(
                 "  \(Output.timestamp(event.at))  \(event.kind)\(event.actor.map { " by \($0)" } ?? ""): \(event.detail)"
             )
         }
         if !detail.notifications.isEmpty {
-            print("\nNotifications:")
+            Output.say("\nNotifications:")
             for n in detail.notifications {
-                print(
+                Output.say(
                     "  \(n.transition) → \(n.sink): \(n.state)\(n.attempts > 1 ? " after \(n.attempts) attempts" : "")\(n.lastError.map { " (\($0))" } ?? "")"
                 )
             }

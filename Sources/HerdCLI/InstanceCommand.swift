@@ -50,7 +50,7 @@ struct InstanceAttributes: AsyncParsableCommand {
                 as: OperatorAPI.Attributes.self)
         }
         if connection.json { return try printJSON(answer) }
-        if answer.attributes.isEmpty { return print("\(answer.instance): no attributes") }
-        for (key, value) in answer.attributes.sorted(by: { $0.key < $1.key }) { print("\(key)=\(value)") }
+        if answer.attributes.isEmpty { return Output.say("\(answer.instance): no attributes") }
+        for (key, value) in answer.attributes.sorted(by: { $0.key < $1.key }) { Output.say("\(key)=\(value)") }
     }
 }

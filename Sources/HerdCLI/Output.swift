@@ -21,8 +21,16 @@ enum Output {
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"
     }
 
-    /// Rows padded to their columns' widths (measured before colour is added).
+    /// Prints a line of text that holds values from the controller, its control characters escaped:
+    /// no value can drive the terminal or start a line of its own.
+    static func say(_ text: String) {
+        print(text.escapingControlCharacters)
+    }
+
+    /// Rows padded to their columns' widths (measured before colour is added). Cells come from the
+    /// controller: control characters are escaped, so no value can drive the terminal or fake a row.
     static func table(_ header: [String], _ rows: [[String]], paint: (Int, Int, String) -> String = { $2 }) -> String {
+        let rows = rows.map { $0.map(\.escapingControlCharacters) }
         // Widths in Unicode scalars: what a terminal shows for the names and ids Herd prints, and
         // unlike `String.count` no grapheme breaking over every cell of a 10 000-row fleet.
         let widths = header.indices.map { column in

@@ -87,31 +87,31 @@ struct RemediateCommand: AsyncParsableCommand {
         show(detail)
         let r = detail.remediation
         if r.state == "proposed" {
-            print(
+            Output.say(
                 "\nNeeds \(r.requiredApprovals) approval(s) by other operators: herdctl remediate approve \(r.id)")
         }
     }
 
     static func show(_ detail: OperatorAPI.RemediationDetail) {
         let r = detail.remediation
-        print("remediation \(r.id): \(r.state)")
-        print("  \(r.action) \(r.parameters.joined(separator: " ")) on \(r.instance) (agent \(r.agentId))")
-        print("  runs: \(r.hostCommand)")
-        print(
+        Output.say("remediation \(r.id): \(r.state)")
+        Output.say("  \(r.action) \(r.parameters.joined(separator: " ")) on \(r.instance) (agent \(r.agentId))")
+        Output.say("  runs: \(r.hostCommand)")
+        Output.say(
             "  risk: \(r.risk); approvals \(r.approvals.count) of \(r.requiredApprovals)"
                 + (r.approvals.isEmpty ? "" : " (\(r.approvals.map(\.operator).joined(separator: ", ")))"))
-        print("  requested by \(r.requestedBy): \(r.reason)")
-        print("  expires \(Output.timestamp(r.expiresAt))" + (r.incidentId.map { "; for incident #\($0)" } ?? ""))
-        if let detail = r.detail { print("  result: \(detail)") }
-        if let exit = r.exitCode { print("  exit status \(exit)") }
-        for check in r.verification { print("  verified: \(check.checkId) \(check.status): \(check.summary)") }
+        Output.say("  requested by \(r.requestedBy): \(r.reason)")
+        Output.say("  expires \(Output.timestamp(r.expiresAt))" + (r.incidentId.map { "; for incident #\($0)" } ?? ""))
+        if let detail = r.detail { Output.say("  result: \(detail)") }
+        if let exit = r.exitCode { Output.say("  exit status \(exit)") }
+        for check in r.verification { Output.say("  verified: \(check.checkId) \(check.status): \(check.summary)") }
         if let tail = r.outputTail, !tail.isEmpty {
-            print("  output:")
-            for line in tail.split(separator: "\n") { print("    \(line)") }
+            Output.say("  output:")
+            for line in tail.split(separator: "\n") { Output.say("    \(line)") }
         }
         if let preview = detail.preview {
-            print("\nDry run (\(preview.id)): \(preview.state)\(preview.detail.map { " — \($0)" } ?? "")")
-            for line in (preview.outputTail ?? "").split(separator: "\n") { print("    \(line)") }
+            Output.say("\nDry run (\(preview.id)): \(preview.state)\(preview.detail.map { " — \($0)" } ?? "")")
+            for line in (preview.outputTail ?? "").split(separator: "\n") { Output.say("    \(line)") }
         }
     }
 }
@@ -161,6 +161,7 @@ struct RemediateApprove: AsyncParsableCommand {
         abstract: "Approve a remediation: decode and show its exact bytes, then sign them with your key.")
 
     @Argument(help: "The remediation's id.") var id: String
+    @Flag(help: "Sign without asking (for scripts); otherwise herdctl asks on the terminal.") var yes = false
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
@@ -169,6 +170,17 @@ struct RemediateApprove: AsyncParsableCommand {
 
     func run() async throws {
         let (name, signer) = try connection.signer()
+        // A command this operator denied stays denied, whatever the controller says of it now.
+        if try DeniedLedger(connection).contains(id) {
+            throw HerdctlError(
+                description: "you denied \(id) before (\(DeniedLedger(connection).path)): refusing to sign it",
+                status: HerdctlExit.failed)
+        }
+        guard yes || isatty(STDIN_FILENO) == 1 else {
+            throw HerdctlError(
+                description: "standard input is not a terminal: pass --yes to sign without being asked",
+                status: HerdctlExit.usage)
+        }
         let approved = try await withClient(connection) { client in
             let detail = try await client.call(.GET, "/v1/remediations/\(id)", as: OperatorAPI.RemediationDetail.self)
             // What is signed is the payload itself, decoded here: never the controller's description of it.
@@ -182,12 +194,19 @@ struct RemediateApprove: AsyncParsableCommand {
                 throw HerdctlError(
                     description: "the payload is command \(command.id), not \(id)", status: HerdctlExit.failed)
             }
-            if !connection.json {
-                print(
-                    "approving as \(name): \(command.action.summary) on \(command.instance) (agent \(command.agentID))")
-                print("  runs: \(command.action.hostCommand)")
-                print(
-                    "  reason: \(command.reason); expires \(Output.timestamp(command.expiresAt.timeIntervalSince1970))")
+            // Shown from the decoded bytes, escaped: this is exactly what the signature will cover.
+            let shown = [
+                "approving as \(name): \(command.action.summary) on \(command.instance) (agent \(command.agentID))",
+                "  command: \(command.id)", "  runs: \(command.action.hostCommand)", "  reason: \(command.reason)",
+                "  expires: \(Output.timestamp(command.expiresAt.timeIntervalSince1970))",
+            ].map(\.escapingControlCharacters)
+            if !connection.json || !yes { for line in shown { print(line) } }
+            if !yes {
+                print("Sign this command? [y/N] ", terminator: "")
+                let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces).lowercased()
+                guard answer == "y" || answer == "yes" else {
+                    throw HerdctlError(description: "not signed", status: HerdctlExit.failed)
+                }
             }
             let approval = Approval(
                 commandID: id, signature: try signer.signature(payloadType: .command, payload: payload))
@@ -222,6 +241,7 @@ struct RemediateDeny: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try DeniedLedger(connection).add(id)
         let denied = try await withClient(connection) {
             try await $0.call(
                 .POST, "/v1/remediations/\(id)/deny",
@@ -245,7 +265,7 @@ struct RemediateList: AsyncParsableCommand {
         }
         if connection.json { return try printJSON(answer) }
         if answer.freeze.frozen {
-            print("FROZEN by \(answer.freeze.by ?? "?"): \(answer.freeze.reason ?? "") — nothing is dispatched\n")
+            Output.say("FROZEN by \(answer.freeze.by ?? "?"): \(answer.freeze.reason ?? "") — nothing is dispatched\n")
         }
         if answer.remediations.isEmpty { return print("no remediation") }
         print(
@@ -351,58 +371,37 @@ struct IncidentRemediate: AsyncParsableCommand {
     }
 }
 
-/// `herdctl audit [--verify]`: the hash-chained audit log.
-struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "audit",
-        abstract: "The audit log (proposals, approvals, denials, freezes, dispatches, results, silences, acks).",
-        discussion: """
-            --verify recomputes the hash chain on the controller and exits 1 naming every row where it breaks \
-            (a row changed, deleted or moved). Keep the printed head hash somewhere else: rewriting the whole \
-            chain is only detectable against a copy.
-            """)
-    @Flag(help: "Verify the hash chain instead of listing.") var verify = false
-    @Option(help: "Rows after this id.") var after: Int64 = 0
-    @Option(help: "At most this many rows (1 to 10000).") var limit = 100
-    @OptionGroup var connection: ConnectionOptions
+/// The ids this operator denied, kept next to herdctl's configuration: `approve` refuses them, so a
+/// controller that revives a denied command (under any description) cannot get it signed here.
+struct DeniedLedger {
+    let path: String
 
-    func validate() throws {
-        guard after >= 0 else { throw ValidationError("--after is ≥ 0") }
-        guard (1...10_000).contains(limit) else { throw ValidationError("--limit is 1 to 10000") }
+    init(_ connection: ConnectionOptions) {
+        let config = connection.config ?? ConnectionOptions.defaultConfig
+        path = (config as NSString).deletingLastPathComponent + "/denied"
     }
 
-    func run() async throws {
-        if verify {
-            let verification = try await withClient(connection) {
-                try await $0.call(.GET, "/v1/audit/verify", as: OperatorAPI.AuditVerification.self)
-            }
-            if connection.json {
-                try printJSON(verification)
-            } else if verification.ok {
-                print("audit chain intact: \(verification.entries) rows; head \(verification.headHash)")
-            } else {
-                for problem in verification.problems { print("row \(problem.id): \(problem.problem)") }
-            }
-            if !verification.ok {
-                throw HerdctlError(
-                    description: "the audit chain is broken at \(verification.problems.count) place(s)",
-                    status: HerdctlExit.failed)
-            }
-            return
+    func contains(_ id: String) throws -> Bool {
+        guard SecureFile.exists(path) else { return false }
+        do {
+            return try SecureFile.readText(path, maxBytes: 16 << 20).split(separator: "\n").contains { $0 == id }
+        } catch {
+            throw HerdctlError(description: "\(error)", status: HerdctlExit.usage)
         }
-        let audit = try await withClient(connection) {
-            try await $0.call(.GET, "/v1/audit?after=\(after)&limit=\(limit)", as: OperatorAPI.Audit.self)
+    }
+
+    /// Recorded before the controller is asked, so that a denial is remembered even if the answer is lost.
+    func add(_ id: String) throws {
+        guard try !contains(id) else { return }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            throw HerdctlError(
+                description: "\(path): \(String(cString: strerror(errno)))", status: HerdctlExit.usage)
         }
-        if connection.json { return try printJSON(audit) }
-        if audit.entries.isEmpty { return print("no audit entry") }
-        print(
-            Output.table(
-                ["ID", "AT", "ACTOR", "ACTION", "SUBJECT", "DETAIL"],
-                audit.entries.map {
-                    [
-                        "\($0.id)", Output.timestamp($0.at), $0.actor, $0.action, $0.subject,
-                        String($0.detail.prefix(100)),
-                    ]
-                }))
+        defer { close(fd) }
+        let line = Array((id + "\n").utf8)
+        guard line.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == line.count, fsync(fd) == 0 else {
+            throw HerdctlError(description: "\(path): cannot record the denial", status: HerdctlExit.usage)
+        }
     }
 }

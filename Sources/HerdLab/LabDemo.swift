@@ -63,7 +63,7 @@ struct LabDemo: AsyncParsableCommand {
 
         let proposal = try lab.json(OperatorAPI.RemediationDetail.self, ["incident", "remediate", "\(incident.id)"])
         _ = try herdctl(["remediate", "show", proposal.remediation.id])
-        _ = try herdctl(["remediate", "approve", proposal.remediation.id], as: layout.secondOperatorConfig)
+        _ = try herdctl(["remediate", "approve", proposal.remediation.id, "--yes"], as: layout.secondOperatorConfig)
         try await wait("the agent to restart Sidekiq and the incident to resolve") {
             try lab.incident(incident.id).incident.state == "resolved"
         }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Foundation
 import HerdCLI
 import HerdProtocol
+import HerdTestSupport
 import Testing
 
 @Suite struct HerdctlTests {
@@ -19,5 +21,41 @@ import Testing
         } catch {
             #expect(Herdctl.exitCode(for: error) == .validationFailure)
         }
+    }
+}
+
+/// herdctl's configuration and transport refuse what would hang it or weaken it, before any request.
+@Suite struct HerdctlConfigurationTests {
+    static func write(_ directory: TemporaryDirectory, controller: String) throws -> String {
+        try directory.write(
+            "config",
+            """
+            controller = \(controller)
+            ca = \(directory.file("ca.pem"))
+            certificate = \(directory.file("cert.pem"))
+            tls_key = \(directory.file("key.pem"))
+            operator = alice
+            signing_key = \(directory.file("signing.pem"))
+
+            """)
+        #expect(chmod(directory.file("config"), 0o600) == 0)
+        return directory.file("config")
+    }
+
+    @Test func aFIFOForAConfigurationIsRefusedNotWaitedOn() throws {
+        let directory = try TemporaryDirectory("herdctl-fifo")
+        defer { directory.remove() }
+        #expect(mkfifo(directory.file("config"), 0o600) == 0)
+        // Opening a FIFO for reading waits for a writer for ever; herdctl must refuse it at once.
+        let answer = try BuiltProduct.run("herdctl", ["status", "--config", directory.file("config")])
+        #expect(answer.status == 2 && answer.output.contains("not a regular file"), "\(answer.output)")
+    }
+
+    @Test func plainHTTPToTheControllerIsRefused() throws {
+        let directory = try TemporaryDirectory("herdctl-http")
+        defer { directory.remove() }
+        let config = try Self.write(directory, controller: "http://127.0.0.1:8443")
+        let answer = try BuiltProduct.run("herdctl", ["status", "--config", config])
+        #expect(answer.status == 2 && answer.output.contains("https://"), "\(answer.output)")
     }
 }

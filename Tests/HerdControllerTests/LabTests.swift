@@ -63,7 +63,7 @@ import Testing
             OperatorAPI.RemediationDetail.self, from: Data(proposed.output.utf8)
         ).remediation
         let approved = try herdctl(
-            ["remediate", "approve", remediation.id], as: ["--config", dir + "/operators/bob/config"])
+            ["remediate", "approve", remediation.id, "--yes"], as: ["--config", dir + "/operators/bob/config"])
         #expect(approved.status == 0, "\(approved.output)")
         // The incident may resolve (as the remediation's) on a regular report before the command's
         // result, which waits for Sidekiq to settle, arrives: wait for both.

@@ -117,13 +117,13 @@ import Testing
         let id = proposed.remediation.id
         #expect(proposed.remediation.state == "proposed" && proposed.remediation.incidentId == open.id)
         #expect(proposed.remediation.hostCommand == "systemctl restart mastodon-sidekiq.service")
-        let selfApproval = try fleet.herdctl(["remediate", "approve", id])
+        let selfApproval = try fleet.herdctl(["remediate", "approve", id, "--yes"])
         #expect(selfApproval.status == 1 && selfApproval.output.contains("cannot approve"), "\(selfApproval.output)")
         let shown = try fleet.herdctl(["remediate", "show", id])
         #expect(shown.output.contains("approvals 0 of 1"), "\(shown.output)")
         #expect(ran().isEmpty)
 
-        let approved = try fleet.run("herdctl", ["remediate", "approve", id, "--config", bob])
+        let approved = try fleet.run("herdctl", ["remediate", "approve", id, "--yes", "--config", bob])
         #expect(approved.status == 0 && approved.output.contains("approved: 1 of 1"), "\(approved.output)")
         try await EndToEndTests.waitFor { !ran().isEmpty }
         #expect(ran() == ["restart -- mastodon-sidekiq.service user=root RAILS_ENV="])
@@ -202,7 +202,7 @@ import Testing
                 "slow answers", "--json",
             ])
         ).remediation
-        #expect(try fleet.run("herdctl", ["remediate", "approve", web.id, "--config", bob]).status == 0)
+        #expect(try fleet.run("herdctl", ["remediate", "approve", web.id, "--yes", "--config", bob]).status == 0)
         let list = try fleet.herdctl(["remediate", "list"])
         #expect(list.output.contains("FROZEN by admin") && list.output.contains(web.id), "\(list.output)")
         try await Task.sleep(for: .seconds(7))  // a report cycle and more: still nothing
@@ -229,8 +229,13 @@ import Testing
         ] {
             #expect(try fleet.herdctl(arguments).status == 2, "\(arguments)")
         }
-        #expect(try fleet.herdctl(["remediate", "approve", UUID().uuidString.lowercased()]).status == 1)
+        #expect(try fleet.herdctl(["remediate", "approve", UUID().uuidString.lowercased(), "--yes"]).status == 1)
         #expect(try fleet.herdctl(["remediate", "deny", id, "--reason", "too late"]).status == 1)
+        // Without a terminal, herdctl signs only when told to; a command its operator denied, never.
+        let notATerminal = try fleet.run("herdctl", ["remediate", "approve", id, "--config", bob])
+        #expect(notATerminal.status == 2 && notATerminal.output.contains("--yes"), "\(notATerminal.output)")
+        let deniedByMe = try fleet.herdctl(["remediate", "approve", id, "--yes"])
+        #expect(deniedByMe.status == 1 && deniedByMe.output.contains("you denied"), "\(deniedByMe.output)")
         #expect(
             try fleet.herdctl([
                 "remediate", "propose", "other.example", "restart-service", "--param", "service=web", "--reason", "x",
@@ -246,16 +251,33 @@ import Testing
             #expect(actions.contains(action), "\(action) missing from \(actions)")
         }
         let verified = try fleet.herdctl(["audit", "--verify"])
-        #expect(verified.status == 0 && verified.output.contains("audit chain intact"), "\(verified.output)")
+        #expect(
+            verified.status == 0 && verified.output.contains("audit chain intact (verified here)"), "\(verified.output)"
+        )
+        let head = try #require(
+            verified.output.split(separator: " ").last.map {
+                String($0).trimmingCharacters(in: .whitespacesAndNewlines)
+            })
+        #expect(try fleet.herdctl(["audit", "--verify", "--expect-head", head]).status == 0)
+        #expect(try fleet.herdctl(["audit", "--verify", "--expect-head", "xyz"]).status == 2)
         let target = try #require(audit.entries.first { $0.action == "remediation.approve" })
+        let dispatch = try #require(audit.entries.first { $0.action == "remediation.dispatch" })
         try await queue.write { db in
             try db.execute(sql: "DROP TRIGGER audit_append_only_update")
             try db.execute(sql: "UPDATE audit SET actor = 'admin' WHERE id = ?", arguments: [target.id])
+            // Text after a NUL byte: invisible to a reader that stops there, not to the chain.
+            try db.execute(
+                sql: "UPDATE audit SET detail = detail || char(0) || ' and nothing else' WHERE id = ?",
+                arguments: [dispatch.id])
         }
         try queue.close()
         let broken = try fleet.herdctl(["audit", "--verify"])
         #expect(
-            broken.status == 1 && broken.output.contains("row \(target.id): does not match its hash"),
+            broken.status == 1 && broken.output.contains("row \(target.id): does not match its hash")
+                && broken.output.contains("row \(dispatch.id): does not match its hash"),
             "\(broken.output)")
+        // Whoever rewrites the chain from the changed row on cannot keep the head the operator kept.
+        let rewritten = try fleet.herdctl(["audit", "--verify", "--expect-head", String(repeating: "a", count: 64)])
+        #expect(rewritten.status == 1 && rewritten.output.contains("head hash you kept"), "\(rewritten.output)")
     }
 }

@@ -1,10 +1,11 @@
 import Crypto
 import Foundation
 import GRDB
-import HerdController
 import HerdProtocol
 import HerdTestSupport
 import Testing
+
+@testable import HerdController
 
 /// The controller's side of remediation on a real SQLite file: proposal checks, the approval policy
 /// (requester never counts, one vote per operator), deny, expiry, the freeze, dispatch once with a
@@ -349,9 +350,27 @@ import Testing
         #expect(try await store.verifyAudit().ok)
     }
 
+    /// Text with a NUL byte never enters the chain: a reader stopping at it would see less than was hashed.
+    @Test func auditTextWithANulByteIsRefused() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        _ = try await fleet.store.setFreeze(true, reason: "drill", by: "alice")
+        // Below every route's own validation: the chain itself refuses it.
+        let queue = try DatabaseQueue(path: fleet.directory.file("herd.sqlite"))
+        await #expect(throws: WireError.self) {
+            try await queue.write { db in
+                try AuditChain.append(
+                    db, at: 1, actor: "alice", action: "remediation.freeze", subject: "remediation:*",
+                    detail: "drill\u{0}hidden")
+            }
+        }
+        try queue.close()
+        #expect(try await fleet.store.verifyAudit().ok)
+    }
+
     /// Someone with the database file drops the triggers and edits it: every kind of edit is named.
     @Test func theAuditChainNamesTheRowThatWasChangedDeletedOrMoved() async throws {
-        for tamper in ["change", "delete", "move", "delete the newest"] {
+        for tamper in ["change", "delete", "move", "delete the newest", "hide after a NUL"] {
             let fleet = try StoreTests.Fleet()
             defer { fleet.directory.remove() }
             for n in 1...5 {
@@ -370,6 +389,8 @@ import Testing
                 case "change": try db.execute(sql: "UPDATE audit SET detail = 'nothing happened' WHERE id = 3")
                 case "delete": try db.execute(sql: "DELETE FROM audit WHERE id = 3")
                 case "move": try db.execute(sql: "UPDATE audit SET id = 9 WHERE id = 3")
+                case "hide after a NUL":
+                    try db.execute(sql: "UPDATE audit SET detail = detail || char(0) || 'and more' WHERE id = 3")
                 default: try db.execute(sql: "DELETE FROM audit WHERE id = 5")
                 }
             }
@@ -378,7 +399,7 @@ import Testing
             #expect(!verification.ok, "\(tamper)")
             let named = verification.problems.map(\.id)
             switch tamper {
-            case "change": #expect(named == [3], "\(verification.problems)")
+            case "change", "hide after a NUL": #expect(named == [3], "\(verification.problems)")
             case "delete": #expect(named.first == 4, "\(verification.problems)")
             case "move": #expect(named.first == 4, "\(verification.problems)")
             default: #expect(named == [5], "\(verification.problems)")

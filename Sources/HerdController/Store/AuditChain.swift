@@ -1,4 +1,4 @@
-import Crypto
+import FoundationEssentials
 import GRDB
 import HerdProtocol
 
@@ -9,45 +9,20 @@ import HerdProtocol
 /// newest rows leaves the head pointing past the end. (Rewriting the whole chain and its head is not
 /// detectable from inside the database: record `herdctl audit --verify`'s head hash elsewhere.)
 ///
-/// A row is hashed as its fields in order, each as `decimal byte count ":" bytes`, with `at` as the
-/// 16 hex digits of its IEEE 754 bits, so no two different rows share an encoding.
+/// A row is hashed as `AuditChainVerifier` says (HerdProtocol: herdctl verifies with the same code),
+/// over the bytes stored: the columns are read `CAST(… AS BLOB)`, because a TEXT read stops at a NUL.
+/// No row is written with a NUL byte.
 enum AuditChain {
-    static let genesis = String(repeating: "0", count: 64)
+    static let genesis = AuditChainVerifier.genesis
 
-    struct Entry {
-        var id: Int64
-        var at: Double
-        var actor: String
-        var action: String
-        var subject: String
-        var detail: String
+    /// The columns as stored, text as its bytes.
+    static let columns =
+        "id, at, CAST(actor AS BLOB) AS actor, CAST(action AS BLOB) AS action, CAST(subject AS BLOB) AS subject, CAST(detail AS BLOB) AS detail"
 
-        init(id: Int64, at: Double, actor: String, action: String, subject: String, detail: String) {
-            self.id = id
-            self.at = at
-            self.actor = actor
-            self.action = action
-            self.subject = subject
-            self.detail = detail
+    static func fields(_ row: Row) -> [[UInt8]] {
+        ["actor", "action", "subject", "detail"].map { column in
+            (row[column] as Data?).map { Array($0) } ?? []
         }
-
-        init(row: Row) {
-            self.init(
-                id: row["id"], at: row["at"], actor: row["actor"], action: row["action"], subject: row["subject"],
-                detail: row["detail"])
-        }
-    }
-
-    static func hash(_ entry: Entry, previous: String) -> String {
-        var bytes: [UInt8] = []
-        for field in [
-            previous, String(entry.id), String(entry.at.bitPattern, radix: 16), entry.actor, entry.action,
-            entry.subject, entry.detail,
-        ] {
-            bytes.append(contentsOf: "\(field.utf8.count):".utf8)
-            bytes.append(contentsOf: field.utf8)
-        }
-        return Hex.lowercase(SHA256.hash(data: bytes))
     }
 
     /// Appends one row to the chain (inside the caller's write transaction).
@@ -55,28 +30,30 @@ enum AuditChain {
     static func append(
         _ db: Database, at: Double, actor: String, action: String, subject: String, detail: String
     ) throws -> Int64 {
+        let texts = [actor, action, subject, detail]
+        guard !texts.contains(where: { $0.utf8.contains(0) }) else {
+            throw WireError(.invalidField, "audit text holds a NUL byte")
+        }
         let head = try Row.fetchOne(db, sql: "SELECT last_id, hash FROM audit_head WHERE id = 1")
-        let lastID: Int64 = head?["last_id"] ?? 0
+        let id: Int64 = (head?["last_id"] ?? 0) + 1
         let previous: String = head?["hash"] ?? genesis
-        let entry = Entry(id: lastID + 1, at: at, actor: actor, action: action, subject: subject, detail: detail)
-        let hash = hash(entry, previous: previous)
+        let hash = AuditChainVerifier.hash(id: id, at: at, fields: texts.map(\.utf8), previous: previous)
         try db.execute(
             sql: "INSERT INTO audit (id, at, actor, action, subject, detail, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [entry.id, at, actor, action, subject, detail, hash])
+            arguments: [id, at, actor, action, subject, detail, hash])
         try db.execute(
-            sql: "INSERT OR REPLACE INTO audit_head (id, last_id, hash) VALUES (1, ?, ?)", arguments: [entry.id, hash])
-        return entry.id
+            sql: "INSERT OR REPLACE INTO audit_head (id, last_id, hash) VALUES (1, ?, ?)", arguments: [id, hash])
+        return id
     }
 
     /// Chains the rows written before the chain existed (migration 0004 only, before its triggers).
     static func rehashAll(_ db: Database) throws {
         var previous = genesis
         var last: Int64 = 0
-        for row in try Row.fetchAll(db, sql: "SELECT id, at, actor, action, subject, detail FROM audit ORDER BY id") {
-            let entry = Entry(row: row)
-            previous = hash(entry, previous: previous)
-            last = entry.id
-            try db.execute(sql: "UPDATE audit SET hash = ? WHERE id = ?", arguments: [previous, entry.id])
+        for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM audit ORDER BY id") {
+            last = row["id"]
+            previous = AuditChainVerifier.hash(id: last, at: row["at"], fields: fields(row), previous: previous)
+            try db.execute(sql: "UPDATE audit SET hash = ? WHERE id = ?", arguments: [previous, last])
         }
         if last > 0 {
             try db.execute(
@@ -86,53 +63,26 @@ enum AuditChain {
 
     /// Recomputes the whole chain; every problem names the row where the chain breaks.
     static func verify(_ db: Database) throws -> OperatorAPI.AuditVerification {
-        var problems: [OperatorAPI.AuditVerification.Problem] = []
-        var previous = genesis
-        var expectedID: Int64 = 1
-        var count = 0
-        let rows = try Row.fetchCursor(
-            db, sql: "SELECT id, at, actor, action, subject, detail, hash FROM audit ORDER BY id")
+        var verifier = AuditChainVerifier()
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(columns), hash FROM audit ORDER BY id")
         while let row = try rows.next() {
-            let entry = Entry(row: row)
-            let stored: String = row["hash"]
-            count += 1
-            if entry.id != expectedID {
-                problems.append(
-                    .init(
-                        id: entry.id,
-                        problem: entry.id > expectedID
-                            ? "rows \(expectedID)…\(entry.id - 1) are missing (deleted)"
-                            : "out of order"))
-            } else if hash(entry, previous: previous) != stored {
-                problems.append(
-                    .init(
-                        id: entry.id,
-                        problem: "does not match its hash: changed, or the row before it was replaced or reordered"))
-            }
-            previous = stored
-            expectedID = entry.id + 1
+            verifier.add(id: row["id"], at: row["at"], fields: fields(row), hash: row["hash"])
         }
         let head = try Row.fetchOne(db, sql: "SELECT last_id, hash FROM audit_head WHERE id = 1")
-        let headID: Int64 = head?["last_id"] ?? 0
-        if headID != expectedID - 1 || (head?["hash"] ?? genesis) != previous {
-            problems.append(
-                .init(
-                    id: headID,
-                    problem: headID > expectedID - 1
-                        ? "rows \(expectedID)…\(headID) are missing (the newest rows were deleted)"
-                        : "the chain's head (row \(headID)) does not match the last row (\(expectedID - 1))"))
-        }
-        return OperatorAPI.AuditVerification(
-            ok: problems.isEmpty, entries: count, problems: problems, headHash: previous)
+        verifier.checkHead(id: head?["last_id"] ?? 0, hash: head?["hash"] ?? genesis)
+        return verifier.verification
     }
 
+    /// Rows as stored: text read as its bytes (a NUL and what follows it included; bytes that are not
+    /// UTF-8, which the controller never writes, become U+FFFD and no longer match their hash).
     static func entries(_ db: Database, after: Int64, limit: Int) throws -> [OperatorAPI.AuditEntry] {
         try Row.fetchAll(
-            db, sql: "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit]
-        ).map {
-            OperatorAPI.AuditEntry(
-                id: $0["id"], at: $0["at"], actor: $0["actor"], action: $0["action"], subject: $0["subject"],
-                detail: $0["detail"], hash: $0["hash"])
+            db, sql: "SELECT \(columns), hash FROM audit WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit]
+        ).map { row in
+            let text = fields(row).map { String(decoding: $0, as: UTF8.self) }
+            return OperatorAPI.AuditEntry(
+                id: row["id"], at: row["at"], actor: text[0], action: text[1], subject: text[2], detail: text[3],
+                hash: row["hash"])
         }
     }
 }

@@ -68,7 +68,9 @@ public enum SecureFile {
     public static func read(_ path: String, maxBytes: Int = 1 << 20, private isPrivate: Bool = false)
         throws(SecureFileError) -> [UInt8]
     {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever; it is
+        // refused below as not a regular file, and a regular file reads the same either way.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { throw SecureFileError(path, describe(errno)) }
         defer { close(fd) }
         var info = stat()
