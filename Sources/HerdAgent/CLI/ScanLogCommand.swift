@@ -72,9 +72,11 @@ struct ScanLogCommand: ParsableCommand {
         var scan = ApplicationLogsCheck.Scan(matcher: SignatureMatcher(table: table))
         var reader = LineReader(fd: fd)
         var unparsed = 0
+        // Read once: an @Option's getter goes through the property wrapper on every access.
+        let journal = format.journal
         do {
             try reader.forEachLine { line, number in
-                if !scan.feed(anyLine: line, number: number, journal: format.journal) { unparsed += 1 }
+                if !scan.feed(anyLine: line, number: number, journal: journal) { unparsed += 1 }
             }
         } catch {
             throw ScanLogError(description: "cannot read \(file): \(error)")

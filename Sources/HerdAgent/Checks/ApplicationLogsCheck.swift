@@ -90,7 +90,11 @@ public struct ApplicationLogsCheck: BlockingCheck {
         /// are read as their entries when `journal` allows. False when a line had to be journald JSON
         /// (`.only`) and was not: it is skipped.
         mutating func feed(anyLine line: UnsafeBufferPointer<UInt8>, number: Int, journal: JournalLines) -> Bool {
-            if journal != .never, line.first == UInt8(ascii: "{") || journal == .only {
+            // Only a line with journald's `"MESSAGE":` is parsed (`.only`: every line): other JSON, pino's
+            // streaming lines, is text, and a parse that fails costs microseconds per line.
+            if journal == .only
+                || (journal == .recognised && line.first == UInt8(ascii: "{") && JournalEntry.mightBeOne(line))
+            {
                 if let entry = try? JournalEntry.parse(line) {
                     entry.message.withUnsafeBufferPointer { feed($0, number: number, errorPriority: entry.isError) }
                     return true

@@ -74,7 +74,8 @@ public struct ApplicationLogStats: Sendable, Hashable {
             }
             return
         }
-        if LogLine.find(Self.thread, in: line, from: start, limit: limit) != nil {
+        // Sidekiq's `tid=` comes right after its timestamp and pid: no need to search a whole long line.
+        if LogLine.find(Self.thread, in: line, from: start, limit: min(limit, start + 160)) != nil {
             if Self.endsWith(line, Self.fail) {
                 sidekiqFailed += 1
             } else if Self.endsWith(line, Self.done) {

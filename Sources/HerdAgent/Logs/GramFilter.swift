@@ -29,6 +29,8 @@ struct GramFilter: Sendable {
     /// matches, and every line has to go to the automaton.
     init?(signatures: [[[UInt8]]]) {
         let ordinary = Self.pairCounts(OrdinaryLogText.sample.utf8)
+        // The pairs ordinary lines are fullest of: a gram holding one is looked at on nearly every line.
+        let commonest = Set(ordinary.indices.sorted { ordinary[$0] > ordinary[$1] }.prefix(20))
         // Grams that ordinary lines hold whole ("::Ti" of `::Timelines`, "Work" of `DeliveryWorker`):
         // a signature whose every gram is among them is the only way a healthy line gets through.
         let sample = Array(OrdinaryLogText.sample.utf8)
@@ -45,11 +47,12 @@ struct GramFilter: Sendable {
                     // Few pairs that ordinary lines are full of (each is looked up on most lines), and
                     // rare bytes (a gram of common ones, " out" or "any ", is in ordinary English).
                     let pairs = (start..<(start + Self.gramBytes - 1)).map {
-                        ordinary[Int(fragment[$0]) | Int(fragment[$0 + 1]) << 8]
+                        Int(fragment[$0]) | Int(fragment[$0 + 1]) << 8
                     }
                     let word = gram.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
                     let score =
-                        pairs.reduce(0, +) + 5 * gram.reduce(0) { $0 + LogLine.commonness($1) }
+                        pairs.reduce(0) { $0 + ordinary[$1] } + 5 * gram.reduce(0) { $0 + LogLine.commonness($1) }
+                        + (pairs.contains(where: commonest.contains) ? 1 << 16 : 0)
                         + (seen.contains(word) ? 1 << 20 : 0)
                     if best.map({ score < $0.score }) ?? true { best = (score, gram) }
                 }

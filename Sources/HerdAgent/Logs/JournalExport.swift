@@ -12,6 +12,13 @@ public struct JournalEntry: Sendable, Hashable {
     /// Priority 3 (err) or more severe.
     public var isError: Bool { priority.map { $0 <= 3 } ?? false }
 
+    /// Whether `line` holds journald's `"MESSAGE":` key at all: a cheap look before a parse.
+    public static func mightBeOne(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        LogLine.find(messageKey, in: line, from: 0, limit: line.count) != nil
+    }
+
+    private static let messageKey = Needle("\"MESSAGE\":")
+
     public static func parse(_ line: UnsafeBufferPointer<UInt8>) throws(WireError) -> JournalEntry {
         var reader = JSONReader(Array(line))
         var message: [UInt8]?

@@ -16,6 +16,8 @@ enum OrdinaryLogText {
         Mar 02 10:15:05 mastodon bundle[2345]: 2026-03-02T10:15:05.123Z pid=2345 tid=2ab4 class=ActivityPub::DeliveryWorker jid=0a1b2c3d4e5f60718293a4b5 INFO: start
         2026-03-02T10:15:05.354Z pid=2345 tid=2ab4 class=ActivityPub::DeliveryWorker jid=0a1b2c3d4e5f60718293a4b5 elapsed=0.231 INFO: done
         2026-03-02T10:15:05.772Z pid=2345 tid=3bc5 class=PushUpdateWorker jid=1b2c3d4e5f6071829304a5b6 elapsed=0.014 INFO: done
+        2026-03-02T10:15:05.801Z pid=2345 tid=3bc6 class=ActivityPub::ProcessingWorker jid=4e5f6071829304152637d8e9 elapsed=0.102 INFO: done
+        DEPRECATION WARNING: Passing the block is deprecated (called from block in <class:Status> at /home/mastodon/live/app/models/status.rb:62)
         INFO  2026-03-02T10:15:06.001Z pid=2345 tid=4cd6 class=LinkCrawlWorker jid=2c3d4e5f607182930415b6c7 elapsed=1.204: done
         INFO  2026-03-02T10:15:06.250Z pid=2345 tid=5de7 class=Scheduler::AccountsStatusesCleanupScheduler jid=3d4e5f6071829304152637d8: start
         Mar 02 10:15:07 mastodon node[812]: {"level":"info","time":1772446507000,"pid":812,"hostname":"mastodon","name":"streaming","req":{"id":"7e8f9a0b-1c2d-4e3f-8a9b-0c1d2e3f4a5b","method":"GET","url":"/api/v1/streaming?stream=user"},"msg":"Incoming request"}

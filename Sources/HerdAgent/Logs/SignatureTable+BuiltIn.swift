@@ -297,8 +297,6 @@ extension SignatureTable {
         unclassified_error\tnpm ERR!\tERR!
         unclassified_error\tpino level 50\t"level":50
         unclassified_error\tpino level 60\t"level":60
-        unclassified_error\tJSON level error\t"level":"error"
-        unclassified_error\tJSON level fatal\t"level":"fatal"
         unclassified_error\tSidekiq JSON ERROR\t"lvl":"ERROR"
         unclassified_error\tlogfmt level=error\tlevel=error
         unclassified_error\tdmesg err\t:err   :
