@@ -2,6 +2,7 @@ import Foundation
 import HerdAgent
 import HerdProtocol
 import HerdTestSupport
+import Logging
 import Testing
 
 /// The agent's client against controllers (or middleboxes) that answer and then stall: every exchange
@@ -52,5 +53,39 @@ import Testing
             return 1
         }
         #expect(slow == nil)
+    }
+}
+
+/// After an outage, a new report is delivered at once: it does not wait out a backoff that may have
+/// grown to minutes.
+@Suite struct DeliveryBackoffTests {
+    @Test func aNewReportCutsTheBackoffShort() async throws {
+        let server = try ScriptedServer(
+            .replyAndClose(Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)))
+        defer { server.stop() }
+        let state = try TemporaryDirectory("herd-backoff")
+        defer { state.remove() }
+        let outbox = try Outbox(stateDirectory: state.path)
+        _ = try outbox.append { OutboxTests.report($0, $1) }
+        let client = try ControllerClientTests.client(server.port, timeout: .seconds(5))
+        let delivery = Delivery(
+            outbox: outbox, client: client, signer: MessageSigner(privateKey: .init()),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            backoff: { _ in .seconds(120) })  // a backoff that has grown long
+        let task = Task { try await delivery.run() }
+        defer { task.cancel() }
+        try await waitFor { server.connections >= 1 }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(server.connections == 1)  // waiting out the backoff
+        _ = try outbox.append { OutboxTests.report($0, $1) }
+        delivery.notify()  // a new report: try now
+        try await waitFor { server.connections >= 2 }
+        #expect(server.connections == 2)
+        await client.shutdown()
+    }
+
+    func waitFor(_ condition: () -> Bool) async throws {
+        for _ in 0..<80 where !condition() { try await Task.sleep(for: .milliseconds(125)) }
+        #expect(condition(), "not within 10 s")
     }
 }

@@ -269,8 +269,12 @@ import Testing
             try db.execute(
                 sql: "UPDATE audit SET detail = detail || char(0) || ' and nothing else' WHERE id = ?",
                 arguments: [dispatch.id])
+            // A terminal escape planted in a row: herdctl prints it escaped, never raw.
+            try db.execute(sql: "UPDATE audit SET subject = subject || char(27) || '[2J' WHERE id = 1")
         }
         try queue.close()
+        let listed = try fleet.herdctl(["audit", "--limit", "5"])
+        #expect(!listed.output.contains("\u{1B}") && listed.output.contains("\\u{1b}[2J"), "\(listed.output)")
         let broken = try fleet.herdctl(["audit", "--verify"])
         #expect(
             broken.status == 1 && broken.output.contains("row \(target.id): does not match its hash")

@@ -43,11 +43,16 @@ public final class Delivery: Sendable {
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
 
+    /// The pause after the n-th failure in a row (`Delivery.backoff`; tests fix it).
+    let backoff: @Sendable (_ failures: Int) -> Duration
+
     public init(
         outbox: Outbox, client: ControllerClient, signer: MessageSigner, logger: Logger,
         clock: @escaping @Sendable () -> Date = { Date() },
-        commands: @escaping @Sendable ([SignedEnvelope]) -> Void = { _ in }
+        commands: @escaping @Sendable ([SignedEnvelope]) -> Void = { _ in },
+        backoff: @escaping @Sendable (_ failures: Int) -> Duration = Delivery.backoff(failures:)
     ) {
+        self.backoff = backoff
         self.commands = commands
         self.outbox = outbox
         self.client = client
@@ -156,10 +161,10 @@ public final class Delivery: Sendable {
                 // Logged where it happened. The renumbered oldest goes at once; a controller that keeps
                 // asking for more is not followed in a tight loop.
                 renumberings += 1
-                if renumberings > 1 { try? await Task.sleep(for: Self.backoff(failures: renumberings - 1)) }
+                if renumberings > 1 { try? await Task.sleep(for: backoff(renumberings - 1)) }
             case .retry(let why):
                 failures += 1
-                let pause = Self.backoff(failures: failures)
+                let pause = backoff(failures)
                 logger.warning(
                     "delivery failed; retrying",
                     metadata: ["reason": "\(why)", "retry_in_s": "\(Int(pause.components.seconds))"])
@@ -179,7 +184,7 @@ public final class Delivery: Sendable {
     }
 
     /// Full jitter over 1 s · 2^(failures−1), capped at 5 minutes.
-    static func backoff(failures: Int) -> Duration {
+    public static func backoff(failures: Int) -> Duration {
         let ceiling = min(300.0, pow2(max(0, failures - 1)))
         return .milliseconds(Int64(Double.random(in: 0.5...max(0.5, ceiling)) * 1000))
     }

@@ -20,10 +20,23 @@ public final class ScriptedServer: @unchecked Sendable {
     }
 
     private let server: LoopbackServer
+    private let counter: Counter
     public var port: Int { server.port }
+    /// How many connections the server has taken so far.
+    public var connections: Int { counter.value }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        var value: Int { lock.withLock { count } }
+        func increment() { lock.withLock { count += 1 } }
+    }
 
     public init(_ script: Script) throws {
+        let counter = Counter()
+        self.counter = counter
         server = try LoopbackServer { connection in
+            counter.increment()
             if case .conversation(let replies) = script {
                 for reply in replies {
                     guard !connection.receive().isEmpty, connection.send(reply) else { return }
