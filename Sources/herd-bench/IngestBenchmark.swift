@@ -5,6 +5,7 @@ import Foundation
 import HerdController
 import HerdProtocol
 import HerdTestSupport
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -40,6 +41,9 @@ struct IngestBenchmark: AsyncParsableCommand {
     @Flag(help: "With --store-only: no pattern evaluation (to measure what it costs).")
     var noPatterns = false
 
+    @Option(help: "Sample the controller's anonymous memory every this many acknowledged reports (0: never).")
+    var memoryEvery = 0
+
     func run() async throws {
         if storeOnly { return try await runStoreOnly() }
         let root = try TemporaryDirectory("herd-bench-ingest")
@@ -56,6 +60,13 @@ struct IngestBenchmark: AsyncParsableCommand {
                 "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
                 "127.0.0.1:\(port)",
             ])
+        // Every simulated agent connects from 127.0.0.1: lift the per-address cap, as a provider with
+        // many agents behind one NAT address would.
+        let conf = root.file("data") + "/controller.conf"
+        let text = try String(contentsOfFile: conf, encoding: .utf8)
+        try text.replacingOccurrences(
+            of: "server.max_connections_per_address = 64", with: "server.max_connections_per_address = 100000"
+        ).write(toFile: conf, atomically: true, encoding: .utf8)
         if fleet > 0 {
             print("filling the store with \(fleet) instances…")
             let store = try Store(path: root.file("data/herd.sqlite"))
@@ -119,6 +130,23 @@ struct IngestBenchmark: AsyncParsableCommand {
         let serverCPUBefore = processCPUSeconds(server.process.processIdentifier)
         let ownCPUBefore = ownCPUSeconds()
         let started = ContinuousClock.now
+        // The soak: how much anonymous memory the controller holds as reports go by (flat: no leak).
+        let progress = NIOLockedValueBox(0)
+        let pid = server.process.processIdentifier
+        let every = memoryEvery
+        let sampler = Task {
+            var samples: [(Int, Double)] = [(0, Self.anonymousMiB(pid))]
+            var next = every
+            while every > 0, !Task.isCancelled {
+                let done = progress.withLockedValue { $0 }
+                if done >= next {
+                    samples.append((done, Self.anonymousMiB(pid)))
+                    next += every
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return samples
+        }
         let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
             for (agentClient, envelopes) in fleet {
                 group.addTask {
@@ -127,6 +155,7 @@ struct IngestBenchmark: AsyncParsableCommand {
                         let answer = try WireCoding.decode(
                             IngestResponse.self, from: try await post(agentClient, base + "/v1/reports", envelope))
                         if !answer.duplicate { count += 1 }
+                        progress.withLockedValue { $0 += 1 }
                     }
                     return count
                 }
@@ -134,6 +163,13 @@ struct IngestBenchmark: AsyncParsableCommand {
             var total = 0
             for try await count in group { total += count }
             return total
+        }
+        sampler.cancel()
+        if every > 0 {
+            var table = BenchTable(columns: ["reports acknowledged", "controller anonymous memory (MiB)"])
+            for (count, mib) in await sampler.value { table.add([String(count), Bench.format(mib)]) }
+            table.add(["\(acknowledged) (end)", Bench.format(Self.anonymousMiB(pid))])
+            table.print()
         }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -360,6 +396,14 @@ struct IngestBenchmark: AsyncParsableCommand {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw ValidationError("\(path) \(arguments[0]) failed") }
+    }
+
+    /// `RssAnon` of /proc/PID/status: the process's own heap and stacks, not its mapped files.
+    static func anonymousMiB(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") })
+        else { return 0 }
+        return (Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) / 1024
     }
 
     private func processCPUSeconds(_ pid: Int32) -> Double {
