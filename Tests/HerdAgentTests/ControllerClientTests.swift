@@ -61,7 +61,8 @@ import Testing
 @Suite struct DeliveryBackoffTests {
     @Test func aNewReportCutsTheBackoffShort() async throws {
         let server = try ScriptedServer(
-            .replyAndClose(Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)))
+            .replyAndClose(
+                Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)))
         defer { server.stop() }
         let state = try TemporaryDirectory("herd-backoff")
         defer { state.remove() }

@@ -61,17 +61,19 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 /// The daemon's parts: checks, outbox, delivery, and the remediation executor with its long-poll.
-struct Agent {
+/// Public for the memory soak (`herd-bench agent-soak`), which drives the same parts without the
+/// interval's sleep.
+public struct Agent: Sendable {
     let configuration: AgentConfiguration
     let enrollment: Enrollment
     let runner: CheckRunner
     let outbox: Outbox
-    let delivery: Delivery
+    public let delivery: Delivery
     let client: ControllerClient
     let executor: RemediationExecutor
     let logger: Logger
 
-    init(configuration: AgentConfiguration, logger: Logger) throws {
+    public init(configuration: AgentConfiguration, logger: Logger) throws {
         let files = AgentIdentityFiles(stateDirectory: configuration.stateDirectory)
         let enrollment = try Enrollment.load(files)
         guard enrollment.state == "accepted", SecureFile.exists(files.certificateFile) else {
@@ -118,7 +120,7 @@ struct Agent {
     /// One cycle into the outbox. `unstored` cycles before it could not be written (a full state dir):
     /// counted in memory, since the outbox's own counter lives on the same disk, and told in this
     /// report's `outbox_dropped` with the rest.
-    func cycle(unstored: UInt64 = 0) async throws {
+    public func cycle(unstored: UInt64 = 0) async throws {
         let collectedAt = Date()
         let results = await runner.runCycle()
         let host = HostFactsReader.read(configuration)
@@ -139,6 +141,9 @@ struct Agent {
             ])
         delivery.notify()
     }
+
+    /// Closes the connections to the controller.
+    public func shutdown() async { await client.shutdown() }
 
     func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -169,7 +174,7 @@ struct Agent {
     }
 
     /// The command long-poll, for as long as the daemon runs; failures back off from 1 s to a minute.
-    func pollCommands() async {
+    public func pollCommands() async {
         var failures = 0
         while !Task.isCancelled {
             do {

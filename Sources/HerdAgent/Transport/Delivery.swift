@@ -65,6 +65,9 @@ public final class Delivery: Sendable {
     /// A new report is in the outbox.
     public func notify() { wake.yield() }
 
+    /// Messages waiting in the outbox.
+    public var outboxCount: Int { outbox.pending().count }
+
     /// Tries to deliver the oldest message once. Commands riding on the acknowledgement go to `commands`.
     public func attempt() async throws(Stop) -> Attempt {
         guard let message = outbox.oldest() else { return .empty }
