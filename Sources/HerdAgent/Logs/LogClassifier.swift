@@ -126,13 +126,17 @@ public struct LogClassifier {
             return
         }
         guard let signature = eventSignature, let entry else { return }
-        if var tally = tallies[signature] {
-            tally.count += 1
-            tally.lastLine = eventLine
-            tallies[signature] = tally
+        count(&tallies[signature], entry.category, entry.name)
+    }
+
+    /// One more event on `tally`, or its first (the sample redacted once, here).
+    private func count(_ tally: inout Tally?, _ category: FindingCategory, _ name: String) {
+        if tally != nil {
+            tally!.count += 1
+            tally!.lastLine = eventLine
         } else {
-            tallies[signature] = Tally(
-                category: entry.category, signature: entry.name, count: 1, firstLine: eventLine, lastLine: eventLine,
+            tally = Tally(
+                category: category, signature: name, count: 1, firstLine: eventLine, lastLine: eventLine,
                 sample: Redactor.sample(eventSample))
         }
     }
@@ -141,14 +145,6 @@ public struct LogClassifier {
     private mutating func countUnrecognised(marker: String) {
         var name = marker + ": " + UnrecognisedShape.of(eventSample)
         if unrecognised[name] == nil, unrecognised.count >= Self.maxShapes { name = marker + ": other shapes" }
-        if var tally = unrecognised[name] {
-            tally.count += 1
-            tally.lastLine = eventLine
-            unrecognised[name] = tally
-        } else {
-            unrecognised[name] = Tally(
-                category: .unclassifiedError, signature: name, count: 1, firstLine: eventLine, lastLine: eventLine,
-                sample: Redactor.sample(eventSample))
-        }
+        count(&unrecognised[name], .unclassifiedError, name)
     }
 }
