@@ -82,7 +82,7 @@ import X509
         try upgraded.close()
         let reader = try DatabaseQueue(path: path)
         defer { try? reader.close() }
-        let held = try await reader.read { db in
+        let held = try reader.read { db in
             try Row.fetchAll(db, sql: "SELECT check_id, status, cleared_at FROM incident_checks")
         }
         #expect(held.count == 1 && held[0][0] == "disk" && held[0][1] == 2 && held[0][2] == nil as Double?)

@@ -130,7 +130,9 @@ struct EnrollCommand: AsyncParsableCommand {
 enum HostFactsReader {
     static func read(_ configuration: AgentConfiguration) -> HostFacts {
         var buffer = [CChar](repeating: 0, count: 256)
-        let hostname = gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "unknown"
+        let hostname =
+            gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
         let mastodon = MastodonInstallation.discover(
             configuration, filesystem: HostFilesystem(root: configuration.hostRoot))
         let env = mastodon.env?.values ?? [:]

@@ -92,8 +92,11 @@ struct PostgresWireSession {
         let answer = try await next()
         switch answer.kind {
         case "S":
-            let handler = try NIOSSLClientHandler(context: context, serverHostname: hostname)
-            try await channel.pipeline.addHandler(handler, position: .first).get()
+            // Made and added on the channel's loop: the handler is not Sendable.
+            try await channel.eventLoop.submit {
+                let handler = try NIOSSLClientHandler(context: context, serverHostname: hostname)
+                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+            }.get()
             usesTLS = true
         case "N" where !required: return
         case "N": throw PostgresWireError.tlsRefused

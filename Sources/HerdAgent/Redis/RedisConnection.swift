@@ -76,14 +76,15 @@ public final class RedisConnection: Sendable {
             if case .tcp(let host, _) = endpoint.address, !host.first!.isNumber, !host.contains(":") { host } else {
                 nil
             }
+        let tls = sslContext
         let broken = NIOLockedValueBox<RedisError?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(amount)
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let sslContext {
-                        let handler = try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname)
+                    if let tls {
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: serverHostname)
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     try channel.pipeline.syncOperations.addHandler(

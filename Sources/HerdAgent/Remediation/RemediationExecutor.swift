@@ -168,7 +168,7 @@ public actor RemediationExecutor {
             }
             if !verification.isEmpty {
                 let host = HostFactsReader.read(configuration)
-                try outbox.append { sequence, dropped in
+                _ = try outbox.append { sequence, dropped in
                     Report(
                         agentID: command.agentID, instance: command.instance, sequence: sequence,
                         collectedAt: finished ?? clock(),

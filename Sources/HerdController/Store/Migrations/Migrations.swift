@@ -4,7 +4,7 @@ import GRDB
 import HerdProtocol
 
 /// One schema change. Each lives in its own file and is frozen once shipped.
-protocol Migration {
+protocol Migration: Sendable {
     static var identifier: String { get }
     static var sql: String { get }
     /// What SQL alone cannot do, run after `sql` in the same transaction (e.g. hashing rows).
