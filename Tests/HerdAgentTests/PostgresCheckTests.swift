@@ -172,7 +172,7 @@ import Testing
             settings: ["max_connections = 100", "password_encryption = md5"],
             hba: ["host all mastodon 127.0.0.1/32 md5", "host all plain 127.0.0.1/32 password"])
         defer { cluster.stop() }
-        try await offThread { try cluster.sql("CREATE ROLE plain LOGIN PASSWORD 'plain-secret'") }
+        _ = try await offThread { try cluster.sql("CREATE ROLE plain LOGIN PASSWORD 'plain-secret'") }
         let md5 = try await runServiceCheck(PostgresCheck(), env: Self.env(cluster))
         #expect(md5.status == .ok, "\(md5.summary)")
         let wrong = try await runServiceCheck(PostgresCheck(), env: Self.env(cluster, password: "not-it"))

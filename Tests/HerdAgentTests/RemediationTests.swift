@@ -104,7 +104,7 @@ import Testing
     }
 
     static func envelope(_ command: Command, signedBy keys: [Curve25519.Signing.PrivateKey]) throws -> SignedEnvelope {
-        let payload = try WireCoding.encode(command)
+        let payload = WireCoding.encode(command)
         return SignedEnvelope(
             payload: payload, payloadType: .command,
             signatures: try keys.map {
