@@ -137,19 +137,23 @@ import Testing
         }
     }
 
-    @Test(arguments: [(40.5, true), (10.5, false)])
-    func theCertificateIsReadHourlyUnlessItIsExpiring(days: Double, remembered: Bool) async throws {
-        let stack = try Stack(daysLeft: days)
+    @Test func aReplacedCertificateIsSeenAtTheNextCycle() async throws {
+        let stack = try Stack(daysLeft: 40)
         let first = try await stack.run()
-        let readAt = try #require(first.memory?.numbers["certificate.read_at"])
-        try await Task.sleep(for: .milliseconds(20))
-        let second = try await stack.run(memory: first.memory ?? CheckMemory())
-        let before = try #require(first.metrics["certificate.days_left"])
-        let after = try #require(second.metrics["certificate.days_left"])
-        // The metric is floored to tenths of a day: two reads straddling a tenth differ by one step,
-        // which in binary floating point is 0.1000…01.
-        #expect(abs(after - before) < 0.15)
-        #expect((second.memory?.numbers["certificate.read_at"] == readAt) == remembered)
+        #expect(first.status == .ok, "\(first.summary)")
+        // The same address now serves a certificate that expires in two days (a renewal gone wrong).
+        let port = stack.nginx.ports[0]
+        stack.nginx.stop()
+        let renewed = try TestCertificateAuthority().writeServer(
+            names: ["social.test"], daysLeft: 2, into: stack.certificates)
+        let nginx = try NginxServer(
+            sites: [.init(backend: stack.app.port, streaming: stack.app.port, tls: (renewed.certificate, renewed.key))],
+            ports: [port])
+        defer { nginx.stop() }
+        let second = try await stack.run(memory: first.memory ?? CheckMemory()) { $0.httpCAFile = renewed.ca }
+        #expect(second.status == .critical, "\(second.summary)")
+        let left = try #require(second.metrics["certificate.days_left"])
+        #expect(abs(left - 2) < 0.2)
     }
 
     @Test func untrustedCertificateIsATLSFailure() async throws {

@@ -60,12 +60,9 @@ public struct MastodonHTTPCheck: Check {
         } catch {
             return .unknown(error.description)
         }
-        let remembered = Self.rememberedCertificate(
-            context.memory, endpoints: endpoints, now: context.now, configuration: configuration)
-        async let certificate: Result<Date, HTTPFailure>? =
-            if let remembered { .success(remembered) } else {
-                await Self.certificateExpiry(endpoints, configuration: configuration, timeout: timeout)
-            }
+        // The certificate is read by a handshake of its own every cycle (~1 ms of CPU): a certificate
+        // replaced by one about to expire is seen at the next cycle, not when a cache runs out.
+        async let certificate = Self.certificateExpiry(endpoints, configuration: configuration, timeout: timeout)
         let answers = await withTaskGroup(of: (Int, Answer).self) { group in
             for (index, probe) in probes.enumerated() {
                 group.addTask {
@@ -79,31 +76,7 @@ public struct MastodonHTTPCheck: Check {
             return answers.sorted { $0.0 < $1.0 }.map(\.1)
         }
         let expiry = await certificate
-        var outcome = Self.evaluate(answers, certificate: expiry, now: context.now, configuration: configuration)
-        var memory = CheckMemory()
-        if case .success(let notAfter)? = expiry, let base = endpoints.publicBase {
-            memory.strings["certificate.url"] = base.description
-            memory.numbers["certificate.not_after"] = notAfter.timeIntervalSince1970
-            memory.numbers["certificate.read_at"] =
-                remembered == nil ? context.now.timeIntervalSince1970 : context.memory.numbers["certificate.read_at"]
-        }
-        outcome.memory = memory
-        return outcome
-    }
-
-    /// The public certificate's expiry as read within the last hour — a handshake of its own costs as
-    /// much CPU as the rest of the check — unless it is close to expiry, when it is read every cycle so
-    /// that a renewal clears the warning at once.
-    static func rememberedCertificate(
-        _ memory: CheckMemory, endpoints: MastodonEndpoints, now: Date, configuration: AgentConfiguration
-    ) -> Date? {
-        guard let base = endpoints.publicBase, memory.strings["certificate.url"] == base.description,
-            let notAfter = memory.numbers["certificate.not_after"], let readAt = memory.numbers["certificate.read_at"]
-        else { return nil }
-        let age = now.timeIntervalSince1970 - readAt
-        let daysLeft = (notAfter - now.timeIntervalSince1970) / 86_400
-        guard age >= 0, age < 3600, daysLeft >= Double(configuration.certificateWarningDays) else { return nil }
-        return Date(timeIntervalSince1970: notAfter)
+        return Self.evaluate(answers, certificate: expiry, now: context.now, configuration: configuration)
     }
 
     static func probes(_ endpoints: MastodonEndpoints) -> [Probe] {

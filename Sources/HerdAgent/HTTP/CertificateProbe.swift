@@ -13,14 +13,10 @@ enum CertificateProbe {
     static func read(host: String, port: Int, address: String? = nil, timeout: Duration) async throws(HTTPFailure)
         -> Date
     {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.minimumTLSVersion = .tlsv12
-        configuration.certificateVerification = .none
         let context: NIOSSLContext
-        do {
-            context = try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw HTTPFailure(.tls, "TLS setup failed: \(error)")
+        switch Self.context {
+        case .success(let made): context = made
+        case .failure(let error): throw HTTPFailure(.tls, "TLS setup failed: \(error)")
         }
         let sni: String? = host.first.map { !$0.isNumber } == true && !host.contains(":") ? host : nil
         let amount = TimeAmount.milliseconds(max(1, timeout.milliseconds))
@@ -58,6 +54,14 @@ enum CertificateProbe {
         } catch {
             throw HTTPFetcher.classify(error)
         }
+    }
+
+    /// One context for the agent's life: making one costs more than the handshake itself.
+    private static let context = Result {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .none
+        return try NIOSSLContext(configuration: configuration)
     }
 
     private final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {

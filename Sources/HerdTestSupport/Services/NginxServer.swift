@@ -11,10 +11,17 @@ public final class NginxServer: @unchecked Sendable {
         public var streaming: Int
         /// Certificate and key PEM paths: the site listens with TLS (1.2 and 1.3 only).
         public var tls: (certificate: String, key: String)?
-        public init(backend: Int, streaming: Int, tls: (certificate: String, key: String)? = nil) {
+        /// nginx reads the certificate at every handshake (a variable in `ssl_certificate`), so a file
+        /// replaced in place is served at once — what a renewal and a reload do, without the reload's gap.
+        public var certificatePerHandshake: Bool
+        public init(
+            backend: Int, streaming: Int, tls: (certificate: String, key: String)? = nil,
+            certificatePerHandshake: Bool = false
+        ) {
             self.backend = backend
             self.streaming = streaming
             self.tls = tls
+            self.certificatePerHandshake = certificatePerHandshake
         }
     }
 
@@ -31,23 +38,35 @@ public final class NginxServer: @unchecked Sendable {
         }
     }
 
-    public init(sites: [Site], readTimeoutSeconds: Int = 1) throws {
+    /// `ports`: where to listen (default: free ports), e.g. the port of an nginx stopped before, to
+    /// stand for one restarted with another configuration.
+    public init(sites: [Site], readTimeoutSeconds: Int = 1, ports: [Int]? = nil) throws {
         guard let executable = Self.executable else {
             throw FixtureError("nginx is not installed (scripts/test.sh installs it)")
         }
         directory = try TemporaryDirectory("herd-nginx")
-        ports = try sites.map { _ in try FreePort.next() }
+        self.ports = try ports ?? sites.map { _ in try FreePort.next() }
         var servers = ""
         for (index, site) in sites.enumerated() {
-            let tls =
-                site.tls.map {
-                    "ssl_certificate \($0.certificate); ssl_certificate_key \($0.key); ssl_protocols TLSv1.2 TLSv1.3;"
-                } ?? ""
+            var tls = ""
+            if let files = site.tls {
+                if site.certificatePerHandshake {
+                    servers += """
+                          map $ssl_server_name $herd_certificate\(index) { default \(files.certificate); }
+                          map $ssl_server_name $herd_key\(index) { default \(files.key); }
+
+                        """
+                    tls = "ssl_certificate $herd_certificate\(index); ssl_certificate_key $herd_key\(index);"
+                } else {
+                    tls = "ssl_certificate \(files.certificate); ssl_certificate_key \(files.key);"
+                }
+                tls += " ssl_protocols TLSv1.2 TLSv1.3;"
+            }
             servers += """
                   upstream backend\(index) { server 127.0.0.1:\(site.backend) fail_timeout=0; }
                   upstream streaming\(index) { least_conn; server 127.0.0.1:\(site.streaming) fail_timeout=0; }
                   server {
-                    listen 127.0.0.1:\(ports[index])\(site.tls == nil ? "" : " ssl");
+                    listen 127.0.0.1:\(self.ports[index])\(site.tls == nil ? "" : " ssl");
                     server_name social.test;
                     \(tls)
                     root \(directory.file("public"));
@@ -93,7 +112,7 @@ public final class NginxServer: @unchecked Sendable {
         try process.run()
         // Ready when the first port accepts.
         for _ in 0..<200 {
-            if HTTPProbe.status(port: ports[0], method: "GET", path: "/__herd_ready", timeoutSeconds: 2) != nil {
+            if HTTPProbe.status(port: self.ports[0], method: "GET", path: "/__herd_ready", timeoutSeconds: 2) != nil {
                 return
             }
             guard process.isRunning else { break }
