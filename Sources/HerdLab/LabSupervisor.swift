@@ -155,15 +155,28 @@ public final class LabSupervisor: @unchecked Sendable {
             if instance.sidekiqActive {
                 let info =
                     #"{"hostname":"\#(instance.name)","started_at":\#(now - 600),"pid":4242,"tag":"mastodon","concurrency":25,"queues":["default","push","ingress","mailers","pull","scheduler"],"labels":[],"identity":"\#(identity)","version":"7.3.9","embedded":false}"#
-                // sidekiq-stuck-job: every thread on a job that never ends.
-                let busy = instance.faults.contains(.sidekiqStuckJob) ? "25" : "1"
+                // sidekiq-stuck-job: every thread on a job that never ends (started three days ago).
+                let stuck = instance.faults.contains(.sidekiqStuckJob)
+                let busy = stuck ? 25 : 1
                 _ = try? redis.commandBlocking(["SADD", "processes", identity], database: instance.index)
                 _ = try? redis.commandBlocking(
-                    ["HSET", identity, "info", info, "busy", busy, "beat", String(now), "quiet", "false"],
+                    ["HSET", identity, "info", info, "busy", String(busy), "beat", String(now), "quiet", "false"],
                     database: instance.index)
                 _ = try? redis.commandBlocking(["EXPIRE", identity, "60"], database: instance.index)
+                // What each busy thread runs, as Sidekiq's heartbeat writes it (`IDENTITY:work`).
+                var work = ["HSET", identity + ":work"]
+                for thread in 0..<busy {
+                    let job =
+                        #"{\"class\":\"LinkCrawlWorker\",\"args\":[\#(thread)],\"queue\":\"pull\",\"jid\":\"lab\#(thread)\"}"#
+                    let runAt = Int(stuck ? now - 3 * 86_400 : now - 1)
+                    work += ["t\(thread)", #"{"queue":"pull","payload":"\#(job)","run_at":\#(runAt)}"#]
+                }
+                _ = try? redis.commandBlocking(["DEL", identity + ":work"], database: instance.index)
+                _ = try? redis.commandBlocking(work, database: instance.index)
+                _ = try? redis.commandBlocking(["EXPIRE", identity + ":work", "60"], database: instance.index)
             } else {
-                _ = try? redis.commandBlocking(["DEL", "processes", identity], database: instance.index)
+                _ = try? redis.commandBlocking(
+                    ["DEL", "processes", identity, identity + ":work"], database: instance.index)
             }
         }
     }

@@ -41,6 +41,20 @@ import Testing
         try await redis.command(["LPUSH", prefix + "queue:" + queue, job])
     }
 
+    /// A busy thread as Sidekiq's heartbeat writes it: an entry in `IDENTITY:work` whose payload is the
+    /// job's JSON as a string and `run_at` integer epoch seconds (6.5 to 8).
+    static func addWork(
+        _ redis: RedisServer, _ identity: String, thread: String, runAgo: Double, worker: String,
+        queue: String = "default", prefix: String = ""
+    ) async throws {
+        let job = #"{"retry":8,"queue":"\#(queue)","class":"\#(worker)","args":[1],"jid":"\#(thread)0a1b2c"}"#
+        let entry = try JSONSerialization.data(withJSONObject: [
+            "queue": queue, "payload": job, "run_at": Int(Date().timeIntervalSince1970 - runAgo),
+        ])
+        try await redis.command(["HSET", prefix + identity + ":work", thread, String(decoding: entry, as: UTF8.self)])
+        try await redis.command(["EXPIRE", prefix + identity + ":work", "60"])
+    }
+
     static func run(
         _ env: [String: String], memory: CheckMemory = CheckMemory(),
         version: MastodonVersion? = MastodonVersion(4, 3, 2),
@@ -106,6 +120,52 @@ import Testing
             #expect((89...95).contains(outcome.metrics["queue.default.latency_s"] ?? -1))
             #expect(outcome.summary.contains("queue ingress 9"))
         }
+    }
+
+    @Test func aJobHoldingItsThreadForHoursWarnsWithItsClass() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.stop() }
+        try await Self.addProcess(redis, "masto-1:7:cafe", beatAgo: 2, busy: 3, prefix: "mastodon:")
+        try await Self.addWork(
+            redis, "masto-1:7:cafe", thread: "t1", runAgo: 2, worker: "PushUpdateWorker", prefix: "mastodon:")
+        try await Self.addWork(
+            redis, "masto-1:7:cafe", thread: "t2", runAgo: 3 * 86_400 + 600, worker: "LinkCrawlWorker", queue: "pull",
+            prefix: "mastodon:")
+        // A torn entry and binary garbage are skipped, not fatal.
+        try await redis.command(["HSET", "mastodon:masto-1:7:cafe:work", "t3", #"{"queue":"default","run_at":"#])
+        try await redis.command(["HSET", "mastodon:masto-1:7:cafe:work", "t4", "\u{1}\u{FF}binary"])
+        var env = Self.env(redis)
+        env["REDIS_NAMESPACE"] = "mastodon"
+        let outcome = try await Self.run(env)
+        #expect(outcome.status == .warning, "\(outcome.summary)")
+        #expect(
+            outcome.summary.contains("LinkCrawlWorker has run 3 d 0 h on masto-1 (queue pull)"), "\(outcome.summary)")
+        #expect(outcome.findings.map(\.signature) == ["Sidekiq job running for hours"])
+        let oldest = try #require(outcome.metrics["busy.oldest_s"])
+        #expect(abs(oldest - 259_800) < 30, "\(oldest)")
+
+        // The same threads busy for seconds are ordinary work.
+        try await redis.command(["DEL", "mastodon:masto-1:7:cafe:work"])
+        try await Self.addWork(
+            redis, "masto-1:7:cafe", thread: "t1", runAgo: 4, worker: "LinkCrawlWorker", prefix: "mastodon:")
+        let quick = try await Self.run(env)
+        #expect(quick.status == .ok, "\(quick.summary)")
+        #expect((3...10).contains(quick.metrics["busy.oldest_s"] ?? -1))
+    }
+
+    @Test func aWorkHashPastTheReplyLimitLeavesTheRestOfTheCheck() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.stop() }
+        try await Self.addProcess(redis, "m:1:x", beatAgo: 1, busy: 1)
+        // 9 MiB of busy jobs (each under the 1 MiB bulk limit): past the 8 MiB a reply may take.
+        let job = String(repeating: "x", count: 100_000)
+        for batch in 0..<10 {
+            try await redis.command(["HSET", "m:1:x:work"] + (0..<10).flatMap { ["t\(batch)-\($0)", job] })
+        }
+        let outcome = try await Self.run(Self.env(redis))
+        #expect(outcome.status == .ok, "\(outcome.summary)")
+        #expect(outcome.summary.contains("busy jobs not read"), "\(outcome.summary)")
+        #expect(outcome.metrics["processes.live"] == 1)
     }
 
     @Test func retryAndDeadGrowthAcrossCyclesWarns() async throws {

@@ -190,6 +190,20 @@ import Testing
             ], rule: "sidekiq_stuck",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"])),
         Case(
+            name: "a job holding its thread for days", check: "sidekiq",
+            results: [
+                PatternTests.result(
+                    "sidekiq", .warning,
+                    metrics: ["processes.live": 1, "threads.busy": 2, "threads.total": 25, "busy.oldest_s": 259_800],
+                    findings: [
+                        Finding(
+                            category: .sidekiqBacklogOrRetry, signature: "Sidekiq job running for hours", count: 1,
+                            sample: "LinkCrawlWorker has run 3 d 0 h on masto-1 (queue pull)")
+                    ])
+            ], rule: "sidekiq_stuck",
+            action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"]),
+            cause: "LinkCrawlWorker has run 3 d 0 h"),
+        Case(
             name: "a backlog while Sidekiq lives", check: "sidekiq",
             results: [
                 PatternTests.result(

@@ -105,6 +105,25 @@ public struct SidekiqCheck: Check {
         } else if threads > 0, busy >= threads {
             raise(.warning, "all \(threads) Sidekiq threads busy", "Sidekiq threads saturated")
         }
+        // A job running for hours holds its thread: jobs stuck for days are a known Mastodon failure
+        // (a remote server that never answers, a lock that is never released).
+        let oldest = live.compactMap { process in process.oldestJob.map { (process, $0) } }
+            .min { $0.1.runAt < $1.1.runAt }
+        if let (process, job) = oldest {
+            let age = max(0, now - job.runAt)
+            metrics["busy.oldest_s"] = age.rounded()
+            if age >= configuration.sidekiqBusyJobWarning.seconds {
+                let running = live.flatMap { [$0.oldestJob].compactMap { $0 } }.filter {
+                    now - $0.runAt >= configuration.sidekiqBusyJobWarning.seconds
+                }
+                raise(
+                    .warning,
+                    "\(job.className ?? "a job") has run \(Self.spoken(age)) on \(process.hostname ?? process.identity)"
+                        + (job.queue.map { " (queue \($0))" } ?? ""),
+                    "Sidekiq job running for hours", count: running.count)
+            }
+        }
+        if let unread = snapshot.busyJobsUnread { problems.append("busy jobs not read: \(unread)") }
         if !stale.isEmpty {
             let ages = stale.map { $0.beat.map { "\(Int(now - $0)) s" } ?? "expired" }
             raise(
@@ -177,6 +196,17 @@ public struct SidekiqCheck: Check {
             + ", retry \(snapshot.retry), dead \(snapshot.dead)"
         if !problems.isEmpty { summary = problems.joined(separator: "; ") + " — " + summary }
         return CheckOutcome(status, summary, metrics: metrics, findings: findings, memory: memory)
+    }
+}
+
+extension SidekiqCheck {
+    /// "3 d 4 h", "2 h 5 min", "7 min".
+    static func spoken(_ seconds: Double) -> String {
+        let minutes = Int(seconds / 60)
+        let (days, hours) = (minutes / 1440, minutes / 60 % 24)
+        if days > 0 { return "\(days) d \(hours) h" }
+        if hours > 0 { return "\(hours) h \(minutes % 60) min" }
+        return "\(minutes) min"
     }
 }
 

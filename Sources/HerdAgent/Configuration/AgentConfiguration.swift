@@ -62,6 +62,8 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// Jobs added to the retry / dead set since the last cycle that make a warning.
     public var sidekiqRetryGrowthWarning = 100
     public var sidekiqDeadGrowthWarning = 50
+    /// A job that has held its thread this long makes a warning.
+    public var sidekiqBusyJobWarning: Duration = .seconds(3600)
     /// Connections in use, as a share of `max_connections` minus the superuser reserve.
     public var postgresConnectionsWarningPercent = 75.0
     public var postgresConnectionsCriticalPercent = 90.0
@@ -182,7 +184,8 @@ extension AgentConfiguration {
         "disk.warning_percent", "disk.critical_percent", "disk.warning_hours_to_full", "disk.critical_hours_to_full",
         "memory.warning_available_percent", "memory.critical_available_percent", "pressure.warning_percent",
         "kernel_log", "services.timeout", "sidekiq.latency_warning", "sidekiq.latency_critical",
-        "sidekiq.retry_growth_warning", "sidekiq.dead_growth_warning", "postgresql.connections_warning_percent",
+        "sidekiq.retry_growth_warning", "sidekiq.dead_growth_warning", "sidekiq.busy_job_warning",
+        "postgresql.connections_warning_percent",
         "postgresql.connections_critical_percent", "postgresql.transaction_age_warning", "http.public_url",
         "http.public_address", "http.web_url", "http.streaming_urls", "http.ca_file", "http.latency_warning",
         "http.certificate_warning_days", "http.certificate_critical_days", "api_probe.token_file", "api_probe.post",
@@ -251,6 +254,8 @@ extension AgentConfiguration {
             sidekiqLatencyCritical = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
         case "sidekiq.retry_growth_warning": sidekiqRetryGrowthWarning = try Parse.integer(value, in: 1...10_000_000)
         case "sidekiq.dead_growth_warning": sidekiqDeadGrowthWarning = try Parse.integer(value, in: 1...10_000_000)
+        case "sidekiq.busy_job_warning":
+            sidekiqBusyJobWarning = try Parse.duration(value, in: .seconds(60)...(.seconds(7 * 86_400)))
         case "postgresql.connections_warning_percent": postgresConnectionsWarningPercent = try Parse.percent(value)
         case "postgresql.connections_critical_percent": postgresConnectionsCriticalPercent = try Parse.percent(value)
         case "postgresql.transaction_age_warning":
@@ -312,6 +317,7 @@ extension AgentConfiguration {
             "sidekiq.latency_critical": "\(sidekiqLatencyCritical.milliseconds / 1000)s",
             "sidekiq.retry_growth_warning": String(sidekiqRetryGrowthWarning),
             "sidekiq.dead_growth_warning": String(sidekiqDeadGrowthWarning),
+            "sidekiq.busy_job_warning": "\(sidekiqBusyJobWarning.milliseconds / 1000)s",
             "postgresql.connections_warning_percent": number(postgresConnectionsWarningPercent),
             "postgresql.connections_critical_percent": number(postgresConnectionsCriticalPercent),
             "postgresql.transaction_age_warning": "\(postgresTransactionAgeWarning.milliseconds / 1000)s",

@@ -2,7 +2,8 @@ import HerdProtocol
 
 /// What Sidekiq keeps in Redis, read with Sidekiq's own keys (the same in 6.5, 7.x and 8.x):
 /// `queues` (set), `queue:NAME` (list, oldest job at the right), `retry`/`schedule`/`dead` (sorted
-/// sets), `processes` (set) and one hash per process with `info` (JSON), `busy`, `beat`, `quiet`.
+/// sets), `processes` (set) and one hash per process with `info` (JSON), `busy`, `beat`, `quiet`, and
+/// its `IDENTITY:work` hash: one JSON entry per busy thread with `queue`, `run_at` and the job.
 public struct SidekiqSnapshot: Sendable, Hashable {
     public struct Queue: Sendable, Hashable {
         public var name: String
@@ -23,6 +24,16 @@ public struct SidekiqSnapshot: Sendable, Hashable {
         public var beat: Double?
         public var quiet: Bool
         public var queues: [String]
+        /// The job this process has been running longest (from its `work` hash); nil when idle or unread.
+        public var oldestJob: BusyJob?
+    }
+
+    public struct BusyJob: Sendable, Hashable {
+        /// When the thread started the job, epoch seconds.
+        public var runAt: Double
+        /// The worker class (`ActivityPub::DeliveryWorker`; an ActiveJob's wrapped class).
+        public var className: String?
+        public var queue: String?
     }
 
     public var queues: [Queue] = []
@@ -34,9 +45,14 @@ public struct SidekiqSnapshot: Sendable, Hashable {
     public var truncated = false
     /// Time for the first round trip to Redis, in milliseconds.
     public var roundTripMilliseconds = 0.0
+    /// Why the busy jobs could not be read, when they could not (the rest of the snapshot stands).
+    public var busyJobsUnread: String?
 
     public static let maxQueues = 64
     public static let maxProcesses = 256
+    /// Processes whose busy jobs are read in one cycle: each entry carries the whole job (an
+    /// ActivityPub delivery holds its activity), so a large cluster is sampled, not read whole.
+    public static let maxWorkHashes = 32
 
     /// Reads the snapshot in two pipelined round trips.
     public static func read(from redis: RedisConnection, clock: ContinuousClock = ContinuousClock())
@@ -89,7 +105,75 @@ public struct SidekiqSnapshot: Sendable, Hashable {
             if let concurrency = fields[4].integer { process.concurrency = Int(concurrency) }
             snapshot.processes.append(process)
         }
+        try await readBusyJobs(into: &snapshot, from: redis, prefix: prefix)
         return snapshot
+    }
+
+    /// A third round trip, only when some process is busy: the `work` hash of the busiest processes.
+    /// A reply past the client's limits fails this part alone (the connection is closed, nothing after
+    /// it is read); a server error reply fails the snapshot as any other would.
+    static func readBusyJobs(into snapshot: inout SidekiqSnapshot, from redis: RedisConnection, prefix: String)
+        async throws(RedisError)
+    {
+        let busy = snapshot.processes.indices.filter { snapshot.processes[$0].busy > 0 }
+            .sorted { snapshot.processes[$0].busy > snapshot.processes[$1].busy }
+            .prefix(maxWorkHashes)
+        guard !busy.isEmpty else { return }
+        let replies: [RESPValue]
+        do throws(RedisError) {
+            replies = try await redis.pipeline(
+                busy.map { ["HVALS", prefix + snapshot.processes[$0].identity + ":work"] })
+        } catch  where error.kind == .protocolError {
+            snapshot.busyJobsUnread = error.description
+            return
+        }
+        for (index, reply) in zip(busy, replies) {
+            if case .error(let message) = reply { throw RedisError(.server, message) }
+            for case .bulk(let entry?) in reply.elements ?? [] {
+                guard let job = busyJob(entry) else { continue }
+                if job.runAt < snapshot.processes[index].oldestJob?.runAt ?? .infinity {
+                    snapshot.processes[index].oldestJob = job
+                }
+            }
+        }
+    }
+
+    /// One `work` entry: `{"queue": …, "payload": "<the job's JSON>", "run_at": <epoch seconds>}` in
+    /// Sidekiq 6.5 to 8 (`run_at` in milliseconds, should a version write it so, is told by its size).
+    /// Nil when it has no `run_at`.
+    static func busyJob(_ entry: [UInt8]) -> BusyJob? {
+        var reader = JSONReader(entry)
+        var job = BusyJob(runAt: .nan)
+        do {
+            try reader.readObject { r, key throws(WireError) in
+                switch (key, r.peekKind()) {
+                case ("run_at", .number):
+                    let value = try r.readNumber().value
+                    job.runAt = value > 100_000_000_000 ? value / 1000 : value
+                case ("queue", .string): job.queue = try r.readString()
+                case ("payload", .string): job.className = jobClass(Array(try r.readString().utf8))
+                default: try r.skipValue()
+                }
+            }
+        } catch {
+            return nil
+        }
+        return job.runAt.isFinite ? job : nil
+    }
+
+    /// The job's `wrapped` class (ActiveJob) or else its `class`.
+    static func jobClass(_ payload: [UInt8]) -> String? {
+        var reader = JSONReader(payload)
+        var named: String?
+        var wrapped: String?
+        try? reader.readObject { r, key throws(WireError) in
+            switch (key, r.peekKind()) {
+            case ("class", .string): named = try r.readString()
+            case ("wrapped", .string): wrapped = try r.readString()
+            default: try r.skipValue()
+            }
+        }
+        return (wrapped ?? named).map { String($0.prefix(200)) }
     }
 
     /// `enqueued_at` of a job payload, in epoch seconds: Sidekiq ≤ 7 writes float seconds, Sidekiq 8

@@ -16,6 +16,9 @@ enum DiagnosisRules {
         return text.contains("streaming") || text.contains(":4000")
     }
 
+    /// The agent's finding for a Sidekiq job that has held its thread past `sidekiq.busy_job_warning`.
+    static let heldJob = "Sidekiq job running for hours"
+
     /// Every cause, in the order they are tried.
     static let all: [DiagnosisRule] = dependencies + application
 
@@ -175,15 +178,21 @@ enum DiagnosisRules {
             action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"])),
         DiagnosisRule(
             id: "sidekiq_stuck", explains: ["sidekiq"],
-            needs: "stale Sidekiq heartbeats, or every thread busy while the check fails",
+            needs:
+                "stale Sidekiq heartbeats, a job holding its thread for hours, or every thread busy while the check fails",
             match: { e in
                 let stale = (e.metric("sidekiq", "processes.stale") ?? 0) > 0
                 let busy = e.metric("sidekiq", "threads.busy") ?? 0
                 let total = e.metric("sidekiq", "threads.total") ?? 0
                 let saturated = total > 0 && busy >= total && e.status("sidekiq") != .ok
-                return stale || saturated ? e.summary("sidekiq") : nil
+                let held = !e.found(.sidekiqBacklogOrRetry, where: { $0.signature == Self.heldJob }).isEmpty
+                return stale || saturated || held ? e.summary("sidekiq") : nil
             },
-            cause: { _ in "Sidekiq is stuck: stale heartbeats or every thread busy while the queues grow" },
+            cause: { e in
+                let held = e.found(.sidekiqBacklogOrRetry, where: { $0.signature == Self.heldJob }).first?.finding
+                return held.map { "Sidekiq is stuck: \($0.sample ?? "a job has held its thread for hours")" }
+                    ?? "Sidekiq is stuck: stale heartbeats or every thread busy while the queues grow"
+            },
             nextStep:
                 "Restart Sidekiq; if it sticks again, look for a job class that hangs (the logs' Sidekiq failures)",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "sidekiq"])),
