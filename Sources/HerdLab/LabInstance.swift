@@ -16,6 +16,7 @@ final class LabInstance: @unchecked Sendable {
     let endpoint: String
     let standIn: MastodonStandIn
     let nginx: NginxServer
+    let certificateAuthority: TestCertificateAuthority
     let postgres: PostgresCluster
     var agent: Process?
     var agentBinary: String?
@@ -45,6 +46,20 @@ final class LabInstance: @unchecked Sendable {
     var kernelLog: String { directory + "/kern.log" }
     var bin: String { directory + "/bin" }
     var shortName: String { String(name.prefix { $0 != "." }) }
+    var tlsFile: String { directory + "/tls.pem" }
+
+    /// The site's certificate and key in one file, replaced in one rename: a handshake reads the old
+    /// pair or the new, never half of each.
+    static func writeCertificate(
+        _ authority: TestCertificateAuthority, name: String, daysLeft: Double, to path: String
+    ) throws {
+        let now = Date()
+        let issued = try authority.issue(
+            names: [name], notBefore: now.addingTimeInterval(-86_400),
+            notAfter: now.addingTimeInterval(daysLeft * 86_400))
+        let pem = [issued.certificate, issued.key].map { $0.hasSuffix("\n") ? $0 : $0 + "\n" }.joined()
+        try pem.write(toFile: path, atomically: true, encoding: .utf8)
+    }
 
     init(name: String, index: Int, directory: String, endpoint: String) throws {
         self.name = name
@@ -52,7 +67,19 @@ final class LabInstance: @unchecked Sendable {
         self.directory = directory
         self.endpoint = endpoint
         standIn = try MastodonStandIn()
-        nginx = try NginxServer(sites: [.init(backend: standIn.port, streaming: standIn.port)], readTimeoutSeconds: 2)
+        // Two sites on one nginx: plain HTTP for the lab's traffic, TLS for the agent's public probes
+        // with a certificate from the instance's own CA, read at every handshake (cert-expiring).
+        certificateAuthority = try TestCertificateAuthority(commonName: "herd-lab \(name) CA")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Self.writeCertificate(certificateAuthority, name: name, daysLeft: 90, to: directory + "/tls.pem")
+        nginx = try NginxServer(
+            sites: [
+                .init(backend: standIn.port, streaming: standIn.port),
+                .init(
+                    backend: standIn.port, streaming: standIn.port,
+                    tls: (directory + "/tls.pem", directory + "/tls.pem"),
+                    certificatePerHandshake: true),
+            ], readTimeoutSeconds: 2)
         postgres = try PostgresCluster(settings: ["max_connections = 40"])
     }
 
@@ -85,6 +112,7 @@ final class LabInstance: @unchecked Sendable {
         ]
         try writeEnv()
         try "".write(toFile: kernelLog, atomically: true, encoding: .utf8)
+        try certificateAuthority.certificatePEM.write(toFile: directory + "/ca.pem", atomically: true, encoding: .utf8)
         // Mastodon 4.3.2's version file, as the agent reads it.
         try files.copyItem(
             atPath: RepositoryPaths.path(
@@ -116,7 +144,9 @@ final class LabInstance: @unchecked Sendable {
         nginx.access_log = \(nginx.accessLog)
         disk.paths = media=\(media)
         http.web_url = http://127.0.0.1:\(standIn.port)
-        http.public_url = http://127.0.0.1:\(nginx.ports[0])
+        http.public_url = https://\(name):\(nginx.ports[1])
+        http.public_address = 127.0.0.1
+        http.ca_file = \(directory)/ca.pem
         http.streaming_urls = http://127.0.0.1:\(standIn.port)
         http.latency_warning = 2000ms
         remediation.allowlist = \(directory)/policy/allowlist.conf
@@ -312,6 +342,9 @@ final class LabInstance: @unchecked Sendable {
             _ = try redis?.commandBlocking(["LPUSH", "queue:push"] + jobs, database: index)
         case .retryGrowth, .crashLoop:
             break  // the supervisor's ticks: jobs into the retry set, systemd restarting web
+        case .certExpiring:
+            // A renewal gone wrong: the certificate served now expires in two days.
+            try Self.writeCertificate(certificateAuthority, name: name, daysLeft: 2, to: tlsFile)
         case .agentSilent:
             if let agent, agent.isRunning {
                 agent.terminate()
@@ -348,6 +381,7 @@ final class LabInstance: @unchecked Sendable {
             _ = try? LabProcess.run("/bin/umount", [media])
             tmpfs = false
         }
+        try? Self.writeCertificate(certificateAuthority, name: name, daysLeft: 90, to: tlsFile)
         if let agentBinary, agent?.isRunning != true { try? startAgent(binary: agentBinary) }
     }
 

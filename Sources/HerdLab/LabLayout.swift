@@ -89,6 +89,8 @@ public enum LabFault: String, Sendable, CaseIterable {
     case retryGrowth = "retry-growth"
     /// mastodon-web dies right after start, again and again (systemd's NRestarts climbs).
     case crashLoop = "crash-loop"
+    /// The public certificate is replaced by one that expires in two days.
+    case certExpiring = "cert-expiring"
     /// The instance's agent stops.
     case agentSilent = "agent-silent"
 
@@ -114,6 +116,7 @@ public enum LabFault: String, Sendable, CaseIterable {
         case .sidekiqStuckJob: "Sidekiq's threads are all stuck while jobs wait"
         case .retryGrowth: "Sidekiq jobs fail into the retry set"
         case .crashLoop: "mastodon-web crash-loops"
+        case .certExpiring: "the public certificate expires in two days"
         case .agentSilent: "the agent stops reporting"
         }
     }
@@ -140,6 +143,7 @@ public enum LabFault: String, Sendable, CaseIterable {
         case .sidekiqStuckJob: "sidekiq_stuck"
         case .retryGrowth: "sidekiq_failing"
         case .crashLoop: "crash_loop"
+        case .certExpiring: "tls"
         case .agentSilent: "agent_silent"
         }
     }
