@@ -100,7 +100,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "herd-lab", dependencies: ["HerdLab"]),
-        .executableTarget(name: "herd-agent", dependencies: ["HerdAgent"]),
+        // mallopt(M_ARENA_MAX), which Swift's Glibc module does not export.
+        .target(name: "CHerdMalloc"),
+        .executableTarget(name: "herd-agent", dependencies: ["HerdAgent", "CHerdMalloc"]),
         .executableTarget(name: "herd-controller", dependencies: ["HerdController"]),
         .executableTarget(name: "herdctl", dependencies: ["HerdCLI"]),
         .executableTarget(
