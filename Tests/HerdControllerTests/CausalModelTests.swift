@@ -415,6 +415,14 @@ import Testing
                     ])
             ], rule: "tls", action: SuggestedAction(action: "restart-service", parameters: ["service": "nginx"])),
         Case(
+            name: "a certificate about to expire", check: "mastodon.http",
+            results: [
+                PatternTests.result(
+                    "mastodon.http", .critical, metrics: ["certificate.days_left": 1.9],
+                    findings: [finding(.tlsError, "TLS certificate expiring", "certificate expires in 1 day(s)")])
+            ], rule: "tls", action: SuggestedAction(action: "restart-service", parameters: ["service": "nginx"]),
+            cause: "The public certificate expires in 1 day(s)"),
+        Case(
             name: "memory pressure", check: "resources",
             results: [
                 PatternTests.result(

@@ -137,7 +137,14 @@ extension DiagnosisRules {
             id: "tls", explains: web.union(["postgresql", "sidekiq"]),
             needs: "`tls_error` findings: a handshake fails",
             match: { e in e.findings(.tlsError).nilIfEmpty },
-            cause: { _ in "A TLS handshake fails (certificate expired, wrong name or untrusted)" },
+            cause: { e in
+                // The agent's own reading of the public certificate says more than a failed handshake.
+                let expiry = e.found(.tlsError, where: { $0.signature.hasPrefix("TLS certificate expir") }).first
+                guard let sample = expiry?.finding.sample else {
+                    return "A TLS handshake fails (certificate expired, wrong name or untrusted)"
+                }
+                return "The public \(sample): not renewed, or renewed while nginx still serves the old one"
+            },
             nextStep: "Renew or fix the certificate named in the evidence (certbot renew; then reload nginx)",
             action: SuggestedAction(action: "restart-service", parameters: ["service": "nginx"])),
         DiagnosisRule(
