@@ -35,10 +35,13 @@ let package = Package(
             name: "HerdProtocol",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // mallopt(M_ARENA_MAX), which Swift's Glibc module does not export.
+        .target(name: "CHerdMalloc"),
         .target(
             name: "HerdAgent",
             dependencies: [
                 "HerdProtocol",
+                "CHerdMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -100,9 +103,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "herd-lab", dependencies: ["HerdLab"]),
-        // mallopt(M_ARENA_MAX), which Swift's Glibc module does not export.
-        .target(name: "CHerdMalloc"),
-        .executableTarget(name: "herd-agent", dependencies: ["HerdAgent", "CHerdMalloc"]),
+        .executableTarget(name: "herd-agent", dependencies: ["HerdAgent"]),
         .executableTarget(name: "herd-controller", dependencies: ["HerdController"]),
         .executableTarget(name: "herdctl", dependencies: ["HerdCLI"]),
         .executableTarget(

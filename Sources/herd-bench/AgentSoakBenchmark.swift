@@ -25,6 +25,8 @@ struct AgentSoakBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // As `herd-agent run` does (MALLOC_ARENA_MAX=16 in the environment: glibc's default on two cores).
+        Agent.limitMallocArenas()
         let root = try TemporaryDirectory("herd-bench-soak")
         defer { root.remove() }
         let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
