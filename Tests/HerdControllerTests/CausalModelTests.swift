@@ -423,6 +423,13 @@ import Testing
             ], rule: "tls", action: SuggestedAction(action: "restart-service", parameters: ["service": "nginx"]),
             cause: "The public certificate expires in 1 day(s)"),
         Case(
+            name: "5xx that no log line names", check: "nginx.access_log",
+            results: [
+                PatternTests.result(
+                    "nginx.access_log", .critical, metrics: ["status_5xx": 12, "status_503": 12, "requests": 40]),
+                PatternTests.result("logs", .critical, metrics: ["requests_5xx": 12, "requests": 40]),
+            ], rule: "server_errors", cause: "Requests fail with 5xx (12×503) and no log line names why"),
+        Case(
             name: "memory pressure", check: "resources",
             results: [
                 PatternTests.result(

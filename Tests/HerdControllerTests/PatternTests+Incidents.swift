@@ -167,4 +167,31 @@ extension PatternTests {
         try await host.send([Self.result("oom", .ok)], at: 6)
         #expect(try await fleet.store.incidents(openOnly: true).isEmpty)
     }
+
+    /// 5xx that no log line names open a catch-all incident; when PostgreSQL is found down a minute
+    /// later, that incident takes the specific cause and the database check — one fault, now
+    /// understood, not a second incident beside the first.
+    @Test func aCatchAllIncidentTakesTheSpecificCauseFoundLater() async throws {
+        let fleet = try StoreTests.Fleet()
+        defer { fleet.directory.remove() }
+        var host = try await Self.stream(fleet, "social.example")
+        let failing = Self.result("logs", .critical, metrics: ["requests": 40, "requests_5xx": 12])
+        try await host.send([Self.result("logs", .ok), Self.result("postgresql", .ok)], at: 0)
+        for minute in 1..<4 { try await host.send([failing, Self.result("postgresql", .ok)], at: minute) }
+        let first = try #require(try await fleet.store.incidents(openOnly: true).first)
+        #expect(first.checkID == "logs" && first.diagnosis?.rule == "server_errors", "\(first.summary)")
+
+        let refused = Finding(
+            category: .dbConnection, signature: "PG::ConnectionBad", count: 3,
+            sample: "connection to server at \"127.0.0.1\", port 5432 failed: Connection refused")
+        for minute in 4..<7 {
+            try await host.send([failing, Self.result("postgresql", .critical, findings: [refused])], at: minute)
+        }
+        let open = try await fleet.store.incidents(openOnly: true)
+        #expect(open.map(\.id) == [first.id], "\(open.map(\.summary))")
+        let detail = try #require(try await fleet.store.incident(id: first.id))
+        #expect(detail.incident.diagnosis?.rule == "db_unreachable")
+        #expect(Set(detail.incident.checks) == ["logs", "postgresql"])
+        #expect(detail.events.contains { $0.kind == "diagnosis" && $0.detail.contains("replaces server_errors") })
+    }
 }

@@ -200,5 +200,29 @@ extension DiagnosisRules {
             nextStep:
                 "Read the sample and the lines around it (journalctl, the log file); when it recurs and its cause is known, add a signature (logs.signature_files) so that Herd names it next time",
             action: nil),
+        DiagnosisRule(
+            id: "server_errors", explains: ["logs", "nginx.access_log"],
+            needs: "5xx in nginx's access log or Rails' request lines that no cause above explains",
+            match: { e in
+                let nginx = e.metric("nginx.access_log", "status_5xx") ?? 0
+                let rails = e.metric("logs", "requests_5xx") ?? 0
+                guard nginx > 0 || rails > 0 else { return nil }
+                return (e.troubled("nginx.access_log") ? e.summary("nginx.access_log") : [])
+                    + (e.troubled("logs") ? e.summary("logs") : [])
+            },
+            cause: { e in
+                // The same requests seen twice: nginx's statuses say who answered, Rails' lines that no
+                // error class was logged for them.
+                let codes = [500, 502, 503, 504].compactMap { code in
+                    (e.metric("nginx.access_log", "status_\(code)") ?? 0) > 0
+                        ? "\(Int(e.metric("nginx.access_log", "status_\(code)")!))×\(code)" : nil
+                }
+                return "Requests fail with 5xx"
+                    + (codes.isEmpty ? "" : " (" + codes.joined(separator: ", ") + ")")
+                    + " and no log line names why"
+            },
+            nextStep:
+                "Find the failing requests' ids in production.log and what they share (path, time, traffic: herdctl show); a JSON 503 is Rails' own answer, an HTML 502/504 nginx's",
+            action: nil),
     ]
 }

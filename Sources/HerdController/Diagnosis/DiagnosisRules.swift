@@ -19,6 +19,10 @@ enum DiagnosisRules {
     /// The agent's finding for a Sidekiq job that has held its thread past `sidekiq.busy_job_warning`.
     static let heldJob = "Sidekiq job running for hours"
 
+    /// Causes that only say what fails, not why: an incident they explain takes the specific cause a
+    /// later report finds for its check (`IncidentBook.place`) instead of standing beside it.
+    static let catchAll: Set<String> = ["server_errors", "unrecognised_error"]
+
     /// Every cause, in the order they are tried.
     static let all: [DiagnosisRule] = dependencies + application
 

@@ -89,6 +89,23 @@ struct IncidentBook {
             try escalate(cause, to: change.status.rank, because: change.summary, at: at)
             return
         }
+        // A catch-all cause ("5xx that no log line names") gives way to a specific one that explains
+        // its check: the same fault, now understood — not a second incident.
+        if !DiagnosisRules.catchAll.contains(diagnosis.rule),
+            let explains = DiagnosisRules.all.first(where: { $0.id == diagnosis.rule })?.explains,
+            let general = try openIncidents(instanceID: instanceID, rules: DiagnosisRules.catchAll)
+                .first(where: { explains.contains($0.checkID) })
+        {
+            try hold(general.id, change, instanceID: instanceID, at: at)
+            try db.execute(
+                sql: "UPDATE incidents SET diagnosis = ? WHERE id = ?",
+                arguments: [try Self.json(diagnosis), general.id])
+            try event(
+                general.id, at, "diagnosis",
+                "\(change.checkID) \(change.status.rawValue): \(diagnosis.cause) — replaces \(general.rule ?? "-")")
+            try escalate(general, to: change.status.rank, because: change.summary, at: at)
+            return
+        }
         let patternText = patterns.map(\.rawValue).joined(separator: ",")
         let details = patterns.map { "\($0.family) (\($0.rawValue)): \(change.after[$0]!)" }.joined(separator: "; ")
         try db.execute(
@@ -262,6 +279,19 @@ struct IncidentBook {
                         AND json_extract(x.diagnosis, '$.rule') = ?
                     ORDER BY x.id LIMIT 1
                     """), arguments: [instanceID, rule]
+        ).map(Self.openIncident)
+    }
+
+    /// The open instance incidents whose cause is one of `rules`, the oldest first.
+    private func openIncidents(instanceID: Int64, rules: Set<String>) throws -> [OpenIncident] {
+        try Row.fetchAll(
+            db,
+            sql: Self.openColumns + """
+                 FROM incidents x
+                WHERE x.instance_id = ? AND x.state = 'open' AND x.kind = 'instance'
+                    AND json_extract(x.diagnosis, '$.rule') IN (\(rules.map { _ in "?" }.joined(separator: ",")))
+                ORDER BY x.id
+                """, arguments: StatementArguments([instanceID] + rules.sorted().map { $0 as DatabaseValueConvertible })
         ).map(Self.openIncident)
     }
 
