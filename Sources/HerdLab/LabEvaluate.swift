@@ -120,7 +120,7 @@ struct LabEvaluate: AsyncParsableCommand {
             _ = try options.request(["heal", "all"])
             return row
         }
-        try await Task.sleep(for: .seconds(settle))
+        try await Task.sleep(for: .seconds(max(settle, fault.minimumSettle)))
         new = try lab.incidents(openOnly: false).filter { $0.id > before }
         let top = new.filter { $0.parentId == nil }.sorted { $0.id < $1.id }
         row.opened = top.count

@@ -26,6 +26,8 @@ final class LabInstance: @unchecked Sendable {
     var faults: Set<LabFault> = []
     /// upstream-502: puma's routes drop connections on every other tick.
     var dropping = false
+    /// load-5xx: traffic ticks since the fault, for its waves.
+    var loadTicks = 0
     static let pumaRoutes = ["/health", "/api/v1/instance", "/api/v1/timelines/home", "/api/v1/notifications"]
     static let streamingHealth = "/api/v1/streaming/health"
     var tmpfs = false
@@ -201,9 +203,21 @@ final class LabInstance: @unchecked Sendable {
             webRestarts += 1
             try? setUnitProperty("mastodon-web.service", "NRestarts", String(webRestarts))
         }
+        // load-5xx: traffic ramps from 1 to 13 times the usual over 40 s, then drops; past 5 times,
+        // puma has no worker left for what comes over it, and those requests (the notifications) get
+        // Rails' 503 — errors that grow with load past a capacity.
+        var paths = ["/api/v1/timelines/home", "/api/v1/notifications"]
+        if faults.contains(.load5xx) {
+            let load = 1 + loadTicks % 20 * 12 / 19
+            loadTicks += 1
+            standIn.setFault("/api/v1/notifications", .temporary503)
+            paths =
+                Array(repeating: "/api/v1/timelines/home", count: min(load, 5) * 2)
+                + Array(repeating: "/api/v1/notifications", count: max(0, load - 5) * 2)
+        }
         let stamp = ISO8601DateFormatter().string(from: Date())
         var lines = ""
-        for path in ["/api/v1/timelines/home", "/api/v1/notifications"] {
+        for path in paths {
             requests += 1
             let status = Self.get("http://127.0.0.1:\(nginx.ports[0])\(path)")
             lines +=
@@ -258,6 +272,8 @@ final class LabInstance: @unchecked Sendable {
         switch fault {
         case .sidekiqDead:
             try setUnit("mastodon-sidekiq.service", active: false)
+        case .load5xx:
+            loadTicks = 0
         case .upstream502, .objectStorage, .post500:
             // Puma drops connections unanswered on every other tick (nginx: "upstream prematurely
             // closed connection"); Mastodon logs storage errors or a NoMethodError (`traffic`).

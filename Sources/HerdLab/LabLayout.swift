@@ -89,6 +89,8 @@ public enum LabFault: String, Sendable, CaseIterable {
     case retryGrowth = "retry-growth"
     /// mastodon-web dies right after start, again and again (systemd's NRestarts climbs).
     case crashLoop = "crash-loop"
+    /// 5xx that rise and fall with traffic: past a load, puma has no worker left (Rails' 503).
+    case load5xx = "load-5xx"
     /// The public certificate is replaced by one that expires in two days.
     case certExpiring = "cert-expiring"
     /// The instance's agent stops.
@@ -116,6 +118,7 @@ public enum LabFault: String, Sendable, CaseIterable {
         case .sidekiqStuckJob: "Sidekiq's threads are all stuck while jobs wait"
         case .retryGrowth: "Sidekiq jobs fail into the retry set"
         case .crashLoop: "mastodon-web crash-loops"
+        case .load5xx: "5xx rise and fall with traffic (a 40 s ramp, errors past a capacity)"
         case .certExpiring: "the public certificate expires in two days"
         case .agentSilent: "the agent stops reporting"
         }
@@ -143,10 +146,15 @@ public enum LabFault: String, Sendable, CaseIterable {
         case .sidekiqStuckJob: "sidekiq_stuck"
         case .retryGrowth: "sidekiq_failing"
         case .crashLoop: "crash_loop"
+        case .load5xx: "errors_under_load"
         case .certExpiring: "tls"
         case .agentSilent: "agent_silent"
         }
     }
+
+    /// Seconds the suite watches after the first incident, at least: a correlation with traffic needs
+    /// several of its waves (three cycles with 5xx) before it can be told from a plain failure.
+    public var minimumSettle: Int { self == .load5xx ? 60 : 0 }
 
     /// Whether it hits every instance behind a shared attribute (one fleet incident) or one instance.
     public var isFleetWide: Bool { self == .objectStorage }

@@ -63,12 +63,12 @@ public final class LabSupervisor: @unchecked Sendable {
                 layout.directory + "/operators/admin", "--listen", "127.0.0.1:\(port)",
             ])
         // Quick patterns for a demo: two failing results over 10 s are persistent; a fleet incident
-        // needs 3 instances, or half of a group of 2 or more.
+        // needs 3 instances, or half of a group of 2 or more; errors under load over the last 12 cycles.
         let conf = layout.controllerDirectory + "/controller.conf"
         var text = try String(contentsOfFile: conf, encoding: .utf8)
         for (key, value) in [
             ("patterns.persistent.results", "2"), ("patterns.persistent.duration", "8s"), ("fleet.min_instances", "3"),
-            ("fleet.min_group", "2"), ("notify.group_wait", "5s"),
+            ("fleet.min_group", "2"), ("notify.group_wait", "5s"), ("patterns.load.window", "12"),
         ] {
             text = text.replacingOccurrences(
                 of: #"(?m)^\#(NSRegularExpression.escapedPattern(for: key)) = .*$"#, with: "\(key) = \(value)",

@@ -110,7 +110,7 @@ import Testing
         defer { _ = try? Self.run("herd-lab", ["down", "--dir", dir]) }
         let faults = [
             "pg-down", "redis-down", "puma-down", "streaming-down", "upstream-502", "rails-pool", "object-storage",
-            "agent-silent",
+            "sidekiq-stuck-job", "cert-expiring", "agent-silent",
         ]
         let suite = try Self.run(
             "herd-lab", ["evaluate", "--dir", dir, "--faults", faults.joined(separator: ","), "--settle", "10"])
