@@ -11,7 +11,8 @@ public struct Herdctl: AsyncParsableCommand {
             Talks to the controller over mutual TLS with the operator identity in ~/.config/herdctl/config \
             (written by `herd-controller init` for the first operator). Every verb takes --json. Exit status: \
             0 ok; 1 the controller refused (and, for `status`, some instance is critical); 2 bad usage or \
-            configuration; 3 the controller cannot be reached. Shell completion: \
+            configuration; 3 the controller cannot be reached or gave no complete answer within \
+            HERDCTL_TIMEOUT seconds (1 to 600, default 30; head and body). Shell completion: \
             herdctl --generate-completion-script bash|zsh|fish.
             """,
         version: HerdVersion.current,
