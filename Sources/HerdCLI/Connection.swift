@@ -25,7 +25,9 @@ struct HerdctlError: Error, CustomStringConvertible {
 
 /// `--config`: the operator identity `herd-controller init` or `herdctl operators` wrote.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("herdctl's configuration (default: ~/.config/herdctl/config).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "herdctl's configuration (default: $HERDCTL_CONFIG, else ~/.config/herdctl/config).", valueName: "file"))
     var config: String?
 
     @Flag(help: "Print JSON instead of a table.")
@@ -33,6 +35,7 @@ struct ConnectionOptions: ParsableArguments {
 
     static var defaultConfig: String {
         let environment = ProcessInfo.processInfo.environment
+        if let chosen = environment["HERDCTL_CONFIG"], !chosen.isEmpty { return chosen }
         let base = environment["XDG_CONFIG_HOME"] ?? ((environment["HOME"] ?? "/root") + "/.config")
         return base + "/herdctl/config"
     }

@@ -12,17 +12,24 @@ public enum BuiltProduct {
     }
 
     /// Runs the built executable `name` to its end: its exit status and its output (stdout and stderr).
-    public static func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        try runExecutable(try path(name), arguments)
+    public static func run(_ name: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (
+        status: Int32, output: String
+    ) {
+        try runExecutable(try path(name), arguments, environment: environment)
     }
 }
 
 /// Runs an executable to its end (argv, no shell, standard input empty): its exit status and its
-/// combined output.
-public func runExecutable(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+/// combined output. `environment` is added to the test's own.
+public func runExecutable(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (
+    status: Int32, output: String
+) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     process.standardInput = FileHandle.nullDevice
     let pipe = Pipe()
     process.standardOutput = pipe

@@ -51,6 +51,21 @@ import Testing
         #expect(answer.status == 2 && answer.output.contains("not a regular file"), "\(answer.output)")
     }
 
+    /// The configuration comes from --config before or after the verb, or from HERDCTL_CONFIG.
+    @Test func theConfigurationIsFoundThreeWays() throws {
+        let directory = try TemporaryDirectory("herdctl-config")
+        defer { directory.remove() }
+        let config = try Self.write(directory, controller: "http://127.0.0.1:8443")
+        for (arguments, environment) in [
+            (["--config", config, "status"], [:]), (["--config=\(config)", "status"], [:]),
+            (["status", "--config", config], [:]), (["status"], ["HERDCTL_CONFIG": config]),
+        ] {
+            let answer = try BuiltProduct.run("herdctl", arguments, environment: environment)
+            // The file was read: its plain-HTTP controller is what is refused.
+            #expect(answer.status == 2 && answer.output.contains("https://"), "\(arguments): \(answer.output)")
+        }
+    }
+
     @Test func plainHTTPToTheControllerIsRefused() throws {
         let directory = try TemporaryDirectory("herdctl-http")
         defer { directory.remove() }
