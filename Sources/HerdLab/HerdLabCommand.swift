@@ -106,10 +106,10 @@ struct LabUp: AsyncParsableCommand {
                 print(ready)
                 print(
                     """
-                    Break something:  herd-lab break alpha sidekiq-dead   (faults: \(LabFault.allCases.map(\.rawValue).joined(separator: ", ")))
-                    Watch:            herd-lab status; herdctl --config \(layout.adminConfig) incidents
-                    Heal:             herd-lab heal all
-                    Stop and remove:  herd-lab down
+                    Break something:  herd-lab break alpha sidekiq-dead --dir \(layout.directory)   (faults: \(LabFault.allCases.map(\.rawValue).joined(separator: ", ")))
+                    Watch:            herd-lab status --dir \(layout.directory); herdctl --config \(layout.adminConfig) incidents
+                    Heal:             herd-lab heal all --dir \(layout.directory)
+                    Stop and remove:  herd-lab down --dir \(layout.directory)
                     """)
                 return
             }
