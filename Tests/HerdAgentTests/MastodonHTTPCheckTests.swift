@@ -222,7 +222,7 @@ import Testing
         }
         #expect(outcome.summary.contains("web unix:"), "\(outcome.summary)")
         #expect(outcome.summary.contains("/run/mastodon/web.sock"), "\(outcome.summary)")
-        #expect(outcome.summary.contains("socket missing"), "\(outcome.summary)")
+        #expect(outcome.summary.contains("socket does not exist"), "\(outcome.summary)")
         #expect(outcome.summary.contains("web https://www.social.test"), "\(outcome.summary)")
         #expect(outcome.summary.contains("streaming https://streaming.social.test"), "\(outcome.summary)")
     }

@@ -179,23 +179,9 @@ public struct PostgresCheck: Check {
             case .protocolViolation, .closed: return PostgresCheckError(.failed, "\(settings): \(error)")
             }
         }
-        if let error = error as? IOError {
-            switch error.errnoCode {
-            case ECONNREFUSED: return PostgresCheckError(.refused, "\(settings): connection refused")
-            case ENOENT: return PostgresCheckError(.socketMissing, "\(settings): socket does not exist")
-            default: return PostgresCheckError(.failed, "\(settings): \(error)")
-            }
+        if let failure = NetworkFailure.classify(error) {
+            return PostgresCheckError(PostgresCheckError.Kind(failure.kind), "\(settings): \(failure.detail)")
         }
-        if let error = error as? NIOConnectionError {
-            if let first = error.connectionErrors.first { return classify(first.error, settings) }
-            if error.dnsAError != nil || error.dnsAAAAError != nil {
-                return PostgresCheckError(.failed, "\(settings): host name does not resolve")
-            }
-        }
-        if let error = error as? ChannelError, case .connectTimeout = error {
-            return PostgresCheckError(.timeout, "\(settings): connect timed out")
-        }
-        if TLSErrors.isTLS(error) { return PostgresCheckError(.tls, "\(settings): TLS: \(TLSErrors.reason(error))") }
         if error is ByteToMessageDecoderError || error is ByteToMessageDecoderError.PayloadTooLargeError {
             return PostgresCheckError(.failed, "\(settings): protocol violation: \(error)")
         }
@@ -208,6 +194,8 @@ public struct PostgresCheck: Check {
             case .tooManyClients: (.dbConnectionLimit, "PostgreSQL too many clients")
             case .refused: (.dbConnection, "PostgreSQL connection refused")
             case .socketMissing: (.dbConnection, "PostgreSQL socket missing")
+            case .permissionDenied: (.dbConnection, "PostgreSQL socket permission denied")
+            case .dns: (.dbConnection, "PostgreSQL host name does not resolve")
             case .authFailed: (.dbConnection, "PostgreSQL authentication failed")
             case .databaseMissing: (.dbConnection, "PostgreSQL database missing")
             case .timeout: (.dbConnection, "PostgreSQL timed out")

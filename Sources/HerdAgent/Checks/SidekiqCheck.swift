@@ -52,7 +52,9 @@ public struct SidekiqCheck: Check {
             switch error.kind {
             case .refused: "Redis connection refused"
             case .socketMissing: "Redis socket missing"
+            case .permissionDenied: "Redis socket permission denied"
             case .timeout: "Redis timed out"
+            case .dns: "Redis host name does not resolve"
             case .authFailed: "Redis authentication failed"
             case .tls: "Redis TLS failure"
             case .configuration: "Redis not configured"

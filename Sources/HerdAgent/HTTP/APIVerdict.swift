@@ -106,7 +106,7 @@ public struct APIVerdict: Sendable, Hashable, CustomStringConvertible {
     /// No answer at all: temporary (retry with the same Idempotency-Key) unless TLS or the URL is wrong.
     public static func classify(_ failure: HTTPFailure) -> APIVerdict {
         switch failure.kind {
-        case .timeout, .refused, .connection, .socketMissing, .dns:
+        case .timeout, .refused, .connection, .socketMissing, .permissionDenied, .dns:
             APIVerdict(
                 action: .retryLater, reason: failure.kind.rawValue, retrySafe: true, status: nil, retryAfter: nil,
                 detail: failure.description)

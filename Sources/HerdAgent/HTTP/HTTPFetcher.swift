@@ -17,6 +17,8 @@ public struct HTTPFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case refused
         /// The unix socket does not exist.
         case socketMissing = "socket_missing"
+        /// The socket exists but the agent's user may not connect to it.
+        case permissionDenied = "permission_denied"
         /// No answer (connect, head or body) within the time allowed.
         case timeout
         /// Handshake, certificate or host-name failure.
@@ -35,6 +37,21 @@ public struct HTTPFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public init(_ kind: Kind, _ description: String) {
         self.kind = kind
         self.description = description
+    }
+}
+
+extension HTTPFailure.Kind {
+    init(_ network: NetworkFailure.Kind) {
+        self =
+            switch network {
+            case .refused: .refused
+            case .socketMissing: .socketMissing
+            case .permissionDenied: .permissionDenied
+            case .timeout: .timeout
+            case .dns: .dns
+            case .tls: .tls
+            case .connection: .connection
+            }
     }
 }
 
@@ -232,26 +249,9 @@ public final class HTTPFetcher: Sendable {
             }
             return HTTPFailure(.connection, error.shortDescription)
         }
-        if let error = error as? NIOConnectionError {
-            if let first = error.connectionErrors.first { return classify(first.error) }
-            if error.dnsAError != nil || error.dnsAAAAError != nil {
-                return HTTPFailure(.dns, "\(error.host) does not resolve")
-            }
-            return HTTPFailure(.connection, "cannot connect to \(error.host):\(error.port)")
+        if let failure = NetworkFailure.classify(error) {
+            return HTTPFailure(HTTPFailure.Kind(failure.kind), failure.detail)
         }
-        if let error = error as? IOError {
-            switch error.errnoCode {
-            case ECONNREFUSED: return HTTPFailure(.refused, "connection refused")
-            case ENOENT: return HTTPFailure(.socketMissing, "socket missing")
-            case ETIMEDOUT: return HTTPFailure(.timeout, "connection timed out")
-            case EACCES: return HTTPFailure(.connection, "permission denied on the socket")
-            default: return HTTPFailure(.connection, "\(error)")
-            }
-        }
-        if error is ChannelError, case .connectTimeout = error as! ChannelError {
-            return HTTPFailure(.timeout, "connect timed out")
-        }
-        if TLSErrors.isTLS(error) { return HTTPFailure(.tls, "TLS: " + TLSErrors.reason(error)) }
         if error is CancellationError { return HTTPFailure(.timeout, "cancelled") }
         return HTTPFailure(.connection, "\(error)")
     }

@@ -110,10 +110,12 @@ public struct PostgresCheckError: Error, Sendable, Hashable, CustomStringConvert
         case configuration
         case refused
         case socketMissing = "socket_missing"
+        case permissionDenied = "permission_denied"
         case authFailed = "auth_failed"
         case tooManyClients = "too_many_clients"
         case databaseMissing = "database_missing"
         case timeout
+        case dns
         case tls
         case failed
     }
@@ -124,5 +126,20 @@ public struct PostgresCheckError: Error, Sendable, Hashable, CustomStringConvert
     public init(_ kind: Kind, _ description: String) {
         self.kind = kind
         self.description = description
+    }
+}
+
+extension PostgresCheckError.Kind {
+    init(_ network: NetworkFailure.Kind) {
+        self =
+            switch network {
+            case .refused: .refused
+            case .socketMissing: .socketMissing
+            case .permissionDenied: .permissionDenied
+            case .timeout: .timeout
+            case .dns: .dns
+            case .tls: .tls
+            case .connection: .failed
+            }
     }
 }

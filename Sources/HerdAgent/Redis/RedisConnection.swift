@@ -12,7 +12,11 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         case refused
         /// The unix socket does not exist.
         case socketMissing = "socket_missing"
+        /// The socket exists but the agent's user may not connect to it.
+        case permissionDenied = "permission_denied"
         case timeout
+        /// The host name does not resolve.
+        case dns
         /// NOAUTH, WRONGPASS, NOPERM.
         case authFailed = "auth_failed"
         case tls
@@ -30,6 +34,21 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     public init(_ kind: Kind, _ description: String) {
         self.kind = kind
         self.description = description
+    }
+}
+
+extension RedisError.Kind {
+    init(_ network: NetworkFailure.Kind) {
+        self =
+            switch network {
+            case .refused: .refused
+            case .socketMissing: .socketMissing
+            case .permissionDenied: .permissionDenied
+            case .timeout: .timeout
+            case .dns: .dns
+            case .tls: .tls
+            case .connection: .connection
+            }
     }
 }
 
@@ -163,30 +182,13 @@ public final class RedisConnection: Sendable {
 
     static func classify(_ error: any Error, _ endpoint: RedisEndpoint) -> RedisError {
         if let error = error as? RedisError { return error }
-        if let error = error as? IOError {
-            switch error.errnoCode {
-            case ECONNREFUSED: return RedisError(.refused, "\(endpoint): connection refused")
-            case ENOENT: return RedisError(.socketMissing, "\(endpoint): socket does not exist")
-            case EACCES: return RedisError(.connection, "\(endpoint): permission denied on the socket")
-            default: return RedisError(.connection, "\(endpoint): \(error)")
-            }
-        }
-        if let error = error as? NIOConnectionError {
-            let underlying = error.connectionErrors.first?.error
-            if let underlying { return classify(underlying, endpoint) }
-            if error.dnsAError != nil || error.dnsAAAAError != nil {
-                return RedisError(.connection, "\(endpoint): host name does not resolve")
-            }
-            return RedisError(.connection, "\(endpoint): \(error)")
-        }
-        if error is ChannelError, case .connectTimeout = error as! ChannelError {
-            return RedisError(.timeout, "\(endpoint): connect timed out")
-        }
-        if TLSErrors.isTLS(error) { return RedisError(.tls, "\(endpoint): TLS: \(TLSErrors.reason(error))") }
         if error is RESPProtocolError || error is ByteToMessageDecoderError
             || error is ByteToMessageDecoderError.PayloadTooLargeError
         {
             return RedisError(.protocolError, "\(endpoint): \(RedisCommandHandler.explain(error))")
+        }
+        if let failure = NetworkFailure.classify(error) {
+            return RedisError(RedisError.Kind(failure.kind), "\(endpoint): \(failure.detail)")
         }
         return RedisError(.connection, "\(endpoint): \(error)")
     }
