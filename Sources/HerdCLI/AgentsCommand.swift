@@ -98,20 +98,16 @@ struct AgentsToken: AsyncParsableCommand {
 
     func validate() throws {
         guard Rule.isInstanceName(instance) else { throw ValidationError("--instance must be a lowercase DNS name") }
-        guard Self.seconds(ttl) != nil else { throw ValidationError("--ttl must be like 30m, 1h or 2d, 1m to 7d") }
+        _ = try Self.ttlSeconds(ttl)
     }
 
-    static func seconds(_ text: String) -> Int? {
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let unit = text.last.flatMap({ units[$0] }), let n = Int(text.dropLast()), n > 0, n <= 604_800 / unit
-        else { return nil }
-        let total = n * unit
-        return (60...604_800).contains(total) ? total : nil
+    static func ttlSeconds(_ text: String) throws -> Int {
+        Int(try seconds(of: text, "--ttl", in: .seconds(60)...(.seconds(604_800))))
     }
 
     func run() async throws {
         let request = OperatorAPI.TokenRequest(
-            instance: instance, ttlSeconds: Self.seconds(ttl)!, autoAccept: autoAccept)
+            instance: instance, ttlSeconds: try Self.ttlSeconds(ttl), autoAccept: autoAccept)
         let body = Array(try OperatorAPI.encoder.encode(request))
         let (token, controller) = try await withClient(connection) {
             (try await $0.call(.POST, "/v1/tokens", body: body, as: OperatorAPI.Token.self), $0.base)

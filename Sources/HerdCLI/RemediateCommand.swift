@@ -23,9 +23,7 @@ struct RemediateCommand: AsyncParsableCommand {
 
     /// `10m`, `600s`, `1h` within 1 minute to 1 hour.
     static func ttl(_ text: String) throws -> Double {
-        let seconds = try SilenceCommand.duration(text)
-        guard (60...3600).contains(seconds) else { throw ValidationError("--ttl is 1m to 1h") }
-        return seconds
+        try seconds(of: text, "--ttl", in: .seconds(60)...(.seconds(3600)))
     }
 
     static func parameters(_ pairs: [String]) throws -> [String: String] {

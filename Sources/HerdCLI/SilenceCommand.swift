@@ -21,21 +21,9 @@ struct SilenceCommand: AsyncParsableCommand {
         Swift.print(Output.table(["ID", "SCOPE", "STARTS", "ENDS", "BY", "REASON"], rows))
     }
 
-    /// `90m`, `2h`, `3d`, `45s` as seconds, bounded to a year.
-    static func duration(_ text: String) throws -> Double {
-        guard let unit = text.last, let value = Double(text.dropLast()), value > 0, value.isFinite else {
-            throw ValidationError("\(text): a duration such as 30m, 2h or 1d")
-        }
-        let seconds: Double
-        switch unit {
-        case "s": seconds = value
-        case "m": seconds = value * 60
-        case "h": seconds = value * 3600
-        case "d": seconds = value * 86_400
-        default: throw ValidationError("\(text): a duration such as 30m, 2h or 1d")
-        }
-        guard seconds <= 366 * 86_400 else { throw ValidationError("\(text): at most a year") }
-        return seconds
+    /// A silence's length or start, at most a year.
+    static func duration(_ text: String, _ option: String) throws -> Double {
+        try seconds(of: text, option, in: .seconds(1)...(.seconds(366 * 86_400)))
     }
 }
 
@@ -68,8 +56,8 @@ struct SilenceAdd: AsyncParsableCommand {
         guard scopes.count == 1 else {
             throw ValidationError("give exactly one of --instance, --check, --category, --group")
         }
-        _ = try SilenceCommand.duration(length)
-        if let startsIn { _ = try SilenceCommand.duration(startsIn) }
+        _ = try SilenceCommand.duration(length, "--for")
+        if let startsIn { _ = try SilenceCommand.duration(startsIn, "--starts-in") }
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw ValidationError("--reason is required")
         }
@@ -81,10 +69,10 @@ struct SilenceAdd: AsyncParsableCommand {
                 ("category", category)
             } else { ("group", group ?? "") }
         let now = Date().timeIntervalSince1970
-        let starts = now + (try startsIn.map(SilenceCommand.duration) ?? 0)
+        let starts = now + (try startsIn.map { try SilenceCommand.duration($0, "--starts-in") } ?? 0)
         let request = OperatorAPI.SilenceRequest(
             scope: scope, value: value, startsAt: startsIn == nil ? nil : starts,
-            endsAt: starts + (try SilenceCommand.duration(length)), reason: reason)
+            endsAt: starts + (try SilenceCommand.duration(length, "--for")), reason: reason)
         let silence = try await withClient(connection) {
             try await $0.call(
                 .POST, "/v1/silences", body: Array(try OperatorAPI.encoder.encode(request)),

@@ -25,13 +25,20 @@ import Testing
     @Test(arguments: [
         ("intervall = 60", "x:1: unknown key intervall"),
         ("interval = 60\ninterval = 30", "x:2: interval is set twice"),
-        ("interval = 1", "x:1: expected an integer in 5...86400"),
+        (
+            "interval = 1",
+            "x:1: expected a duration such as 30s, 5m or 2h (a whole number and ms, s, m, h or d), from 5s to 1d"
+        ),
+        (
+            "interval = 1.5m",
+            "x:1: expected a duration such as 30s, 5m or 2h (a whole number and ms, s, m, h or d), from 5s to 1d"
+        ),
         ("state_dir = relative/path", "x:1: expected an absolute path"),
         ("units.web = mastodon-web", "x:1: unit names end in .service"),
         ("units.web = --help.service", "x:1: expected a name without spaces"),
         (
             "checks.timeout = forever",
-            "x:1: expected a duration such as 10s or 2m, between 1.0 seconds and 300.0 seconds"
+            "x:1: expected a duration such as 30s, 5m or 2h (a whole number and ms, s, m, h or d), from 1s to 5m"
         ),
         ("logs.max_bytes_per_cycle = 1TiB", "x:1: expected a size such as 16MiB, between 65536 and 1073741824 bytes"),
         ("just words", "x:1: expected key = value"),

@@ -204,7 +204,14 @@ extension AgentConfiguration {
             return
         }
         switch key {
-        case "interval": intervalSeconds = try Parse.integer(value, in: 5...86_400)
+        case "interval":
+            // A bare number of seconds is what configurations written before durations hold: still read.
+            if let seconds = Int(value), (5...86_400).contains(seconds) {
+                intervalSeconds = seconds
+            } else {
+                intervalSeconds = Int(
+                    try Parse.duration(value, in: .seconds(5)...(.seconds(86_400))).components.seconds)
+            }
         case "state_dir": stateDirectory = try Parse.absolutePath(value)
         case "host_root": hostRoot = try Parse.absolutePath(value)
         case "command_path":
@@ -296,11 +303,12 @@ extension AgentConfiguration {
             value == value.rounded() ? String(Int(value)) : String(value)
         }
         let values: [String: String] = [
-            "interval": String(intervalSeconds), "state_dir": stateDirectory, "host_root": hostRoot,
+            "interval": DurationText.format(.seconds(intervalSeconds)), "state_dir": stateDirectory,
+            "host_root": hostRoot,
             "command_path": commandPath, "mastodon.live_dir": mastodonLiveDirectory,
             "mastodon.env_file": mastodonEnvFile, "mastodon.user": mastodonUser,
             "checks.enabled": enabledChecks.map(list) ?? "all", "checks.disabled": list(disabledChecks),
-            "checks.timeout": "\(checkTimeout.milliseconds)ms", "logs.journal": String(logsFromJournal),
+            "checks.timeout": DurationText.format(checkTimeout), "logs.journal": String(logsFromJournal),
             "logs.files": list(logFiles), "logs.max_bytes_per_cycle": String(logsMaxBytesPerCycle),
             "logs.journal_directory": journalDirectory ?? "", "logs.signature_files": list(signatureFiles),
             "units.web": webUnit, "units.sidekiq": sidekiqUnit, "units.streaming": streamingUnits,
@@ -312,25 +320,25 @@ extension AgentConfiguration {
             "memory.warning_available_percent": number(memoryWarningAvailablePercent),
             "memory.critical_available_percent": number(memoryCriticalAvailablePercent),
             "pressure.warning_percent": number(pressureWarningPercent), "kernel_log": kernelLog,
-            "services.timeout": "\(serviceTimeout.milliseconds)ms",
-            "sidekiq.latency_warning": "\(sidekiqLatencyWarning.milliseconds / 1000)s",
-            "sidekiq.latency_critical": "\(sidekiqLatencyCritical.milliseconds / 1000)s",
+            "services.timeout": DurationText.format(serviceTimeout),
+            "sidekiq.latency_warning": DurationText.format(sidekiqLatencyWarning),
+            "sidekiq.latency_critical": DurationText.format(sidekiqLatencyCritical),
             "sidekiq.retry_growth_warning": String(sidekiqRetryGrowthWarning),
             "sidekiq.dead_growth_warning": String(sidekiqDeadGrowthWarning),
-            "sidekiq.busy_job_warning": "\(sidekiqBusyJobWarning.milliseconds / 1000)s",
+            "sidekiq.busy_job_warning": DurationText.format(sidekiqBusyJobWarning),
             "postgresql.connections_warning_percent": number(postgresConnectionsWarningPercent),
             "postgresql.connections_critical_percent": number(postgresConnectionsCriticalPercent),
-            "postgresql.transaction_age_warning": "\(postgresTransactionAgeWarning.milliseconds / 1000)s",
+            "postgresql.transaction_age_warning": DurationText.format(postgresTransactionAgeWarning),
             "http.public_url": httpPublicURL.rendered, "http.public_address": httpPublicAddress ?? "",
             "http.web_url": httpWebURL.rendered, "http.streaming_urls": httpStreamingURLs.rendered,
-            "http.ca_file": httpCAFile ?? "", "http.latency_warning": "\(httpLatencyWarning.milliseconds)ms",
+            "http.ca_file": httpCAFile ?? "", "http.latency_warning": DurationText.format(httpLatencyWarning),
             "http.certificate_warning_days": String(certificateWarningDays),
             "http.certificate_critical_days": String(certificateCriticalDays),
             "api_probe.token_file": apiProbeTokenFile ?? "", "api_probe.post": String(apiProbePost),
-            "api_probe.post_interval": "\(apiProbePostInterval.milliseconds / 1000)s",
+            "api_probe.post_interval": DurationText.format(apiProbePostInterval),
             "api_probe.rate_limit_reserve": String(apiProbeRateLimitReserve),
             "remediation.allowlist": remediationAllowlist, "remediation.trust": remediationTrust,
-            "remediation.poll": "\(remediationPoll.milliseconds / 1000)s",
+            "remediation.poll": DurationText.format(remediationPoll),
         ]
         var lines = Self.keys.map { "\($0) = \(values[$0]!)" }
         lines += tags.sorted { $0.key < $1.key }.map { "tag.\($0.key) = \($0.value)" }
@@ -414,18 +422,12 @@ enum Parse {
         value.split(separator: ",").map { String($0.trimmingCharacters(in: " \t")) }.filter { !$0.isEmpty }
     }
 
-    /// `500ms`, `10s`, `5m`, `1h`.
+    /// A duration as `DurationText` writes it (`500ms`, `10s`, `5m`, `1h`, `1d`).
     static func duration(_ value: String, in range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        for (suffix, factor) in units where value.hasSuffix(suffix) {
-            if let n = Int64(value.dropLast(suffix.count)), n >= 0, n < Int64.max / factor {
-                let duration = Duration.milliseconds(n * factor)
-                if range.contains(duration) { return duration }
-            }
-            break
+        guard let duration = DurationText.parse(value, in: range) else {
+            throw ConfigurationError(DurationText.expected(range))
         }
-        throw ConfigurationError(
-            "expected a duration such as 10s or 2m, between \(range.lowerBound) and \(range.upperBound)")
+        return duration
     }
 
     /// `65536`, `512KiB`, `16MiB`, `1GiB`.

@@ -81,23 +81,13 @@ public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
     init?(_ text: String) {
         let parts = text.split(separator: "/")
         guard parts.count == 2, let count = Int(parts[0].trimmed()), (1...1000).contains(count) else { return nil }
-        let period = parts[1].trimmed()
-        guard let unit = period.last, let amount = Int(period.dropLast()), amount >= 1 else { return nil }
-        let seconds: Int
-        switch unit {
-        case "m": seconds = amount * 60
-        case "h": seconds = amount * 3600
-        case "d": seconds = amount * 86_400
-        default: return nil
-        }
-        guard seconds <= 30 * 86_400 else { return nil }
-        self.init(count: count, window: Double(seconds))
+        guard let period = DurationText.parse(String(parts[1].trimmed()), in: .seconds(60)...(.seconds(30 * 86_400)))
+        else { return nil }
+        self.init(count: count, window: Double(period.components.seconds))
     }
 
     public var description: String {
-        let w = Int(window)
-        let period = w % 86_400 == 0 ? "\(w / 86_400)d" : w % 3600 == 0 ? "\(w / 3600)h" : "\(w / 60)m"
-        return "\(count)/\(period)"
+        "\(count)/\(DurationText.format(.seconds(Int64(window))))"
     }
 }
 
@@ -239,10 +229,10 @@ public struct TrustList: Sendable {
                 }
                 trust.approvals[risk] = n
             case "max_ttl":
-                guard entry.value.hasSuffix("s"), let n = Int(entry.value.dropLast()), (60...3600).contains(n) else {
-                    throw fail("max_ttl is 60s to 3600s")
+                guard let ttl = DurationText.parse(entry.value, in: .seconds(60)...(.seconds(3600))) else {
+                    throw fail("max_ttl: \(DurationText.expected(.seconds(60)...(.seconds(3600))))")
                 }
-                trust.maxTTL = Double(n)
+                trust.maxTTL = Double(ttl.components.seconds)
             default:
                 throw fail("unknown key \(entry.key)")
             }

@@ -121,12 +121,13 @@ public struct ControllerConfiguration: Sendable, Hashable {
             }
             return n
         }
-        func seconds(_ range: ClosedRange<Int>) throws(ControllerConfigurationError) -> Int {
-            guard value.hasSuffix("s"), let n = Int(value.dropLast()), range.contains(n) else {
-                throw ControllerConfigurationError(
-                    "\(key): expected seconds such as \(range.lowerBound)s, at most \(range.upperBound)s")
+        /// A duration (`DurationText`) between `range`'s bounds in seconds, as seconds.
+        func seconds(_ range: ClosedRange<Int>) throws(ControllerConfigurationError) -> Double {
+            let bounds = Duration.seconds(range.lowerBound)...Duration.seconds(range.upperBound)
+            guard let duration = DurationText.parse(value, in: bounds) else {
+                throw ControllerConfigurationError("\(key): \(DurationText.expected(bounds))")
             }
-            return n
+            return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         }
         func number(_ range: ClosedRange<Double>) throws(ControllerConfigurationError) -> Double {
             guard let n = Double(value), range.contains(n) else {
@@ -140,12 +141,12 @@ public struct ControllerConfiguration: Sendable, Hashable {
             let check = String(key.dropFirst("patterns.persistent.check.".count))
             let parts = value.split(separator: "/").map { String($0.trimmed(" ")) }
             guard Rule.isIdentifier(check), parts.count == 3, let results = Int(parts[0]), (1...21).contains(results),
-                parts[1].hasSuffix("s"), let duration = Int(parts[1].dropLast()), (0...604_800).contains(duration),
+                let duration = DurationText.parse(parts[1], in: .zero...(.seconds(604_800))),
                 let resolve = Int(parts[2]), (1...21).contains(resolve)
-            else { throw ControllerConfigurationError("\(key): expected RESULTS/SECONDSs/RESOLVE such as 5/300s/2") }
+            else { throw ControllerConfigurationError("\(key): expected RESULTS/DURATION/RESOLVE such as 5/5m/2") }
             var limits = PatternSettings.Persistent()
             limits.results = results
-            limits.seconds = Double(duration)
+            limits.seconds = Double(duration.components.seconds)
             limits.resolveResults = resolve
             patterns.persistent.overrides[check] = limits
             return
@@ -174,7 +175,7 @@ public struct ControllerConfiguration: Sendable, Hashable {
         }
         switch key {
         case "patterns.persistent.results": patterns.persistent.results = try integer(1...21)
-        case "patterns.persistent.duration": patterns.persistent.seconds = Double(try seconds(0...604_800))
+        case "patterns.persistent.duration": patterns.persistent.seconds = try seconds(0...604_800)
         case "patterns.persistent.resolve_results": patterns.persistent.resolveResults = try integer(1...21)
         case "patterns.flapping.high": patterns.flapping.high = try number(1...100)
         case "patterns.flapping.low": patterns.flapping.low = try number(0...100)
@@ -186,12 +187,12 @@ public struct ControllerConfiguration: Sendable, Hashable {
         case "fleet.min_instances": patterns.fleet.minInstances = try integer(2...100_000)
         case "fleet.min_fraction": patterns.fleet.minFraction = try number(0.01...1)
         case "fleet.min_group": patterns.fleet.minGroup = try integer(2...100_000)
-        case "fleet.window": patterns.fleet.windowSeconds = Double(try seconds(60...86_400))
+        case "fleet.window": patterns.fleet.windowSeconds = try seconds(60...86_400)
         case "notify.group_wait": groupWait = .seconds(try seconds(0...3600))
         case "remediation.approvals.preview": remediation.approvals[.preview] = try integer(0...5)
         case "remediation.approvals.routine": remediation.approvals[.routine] = try integer(1...5)
         case "remediation.approvals.destructive": remediation.approvals[.destructive] = try integer(1...5)
-        case "remediation.ttl": remediation.ttl = Double(try seconds(60...3600))
+        case "remediation.ttl": remediation.ttl = try seconds(60...3600)
         case "listen":
             guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
                 (1...65535).contains(port), colon > value.startIndex
@@ -218,11 +219,7 @@ public struct ControllerConfiguration: Sendable, Hashable {
             case "false", "no": autoAccept = false
             default: throw ControllerConfigurationError("\(key): expected true or false")
             }
-        case "ingest.max_clock_skew":
-            guard value.hasSuffix("s"), let seconds = Int(value.dropLast()), (1...86_400).contains(seconds) else {
-                throw ControllerConfigurationError("\(key): expected seconds such as 300s")
-            }
-            maxClockSkew = .seconds(seconds)
+        case "ingest.max_clock_skew": maxClockSkew = .seconds(try seconds(1...86_400))
         case "ingest.max_batch": maxBatch = try integer(1...10_000)
         case "server.idle_timeout": idleTimeout = .seconds(try seconds(5...3600))
         case "server.request_timeout": requestTimeout = .seconds(try seconds(1...600))
@@ -232,6 +229,11 @@ public struct ControllerConfiguration: Sendable, Hashable {
         case "silence.intervals": silenceIntervals = try integer(1...1000)
         default: throw ControllerConfigurationError("unknown key \(key)")
         }
+    }
+
+    /// Seconds kept as a `Double`, written as a duration.
+    static func duration(_ seconds: Double) -> String {
+        DurationText.format(.milliseconds(Int64((seconds * 1000).rounded())))
     }
 
     static func number(_ value: Double) -> String {
@@ -254,14 +256,14 @@ public struct ControllerConfiguration: Sendable, Hashable {
         let values: [String: String] = [
             "listen": "\(host):\(listenPort)", "server_names": serverNames.joined(separator: ", "),
             "enrollment.auto_accept": String(autoAccept),
-            "ingest.max_clock_skew": "\(maxClockSkew.components.seconds)s", "ingest.max_batch": String(maxBatch),
-            "server.idle_timeout": "\(idleTimeout.components.seconds)s",
-            "server.request_timeout": "\(requestTimeout.components.seconds)s",
+            "ingest.max_clock_skew": DurationText.format(maxClockSkew), "ingest.max_batch": String(maxBatch),
+            "server.idle_timeout": DurationText.format(idleTimeout),
+            "server.request_timeout": DurationText.format(requestTimeout),
             "server.max_connections_per_address": String(maxConnectionsPerAddress),
             "retention.raw_days": String(rawRetentionDays), "retention.rollup_days": String(rollupRetentionDays),
             "silence.intervals": String(silenceIntervals),
             "patterns.persistent.results": String(patterns.persistent.results),
-            "patterns.persistent.duration": "\(Int(patterns.persistent.seconds))s",
+            "patterns.persistent.duration": Self.duration(patterns.persistent.seconds),
             "patterns.persistent.resolve_results": String(patterns.persistent.resolveResults),
             "patterns.flapping.high": Self.number(patterns.flapping.high),
             "patterns.flapping.low": Self.number(patterns.flapping.low),
@@ -272,12 +274,13 @@ public struct ControllerConfiguration: Sendable, Hashable {
             "patterns.load.stop": Self.number(patterns.load.stop),
             "fleet.min_instances": String(patterns.fleet.minInstances),
             "fleet.min_fraction": Self.number(patterns.fleet.minFraction),
-            "fleet.min_group": String(patterns.fleet.minGroup), "fleet.window": "\(Int(patterns.fleet.windowSeconds))s",
-            "notify.group_wait": "\(groupWait.components.seconds)s",
+            "fleet.min_group": String(patterns.fleet.minGroup),
+            "fleet.window": Self.duration(patterns.fleet.windowSeconds),
+            "notify.group_wait": DurationText.format(groupWait),
             "remediation.approvals.preview": String(remediation.required(.preview)),
             "remediation.approvals.routine": String(remediation.required(.routine)),
             "remediation.approvals.destructive": String(remediation.required(.destructive)),
-            "remediation.ttl": "\(Int(remediation.ttl))s",
+            "remediation.ttl": Self.duration(remediation.ttl),
         ]
         return Self.keys.map { "\($0) = \(values[$0]!)" }.joined(separator: "\n") + "\n"
     }
