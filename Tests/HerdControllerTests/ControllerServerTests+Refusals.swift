@@ -81,4 +81,23 @@ extension ControllerServerTests {
             #expect(error.message.contains("a\\nb\\u{1b}[31m"), "\(error.message)")
         }
     }
+
+    /// An operator request that is not the JSON it should be is `malformed`, and the message says where
+    /// the decoder stopped — not only that something failed.
+    @Test func aMalformedOperatorRequestSaysWhereItIsWrong() async throws {
+        try await Self.withController { running in
+            let client = try running.client(identity: try running.operatorIdentity)
+            for (path, body, words) in [
+                ("/v1/tokens", #"{"instance":"a.example","ttl_seconds":"soon"}"#, "ttl_seconds: expected"),
+                ("/v1/tokens", #"{"ttl_seconds":600}"#, "instance: missing"),
+                ("/v1/silences", #"{"scope":"instance","value":"a.example","reason":"x","ends_at":null}"#, "ends_at"),
+                ("/v1/tokens", "\u{0}\u{7}garbage", "not JSON"),
+            ] {
+                let answer = try await Self.call(client, .POST, running.url + path, body: Array(body.utf8))
+                let error = try WireCoding.decode(ErrorResponse.self, from: answer.body).error
+                #expect(answer.status == 400 && error.code == .malformed, "\(path): \(answer.text)")
+                #expect(error.message.contains(words), "\(path): \(error.message)")
+            }
+        }
+    }
 }

@@ -84,8 +84,9 @@ enum IncidentRoutes {
             await Routes.answer(controller, "silence") {
                 let record = try await controller.requireOperator(context)
                 let body = try await request.envelopeBytes()
-                guard let asked = try? OperatorAPI.decoder.decode(OperatorAPI.SilenceRequest.self, from: Data(body))
-                else { throw WireError(.malformed, "expected a silence request") }
+                let asked = try Routes.decode(
+                    OperatorAPI.SilenceRequest.self, body,
+                    expected: "a silence request {scope, value, starts_at, ends_at, reason}")
                 guard let scope = SilenceRecord.Scope(rawValue: asked.scope) else {
                     throw WireError(.invalidField, "scope is instance, check, category or group")
                 }
@@ -126,8 +127,7 @@ enum IncidentRoutes {
                 let instance = try context.parameters.require("instance")
                 guard Rule.isInstanceName(instance) else { throw WireError(.invalidField, "not an instance name") }
                 let body = try await request.envelopeBytes()
-                guard let asked = try? OperatorAPI.decoder.decode(OperatorAPI.AttributesRequest.self, from: Data(body))
-                else { throw WireError(.malformed, "expected {set, remove}") }
+                let asked = try Routes.decode(OperatorAPI.AttributesRequest.self, body, expected: "{set, remove}")
                 let attributes = try await controller.store.setOperatorAttributes(
                     instance: instance, set: asked.set, remove: asked.remove, by: record.name,
                     now: controller.clock().timeIntervalSince1970)

@@ -89,10 +89,8 @@ enum OperatorRoutes {
             await Routes.answer(controller, "token") {
                 let record = try await controller.requireOperator(context)
                 let body = try await request.envelopeBytes()
-                guard let asked = try? OperatorAPI.decoder.decode(OperatorAPI.TokenRequest.self, from: Data(body))
-                else {
-                    throw WireError(.malformed, "expected {\"instance\": …, \"ttl_seconds\": …}")
-                }
+                let asked = try Routes.decode(
+                    OperatorAPI.TokenRequest.self, body, expected: "{instance, ttl_seconds, auto_accept}")
                 guard Rule.isInstanceName(asked.instance) else {
                     throw WireError(.invalidField, "instance must be a lowercase DNS name")
                 }

@@ -19,10 +19,8 @@ enum OperatorsRoute {
             await Routes.answer(controller, "operator enrolment") {
                 let by = try await controller.requireOperator(context)
                 let body = try await request.envelopeBytes()
-                guard let asked = try? OperatorAPI.decoder.decode(OperatorAPI.OperatorRequest.self, from: Data(body))
-                else {
-                    throw WireError(.malformed, "expected {\"name\", \"signing_public_key\", \"csr_pem\"}")
-                }
+                let asked = try Routes.decode(
+                    OperatorAPI.OperatorRequest.self, body, expected: "{name, signing_public_key, csr_pem}")
                 guard Rule.isIdentifier(asked.name) else {
                     throw WireError(.invalidField, "name must be an identifier")
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import HerdProtocol
 import Hummingbird
 
@@ -30,6 +31,33 @@ enum Routes {
         } catch {
             controller.logger.error("\(what) failed", metadata: ["error": "\("\(error)".escapingControlCharacters)"])
             return WireResponse.error(WireError(.internalError, "the controller failed to handle this request"))
+        }
+    }
+
+    /// An operator request's body as `T`. A body that is not one is `malformed`, saying what was
+    /// expected and where the decoder stopped ("ttl_seconds: expected a number"), never only that it
+    /// failed.
+    static func decode<T: Decodable>(_: T.Type, _ body: [UInt8], expected: String) throws(WireError) -> T {
+        do {
+            return try OperatorAPI.decoder.decode(T.self, from: Data(body))
+        } catch {
+            throw WireError(.malformed, "expected \(expected): \(Self.problem(error))".escapingControlCharacters)
+        }
+    }
+
+    static func problem(_ error: any Error) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: return path(context.codingPath + [key]) + ": missing"
+        case .typeMismatch(let type, let context)?:
+            return (context.codingPath.isEmpty ? "(root)" : path(context.codingPath)) + ": expected \(type)"
+        case .valueNotFound(let type, let context)?:
+            return (context.codingPath.isEmpty ? "(root)" : path(context.codingPath)) + ": null where \(type) goes"
+        case .dataCorrupted(let context)?:
+            return context.codingPath.isEmpty ? "not JSON" : path(context.codingPath) + ": invalid value"
+        default: return "not JSON"
         }
     }
 }
