@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import HerdProtocol
+
+/// `herdctl incident remediate ID`: propose the action the incident's diagnosis suggests.
+struct IncidentRemediate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remediate", abstract: "Propose the remediation an incident's diagnosis suggests.")
+    @Argument(help: "The incident's number.") var id: Int64
+    @Option(help: "Why (default: the incident's probable cause).") var reason: String?
+    @Option(help: "How long approvals may take: 1m to 1h.") var ttl = "10m"
+    @Option(help: "How long to wait for the dry run's output (seconds).") var previewWait = 30
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        guard id > 0 else { throw ValidationError("an incident number is positive") }
+        _ = try RemediateCommand.ttl(ttl)
+        guard (0...600).contains(previewWait) else { throw ValidationError("--preview-wait is 0 to 600") }
+    }
+
+    func run() async throws {
+        let detail = try await withClient(connection) {
+            try await $0.call(.GET, "/v1/incidents/\(id)", as: OperatorAPI.IncidentDetail.self)
+        }
+        guard let instance = detail.incident.instance, let diagnosis = detail.incident.diagnosis,
+            let name = diagnosis.action
+        else {
+            throw HerdctlError(
+                description: "incident #\(id) has no suggested remediation (see herdctl incident show \(id))",
+                status: HerdctlExit.failed)
+        }
+        let action: CommandAction
+        do {
+            action = try CommandAction(name: name, parameters: diagnosis.parameters ?? [:])
+        } catch {
+            throw HerdctlError(description: "suggested \(name): \(error.message)", status: HerdctlExit.failed)
+        }
+        let why = String((reason ?? "incident #\(id): \(diagnosis.cause)").prefix(400))
+        try await RemediateCommand.propose(
+            instance: instance, action: action, reason: why, ttl: try RemediateCommand.ttl(ttl), incident: id,
+            preview: true, previewWait: Double(previewWait), connection: connection)
+    }
+}

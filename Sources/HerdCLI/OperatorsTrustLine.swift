@@ -1,0 +1,22 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import HerdProtocol
+import X509
+
+/// `herdctl operators trust-line`: this operator's line for hosts' trust files, from the local key.
+struct OperatorsTrustLine: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trust-line",
+        abstract: "Print your line for a host's trust file (operator.NAME = public key), from your own key.",
+        discussion: """
+            Hosts trust operator keys listed in their own trust file (/etc/herd/trust.conf). Give this line             to whoever administers the hosts, over a channel that is not the controller, and compare the             key id they see with yours.
+            """)
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let (name, signer) = try connection.signer()
+        print("# key id \(signer.keyID.rawValue)")
+        print("operator.\(name) = \(Base64.encode(signer.publicKey.rawRepresentation))")
+    }
+}
