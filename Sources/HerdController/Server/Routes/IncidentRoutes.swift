@@ -2,10 +2,9 @@ import Foundation
 import HerdProtocol
 import Hummingbird
 
-/// Incidents, patterns and silences for operators (Controller/README.md, "Patterns and incidents").
+/// Incidents and patterns for operators (Controller/README.md, "Patterns and incidents").
 enum IncidentRoutes {
     static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
-        registerAttributes(router, controller)
         router.get("/v1/incidents") { request, context in
             await Routes.answer(controller, "incidents") {
                 _ = try await controller.requireOperator(context)
@@ -70,70 +69,6 @@ enum IncidentRoutes {
             }
         }
 
-        router.get("/v1/silences") { request, context in
-            await Routes.answer(controller, "silences") {
-                _ = try await controller.requireOperator(context)
-                let now = controller.clock().timeIntervalSince1970
-                let silences = try await controller.store.silences(
-                    includeEnded: request.uri.queryParameters.get("all") == "true", now: now)
-                return WireResponse.json(OperatorAPI.Silences(serverTime: now, silences: silences.map(row)))
-            }
-        }
-
-        router.post("/v1/silences") { request, context in
-            await Routes.answer(controller, "silence") {
-                let record = try await controller.requireOperator(context)
-                let body = try await request.envelopeBytes()
-                let asked = try Routes.decode(
-                    OperatorAPI.SilenceRequest.self, body,
-                    expected: "a silence request {scope, value, starts_at, ends_at, reason}")
-                guard let scope = SilenceRecord.Scope(rawValue: asked.scope) else {
-                    throw WireError(.invalidField, "scope is instance, check, category or group")
-                }
-                let now = controller.clock().timeIntervalSince1970
-                guard asked.endsAt.isFinite, asked.startsAt?.isFinite ?? true else {
-                    throw WireError(.invalidField, "times must be finite")
-                }
-                let silence = try await controller.store.addSilence(
-                    scope: scope, value: asked.value, startsAt: asked.startsAt ?? now, endsAt: asked.endsAt,
-                    reason: asked.reason, by: record.name, now: now)
-                controller.logger.notice(
-                    "silence added",
-                    metadata: [
-                        "silence": "\(silence.id)", "scope": "\(scope.rawValue) \(asked.value)", "by": "\(record.name)",
-                    ])
-                return WireResponse.json(row(silence))
-            }
-        }
-
-        router.post("/v1/silences/:id/expire") { _, context in
-            await Routes.answer(controller, "silence expire") {
-                let record = try await controller.requireOperator(context)
-                guard let id = Int64(try context.parameters.require("id")), id > 0 else {
-                    throw WireError(.notFound, "no such silence")
-                }
-                let silence = try await controller.store.expireSilence(
-                    id: id, by: record.name, now: controller.clock().timeIntervalSince1970)
-                controller.logger.notice("silence expired", metadata: ["silence": "\(id)", "by": "\(record.name)"])
-                return WireResponse.json(row(silence))
-            }
-        }
-    }
-
-    static func registerAttributes(_ router: Router<HerdRequestContext>, _ controller: Controller) {
-        router.post("/v1/instances/:instance/attributes") { request, context in
-            await Routes.answer(controller, "attributes") {
-                let record = try await controller.requireOperator(context)
-                let instance = try context.parameters.require("instance")
-                guard Rule.isInstanceName(instance) else { throw WireError(.invalidField, "not an instance name") }
-                let body = try await request.envelopeBytes()
-                let asked = try Routes.decode(OperatorAPI.AttributesRequest.self, body, expected: "{set, remove}")
-                let attributes = try await controller.store.setOperatorAttributes(
-                    instance: instance, set: asked.set, remove: asked.remove, by: record.name,
-                    now: controller.clock().timeIntervalSince1970)
-                return WireResponse.json(OperatorAPI.Attributes(instance: instance, attributes: attributes))
-            }
-        }
     }
 
     static func incidentID(_ context: HerdRequestContext) throws -> Int64 {
@@ -160,10 +95,4 @@ enum IncidentRoutes {
             })
     }
 
-    static func row(_ silence: SilenceRecord) -> OperatorAPI.Silence {
-        OperatorAPI.Silence(
-            id: silence.id, scope: silence.scope.rawValue, value: silence.value, startsAt: silence.startsAt,
-            endsAt: silence.endsAt, createdBy: silence.createdBy, reason: silence.reason, createdAt: silence.createdAt,
-            expiredAt: silence.expiredAt, expiredBy: silence.expiredBy)
-    }
 }

@@ -82,25 +82,6 @@ enum RemediationRoutes {
             }
         }
 
-        router.get("/v1/audit") { request, context in
-            await Routes.answer(controller, "audit") {
-                _ = try await controller.requireOperator(context)
-                let after = Int64(request.uri.queryParameters.get("after") ?? "0") ?? -1
-                let limit = Int(request.uri.queryParameters.get("limit") ?? "1000") ?? 0
-                guard after >= 0, (1...10_000).contains(limit) else {
-                    throw WireError(.invalidField, "after is a row id ≥ 0, limit 1 to 10000")
-                }
-                return WireResponse.json(
-                    OperatorAPI.Audit(entries: try await controller.store.auditEntries(after: after, limit: limit)))
-            }
-        }
-
-        router.get("/v1/audit/verify") { _, context in
-            await Routes.answer(controller, "audit verification") {
-                _ = try await controller.requireOperator(context)
-                return WireResponse.json(try await controller.store.verifyAudit())
-            }
-        }
     }
 
     static func wakeIfApproved(_ controller: Controller, _ remediation: OperatorAPI.Remediation) {
@@ -114,11 +95,7 @@ enum RemediationRoutes {
     }
 
     static func decode<T: Decodable>(_ request: Request) async throws -> T {
-        let body = try await request.envelopeBytes()
-        do {
-            return try OperatorAPI.decoder.decode(T.self, from: Data(body))
-        } catch {
-            throw WireError(.malformed, "expected a \(T.self) body (Controller/README.md)")
-        }
+        try Routes.decode(
+            T.self, try await request.envelopeBytes(), expected: "a \(T.self) body (Controller/README.md)")
     }
 }

@@ -11,10 +11,13 @@ enum Routes {
         router.add(middleware: WireErrorMiddleware())
         EnrollRoute.register(router, controller)
         ReportsRoute.register(router, controller)
+        InstanceRoutes.register(router, controller)
+        AgentRoutes.register(router, controller)
         OperatorRoutes.register(router, controller)
-        OperatorsRoute.register(router, controller)
         IncidentRoutes.register(router, controller)
+        SilenceRoutes.register(router, controller)
         RemediationRoutes.register(router, controller)
+        AuditRoutes.register(router, controller)
         CommandRoutes.register(router, controller)
         return router
     }
