@@ -100,4 +100,31 @@ extension ControllerServerTests {
             }
         }
     }
+
+    /// Every route of the operator API, as Controller/README.md's table lists it, exists and refuses an
+    /// agent's certificate with `forbidden` before anything else — the gate is one middleware, and this
+    /// keeps the table and the router in step.
+    @Test func everyOperatorRouteRefusesAnAgentAndExists() async throws {
+        let readme = try String(contentsOfFile: RepositoryPaths.path("Controller/README.md"), encoding: .utf8)
+        let routes: [(HTTPMethod, String)] = readme.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("| `GET /v1/") || line.hasPrefix("| `POST /v1/") else { return nil }
+            let route = line.split(separator: "`")[1].split(separator: " ")
+            let path = route[1].prefix { $0 != "[" }
+                .replacingOccurrences(of: "DOMAIN", with: "social.example")
+                .replacingOccurrences(of: "/ID", with: "/1")
+            return (route[0] == "GET" ? .GET : .POST, path)
+        }
+        #expect(routes.count >= 24, "\(routes)")
+        try await Self.withController { running in
+            let agent = try await Self.enroll(running, instance: "social.example")
+            let agentClient = try running.client(identity: (agent.certificatePEM, agent.keyPEM))
+            let operatorClient = try running.client(identity: try running.operatorIdentity)
+            for (method, path) in routes {
+                let refused = try await Self.call(agentClient, method, running.url + path, body: Array("{}".utf8))
+                #expect(refused.status == 403 && refused.errorCode == "forbidden", "\(path): \(refused.text)")
+                let served = try await Self.call(operatorClient, method, running.url + path, body: Array("{}".utf8))
+                #expect(served.status != 403 && !served.text.contains("no endpoint"), "\(path): \(served.text)")
+            }
+        }
+    }
 }

@@ -9,10 +9,18 @@ import NIOSSL
 public struct HerdRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: any Channel
+    /// The operator calling, set by `OperatorsOnly` on the operator API's routes.
+    var caller: OperatorRecord?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
+    }
+
+    /// The operator the `OperatorsOnly` gate let through.
+    func requireOperator() throws(WireError) -> OperatorRecord {
+        guard let caller else { throw WireError(.forbidden, "the operator API takes operator certificates only") }
+        return caller
     }
 
     /// Bodies are envelopes: nothing larger is read (`too_large`).

@@ -5,10 +5,9 @@ import Hummingbird
 /// Agents and their enrollment tokens, for operators (operator certificates only; agents' are refused
 /// with `forbidden`). Documented in Controller/README.md.
 enum AgentRoutes {
-    static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+    static func register(_ router: some RouterMethods<HerdRequestContext>, _ controller: Controller) {
         router.get("/v1/agents") { request, context in
             await Routes.answer(controller, "agents") {
-                _ = try await controller.requireOperator(context)
                 var state: AgentState?
                 if let value = request.uri.queryParameters.get("state") {
                     guard let parsed = AgentState(rawValue: value) else {
@@ -23,7 +22,7 @@ enum AgentRoutes {
 
         router.post("/v1/agents/:id/accept") { _, context in
             await Routes.answer(controller, "accept") {
-                let record = try await controller.requireOperator(context)
+                let record = try context.requireOperator()
                 let id = try context.parameters.require("id")
                 guard Rule.isIdentifier(id), let agent = try await controller.store.agent(id: id) else {
                     throw WireError(.notFound, "no agent \(id)")
@@ -36,7 +35,7 @@ enum AgentRoutes {
 
         router.post("/v1/agents/:id/revoke") { _, context in
             await Routes.answer(controller, "revoke") {
-                let record = try await controller.requireOperator(context)
+                let record = try context.requireOperator()
                 let id = try context.parameters.require("id")
                 guard Rule.isIdentifier(id) else { throw WireError(.notFound, "no agent \(id)") }
                 let revoked = try await controller.store.revoke(agentID: id)
@@ -47,7 +46,7 @@ enum AgentRoutes {
 
         router.post("/v1/tokens") { request, context in
             await Routes.answer(controller, "token") {
-                let record = try await controller.requireOperator(context)
+                let record = try context.requireOperator()
                 let body = try await request.envelopeBytes()
                 let asked = try Routes.decode(
                     OperatorAPI.TokenRequest.self, body, expected: "{instance, ttl_seconds, auto_accept}")

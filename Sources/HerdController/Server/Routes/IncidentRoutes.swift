@@ -4,10 +4,9 @@ import Hummingbird
 
 /// Incidents and patterns for operators (Controller/README.md, "Patterns and incidents").
 enum IncidentRoutes {
-    static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+    static func register(_ router: some RouterMethods<HerdRequestContext>, _ controller: Controller) {
         router.get("/v1/incidents") { request, context in
             await Routes.answer(controller, "incidents") {
-                _ = try await controller.requireOperator(context)
                 let state = request.uri.queryParameters.get("state")
                 guard state == nil || state == "open" || state == "all" else {
                     throw WireError(.invalidField, "state is open or all")
@@ -21,7 +20,6 @@ enum IncidentRoutes {
 
         router.get("/v1/incidents/:id") { _, context in
             await Routes.answer(controller, "incident") {
-                _ = try await controller.requireOperator(context)
                 let id = try incidentID(context)
                 guard let detail = try await controller.store.incident(id: id) else {
                     throw WireError(.notFound, "no incident \(id)")
@@ -43,7 +41,7 @@ enum IncidentRoutes {
 
         router.post("/v1/incidents/:id/ack") { _, context in
             await Routes.answer(controller, "ack") {
-                let record = try await controller.requireOperator(context)
+                let record = try context.requireOperator()
                 let id = try incidentID(context)
                 let incident = try await controller.store.acknowledge(
                     incident: id, by: record.name, now: controller.clock().timeIntervalSince1970)
@@ -55,7 +53,6 @@ enum IncidentRoutes {
 
         router.get("/v1/patterns") { _, context in
             await Routes.answer(controller, "patterns") {
-                _ = try await controller.requireOperator(context)
                 let patterns = try await controller.store.activePatterns()
                 return WireResponse.json(
                     OperatorAPI.Patterns(

@@ -5,10 +5,10 @@ import Hummingbird
 /// Remediation and the audit log for operators (Controller/README.md §Remediation): proposals and
 /// approvals arrive signed by the operators' own keys; the controller checks, stores, relays.
 enum RemediationRoutes {
-    static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+    static func register(_ router: some RouterMethods<HerdRequestContext>, _ controller: Controller) {
         router.post("/v1/remediations") { request, context in
             await Routes.answer(controller, "remediation proposal") {
-                let requester = try await controller.requireOperator(context)
+                let requester = try context.requireOperator()
                 let asked: OperatorAPI.ProposalRequest = try await decode(request)
                 let detail = try await controller.store.propose(
                     asked, by: requester, policy: controller.configuration.remediation,
@@ -21,7 +21,6 @@ enum RemediationRoutes {
 
         router.get("/v1/remediations") { request, context in
             await Routes.answer(controller, "remediations") {
-                _ = try await controller.requireOperator(context)
                 let state = request.uri.queryParameters.get("state")
                 guard state == nil || state == "open" || state == "all" else {
                     throw WireError(.invalidField, "state is open or all")
@@ -34,7 +33,6 @@ enum RemediationRoutes {
 
         router.get("/v1/remediations/:id") { _, context in
             await Routes.answer(controller, "remediation") {
-                _ = try await controller.requireOperator(context)
                 let id = try remediationID(context)
                 guard let detail = try await controller.store.remediation(id: id) else {
                     throw WireError(.notFound, "no remediation \(id)")
@@ -45,7 +43,7 @@ enum RemediationRoutes {
 
         router.post("/v1/remediations/:id/approve") { request, context in
             await Routes.answer(controller, "remediation approval") {
-                let approver = try await controller.requireOperator(context)
+                let approver = try context.requireOperator()
                 let id = try remediationID(context)
                 let approval = try WireCoding.decode(Approval.self, from: try await request.envelopeBytes())
                 let remediation = try await controller.store.approve(
@@ -57,7 +55,7 @@ enum RemediationRoutes {
 
         router.post("/v1/remediations/:id/deny") { request, context in
             await Routes.answer(controller, "remediation denial") {
-                let actor = try await controller.requireOperator(context)
+                let actor = try context.requireOperator()
                 let id = try remediationID(context)
                 let asked: OperatorAPI.ReasonRequest = try await decode(request)
                 return WireResponse.json(
@@ -69,7 +67,7 @@ enum RemediationRoutes {
         for (path, frozen) in [("/v1/remediations/freeze", true), ("/v1/remediations/thaw", false)] {
             router.post(RouterPath(path)) { request, context in
                 await Routes.answer(controller, frozen ? "remediation freeze" : "remediation thaw") {
-                    let actor = try await controller.requireOperator(context)
+                    let actor = try context.requireOperator()
                     let asked: OperatorAPI.ReasonRequest = try await decode(request)
                     let state = try await controller.store.setFreeze(
                         frozen, reason: asked.reason, by: actor.name, now: controller.clock().timeIntervalSince1970)

@@ -11,13 +11,15 @@ enum Routes {
         router.add(middleware: WireErrorMiddleware())
         EnrollRoute.register(router, controller)
         ReportsRoute.register(router, controller)
-        InstanceRoutes.register(router, controller)
-        AgentRoutes.register(router, controller)
-        OperatorRoutes.register(router, controller)
-        IncidentRoutes.register(router, controller)
-        SilenceRoutes.register(router, controller)
-        RemediationRoutes.register(router, controller)
-        AuditRoutes.register(router, controller)
+        // The operator API: one gate for every route of it.
+        let operators = router.group().add(middleware: OperatorsOnly(controller: controller))
+        InstanceRoutes.register(operators, controller)
+        AgentRoutes.register(operators, controller)
+        OperatorRoutes.register(operators, controller)
+        IncidentRoutes.register(operators, controller)
+        SilenceRoutes.register(operators, controller)
+        RemediationRoutes.register(operators, controller)
+        AuditRoutes.register(operators, controller)
         CommandRoutes.register(router, controller)
         return router
     }
@@ -62,5 +64,30 @@ enum Routes {
             return context.codingPath.isEmpty ? "not JSON" : path(context.codingPath) + ": invalid value"
         default: return "not JSON"
         }
+    }
+}
+
+/// The operator API's gate: the caller's certificate must be an operator's — an agent's gets
+/// `forbidden` — before any handler runs or any body is read; the operator goes into the context.
+struct OperatorsOnly: RouterMiddleware {
+    typealias Context = HerdRequestContext
+    let controller: Controller
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        var context = context
+        do {
+            context.caller = try await controller.requireOperator(context)
+        } catch let error as WireError {
+            controller.logger.warning(
+                "operator API refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
+            return WireResponse.error(error)
+        } catch {
+            controller.logger.error(
+                "operator API failed", metadata: ["error": "\("\(error)".escapingControlCharacters)"])
+            return WireResponse.error(WireError(.internalError, "the controller failed to handle this request"))
+        }
+        return try await next(request, context)
     }
 }

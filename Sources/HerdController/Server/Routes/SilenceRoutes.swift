@@ -4,10 +4,9 @@ import Hummingbird
 
 /// Silences and maintenance windows for operators (Controller/README.md, "Silences and maintenance windows").
 enum SilenceRoutes {
-    static func register(_ router: Router<HerdRequestContext>, _ controller: Controller) {
+    static func register(_ router: some RouterMethods<HerdRequestContext>, _ controller: Controller) {
         router.get("/v1/silences") { request, context in
             await Routes.answer(controller, "silences") {
-                _ = try await controller.requireOperator(context)
                 let now = controller.clock().timeIntervalSince1970
                 let silences = try await controller.store.silences(
                     includeEnded: request.uri.queryParameters.get("all") == "true", now: now)
@@ -17,7 +16,7 @@ enum SilenceRoutes {
 
         router.post("/v1/silences") { request, context in
             await Routes.answer(controller, "silence") {
-                let record = try await controller.requireOperator(context)
+                let record = try context.requireOperator()
                 let body = try await request.envelopeBytes()
                 let asked = try Routes.decode(
                     OperatorAPI.SilenceRequest.self, body,
@@ -43,7 +42,7 @@ enum SilenceRoutes {
 
         router.post("/v1/silences/:id/expire") { _, context in
             await Routes.answer(controller, "silence expire") {
-                let record = try await controller.requireOperator(context)
+                let record = try context.requireOperator()
                 guard let id = Int64(try context.parameters.require("id")), id > 0 else {
                     throw WireError(.notFound, "no such silence")
                 }
