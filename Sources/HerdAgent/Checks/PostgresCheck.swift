@@ -180,7 +180,8 @@ public struct PostgresCheck: Check {
             }
         }
         if let failure = NetworkFailure.classify(error) {
-            return PostgresCheckError(PostgresCheckError.Kind(failure.kind), "\(settings): \(failure.detail)")
+            return PostgresCheckError(
+                PostgresCheckError.Kind(rawValue: failure.kind.rawValue) ?? .failed, "\(settings): \(failure.detail)")
         }
         if error is ByteToMessageDecoderError || error is ByteToMessageDecoderError.PayloadTooLargeError {
             return PostgresCheckError(.failed, "\(settings): protocol violation: \(error)")

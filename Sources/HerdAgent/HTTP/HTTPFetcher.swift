@@ -40,21 +40,6 @@ public struct HTTPFailure: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-extension HTTPFailure.Kind {
-    init(_ network: NetworkFailure.Kind) {
-        self =
-            switch network {
-            case .refused: .refused
-            case .socketMissing: .socketMissing
-            case .permissionDenied: .permissionDenied
-            case .timeout: .timeout
-            case .dns: .dns
-            case .tls: .tls
-            case .connection: .connection
-            }
-    }
-}
-
 /// An answer: status, headers and the first `maxBodyBytes` of the body (the rest is never read).
 public struct HTTPReply: Sendable {
     public var status: Int
@@ -250,7 +235,7 @@ public final class HTTPFetcher: Sendable {
             return HTTPFailure(.connection, error.shortDescription)
         }
         if let failure = NetworkFailure.classify(error) {
-            return HTTPFailure(HTTPFailure.Kind(failure.kind), failure.detail)
+            return HTTPFailure(HTTPFailure.Kind(rawValue: failure.kind.rawValue) ?? .connection, failure.detail)
         }
         if error is CancellationError { return HTTPFailure(.timeout, "cancelled") }
         return HTTPFailure(.connection, "\(error)")

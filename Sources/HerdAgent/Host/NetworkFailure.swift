@@ -10,13 +10,14 @@ import NIOPosix
 /// same on each. Each client sorts its protocol's own errors first (a Redis error reply, a PostgreSQL
 /// SQLSTATE, an HTTP client timeout) and asks here for the rest.
 struct NetworkFailure: Sendable, Hashable {
-    enum Kind: Sendable, Hashable {
+    /// Named as the clients' own kinds name them, so each maps by raw value.
+    enum Kind: String, Sendable, Hashable {
         /// Nothing listens there (ECONNREFUSED).
         case refused
         /// The unix socket does not exist (ENOENT).
-        case socketMissing
+        case socketMissing = "socket_missing"
         /// The socket exists but this user may not connect to it (EACCES, EPERM).
-        case permissionDenied
+        case permissionDenied = "permission_denied"
         /// No connection within the time allowed (a connect timeout, ETIMEDOUT).
         case timeout
         /// The host name does not resolve.

@@ -128,18 +128,3 @@ public struct PostgresCheckError: Error, Sendable, Hashable, CustomStringConvert
         self.description = description
     }
 }
-
-extension PostgresCheckError.Kind {
-    init(_ network: NetworkFailure.Kind) {
-        self =
-            switch network {
-            case .refused: .refused
-            case .socketMissing: .socketMissing
-            case .permissionDenied: .permissionDenied
-            case .timeout: .timeout
-            case .dns: .dns
-            case .tls: .tls
-            case .connection: .failed
-            }
-    }
-}

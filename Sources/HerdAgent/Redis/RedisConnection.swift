@@ -37,21 +37,6 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-extension RedisError.Kind {
-    init(_ network: NetworkFailure.Kind) {
-        self =
-            switch network {
-            case .refused: .refused
-            case .socketMissing: .socketMissing
-            case .permissionDenied: .permissionDenied
-            case .timeout: .timeout
-            case .dns: .dns
-            case .tls: .tls
-            case .connection: .connection
-            }
-    }
-}
-
 /// A small, strict RESP2 client: one connection, commands as argv arrays (never a command string),
 /// optional pipelining, a deadline on every reply, bounded replies (`RESPLimits`). A timeout or a
 /// malformed reply closes the connection, since the reply stream can no longer be trusted to line up.
@@ -188,7 +173,8 @@ public final class RedisConnection: Sendable {
             return RedisError(.protocolError, "\(endpoint): \(RedisCommandHandler.explain(error))")
         }
         if let failure = NetworkFailure.classify(error) {
-            return RedisError(RedisError.Kind(failure.kind), "\(endpoint): \(failure.detail)")
+            return RedisError(
+                RedisError.Kind(rawValue: failure.kind.rawValue) ?? .connection, "\(endpoint): \(failure.detail)")
         }
         return RedisError(.connection, "\(endpoint): \(error)")
     }
