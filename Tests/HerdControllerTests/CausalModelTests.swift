@@ -76,7 +76,7 @@ import Testing
         var testDescription: String { name }
     }
 
-    static let cases: [Case] = playbookCases + logCases
+    static let cases: [Case] = playbookCases + edgeCases + logCases
 
     static let playbookCases: [Case] = [
         Case(
@@ -405,43 +405,6 @@ import Testing
                             "post: server_error (500: rails_500 — Internal Server Error)")
                     ])
             ], rule: "rails_exception"),
-        Case(
-            name: "an expired certificate", check: "mastodon.http",
-            results: [
-                PatternTests.result(
-                    "mastodon.http", .critical,
-                    findings: [
-                        finding(.tlsError, "certificate expired", "certificate has expired (notAfter 2026-11-30)")
-                    ])
-            ], rule: "tls", action: SuggestedAction(action: "restart-service", parameters: ["service": "nginx"])),
-        Case(
-            name: "a certificate about to expire", check: "mastodon.http",
-            results: [
-                PatternTests.result(
-                    "mastodon.http", .critical, metrics: ["certificate.days_left": 1.9],
-                    findings: [finding(.tlsError, "TLS certificate expiring", "certificate expires in 1 day(s)")])
-            ], rule: "tls", action: SuggestedAction(action: "restart-service", parameters: ["service": "nginx"]),
-            cause: "The public certificate expires in 1 day(s)"),
-        Case(
-            name: "5xx that no log line names", check: "nginx.access_log",
-            results: [
-                PatternTests.result(
-                    "nginx.access_log", .critical, metrics: ["status_5xx": 12, "status_503": 12, "requests": 40]),
-                PatternTests.result("logs", .critical, metrics: ["requests_5xx": 12, "requests": 40]),
-            ], rule: "server_errors", cause: "Requests fail with 5xx (12×503) and no log line names why"),
-        Case(
-            name: "memory pressure", check: "resources",
-            results: [
-                PatternTests.result(
-                    "resources", .critical, metrics: ["memory.available_ratio": 0.03, "swap.used_ratio": 0.9])
-            ], rule: "resource_pressure", cause: "3 % of memory available"),
-        Case(
-            name: "5xx under load", check: "nginx.access_log",
-            results: [PatternTests.result("nginx.access_log", .warning)], patterns: [.underLoad],
-            rule: "errors_under_load"),
-        Case(
-            name: "nothing explains it", check: "oom", results: [PatternTests.result("oom", .warning)],
-            rule: "unexplained"),
     ]
 
     @Test(arguments: cases)
