@@ -11,7 +11,7 @@ import Testing
     func scenarioMatchesItsGoldenResults(_ scenario: String) async throws {
         let host = try FixtureHost(scenario)
         defer { host.remove() }
-        let results = await try host.runner().runCycle()
+        let results = try await host.runner().runCycle()
         for result in results { try result.validate() }
         if let difference = try Golden.compare(host.golden(results), toFile: "\(host.directory)/expected.json") {
             Issue.record("\(scenario): \(difference)")

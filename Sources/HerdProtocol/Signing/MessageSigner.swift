@@ -27,7 +27,7 @@ public struct MessageSigner: Sendable {
     /// Validates, encodes and signs a message: the envelope's payload is exactly the bytes signed.
     public func seal<M: WireMessage>(_ message: M, as payloadType: PayloadType) throws(WireError) -> SignedEnvelope {
         try message.validate()
-        let payload = try WireCoding.encode(message)
+        let payload = WireCoding.encode(message)
         return SignedEnvelope(
             payload: payload, payloadType: payloadType,
             signatures: [try signature(payloadType: payloadType, payload: payload)])

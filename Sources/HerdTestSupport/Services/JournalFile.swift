@@ -46,7 +46,9 @@ public enum JournalFile {
             export.append(0x0A)
         }
         let exportPath = directory + "/entries.export"
-        FileManager.default.createFile(atPath: exportPath, contents: Data(export))
+        guard FileManager.default.createFile(atPath: exportPath, contents: Data(export)) else {
+            throw FixtureError("cannot write \(exportPath)")
+        }
         defer { try? FileManager.default.removeItem(atPath: exportPath) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: remote)
