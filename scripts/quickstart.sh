@@ -37,9 +37,12 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-say "building release binaries (a few minutes the first time)"
-swift build -c release --product herd-lab
-for product in herd-controller herd-agent herdctl; do swift build -c release --product "$product"; done
+# One build of the package: its products share every module, so building them one by one would
+# plan (and on a fresh machine, compile) the shared part once per product.
+say "building the release binaries (about 13 minutes the first time on 2 cores, seconds after)"
+started=$SECONDS
+swift build -c release
+say "built in $((SECONDS - started)) s"
 bin=.build/release
 
 "$bin/herd-lab" down "${lab[@]}" >/dev/null 2>&1 || true
