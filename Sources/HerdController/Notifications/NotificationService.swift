@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import HerdProtocol
 import Logging
 import NIOCore
@@ -53,9 +52,7 @@ public struct NotificationService: Service {
     @discardableResult
     public func deliverDue() async throws -> Int {
         let now = controller.clock().timeIntervalSince1970
-        let due = try await controller.store.pool.read { db in
-            try Store.notifications(db, where: "state = 'pending' AND due_at <= ?", [now], limit: 50)
-        }
+        let due = try await controller.store.dueNotifications(at: now)
         guard !due.isEmpty else { return 0 }
         let client = Self.makeClient()
         do {
@@ -74,18 +71,9 @@ public struct NotificationService: Service {
             try await settle(notification, state: "failed", error: "no sink \(notification.sink) in controller.conf")
             return
         }
-        if let silence = try await controller.store.pool.read({ db in
-            try Store.silence(covering: notification.incidentID, at: now, in: db)
-        }) {
-            try await controller.store.pool.write { db in
-                try db.execute(
-                    sql: "UPDATE notifications SET state = 'silenced' WHERE id = ? AND state = 'pending'",
-                    arguments: [notification.id])
-                try IncidentBook(engine: controller.configuration.patternEngine, db: db).event(
-                    notification.incidentID, now, "silenced",
-                    "\(notification.transition) not sent to \(notification.sink): silence #\(silence.id) (\(silence.scope.rawValue) \(silence.value), \(silence.reason))"
-                )
-            }
+        if try await controller.store.silenceIfCovered(
+            notification, at: now, engine: controller.configuration.patternEngine) != nil
+        {
             return
         }
         guard let detail = try await controller.store.incident(id: notification.incidentID) else {
@@ -125,19 +113,11 @@ public struct NotificationService: Service {
                     "notification": "\(notification.id)", "sink": "\(notification.sink)", "error": "\(failure)",
                     "retry_in_s": "\(Int(backoff))",
                 ])
-            try await controller.store.pool.write { db in
-                try db.execute(
-                    sql:
-                        "UPDATE notifications SET attempts = ?, due_at = ?, last_error = ? WHERE id = ? AND state = 'pending'",
-                    arguments: [attempts, now + backoff, String(failure.prefix(500)), notification.id])
-            }
+            try await controller.store.retryNotification(
+                notification.id, attempts: attempts, dueAt: now + backoff, error: failure)
             return
         }
-        try await controller.store.pool.write { db in
-            try db.execute(
-                sql: "UPDATE notifications SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-                arguments: [now, notification.id])
-        }
+        try await controller.store.notificationSent(notification.id, at: now)
         controller.logger.info(
             "notification sent",
             metadata: [
@@ -147,11 +127,7 @@ public struct NotificationService: Service {
     }
 
     private func settle(_ notification: NotificationRecord, state: String, error: String) async throws {
-        try await controller.store.pool.write { db in
-            try db.execute(
-                sql: "UPDATE notifications SET state = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
-                arguments: [state, String(error.prefix(500)), notification.id])
-        }
+        try await controller.store.settleNotification(notification.id, state: state, error: error)
     }
 }
 

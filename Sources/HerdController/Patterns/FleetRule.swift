@@ -1,5 +1,3 @@
-import Foundation
-import GRDB
 import HerdProtocol
 
 /// Fleet-wide: the same check, or the same error category, in trouble on ≥ `minInstances` distinct
@@ -10,11 +8,10 @@ import HerdProtocol
 /// one Mastodon version). Members' own incidents link to it and their notifications are suppressed
 /// (Alertmanager's inhibition), which the group wait before an instance incident notifies makes work.
 /// Evaluated when an instance incident opens or its categories change: a query over open incidents,
-/// never over history.
+/// never over history. The rule decides; what it reads and writes is the store's (`IncidentBook+Fleet`).
 struct FleetRule {
     let settings: PatternSettings.Fleet
     let book: IncidentBook
-    var db: Database { book.db }
 
     init(_ settings: PatternSettings.Fleet, book: IncidentBook) {
         self.settings = settings
@@ -45,7 +42,7 @@ struct FleetRule {
     }
 
     func consider(incidentID: Int64, instanceID: Int64, checkID: String, categories: [String], at: Double) throws {
-        let allGroups = try groupsOf(instanceID: instanceID)
+        let allGroups = try book.groups(of: instanceID)
         let subjects =
             categories.filter { !RecurringCategoryRule.ignored.contains($0) }.map { "category:\($0)" }
             + ["check:\(checkID)"]
@@ -53,26 +50,23 @@ struct FleetRule {
             let groups = allGroups.filter { Self.group($0, canExplain: subject) }
             // An open fleet incident for this trouble whose group this instance is in: join it.
             for group in groups {
-                if let fleet = try Int64.fetchOne(
-                    db,
-                    sql: """
-                        SELECT id FROM incidents WHERE kind = 'fleet' AND state = 'open' AND subject = ?
-                            AND group_attribute = ? AND group_value = ?
-                        """, arguments: [subject, group.attribute, group.value])
-                {
+                if let fleet = try book.openFleetIncident(subject: subject, group: group) {
                     try link([incidentID], to: fleet, at: at)
                     return
                 }
             }
             // Otherwise: is it on enough instances now?
             // Instances, not incidents, are counted: one instance's two incidents are one instance.
-            let members = try candidates(subject: subject, since: at - settings.windowSeconds)
+            let (kind, value) = Self.split(subject)
+            let members = try book.fleetCandidates(
+                checkID: kind == "check" ? value : nil, category: kind == "check" ? nil : value,
+                since: at - settings.windowSeconds)
             guard Set(members.map(\.instanceID)).count >= 2 else { continue }
-            let memberGroups = try members.map { Set(try groupsOf(instanceID: $0.instanceID)) }
+            let memberGroups = try members.map { Set(try book.groups(of: $0.instanceID)) }
             var best: (group: Group, members: [Int64], instances: Int, share: Double)?
             for group in groups {
                 let inGroup = zip(members, memberGroups).filter { $0.1.contains(group) }.map(\.0)
-                let size = try groupSize(group)
+                let size = try book.size(of: group)
                 let k = Set(inGroup.map(\.instanceID)).count
                 guard size > 0 else { continue }
                 let share = Double(k) / Double(size)
@@ -90,87 +84,20 @@ struct FleetRule {
         }
     }
 
-    /// Open, unlinked instance incidents with this trouble, updated within the window.
-    private func candidates(subject: String, since: Double) throws -> [(incidentID: Int64, instanceID: Int64)] {
-        let (kind, value) = Self.split(subject)
-        let match =
-            kind == "check" ? "check_id = ?" : "(',' || categories || ',') LIKE ('%,' || ? || ',%')"
-        return try Row.fetchAll(
-            db,
-            sql: """
-                SELECT id, instance_id FROM incidents
-                WHERE kind = 'instance' AND state = 'open' AND parent_id IS NULL AND updated_at >= ? AND \(match)
-                """, arguments: [since, value]
-        ).map { ($0[0], $0[1]) }
-    }
-
     static func split(_ subject: String) -> (String, String) {
         let parts = subject.split(separator: ":", maxSplits: 1).map(String.init)
         return (parts[0], parts.count > 1 ? parts[1] : "")
-    }
-
-    func groupsOf(instanceID: Int64) throws -> [Group] { try Self.groups(of: instanceID, in: db) }
-
-    /// Every group the instance is in — its attributes, tags, operator attributes, and the whole fleet —
-    /// for the fleet rule and for silences scoped to a group.
-    static func groups(of instanceID: Int64, in db: Database) throws -> [Group] {
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                        SELECT object_storage_endpoint, provider, region, mastodon_version, tags, operator_attributes
-                        FROM instances WHERE id = ?
-                        """), arguments: [instanceID])
-        else { return [] }
-        var groups: [Group] = []
-        for (index, attribute) in Self.attributes.enumerated() {
-            if let value = row[index] as String?, !value.isEmpty {
-                groups.append(Group(attribute: attribute, value: value))
-            }
-        }
-        for (column, prefix) in [(4, "tag."), (5, "attribute.")] {
-            let object = (try? JSONSerialization.jsonObject(with: Data((row[column] as String).utf8))) as? [String: Any]
-            for (key, value) in (object ?? [:]).sorted(by: { $0.key < $1.key }) {
-                if let text = value as? String { groups.append(Group(attribute: prefix + key, value: text)) }
-            }
-        }
-        groups.append(Group(attribute: "fleet", value: "all"))
-        return groups
-    }
-
-    private func groupSize(_ group: Group) throws -> Int {
-        if group.attribute == "fleet" { return try Int.fetchOne(db, sql: "SELECT count(*) FROM instances") ?? 0 }
-        if let key = group.attribute.split(separator: ".", maxSplits: 1).last, group.attribute.hasPrefix("tag.") {
-            return try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM instances WHERE json_extract(tags, ?) = ?",
-                arguments: ["$.\"\(key)\"", group.value]) ?? 0
-        }
-        if let key = group.attribute.split(separator: ".", maxSplits: 1).last, group.attribute.hasPrefix("attribute.") {
-            return try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM instances WHERE json_extract(operator_attributes, ?) = ?",
-                arguments: ["$.\"\(key)\"", group.value]) ?? 0
-        }
-        guard Self.attributes.contains(group.attribute) else { return 0 }
-        return try Int.fetchOne(
-            db, sql: "SELECT count(*) FROM instances WHERE \(group.attribute) = ?", arguments: [group.value]) ?? 0
     }
 
     private func open(subject: String, group: Group, members: [Int64], instances: Int, at: Double) throws {
         let (kind, value) = Self.split(subject)
         let trouble = kind == "check" ? "\(value) in trouble" : "\(value) errors"
         let place = group.attribute == "fleet" ? "across the fleet" : "sharing \(group.attribute) = \(group.value)"
-        let diagnosis = Self.diagnosis(subject: subject, group: group)
-        try db.execute(
-            sql: """
-                INSERT INTO incidents (kind, check_id, subject, group_attribute, group_value, patterns, categories,
-                    severity, state, opened_at, updated_at, summary, diagnosis)
-                VALUES ('fleet', ?, ?, ?, ?, 'fleet', ?, 1, 'open', ?, ?, ?, ?)
-                """,
-            arguments: [
-                kind == "check" ? value : nil, subject, group.attribute, group.value, kind == "category" ? value : "",
-                at, at, "\(trouble) on instances \(place)", try IncidentBook.json(diagnosis),
-            ])
-        let fleet = db.lastInsertedRowID
+        let fleet = try book.insertFleetIncident(
+            subject: subject, checkID: kind == "check" ? value : nil, category: kind == "category" ? value : "",
+            group: group, summary: "\(trouble) on instances \(place)",
+            diagnosis: Self.diagnosis(subject: subject, group: group),
+            at: at)
         try book.event(fleet, at, "opened", "\(trouble) on \(instances) instances \(place)")
         try book.notify(fleet, "opened", at: at, delay: book.engine.groupWait, suppressed: false)
         try link(members, to: fleet, at: at)
@@ -179,30 +106,12 @@ struct FleetRule {
     /// Makes `members` part of `fleet`: linked, their pending notifications suppressed.
     private func link(_ members: [Int64], to fleet: Int64, at: Double) throws {
         for member in members {
-            try db.execute(sql: "UPDATE incidents SET parent_id = ? WHERE id = ?", arguments: [fleet, member])
-            try db.execute(
-                sql: "UPDATE notifications SET state = 'suppressed' WHERE incident_id = ? AND state = 'pending'",
-                arguments: [member])
+            let domain = try book.attach(member, to: fleet)
             try book.event(member, at, "grouped", "part of fleet incident #\(fleet); its notifications are the fleet's")
-            let domain =
-                try String.fetchOne(
-                    db, sql: "SELECT i.domain FROM incidents x JOIN instances i ON i.id = x.instance_id WHERE x.id = ?",
-                    arguments: [member]) ?? "?"
             try book.event(fleet, at, "member", "\(domain) (incident #\(member))")
         }
-        let (count, severity) =
-            try Row.fetchOne(
-                db, sql: "SELECT count(DISTINCT instance_id), max(severity) FROM incidents WHERE parent_id = ?",
-                arguments: [fleet]
-            ).map { ($0[0] as Int, $0[1] as Int? ?? 1) } ?? (0, 1)
-        let previous = try Int.fetchOne(db, sql: "SELECT severity FROM incidents WHERE id = ?", arguments: [fleet]) ?? 1
-        try db.execute(
-            sql: """
-                UPDATE incidents SET severity = ?, updated_at = ?,
-                    summary = substr(summary, 1, instr(summary || ' [', ' [') - 1) || ' [' || ? || ' instances]'
-                WHERE id = ?
-                """, arguments: [max(previous, severity), at, count, fleet])
-        if severity > previous {
+        let severity = try book.refreshFleet(fleet, at: at)
+        if severity.now > severity.previous {
             try book.notify(fleet, "escalated", at: at, delay: 0, suppressed: false)
         }
     }

@@ -136,7 +136,7 @@ extension Store {
         let domain: String? = incident[5]
         var groups: Set<String> = []
         if let instanceID {
-            for group in try FleetRule.groups(of: instanceID, in: db) {
+            for group in try IncidentBook.groups(of: instanceID, in: db) {
                 groups.insert("\(group.attribute)=\(group.value)")
             }
         }
