@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HerdProtocol
 import Hummingbird
+import Logging
 
 /// Responses in the protocol's encoding: a message with 200, an `ErrorResponse` with its code's status.
 enum WireResponse {
@@ -26,16 +27,27 @@ enum WireResponse {
     }
 }
 
-/// Every answer is JSON (Protocol §7), also what the router itself refuses: a path no route serves, or
-/// a method its route does not take, is `not_found` (404).
+/// The one place errors become answers, and every answer is JSON (Protocol §7): a `WireError` is the
+/// caller's problem (its status, logged at warning with its reason); what the router itself refuses —
+/// a path no route serves, or a method its route does not take — is `not_found` (404), a body past its
+/// limit `too_large`; anything else is ours (500 `internal`, logged at error, its details kept out of
+/// the answer).
 struct WireErrorMiddleware: RouterMiddleware {
     typealias Context = HerdRequestContext
+    let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
         do {
             return try await next(request, context)
+        } catch let error as WireError {
+            logger.warning(
+                "request refused",
+                metadata: [
+                    "route": "\(route(request, context))", "code": "\(error.code)", "reason": "\(error.message)",
+                ])
+            return WireResponse.error(error)
         } catch let error as HTTPError {
             let status = error.status.code
             let wire: WireError =
@@ -46,7 +58,18 @@ struct WireErrorMiddleware: RouterMiddleware {
                 default: WireError(.malformed, "\(status) \(error.status.reasonPhrase)")
                 }
             return WireResponse.error(wire)
+        } catch {
+            logger.error(
+                "request failed",
+                metadata: ["route": "\(route(request, context))", "error": "\("\(error)".escapingControlCharacters)"])
+            return WireResponse.error(WireError(.internalError, "the controller failed to handle this request"))
         }
+    }
+
+    /// The route's pattern (`/v1/incidents/:id`), not the path asked for: bounded, and nothing of the
+    /// caller's in the log.
+    private func route(_ request: Request, _ context: Context) -> String {
+        "\(request.method) \(context.endpointPath ?? "(no route)")"
     }
 }
 

@@ -3,69 +3,71 @@ import HerdProtocol
 import Hummingbird
 
 /// Incidents and patterns for operators (Controller/README.md, "Patterns and incidents").
-enum IncidentRoutes {
-    static func register(_ router: some RouterMethods<HerdRequestContext>, _ controller: Controller) {
-        router.get("/v1/incidents") { request, context in
-            await Routes.answer(controller, "incidents") {
-                let state = request.uri.queryParameters.get("state")
-                guard state == nil || state == "open" || state == "all" else {
-                    throw WireError(.invalidField, "state is open or all")
-                }
-                let rows = try await controller.store.incidents(openOnly: state == "open")
-                return WireResponse.json(
-                    OperatorAPI.Incidents(
-                        serverTime: controller.clock().timeIntervalSince1970, incidents: rows.map(row)))
-            }
-        }
+struct IncidentRoutes {
+    let controller: Controller
 
-        router.get("/v1/incidents/:id") { _, context in
-            await Routes.answer(controller, "incident") {
-                let id = try incidentID(context)
-                guard let detail = try await controller.store.incident(id: id) else {
-                    throw WireError(.notFound, "no incident \(id)")
-                }
-                return WireResponse.json(
-                    OperatorAPI.IncidentDetail(
-                        serverTime: controller.clock().timeIntervalSince1970, incident: row(detail.incident),
-                        timeline: detail.events.map {
-                            OperatorAPI.IncidentEvent(at: $0.at, kind: $0.kind, actor: $0.actor, detail: $0.detail)
-                        },
-                        members: detail.members.map(row),
-                        notifications: detail.notifications.map {
-                            OperatorAPI.NotificationRow(
-                                transition: $0.transition, sink: $0.sink, state: $0.state, attempts: $0.attempts,
-                                sentAt: $0.sentAt, lastError: $0.lastError)
-                        }))
-            }
-        }
+    func register(_ router: some RouterMethods<HerdRequestContext>) {
+        router.get("/v1/incidents", use: list)
+        router.get("/v1/incidents/:id", use: show)
+        router.post("/v1/incidents/:id/ack", use: acknowledge)
+        router.get("/v1/patterns", use: patterns)
+    }
 
-        router.post("/v1/incidents/:id/ack") { _, context in
-            await Routes.answer(controller, "ack") {
-                let record = try context.requireOperator()
-                let id = try incidentID(context)
-                let incident = try await controller.store.acknowledge(
-                    incident: id, by: record.name, now: controller.clock().timeIntervalSince1970)
-                controller.logger.notice(
-                    "incident acknowledged", metadata: ["incident": "\(id)", "by": "\(record.name)"])
-                return WireResponse.json(row(incident))
-            }
+    /// `GET /v1/incidents`
+    func list(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let state = request.uri.queryParameters.get("state")
+        guard state == nil || state == "open" || state == "all" else {
+            throw WireError(.invalidField, "state is open or all")
         }
+        let rows = try await controller.store.incidents(openOnly: state == "open")
+        return WireResponse.json(
+            OperatorAPI.Incidents(
+                serverTime: controller.clock().timeIntervalSince1970, incidents: rows.map(Self.row)))
+    }
 
-        router.get("/v1/patterns") { _, context in
-            await Routes.answer(controller, "patterns") {
-                let patterns = try await controller.store.activePatterns()
-                return WireResponse.json(
-                    OperatorAPI.Patterns(
-                        serverTime: controller.clock().timeIntervalSince1970,
-                        patterns: patterns.map {
-                            OperatorAPI.PatternRow(
-                                instance: $0.instance, checkId: $0.checkID, status: $0.status.rawValue,
-                                patterns: $0.patterns, recent: $0.recent, troubleSince: $0.troubleSince,
-                                summary: $0.summary)
-                        }))
-            }
+    /// `GET /v1/incidents/:id`
+    func show(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let id = try Self.incidentID(context)
+        guard let detail = try await controller.store.incident(id: id) else {
+            throw WireError(.notFound, "no incident \(id)")
         }
+        return WireResponse.json(
+            OperatorAPI.IncidentDetail(
+                serverTime: controller.clock().timeIntervalSince1970, incident: Self.row(detail.incident),
+                timeline: detail.events.map {
+                    OperatorAPI.IncidentEvent(at: $0.at, kind: $0.kind, actor: $0.actor, detail: $0.detail)
+                },
+                members: detail.members.map(Self.row),
+                notifications: detail.notifications.map {
+                    OperatorAPI.NotificationRow(
+                        transition: $0.transition, sink: $0.sink, state: $0.state, attempts: $0.attempts,
+                        sentAt: $0.sentAt, lastError: $0.lastError)
+                }))
+    }
 
+    /// `POST /v1/incidents/:id/ack`
+    func acknowledge(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let record = try context.requireOperator()
+        let id = try Self.incidentID(context)
+        let incident = try await controller.store.acknowledge(
+            incident: id, by: record.name, now: controller.clock().timeIntervalSince1970)
+        controller.logger.notice(
+            "incident acknowledged", metadata: ["incident": "\(id)", "by": "\(record.name)"])
+        return WireResponse.json(Self.row(incident))
+    }
+
+    /// `GET /v1/patterns`
+    func patterns(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let patterns = try await controller.store.activePatterns()
+        return WireResponse.json(
+            OperatorAPI.Patterns(
+                serverTime: controller.clock().timeIntervalSince1970,
+                patterns: patterns.map {
+                    OperatorAPI.PatternRow(
+                        instance: $0.instance, checkId: $0.checkID, status: $0.status.rawValue,
+                        patterns: $0.patterns, recent: $0.recent, troubleSince: $0.troubleSince,
+                        summary: $0.summary)
+                }))
     }
 
     static func incidentID(_ context: HerdRequestContext) throws -> Int64 {
@@ -91,5 +93,4 @@ enum IncidentRoutes {
                     action: $0.action?.action, parameters: $0.action?.parameters)
             })
     }
-
 }

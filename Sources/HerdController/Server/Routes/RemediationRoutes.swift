@@ -4,82 +4,83 @@ import Hummingbird
 
 /// Remediation and the audit log for operators (Controller/README.md §Remediation): proposals and
 /// approvals arrive signed by the operators' own keys; the controller checks, stores, relays.
-enum RemediationRoutes {
-    static func register(_ router: some RouterMethods<HerdRequestContext>, _ controller: Controller) {
-        router.post("/v1/remediations") { request, context in
-            await Routes.answer(controller, "remediation proposal") {
-                let requester = try context.requireOperator()
-                let asked: OperatorAPI.ProposalRequest = try await decode(request)
-                let detail = try await controller.store.propose(
-                    asked, by: requester, policy: controller.configuration.remediation,
-                    now: controller.clock().timeIntervalSince1970)
-                wakeIfApproved(controller, detail.remediation)
-                if let preview = detail.preview { wakeIfApproved(controller, preview) }
-                return WireResponse.json(detail)
-            }
-        }
+struct RemediationRoutes {
+    let controller: Controller
 
-        router.get("/v1/remediations") { request, context in
-            await Routes.answer(controller, "remediations") {
-                let state = request.uri.queryParameters.get("state")
-                guard state == nil || state == "open" || state == "all" else {
-                    throw WireError(.invalidField, "state is open or all")
-                }
-                return WireResponse.json(
-                    try await controller.store.remediations(
-                        openOnly: state == "open", now: controller.clock().timeIntervalSince1970))
-            }
-        }
+    func register(_ router: some RouterMethods<HerdRequestContext>) {
+        router.post("/v1/remediations", use: propose)
+        router.get("/v1/remediations", use: list)
+        router.get("/v1/remediations/:id", use: show)
+        router.post("/v1/remediations/:id/approve", use: approve)
+        router.post("/v1/remediations/:id/deny", use: deny)
+        router.post("/v1/remediations/freeze") { try await setFreeze(true, $0, context: $1) }
+        router.post("/v1/remediations/thaw") { try await setFreeze(false, $0, context: $1) }
+    }
 
-        router.get("/v1/remediations/:id") { _, context in
-            await Routes.answer(controller, "remediation") {
-                let id = try remediationID(context)
-                guard let detail = try await controller.store.remediation(id: id) else {
-                    throw WireError(.notFound, "no remediation \(id)")
-                }
-                return WireResponse.json(detail)
-            }
-        }
+    /// `POST /v1/remediations/freeze` and `/thaw`: stop all dispatch, or resume it.
+    func setFreeze(_ frozen: Bool, _ request: Request, context: HerdRequestContext) async throws -> Response {
+        let actor = try context.requireOperator()
+        let asked: OperatorAPI.ReasonRequest = try await Self.decode(request)
+        let state = try await controller.store.setFreeze(
+            frozen, reason: asked.reason, by: actor.name, now: controller.clock().timeIntervalSince1970)
+        if !frozen { controller.relay.wakeAll() }
+        controller.logger.notice(
+            frozen ? "remediation frozen" : "remediation thawed",
+            metadata: ["by": "\(actor.name)", "reason": "\(asked.reason)"])
+        return WireResponse.json(state)
+    }
 
-        router.post("/v1/remediations/:id/approve") { request, context in
-            await Routes.answer(controller, "remediation approval") {
-                let approver = try context.requireOperator()
-                let id = try remediationID(context)
-                let approval = try WireCoding.decode(Approval.self, from: try await request.envelopeBytes())
-                let remediation = try await controller.store.approve(
-                    id, approval, by: approver, now: controller.clock().timeIntervalSince1970)
-                wakeIfApproved(controller, remediation)
-                return WireResponse.json(remediation)
-            }
-        }
+    /// `POST /v1/remediations`
+    func propose(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let requester = try context.requireOperator()
+        let asked: OperatorAPI.ProposalRequest = try await Self.decode(request)
+        let detail = try await controller.store.propose(
+            asked, by: requester, policy: controller.configuration.remediation,
+            now: controller.clock().timeIntervalSince1970)
+        Self.wakeIfApproved(controller, detail.remediation)
+        if let preview = detail.preview { Self.wakeIfApproved(controller, preview) }
+        return WireResponse.json(detail)
+    }
 
-        router.post("/v1/remediations/:id/deny") { request, context in
-            await Routes.answer(controller, "remediation denial") {
-                let actor = try context.requireOperator()
-                let id = try remediationID(context)
-                let asked: OperatorAPI.ReasonRequest = try await decode(request)
-                return WireResponse.json(
-                    try await controller.store.deny(
-                        id, reason: asked.reason, by: actor, now: controller.clock().timeIntervalSince1970))
-            }
+    /// `GET /v1/remediations`
+    func list(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let state = request.uri.queryParameters.get("state")
+        guard state == nil || state == "open" || state == "all" else {
+            throw WireError(.invalidField, "state is open or all")
         }
+        return WireResponse.json(
+            try await controller.store.remediations(
+                openOnly: state == "open", now: controller.clock().timeIntervalSince1970))
+    }
 
-        for (path, frozen) in [("/v1/remediations/freeze", true), ("/v1/remediations/thaw", false)] {
-            router.post(RouterPath(path)) { request, context in
-                await Routes.answer(controller, frozen ? "remediation freeze" : "remediation thaw") {
-                    let actor = try context.requireOperator()
-                    let asked: OperatorAPI.ReasonRequest = try await decode(request)
-                    let state = try await controller.store.setFreeze(
-                        frozen, reason: asked.reason, by: actor.name, now: controller.clock().timeIntervalSince1970)
-                    if !frozen { controller.relay.wakeAll() }
-                    controller.logger.notice(
-                        frozen ? "remediation frozen" : "remediation thawed",
-                        metadata: ["by": "\(actor.name)", "reason": "\(asked.reason)"])
-                    return WireResponse.json(state)
-                }
-            }
+    /// `GET /v1/remediations/:id`
+    func show(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let id = try Self.remediationID(context)
+        guard let detail = try await controller.store.remediation(id: id) else {
+            throw WireError(.notFound, "no remediation \(id)")
         }
+        return WireResponse.json(detail)
+    }
 
+    /// `POST /v1/remediations/:id/approve`
+    func approve(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let approver = try context.requireOperator()
+        let id = try Self.remediationID(context)
+        let approval = try WireCoding.decode(Approval.self, from: try await request.envelopeBytes())
+        let remediation = try await controller.store.approve(
+            id, approval, by: approver, now: controller.clock().timeIntervalSince1970)
+        Self.wakeIfApproved(controller, remediation)
+        return WireResponse.json(remediation)
+    }
+
+    /// `POST /v1/remediations/:id/deny`
+    func deny(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let actor = try context.requireOperator()
+        let id = try Self.remediationID(context)
+        let asked: OperatorAPI.ReasonRequest = try await Self.decode(request)
+        return WireResponse.json(
+            try await controller.store.deny(
+                id, reason: asked.reason, by: actor, now: controller.clock().timeIntervalSince1970))
     }
 
     static func wakeIfApproved(_ controller: Controller, _ remediation: OperatorAPI.Remediation) {

@@ -2,41 +2,25 @@ import Foundation
 import HerdProtocol
 import Hummingbird
 
-/// Every route, and the one place errors become answers: a `WireError` is the caller's problem (4xx,
-/// logged with its reason), anything else is ours (500 `internal`, logged, its details kept out of the
-/// answer). Nothing is stored on any error path.
+/// Every route: one type per resource, its handlers as methods that throw; `WireErrorMiddleware` is the
+/// one place errors become answers. Nothing is stored on any error path.
 enum Routes {
     static func router(_ controller: Controller) -> Router<HerdRequestContext> {
         let router = Router(context: HerdRequestContext.self)
-        router.add(middleware: WireErrorMiddleware())
-        EnrollRoute.register(router, controller)
-        ReportsRoute.register(router, controller)
+        router.add(middleware: WireErrorMiddleware(logger: controller.logger))
+        EnrollRoute(controller: controller).register(router)
+        ReportsRoute(controller: controller).register(router)
+        CommandRoutes(controller: controller).register(router)
         // The operator API: one gate for every route of it.
         let operators = router.group().add(middleware: OperatorsOnly(controller: controller))
-        InstanceRoutes.register(operators, controller)
-        AgentRoutes.register(operators, controller)
-        OperatorRoutes.register(operators, controller)
-        IncidentRoutes.register(operators, controller)
-        SilenceRoutes.register(operators, controller)
-        RemediationRoutes.register(operators, controller)
-        AuditRoutes.register(operators, controller)
-        CommandRoutes.register(router, controller)
+        InstanceRoutes(controller: controller).register(operators)
+        AgentRoutes(controller: controller).register(operators)
+        OperatorRoutes(controller: controller).register(operators)
+        IncidentRoutes(controller: controller).register(operators)
+        SilenceRoutes(controller: controller).register(operators)
+        RemediationRoutes(controller: controller).register(operators)
+        AuditRoutes(controller: controller).register(operators)
         return router
-    }
-
-    static func answer(_ controller: Controller, _ what: String, _ body: () async throws -> Response) async
-        -> Response
-    {
-        do {
-            return try await body()
-        } catch let error as WireError {
-            controller.logger.warning(
-                "\(what) refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
-            return WireResponse.error(error)
-        } catch {
-            controller.logger.error("\(what) failed", metadata: ["error": "\("\(error)".escapingControlCharacters)"])
-            return WireResponse.error(WireError(.internalError, "the controller failed to handle this request"))
-        }
     }
 
     /// An operator request's body as `T`. A body that is not one is `malformed`, saying what was
@@ -77,17 +61,7 @@ struct OperatorsOnly: RouterMiddleware {
         async throws -> Response
     {
         var context = context
-        do {
-            context.caller = try await controller.requireOperator(context)
-        } catch let error as WireError {
-            controller.logger.warning(
-                "operator API refused", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
-            return WireResponse.error(error)
-        } catch {
-            controller.logger.error(
-                "operator API failed", metadata: ["error": "\("\(error)".escapingControlCharacters)"])
-            return WireResponse.error(WireError(.internalError, "the controller failed to handle this request"))
-        }
+        context.caller = try await controller.requireOperator(context)
         return try await next(request, context)
     }
 }
