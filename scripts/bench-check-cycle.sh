@@ -6,7 +6,7 @@
 # --static-swift-stdlib, as deploy/ builds it, in .build-static): CPU time (user+sys, children
 # included) and peak RSS of RUNS cycles (min, median, max; this is a shared VM, so one run means
 # little), the instructions of one cycle (with valgrind; they do not move with the load), then the RSS
-# of `check --every 60` idle between cycles.
+# of `check --every 60s` idle between cycles.
 # Usage: scripts/bench-check-cycle.sh [MiB] [RUNS] (defaults 10 and 21).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,10 +56,10 @@ if command -v valgrind >/dev/null; then
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$work/herd-agent" check --config "$work/agent.conf" \
         --root "$work/root" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/instructions of one cycle (agent process): \1/p'
 fi
-"$agent" check --config "$work/agent.conf" --root "$work/root" --every 60 >/dev/null &
+"$agent" check --config "$work/agent.conf" --root "$work/root" --every 60s >/dev/null &
 pid=$!
 sleep 5
-echo "idle between cycles (--every 60): rss $(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status") MiB"
+echo "idle between cycles (--every 60s): rss $(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status") MiB"
 kill "$pid"
 # The same work in one long-lived process, as the daemon does it: the process, the signature automaton
 # and the Swift runtime's caches are paid for once, not per cycle. Before each cycle after the first,
@@ -67,7 +67,7 @@ kill "$pid"
 # says what it cost.
 log="$work/root/home/mastodon/live/log/production.log"
 cp "$log" "$work/chunk.log"
-"$agent" check --config "$work/agent.conf" --root "$work/root" --every 5 >"$work/every.out" &
+"$agent" check --config "$work/agent.conf" --root "$work/root" --every 5s >"$work/every.out" &
 pid=$!
 for _ in 1 2 3 4 5 6; do
     sleep 2.5

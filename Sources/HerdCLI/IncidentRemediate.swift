@@ -9,13 +9,15 @@ struct IncidentRemediate: AsyncParsableCommand {
     @Argument(help: "The incident's number.") var id: Int64
     @Option(help: "Why (default: the incident's probable cause).") var reason: String?
     @Option(help: "How long approvals may take: 1m to 1h.") var ttl = "10m"
-    @Option(help: "How long to wait for the dry run's output (seconds).") var previewWait = 30
+    @Option(help: "How long to wait for the dry run's output: 0s to 10m.") var previewWait = "30s"
+    @Flag(name: .shortAndLong, help: "Print only the remediation's id (for scripts).") var quiet = false
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
         guard id > 0 else { throw ValidationError("an incident number is positive") }
         _ = try RemediateCommand.ttl(ttl)
-        guard (0...600).contains(previewWait) else { throw ValidationError("--preview-wait is 0 to 600") }
+        _ = try RemediateCommand.previewSeconds(previewWait)
+        if quiet && connection.json { throw ValidationError("give at most one of --quiet and --json") }
     }
 
     func run() async throws {
@@ -38,6 +40,7 @@ struct IncidentRemediate: AsyncParsableCommand {
         let why = String((reason ?? "incident #\(id): \(diagnosis.cause)").prefix(400))
         try await RemediateCommand.propose(
             instance: instance, action: action, reason: why, ttl: try RemediateCommand.ttl(ttl), incident: id,
-            preview: true, previewWait: Double(previewWait), connection: connection)
+            preview: true, previewWait: try RemediateCommand.previewSeconds(previewWait), quiet: quiet,
+            connection: connection)
     }
 }

@@ -26,6 +26,11 @@ struct RemediateCommand: AsyncParsableCommand {
         try seconds(of: text, "--ttl", in: .seconds(60)...(.seconds(3600)))
     }
 
+    /// `--preview-wait`: 0s to 10m.
+    static func previewSeconds(_ text: String) throws -> Double {
+        try seconds(of: text, "--preview-wait", in: .zero...(.seconds(600)))
+    }
+
     static func parameters(_ pairs: [String]) throws -> [String: String] {
         var parameters: [String: String] = [:]
         for pair in pairs {
@@ -51,7 +56,7 @@ struct RemediateCommand: AsyncParsableCommand {
     /// Builds, signs and sends a proposal (and its dry-run preview), then waits for the preview's output.
     static func propose(
         instance: String, action: CommandAction, reason: String, ttl: Double, incident: Int64?, preview: Bool,
-        previewWait: Double, connection: ConnectionOptions
+        previewWait: Double, quiet: Bool = false, connection: ConnectionOptions
     ) async throws {
         let (_, signer) = try connection.signer()
         let detail = try await withClient(connection) { client in
@@ -82,6 +87,7 @@ struct RemediateCommand: AsyncParsableCommand {
             return detail
         }
         if connection.json { return try printJSON(detail) }
+        if quiet { return print(detail.remediation.id) }
         show(detail)
         let r = detail.remediation
         if r.state == "proposed" {

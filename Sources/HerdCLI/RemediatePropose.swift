@@ -19,7 +19,8 @@ struct RemediatePropose: AsyncParsableCommand {
     @Option(help: "How long approvals may take before the command expires: 1m to 1h.") var ttl = "10m"
     @Option(help: "The incident this answers.") var incident: Int64?
     @Flag(help: "Do not run the action's dry run first.") var noPreview = false
-    @Option(help: "How long to wait for the dry run's output (seconds).") var previewWait = 30
+    @Option(help: "How long to wait for the dry run's output: 0s to 10m.") var previewWait = "30s"
+    @Flag(name: .shortAndLong, help: "Print only the remediation's id (for scripts).") var quiet = false
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
@@ -30,13 +31,14 @@ struct RemediatePropose: AsyncParsableCommand {
             throw ValidationError("--reason is one line of 1 to \(Limits.maxReasonBytes) bytes")
         }
         if let incident, incident <= 0 { throw ValidationError("an incident number is positive") }
-        guard (0...600).contains(previewWait) else { throw ValidationError("--preview-wait is 0 to 600") }
+        _ = try RemediateCommand.previewSeconds(previewWait)
+        if quiet && connection.json { throw ValidationError("give at most one of --quiet and --json") }
     }
 
     func run() async throws {
         try await RemediateCommand.propose(
             instance: instance, action: try RemediateCommand.action(action, try RemediateCommand.parameters(params)),
             reason: reason, ttl: try RemediateCommand.ttl(ttl), incident: incident, preview: !noPreview,
-            previewWait: Double(previewWait), connection: connection)
+            previewWait: try RemediateCommand.previewSeconds(previewWait), quiet: quiet, connection: connection)
     }
 }

@@ -27,6 +27,14 @@ public struct HerdLabCommand: AsyncParsableCommand {
     public init() {}
 }
 
+/// A duration option (`DurationText`: `90s`, `3m`) in whole seconds; `option` names it in the usage error.
+func wholeSeconds(_ text: String, _ option: String, in range: ClosedRange<Duration>) throws -> Int {
+    guard let duration = DurationText.parse(text, in: range) else {
+        throw ValidationError("\(option) \(text): \(DurationText.expected(range))")
+    }
+    return Int(duration.components.seconds)
+}
+
 struct LabOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The lab's directory.", valueName: "dir"))
     var dir = "/tmp/herd-lab"

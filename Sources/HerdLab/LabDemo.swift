@@ -10,11 +10,18 @@ struct LabDemo: AsyncParsableCommand {
         commandName: "demo",
         abstract: "On a running lab: inject faults, show detection and diagnosis, remediate one, see it resolved.")
     @OptionGroup var options: LabOptions
-    @Option(help: "Seconds to wait for each step.") var timeout = 180
+    @Option(help: "How long to wait for each step: 10s to 30m.") var timeout = "3m"
+
+    var timeoutSeconds: Int {
+        get throws { try wholeSeconds(timeout, "--timeout", in: .seconds(10)...(.seconds(1800))) }
+    }
+
+    func validate() throws { _ = try timeoutSeconds }
 
     func run() async throws {
         let layout = options.layout
         let lab = LabOperator(layout: layout)
+        let seconds = try timeoutSeconds
         func herdctl(_ arguments: [String], as config: String? = nil, show: Bool = true) throws -> String {
             let (status, output) = try lab.herdctl(arguments, as: config)
             if show {
@@ -28,8 +35,8 @@ struct LabDemo: AsyncParsableCommand {
         }
         func wait(_ what: String, _ condition: () throws -> Bool) async throws {
             say("… waiting for \(what)")
-            guard try await lab.until(seconds: timeout, condition) else {
-                throw LabError("gave up waiting for \(what) after \(timeout) s")
+            guard try await lab.until(seconds: seconds, condition) else {
+                throw LabError("gave up waiting for \(what) after \(timeout)")
             }
         }
 

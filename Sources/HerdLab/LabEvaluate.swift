@@ -19,8 +19,8 @@ struct LabEvaluate: AsyncParsableCommand {
     @OptionGroup var options: LabOptions
     @Option(help: "Comma-separated faults (default: every one this user can inject).") var faults: String?
     @Option(help: "The instance to break (alpha or alpha.lab.example).") var instance = "bravo"
-    @Option(help: "Seconds to wait for detection, and again for resolution.") var timeout = 120
-    @Option(help: "Seconds to keep watching after the first incident, for any other.") var settle = 20
+    @Option(help: "How long to wait for detection, and again for resolution: 10s to 30m.") var timeout = "2m"
+    @Option(help: "How long to keep watching after the first incident, for any other: 0s to 5m.") var settle = "20s"
 
     var chosen: [LabFault] {
         get throws {
@@ -37,10 +37,14 @@ struct LabEvaluate: AsyncParsableCommand {
 
     func validate() throws {
         _ = try chosen
-        guard (10...1800).contains(timeout), (0...300).contains(settle) else {
-            throw ValidationError("--timeout is 10 to 1800 s, --settle 0 to 300 s")
-        }
+        _ = try timeoutSeconds
+        _ = try settleSeconds
     }
+
+    var timeoutSeconds: Int {
+        get throws { try wholeSeconds(timeout, "--timeout", in: .seconds(10)...(.seconds(1800))) }
+    }
+    var settleSeconds: Int { get throws { try wholeSeconds(settle, "--settle", in: .zero...(.seconds(300))) } }
 
     func run() async throws {
         let lab = LabOperator(layout: options.layout)
@@ -101,6 +105,7 @@ struct LabEvaluate: AsyncParsableCommand {
 
     func evaluate(_ fault: LabFault, on target: String, lab: LabOperator, fleet: [String]) async throws -> Row {
         var row = Row(fault: fault)
+        let (timeout, settle) = (try timeoutSeconds, try settleSeconds)
         _ = try options.request(["heal", "all"])
         // Start from a quiet fleet: nothing open from the fault before.
         guard try await lab.until(seconds: timeout, { try lab.incidents(openOnly: true).isEmpty }) else {

@@ -81,7 +81,7 @@ struct LabBenchmark: AsyncParsableCommand {
             OperatorAPI.RemediationDetail.self,
             from: Data(
                 try tool(
-                    "herdctl", ["incident", "remediate", "\(incident.id)", "--json", "--preview-wait", "0"] + admin
+                    "herdctl", ["incident", "remediate", "\(incident.id)", "--json", "--preview-wait", "0s"] + admin
                 ).utf8))
         let calls = dir + "/instances/alpha.lab.example/bin/units/calls.log"
         let approved = ContinuousClock.now

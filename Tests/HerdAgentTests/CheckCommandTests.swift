@@ -51,7 +51,8 @@ import Testing
     }
 
     static let badArguments: [([String], Int32)] = [
-        (["--only", "no-such-check"], 1), (["--every", "3"], 64), (["--state-dir", "relative"], 64),
+        (["--only", "no-such-check"], 1), (["--every", "3s"], 64), (["--every", "60"], 64),
+        (["--state-dir", "relative"], 64),
         (["--config", "/nonexistent/agent.conf"], 1),
     ]
 

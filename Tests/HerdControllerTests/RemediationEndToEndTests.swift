@@ -113,7 +113,7 @@ import Testing
 
         let proposed = try Self.json(
             OperatorAPI.RemediationDetail.self,
-            try fleet.herdctl(["incident", "remediate", "\(open.id)", "--preview-wait", "0", "--json"]))
+            try fleet.herdctl(["incident", "remediate", "\(open.id)", "--preview-wait", "0s", "--json"]))
         let id = proposed.remediation.id
         #expect(proposed.remediation.state == "proposed" && proposed.remediation.incidentId == open.id)
         #expect(proposed.remediation.hostCommand == "systemctl restart mastodon-sidekiq.service")

@@ -31,11 +31,17 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Keep check state here between runs (positions, counters, trends).", valueName: "dir"))
     var stateDir: String?
 
-    @Option(help: ArgumentHelp("Run again every N seconds (5-86400) until interrupted.", valueName: "seconds"))
-    var every: Int?
+    @Option(help: ArgumentHelp("Run again at this interval (5s to 1d) until interrupted.", valueName: "duration"))
+    var every: String?
+
+    static let intervals: ClosedRange<Duration> = .seconds(5)...(.seconds(86_400))
+
+    static func interval(_ text: String) -> Duration? { DurationText.parse(text, in: intervals) }
 
     func validate() throws {
-        if let every, !(5...86_400).contains(every) { throw ValidationError("--every must be 5 to 86400 seconds") }
+        if let every, Self.interval(every) == nil {
+            throw ValidationError("--every \(every): \(DurationText.expected(Self.intervals))")
+        }
         if let stateDir, !stateDir.hasPrefix("/") { throw ValidationError("--state-dir must be an absolute path") }
     }
 
@@ -66,8 +72,8 @@ struct CheckCommand: AsyncParsableCommand {
                 printTable(results)
                 print(cost.finish(checks: results.count))
             }
-            guard let every else { return }
-            try await Task.sleep(for: .seconds(every))
+            guard let every = every.flatMap(Self.interval) else { return }
+            try await Task.sleep(for: every)
         }
     }
 
