@@ -147,6 +147,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "HerdCLITests", dependencies: ["HerdCLI", "HerdTestSupport"]),
+        .testTarget(name: "HerdLabTests", dependencies: ["HerdLab", "HerdProtocol", "HerdTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

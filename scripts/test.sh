@@ -60,8 +60,8 @@ if grep -E "^$PWD/(Sources|Tests)/[^:]+:[0-9]+:[0-9]+: warning:" "$build_log" | 
     say "the warnings above are in Herd's own modules: fix them" >&2
     exit 1
 fi
-# The lab's suites (a whole fleet per test: controller, nginx, Redis and PostgreSQL per instance, an
+# The lab's suites (HerdLabTests: a whole fleet per test: controller, nginx, Redis and PostgreSQL per instance, an
 # agent each, faults injected one at a time) load both cores for minutes; beside them, tests that
 # give a local server a few seconds to answer time out. So they run on their own, after the rest.
-swift test --skip-build --disable-xctest --skip LabTests
-swift test --skip-build --disable-xctest --filter LabTests
+swift test --skip-build --disable-xctest --skip HerdLabTests
+swift test --skip-build --disable-xctest --filter HerdLabTests

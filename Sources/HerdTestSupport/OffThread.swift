@@ -9,3 +9,12 @@ public func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) a
         }
     }
 }
+
+/// Polls `condition` every 250 ms until it holds; throws when it has not within `seconds`.
+public func waitFor(seconds: Int = 30, _ condition: () async throws -> Bool) async throws {
+    for _ in 0..<(seconds * 4) {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(250))
+    }
+    throw FixtureError("condition not met within \(seconds) s")
+}

@@ -62,7 +62,7 @@ import Testing
             fleet.stopController()
             fleet.root.remove()
         }
-        try await EndToEndTests.waitFor { Self.connectTo(fleet.port).map { close($0) } != nil }
+        try await waitFor { Self.connectTo(fleet.port).map { close($0) } != nil }
         try await Task.sleep(for: .milliseconds(500))  // the probe connection above is gone
         let sockets = (0..<10).compactMap { _ in Self.connectTo(fleet.port) }
         defer { for fd in sockets { close(fd) } }
@@ -85,7 +85,7 @@ import Testing
             fleet.stopController()
             fleet.root.remove()
         }
-        try await EndToEndTests.waitFor { Self.connectTo(fleet.port).map { close($0) } != nil }
+        try await waitFor { Self.connectTo(fleet.port).map { close($0) } != nil }
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         client.arguments = ["s_client", "-connect", "127.0.0.1:\(fleet.port)", "-quiet"]

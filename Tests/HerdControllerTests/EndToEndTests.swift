@@ -224,13 +224,13 @@ import Testing
             kill(daemon.processIdentifier, SIGKILL)
             daemon.waitUntilExit()
         }
-        try await Self.waitFor { try await fleet.storedSequences().count >= 3 }
+        try await waitFor { try await fleet.storedSequences().count >= 3 }
         fleet.killController()
         try await Task.sleep(for: .seconds(7))  // at least one cycle lands in the outbox only
         try fleet.startController()
         try await Task.sleep(for: .seconds(1))
         // Everything the agent numbered arrives, each once, in order.
-        try await Self.waitFor(seconds: 60) {
+        try await waitFor(seconds: 60) {
             let last = UInt64((try? SecureFile.readText(fleet.state + "/sequence"))?.trimmed() ?? "") ?? 0
             let outbox = (try? FileManager.default.contentsOfDirectory(atPath: fleet.state + "/outbox")) ?? []
             let stored = try await fleet.storedSequences()
@@ -279,7 +279,7 @@ import Testing
                 .incidents.filter { $0.checkId == "agent" }
         }
         // One interval of 5 s missed, and the controller's sweep every 5 s.
-        try await Self.waitFor(seconds: 40) { try !silentIncidents().isEmpty }
+        try await waitFor(seconds: 40) { try !silentIncidents().isEmpty }
         let incident = try #require(try silentIncidents().first)
         #expect(incident.severity == "critical" && incident.diagnosis?.rule == "agent_silent")
         let status = try fleet.herdctl(["status"])
@@ -312,7 +312,7 @@ import Testing
         #expect(try await fleet.storedSequences() == [1])
         mount.emptied()
         var shown = ""
-        try await Self.waitFor(seconds: 60) {
+        try await waitFor(seconds: 60) {
             shown = try fleet.herdctl(["show", "social.example"]).output
             return shown.contains("lost")
         }
@@ -347,13 +347,6 @@ import Testing
         fleet.stopController()
     }
 
-    static func waitFor(seconds: Int = 30, _ condition: () async throws -> Bool) async throws {
-        for _ in 0..<(seconds * 4) {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        Issue.record("condition not met within \(seconds) s")
-    }
 }
 
 /// A small tmpfs mounted over a directory (root only), to make its disk full.

@@ -103,7 +103,7 @@ import Testing
 
         // Sidekiq's unit is down: an incident whose diagnosis suggests restarting it.
         var incident: OperatorAPI.IncidentRow?
-        try await EndToEndTests.waitFor {
+        try await waitFor {
             incident = try? Self.json(OperatorAPI.Incidents.self, try fleet.herdctl(["incidents", "--open", "--json"]))
                 .incidents.first
             return incident != nil
@@ -125,9 +125,9 @@ import Testing
 
         let approved = try fleet.run("herdctl", ["remediate", "approve", id, "--yes", "--config", bob])
         #expect(approved.status == 0 && approved.output.contains("approved: 1 of 1"), "\(approved.output)")
-        try await EndToEndTests.waitFor { !ran().isEmpty }
+        try await waitFor { !ran().isEmpty }
         #expect(ran() == ["restart -- mastodon-sidekiq.service user=root RAILS_ENV="])
-        try await EndToEndTests.waitFor(seconds: 60) {
+        try await waitFor(seconds: 60) {
             let detail = try? Self.json(
                 OperatorAPI.RemediationDetail.self, try fleet.herdctl(["remediate", "show", id, "--json"]))
             return detail?.remediation.state == "succeeded"
@@ -181,7 +181,7 @@ import Testing
                     forgedCommand.expiresAt.timeIntervalSince1970,
                 ])
         }
-        try await EndToEndTests.waitFor(seconds: 60) {
+        try await waitFor(seconds: 60) {
             let detail = try? Self.json(
                 OperatorAPI.RemediationDetail.self,
                 try fleet.herdctl(["remediate", "show", forgedCommand.id, "--json"]))
@@ -208,7 +208,7 @@ import Testing
         try await Task.sleep(for: .seconds(7))  // a report cycle and more: still nothing
         #expect(ran().count == 2)
         #expect(try fleet.herdctl(["remediate", "thaw", "--reason", "drill over"]).status == 0)
-        try await EndToEndTests.waitFor { ran().count == 3 }
+        try await waitFor { ran().count == 3 }
         #expect(ran().last == "restart -- mastodon-web.service user=root RAILS_ENV=")
 
         // Hostile arguments: refused before anything is sent (2), or by the controller (1).

@@ -47,7 +47,7 @@ import Testing
         let broken = try Self.run("herd-lab", ["break", "--dir", dir, "alpha", "sidekiq-dead"])
         #expect(broken.status == 0 && broken.output.contains("alpha.lab.example"), "\(broken.output)")
         var incident: OperatorAPI.IncidentRow?
-        try await EndToEndTests.waitFor(seconds: 90) {
+        try await waitFor(seconds: 90) {
             let answer = try herdctl(["incidents", "--open", "--json"])
             incident = try? OperatorAPI.decoder.decode(OperatorAPI.Incidents.self, from: Data(answer.output.utf8))
                 .incidents.first { $0.instance == "alpha.lab.example" && $0.diagnosis?.rule == "sidekiq_down" }
@@ -58,7 +58,7 @@ import Testing
         let rows = try WireCoding.decode(OperatorAPI.Fleet.self, from: Array(status.output.utf8), maxBytes: 1 << 20)
         #expect(rows.instances.first { $0.instance == "alpha.lab.example" }?.state == "critical", "\(status.output)")
 
-        let proposed = try herdctl(["incident", "remediate", "\(open.id)", "--json", "--preview-wait", "0"])
+        let proposed = try herdctl(["incident", "remediate", "\(open.id)", "--json", "--preview-wait", "0s"])
         let remediation = try OperatorAPI.decoder.decode(
             OperatorAPI.RemediationDetail.self, from: Data(proposed.output.utf8)
         ).remediation
@@ -68,7 +68,7 @@ import Testing
         // The incident may resolve (as the remediation's) on a regular report before the command's
         // result, which waits for Sidekiq to settle, arrives: wait for both.
         var shown: OperatorAPI.Remediation?
-        try await EndToEndTests.waitFor(seconds: 90) {
+        try await waitFor(seconds: 90) {
             let answer = try herdctl(["incident", "show", "\(open.id)", "--json"])
             let detail = try? OperatorAPI.decoder.decode(
                 OperatorAPI.IncidentDetail.self, from: Data(answer.output.utf8))
@@ -113,7 +113,7 @@ import Testing
             "sidekiq-stuck-job", "cert-expiring", "agent-silent",
         ]
         let suite = try Self.run(
-            "herd-lab", ["evaluate", "--dir", dir, "--faults", faults.joined(separator: ","), "--settle", "10"])
+            "herd-lab", ["evaluate", "--dir", dir, "--faults", faults.joined(separator: ","), "--settle", "10s"])
         #expect(suite.status == 0, "\(suite.output)")
         for fault in faults { #expect(suite.output.contains("\(fault): right"), "\(suite.output)") }
         #expect(suite.output.contains("incidents per fault 1.00"), "\(suite.output)")
