@@ -143,6 +143,23 @@ import Testing
             "social.example", token: token, fingerprint: String(repeating: "ab", count: 32))
         #expect(wrong.status != 0)
         #expect(wrong.output.contains("did not present a CA with fingerprint"), "\(wrong.output)")
+        // A token file that is not what `herdctl agents token --json` prints, or that names another
+        // instance than --instance: refused before anything is sent.
+        try fleet.root.write("token.json", String(data: try OperatorAPI.encoder.encode(token), encoding: .utf8)!)
+        try fleet.root.write("garbage.json", [0x7B, 0x00, 0xFF, 0x22])
+        for (file, instance, expected) in [
+            ("garbage.json", nil, "is not what `herdctl agents token --json` prints"),
+            ("token.json", "other.example", "--instance differs from"),
+        ] {
+            let refused = try fleet.run(
+                "herd-agent",
+                [
+                    "enroll", "--config", fleet.agentConfig, "--controller", "https://127.0.0.1:\(fleet.port)",
+                    "--token-file", fleet.root.file(file),
+                ] + (instance.map { ["--instance", $0] } ?? []))
+            #expect(refused.status == 1 && refused.output.contains(expected), "\(refused.output)")
+        }
+        #expect(try await fleet.agentIDs().isEmpty)
 
         let enrolled = try fleet.enroll("social.example", token: token)
         #expect(enrolled.status == 0, "\(enrolled.output)")

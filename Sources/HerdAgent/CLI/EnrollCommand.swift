@@ -28,13 +28,17 @@ struct EnrollCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The one-time token from `herdctl agents token`.", valueName: "token"))
     var token: String?
 
-    @Option(help: ArgumentHelp("Read the token from this file instead (keeps it out of `ps`).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Instead of --token: the file `herdctl agents token --json` wrote, which also brings the CA's fingerprint "
+                + "and the instance (and keeps the token out of `ps`).", valueName: "file"))
     var tokenFile: String?
 
     @Option(
         help: ArgumentHelp(
-            "SHA-256 fingerprint of the fleet CA, as `herd-controller init` printed it.", valueName: "hex"))
-    var caFingerprint: String
+            "SHA-256 fingerprint of the fleet CA, as `herd-controller init` printed it (required with --token).",
+            valueName: "hex"))
+    var caFingerprint: String?
 
     @Option(
         help: ArgumentHelp("This instance's domain (default: LOCAL_DOMAIN from .env.production).", valueName: "domain"))
@@ -50,6 +54,7 @@ struct EnrollCommand: AsyncParsableCommand {
         if (token == nil) == (tokenFile == nil) {
             throw ValidationError("give exactly one of --token and --token-file")
         }
+        if token != nil, caFingerprint == nil { throw ValidationError("--token needs --ca-fingerprint") }
         if let instance, !Rule.isInstanceName(instance) {
             throw ValidationError("--instance must be a lowercase DNS name")
         }
@@ -61,13 +66,21 @@ struct EnrollCommand: AsyncParsableCommand {
         if let stateDir { configuration.stateDirectory = stateDir }
         let url = BaseURL(controller)!
         let secret: String
+        var fingerprint = caFingerprint
+        var tokenInstance: String?
         if let tokenFile {
-            secret = String(try SecureFile.readText(tokenFile, maxBytes: 4096).trimmed())
+            let issued = try Self.readTokenFile(tokenFile)
+            for (given, written, option) in [
+                (caFingerprint, issued.caFingerprint, "--ca-fingerprint"), (instance, issued.instance, "--instance"),
+            ] where given != nil && given != written {
+                throw AgentCommandError("\(option) differs from \(tokenFile)'s (\(written.escapingControlCharacters))")
+            }
+            (secret, fingerprint, tokenInstance) = (issued.token, issued.caFingerprint, issued.instance)
         } else {
             secret = token!
         }
         let domain: String
-        if let instance {
+        if let instance = instance ?? tokenInstance {
             domain = instance
         } else {
             let mastodon = MastodonInstallation.discover(
@@ -79,7 +92,7 @@ struct EnrollCommand: AsyncParsableCommand {
         }
         let files = AgentIdentityFiles(stateDirectory: configuration.stateDirectory)
         do {
-            let ca = try await PinnedCA.fetch(host: url.host, port: url.port, fingerprint: caFingerprint)
+            let ca = try await PinnedCA.fetch(host: url.host, port: url.port, fingerprint: fingerprint!)
             let caPEM = try Certificate(derEncoded: try ca.toDERBytes()).serializeAsPEM().pemString
             let (signingKey, tlsKey) = try files.keys()
             try SecureFile.write(caPEM, to: files.caFile, mode: 0o644)
@@ -123,6 +136,24 @@ struct EnrollCommand: AsyncParsableCommand {
         } catch {
             throw AgentCommandError("\(error)")
         }
+    }
+}
+
+extension EnrollCommand {
+    /// What `herdctl agents token --json` printed: the token, the CA's fingerprint and the instance.
+    static func readTokenFile(_ path: String) throws -> OperatorAPI.Token {
+        let text: String
+        do {
+            text = try SecureFile.readText(path, maxBytes: 4096)
+        } catch {
+            throw AgentCommandError("\(path): \(error)")
+        }
+        guard let issued = try? OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(text.utf8)),
+            Rule.isInstanceName(issued.instance)
+        else {
+            throw AgentCommandError("\(path) is not what `herdctl agents token --json` prints")
+        }
+        return issued
     }
 }
 
