@@ -1,3 +1,5 @@
+import HerdProtocol
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -25,5 +27,34 @@ public enum Golden {
         return
             "\(absolutePath) differs at byte \(mismatch) (expected \(expected.count) bytes, produced \(produced.count));"
             + " run with HERD_UPDATE_GOLDEN=1 to rewrite it"
+    }
+}
+
+extension Golden {
+    /// Compares the settings of an example configuration file (its lines that are not comments or
+    /// blank) with `rendered` — what the program's key table writes for its defaults — and says how
+    /// they differ, or nil. With `HERD_UPDATE_GOLDEN=1` each setting line takes its rendered form in
+    /// place, the comments kept.
+    public static func compareSettings(_ rendered: String, toExample relativePath: String) throws -> String? {
+        let path = RepositoryPaths.path(relativePath)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        func isSetting(_ line: Substring) -> Bool { !line.isEmpty && !line.hasPrefix("#") }
+        func key(_ line: Substring) -> String { String(line.prefix { $0 != "=" }.trimmed(" ")) }
+        let wanted = rendered.split(separator: "\n").map(String.init)
+        var byKey: [String: String] = [:]
+        for line in wanted { byKey[key(Substring(line))] = line }
+        let settings = text.split(separator: "\n").filter(isSetting).map(String.init)
+        guard settings != wanted else { return nil }
+        if isUpdating {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                guard isSetting(line), let rendered = byKey[key(line)] else { return String(line) }
+                return rendered
+            }
+            try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        let missing = wanted.filter { !settings.contains($0) }
+        let extra = settings.filter { !wanted.contains($0) }
+        return "\(relativePath) differs from the key table: wanted \(missing), found \(extra)"
+            + (isUpdating ? " (rewritten: review the diff)" : "; HERD_UPDATE_GOLDEN=1 rewrites its values")
     }
 }

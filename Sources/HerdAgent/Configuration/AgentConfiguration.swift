@@ -175,23 +175,149 @@ extension AgentConfiguration {
         return configuration
     }
 
-    /// Every key `parse` accepts, in the order `render` writes them.
-    public static let keys = [
-        "interval", "state_dir", "host_root", "command_path", "mastodon.live_dir", "mastodon.env_file",
-        "mastodon.user", "checks.enabled", "checks.disabled", "checks.timeout", "logs.journal", "logs.files",
-        "logs.max_bytes_per_cycle", "logs.journal_directory", "logs.signature_files", "units.web", "units.sidekiq",
-        "units.streaming", "units.supporting", "nginx.error_log", "nginx.access_log", "disk.paths",
-        "disk.warning_percent", "disk.critical_percent", "disk.warning_hours_to_full", "disk.critical_hours_to_full",
-        "memory.warning_available_percent", "memory.critical_available_percent", "pressure.warning_percent",
-        "kernel_log", "services.timeout", "sidekiq.latency_warning", "sidekiq.latency_critical",
-        "sidekiq.retry_growth_warning", "sidekiq.dead_growth_warning", "sidekiq.busy_job_warning",
-        "postgresql.connections_warning_percent",
-        "postgresql.connections_critical_percent", "postgresql.transaction_age_warning", "http.public_url",
-        "http.public_address", "http.web_url", "http.streaming_urls", "http.ca_file", "http.latency_warning",
-        "http.certificate_warning_days", "http.certificate_critical_days", "api_probe.token_file", "api_probe.post",
-        "api_probe.post_interval", "api_probe.rate_limit_reserve", "remediation.allowlist", "remediation.trust",
-        "remediation.poll",
-    ]
+    /// Every key `parse` accepts, in the order `render` writes them (and `tag.NAME` for each tag).
+    public static var keys: [String] { settings.map(\.name) }
+
+    /// Every key, declared once: its name, type and bounds; the default is the property's own.
+    static var settings: [SettingKey<AgentConfiguration>] {
+        typealias Key = SettingKey<AgentConfiguration>
+        func path(_ name: String, _ keyPath: WritableKeyPath<AgentConfiguration, String>) -> Key {
+            .value(name, keyPath, parse: Parse.absolutePath) { $0 }
+        }
+        /// An absolute path, or empty for none.
+        func optionalPath(_ name: String, _ keyPath: WritableKeyPath<AgentConfiguration, String?>) -> Key {
+            .value(
+                name, keyPath, parse: { text throws(SettingError) in text.isEmpty ? nil : try Parse.absolutePath(text) }
+            ) {
+                $0 ?? ""
+            }
+        }
+        func paths(_ name: String, _ keyPath: WritableKeyPath<AgentConfiguration, [String]>) -> Key {
+            .value(
+                name, keyPath,
+                parse: { text throws(SettingError) in try SettingValue.list(text).map(Parse.absolutePath) },
+                format: list)
+        }
+        func unit(_ name: String, _ keyPath: WritableKeyPath<AgentConfiguration, String>) -> Key {
+            .value(name, keyPath, parse: Parse.unit) { $0 }
+        }
+        func percent(_ name: String, _ keyPath: WritableKeyPath<AgentConfiguration, Double>) -> Key {
+            .value(name, keyPath, parse: Parse.percent, format: SettingValue.format)
+        }
+        func list(_ items: [String]) -> String { items.joined(separator: ", ") }
+        return [
+            .value(
+                "interval", \.intervalSeconds,
+                parse: { text throws(SettingError) in
+                    // A bare number of seconds is what configurations written before durations hold: still read.
+                    if let seconds = Int(text), (5...86_400).contains(seconds) { return seconds }
+                    return Int(try SettingValue.duration(text, in: .seconds(5)...(.seconds(86_400))).components.seconds)
+                }, format: { DurationText.format(.seconds($0)) }),
+            path("state_dir", \.stateDirectory),
+            path("host_root", \.hostRoot),
+            .value(
+                "command_path", \.commandPath,
+                parse: { text throws(SettingError) in
+                    guard !text.isEmpty, text.split(separator: ":").allSatisfy({ $0.hasPrefix("/") }) else {
+                        throw SettingError("command_path must be absolute directories separated by ':'")
+                    }
+                    return text
+                }, format: { $0 }),
+            path("mastodon.live_dir", \.mastodonLiveDirectory),
+            Key(
+                "mastodon.env_file",
+                read: { settings, text throws(SettingError) in
+                    settings.mastodonEnvFileOverride = try Parse.absolutePath(text)
+                }, write: \.mastodonEnvFile),
+            .value("mastodon.user", \.mastodonUser, parse: Parse.word) { $0 },
+            .value(
+                "checks.enabled", \.enabledChecks,
+                parse: { text throws(SettingError) in text == "all" ? nil : try SettingValue.list(text).map(Parse.word)
+                },
+                format: { $0.map(list) ?? "all" }),
+            .value(
+                "checks.disabled", \.disabledChecks,
+                parse: { text throws(SettingError) in try SettingValue.list(text).map(Parse.word) }, format: list),
+            .duration("checks.timeout", \.checkTimeout, in: .seconds(1)...(.seconds(300))),
+            .bool("logs.journal", \.logsFromJournal),
+            paths("logs.files", \.logFiles),
+            .value(
+                "logs.max_bytes_per_cycle", \.logsMaxBytesPerCycle,
+                parse: { text throws(SettingError) in try Parse.size(text, in: 64 << 10...(1 << 30)) },
+                format: { String($0) }),
+            optionalPath("logs.journal_directory", \.journalDirectory),
+            paths("logs.signature_files", \.signatureFiles),
+            unit("units.web", \.webUnit),
+            unit("units.sidekiq", \.sidekiqUnit),
+            unit("units.streaming", \.streamingUnits),
+            .value(
+                "units.supporting", \.supportingUnits,
+                parse: { text throws(SettingError) in try SettingValue.list(text).map(Parse.unit) }, format: list),
+            path("nginx.error_log", \.nginxErrorLog),
+            path("nginx.access_log", \.nginxAccessLog),
+            Key(
+                "disk.paths",
+                read: { settings, text throws(SettingError) in
+                    settings.diskPathsOverride = try SettingValue.list(text).map { item throws(SettingError) in
+                        let parts = item.split(separator: "=", maxSplits: 1)
+                        guard parts.count == 2 else { throw SettingError("disk.paths entries are NAME=/path") }
+                        let name = String(parts[0])
+                        guard Rule.isIdentifier(name) else { throw SettingError("disk path names are identifiers") }
+                        return (name, try Parse.absolutePath(String(parts[1])))
+                    }
+                }, write: { list($0.diskPaths.map { "\($0.name)=\($0.path)" }) }),
+            percent("disk.warning_percent", \.diskWarningPercent),
+            percent("disk.critical_percent", \.diskCriticalPercent),
+            .number("disk.warning_hours_to_full", \.diskWarningHoursToFull, in: 0...8760),
+            .number("disk.critical_hours_to_full", \.diskCriticalHoursToFull, in: 0...8760),
+            percent("memory.warning_available_percent", \.memoryWarningAvailablePercent),
+            percent("memory.critical_available_percent", \.memoryCriticalAvailablePercent),
+            percent("pressure.warning_percent", \.pressureWarningPercent),
+            .value(
+                "kernel_log", \.kernelLog,
+                parse: { text throws(SettingError) in text == "journal" ? text : try Parse.absolutePath(text) },
+                format: { $0 }),
+            .duration("services.timeout", \.serviceTimeout, in: .milliseconds(100)...(.seconds(60))),
+            .duration("sidekiq.latency_warning", \.sidekiqLatencyWarning, in: .seconds(1)...(.seconds(86_400))),
+            .duration("sidekiq.latency_critical", \.sidekiqLatencyCritical, in: .seconds(1)...(.seconds(86_400))),
+            .integer("sidekiq.retry_growth_warning", \.sidekiqRetryGrowthWarning, in: 1...10_000_000),
+            .integer("sidekiq.dead_growth_warning", \.sidekiqDeadGrowthWarning, in: 1...10_000_000),
+            .duration("sidekiq.busy_job_warning", \.sidekiqBusyJobWarning, in: .seconds(60)...(.seconds(7 * 86_400))),
+            percent("postgresql.connections_warning_percent", \.postgresConnectionsWarningPercent),
+            percent("postgresql.connections_critical_percent", \.postgresConnectionsCriticalPercent),
+            .duration(
+                "postgresql.transaction_age_warning", \.postgresTransactionAgeWarning,
+                in: .seconds(1)...(.seconds(86_400))),
+            .value("http.public_url", \.httpPublicURL, parse: Parse.urlSetting, format: \.rendered),
+            .value(
+                "http.public_address", \.httpPublicAddress,
+                parse: { text throws(SettingError) in text.isEmpty ? nil : try Parse.host(text) }, format: { $0 ?? "" }),
+            .value("http.web_url", \.httpWebURL, parse: Parse.urlSetting, format: \.rendered),
+            .value(
+                "http.streaming_urls", \.httpStreamingURLs,
+                parse: { text throws(SettingError) in
+                    switch text {
+                    case "auto": return .auto
+                    case "off": return .off
+                    default:
+                        let urls = try SettingValue.list(text).map { item throws(SettingError) in try Parse.url(item) }
+                        guard !urls.isEmpty else { throw SettingError("expected auto, off or URLs") }
+                        return .urls(urls)
+                    }
+                }, format: \.rendered),
+            optionalPath("http.ca_file", \.httpCAFile),
+            .duration("http.latency_warning", \.httpLatencyWarning, in: .milliseconds(10)...(.seconds(120))),
+            .integer("http.certificate_warning_days", \.certificateWarningDays, in: 0...365),
+            .integer("http.certificate_critical_days", \.certificateCriticalDays, in: 0...365),
+            optionalPath("api_probe.token_file", \.apiProbeTokenFile),
+            .bool("api_probe.post", \.apiProbePost),
+            .duration("api_probe.post_interval", \.apiProbePostInterval, in: .seconds(300)...(.seconds(86_400))),
+            .integer("api_probe.rate_limit_reserve", \.apiProbeRateLimitReserve, in: 1...1000),
+            path("remediation.allowlist", \.remediationAllowlist),
+            path("remediation.trust", \.remediationTrust),
+            .duration("remediation.poll", \.remediationPoll, in: .zero ... .seconds(60)),
+        ]
+    }
 
     mutating func set(_ key: String, _ value: String) throws(ConfigurationError) {
         if key.hasPrefix("tag.") {
@@ -203,206 +329,59 @@ extension AgentConfiguration {
             tags[name] = value
             return
         }
-        switch key {
-        case "interval":
-            // A bare number of seconds is what configurations written before durations hold: still read.
-            if let seconds = Int(value), (5...86_400).contains(seconds) {
-                intervalSeconds = seconds
-            } else {
-                intervalSeconds = Int(
-                    try Parse.duration(value, in: .seconds(5)...(.seconds(86_400))).components.seconds)
-            }
-        case "state_dir": stateDirectory = try Parse.absolutePath(value)
-        case "host_root": hostRoot = try Parse.absolutePath(value)
-        case "command_path":
-            guard !value.isEmpty, value.split(separator: ":").allSatisfy({ $0.hasPrefix("/") }) else {
-                throw ConfigurationError("command_path must be absolute directories separated by ':'")
-            }
-            commandPath = value
-        case "mastodon.live_dir": mastodonLiveDirectory = try Parse.absolutePath(value)
-        case "mastodon.env_file": mastodonEnvFileOverride = try Parse.absolutePath(value)
-        case "mastodon.user": mastodonUser = try Parse.word(value)
-        case "checks.enabled": enabledChecks = value == "all" ? nil : try Parse.list(value).map(Parse.word)
-        case "checks.disabled": disabledChecks = try Parse.list(value).map(Parse.word)
-        case "checks.timeout": checkTimeout = try Parse.duration(value, in: .seconds(1)...(.seconds(300)))
-        case "logs.journal": logsFromJournal = try Parse.bool(value)
-        case "logs.files": logFiles = try Parse.list(value).map(Parse.absolutePath)
-        case "logs.max_bytes_per_cycle": logsMaxBytesPerCycle = try Parse.size(value, in: 64 << 10...(1 << 30))
-        case "logs.journal_directory": journalDirectory = value.isEmpty ? nil : try Parse.absolutePath(value)
-        case "logs.signature_files": signatureFiles = try Parse.list(value).map(Parse.absolutePath)
-        case "units.web": webUnit = try Parse.unit(value)
-        case "units.sidekiq": sidekiqUnit = try Parse.unit(value)
-        case "units.streaming": streamingUnits = try Parse.unit(value)
-        case "units.supporting": supportingUnits = try Parse.list(value).map(Parse.unit)
-        case "nginx.error_log": nginxErrorLog = try Parse.absolutePath(value)
-        case "nginx.access_log": nginxAccessLog = try Parse.absolutePath(value)
-        case "disk.paths":
-            diskPathsOverride = try Parse.list(value).map { item throws(ConfigurationError) in
-                let parts = item.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { throw ConfigurationError("disk.paths entries are NAME=/path") }
-                let name = String(parts[0])
-                guard Rule.isIdentifier(name) else {
-                    throw ConfigurationError("disk path names are identifiers")
-                }
-                return (name, try Parse.absolutePath(String(parts[1])))
-            }
-        case "disk.warning_percent": diskWarningPercent = try Parse.percent(value)
-        case "disk.critical_percent": diskCriticalPercent = try Parse.percent(value)
-        case "disk.warning_hours_to_full": diskWarningHoursToFull = try Parse.number(value, in: 0...8760)
-        case "disk.critical_hours_to_full": diskCriticalHoursToFull = try Parse.number(value, in: 0...8760)
-        case "memory.warning_available_percent": memoryWarningAvailablePercent = try Parse.percent(value)
-        case "memory.critical_available_percent": memoryCriticalAvailablePercent = try Parse.percent(value)
-        case "pressure.warning_percent": pressureWarningPercent = try Parse.percent(value)
-        case "kernel_log": kernelLog = value == "journal" ? value : try Parse.absolutePath(value)
-        case "services.timeout": serviceTimeout = try Parse.duration(value, in: .milliseconds(100)...(.seconds(60)))
-        case "sidekiq.latency_warning":
-            sidekiqLatencyWarning = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
-        case "sidekiq.latency_critical":
-            sidekiqLatencyCritical = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
-        case "sidekiq.retry_growth_warning": sidekiqRetryGrowthWarning = try Parse.integer(value, in: 1...10_000_000)
-        case "sidekiq.dead_growth_warning": sidekiqDeadGrowthWarning = try Parse.integer(value, in: 1...10_000_000)
-        case "sidekiq.busy_job_warning":
-            sidekiqBusyJobWarning = try Parse.duration(value, in: .seconds(60)...(.seconds(7 * 86_400)))
-        case "postgresql.connections_warning_percent": postgresConnectionsWarningPercent = try Parse.percent(value)
-        case "postgresql.connections_critical_percent": postgresConnectionsCriticalPercent = try Parse.percent(value)
-        case "postgresql.transaction_age_warning":
-            postgresTransactionAgeWarning = try Parse.duration(value, in: .seconds(1)...(.seconds(86_400)))
-        case "http.public_url": httpPublicURL = try Parse.urlSetting(value)
-        case "http.public_address": httpPublicAddress = value.isEmpty ? nil : try Parse.host(value)
-        case "http.web_url": httpWebURL = try Parse.urlSetting(value)
-        case "http.streaming_urls":
-            switch value {
-            case "auto": httpStreamingURLs = .auto
-            case "off": httpStreamingURLs = .off
-            default:
-                let urls = try Parse.list(value).map { item throws(ConfigurationError) in try Parse.url(item) }
-                guard !urls.isEmpty else { throw ConfigurationError("expected auto, off or URLs") }
-                httpStreamingURLs = .urls(urls)
-            }
-        case "http.ca_file": httpCAFile = value.isEmpty ? nil : try Parse.absolutePath(value)
-        case "http.latency_warning":
-            httpLatencyWarning = try Parse.duration(value, in: .milliseconds(10)...(.seconds(120)))
-        case "http.certificate_warning_days": certificateWarningDays = try Parse.integer(value, in: 0...365)
-        case "http.certificate_critical_days": certificateCriticalDays = try Parse.integer(value, in: 0...365)
-        case "api_probe.token_file": apiProbeTokenFile = value.isEmpty ? nil : try Parse.absolutePath(value)
-        case "api_probe.post": apiProbePost = try Parse.bool(value)
-        case "api_probe.post_interval":
-            apiProbePostInterval = try Parse.duration(value, in: .seconds(300)...(.seconds(86_400)))
-        case "api_probe.rate_limit_reserve": apiProbeRateLimitReserve = try Parse.integer(value, in: 1...1000)
-        case "remediation.allowlist": remediationAllowlist = try Parse.absolutePath(value)
-        case "remediation.trust": remediationTrust = try Parse.absolutePath(value)
-        case "remediation.poll": remediationPoll = try Parse.duration(value, in: .zero ... .seconds(60))
-        default: throw ConfigurationError("unknown key \(key)")
+        guard let setting = Self.settings.first(where: { $0.name == key }) else {
+            throw ConfigurationError("unknown key \(key)")
+        }
+        do {
+            try setting.read(&self, value)
+        } catch {
+            throw ConfigurationError(error.problem)
         }
     }
 
     /// The configuration as a file `parse` reads back to the same value: every key, defaults included.
     public func render() -> String {
-        func list(_ items: [String]) -> String { items.joined(separator: ", ") }
-        func number(_ value: Double) -> String {
-            value == value.rounded() ? String(Int(value)) : String(value)
-        }
-        let values: [String: String] = [
-            "interval": DurationText.format(.seconds(intervalSeconds)), "state_dir": stateDirectory,
-            "host_root": hostRoot,
-            "command_path": commandPath, "mastodon.live_dir": mastodonLiveDirectory,
-            "mastodon.env_file": mastodonEnvFile, "mastodon.user": mastodonUser,
-            "checks.enabled": enabledChecks.map(list) ?? "all", "checks.disabled": list(disabledChecks),
-            "checks.timeout": DurationText.format(checkTimeout), "logs.journal": String(logsFromJournal),
-            "logs.files": list(logFiles), "logs.max_bytes_per_cycle": String(logsMaxBytesPerCycle),
-            "logs.journal_directory": journalDirectory ?? "", "logs.signature_files": list(signatureFiles),
-            "units.web": webUnit, "units.sidekiq": sidekiqUnit, "units.streaming": streamingUnits,
-            "units.supporting": list(supportingUnits), "nginx.error_log": nginxErrorLog,
-            "nginx.access_log": nginxAccessLog, "disk.paths": list(diskPaths.map { "\($0.name)=\($0.path)" }),
-            "disk.warning_percent": number(diskWarningPercent), "disk.critical_percent": number(diskCriticalPercent),
-            "disk.warning_hours_to_full": number(diskWarningHoursToFull),
-            "disk.critical_hours_to_full": number(diskCriticalHoursToFull),
-            "memory.warning_available_percent": number(memoryWarningAvailablePercent),
-            "memory.critical_available_percent": number(memoryCriticalAvailablePercent),
-            "pressure.warning_percent": number(pressureWarningPercent), "kernel_log": kernelLog,
-            "services.timeout": DurationText.format(serviceTimeout),
-            "sidekiq.latency_warning": DurationText.format(sidekiqLatencyWarning),
-            "sidekiq.latency_critical": DurationText.format(sidekiqLatencyCritical),
-            "sidekiq.retry_growth_warning": String(sidekiqRetryGrowthWarning),
-            "sidekiq.dead_growth_warning": String(sidekiqDeadGrowthWarning),
-            "sidekiq.busy_job_warning": DurationText.format(sidekiqBusyJobWarning),
-            "postgresql.connections_warning_percent": number(postgresConnectionsWarningPercent),
-            "postgresql.connections_critical_percent": number(postgresConnectionsCriticalPercent),
-            "postgresql.transaction_age_warning": DurationText.format(postgresTransactionAgeWarning),
-            "http.public_url": httpPublicURL.rendered, "http.public_address": httpPublicAddress ?? "",
-            "http.web_url": httpWebURL.rendered, "http.streaming_urls": httpStreamingURLs.rendered,
-            "http.ca_file": httpCAFile ?? "", "http.latency_warning": DurationText.format(httpLatencyWarning),
-            "http.certificate_warning_days": String(certificateWarningDays),
-            "http.certificate_critical_days": String(certificateCriticalDays),
-            "api_probe.token_file": apiProbeTokenFile ?? "", "api_probe.post": String(apiProbePost),
-            "api_probe.post_interval": DurationText.format(apiProbePostInterval),
-            "api_probe.rate_limit_reserve": String(apiProbeRateLimitReserve),
-            "remediation.allowlist": remediationAllowlist, "remediation.trust": remediationTrust,
-            "remediation.poll": DurationText.format(remediationPoll),
-        ]
-        var lines = Self.keys.map { "\($0) = \(values[$0]!)" }
+        var lines = SettingKey.render(Self.settings, self)
         lines += tags.sorted { $0.key < $1.key }.map { "tag.\($0.key) = \($0.value)" }
         return lines.joined(separator: "\n") + "\n"
     }
 }
 
-/// Typed, bounded values for configuration keys.
+/// The agent's own value grammars (the shared ones are `SettingValue`'s).
 enum Parse {
-    static func integer(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        guard let n = Int(value), range.contains(n) else {
-            throw ConfigurationError("expected an integer in \(range.lowerBound)...\(range.upperBound)")
-        }
-        return n
+    static func percent(_ value: String) throws(SettingError) -> Double {
+        try SettingValue.number(value.hasSuffix("%") ? String(value.dropLast()) : value, in: 0...100)
     }
 
-    static func number(_ value: String, in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
-        guard let n = Double(value), n.isFinite, range.contains(n) else {
-            throw ConfigurationError("expected a number in \(range.lowerBound)...\(range.upperBound)")
-        }
-        return n
-    }
-
-    static func percent(_ value: String) throws(ConfigurationError) -> Double {
-        try number(value.hasSuffix("%") ? String(value.dropLast()) : value, in: 0...100)
-    }
-
-    static func bool(_ value: String) throws(ConfigurationError) -> Bool {
-        switch value {
-        case "true", "yes", "on": return true
-        case "false", "no", "off": return false
-        default: throw ConfigurationError("expected true or false")
-        }
-    }
-
-    static func absolutePath(_ value: String) throws(ConfigurationError) -> String {
+    static func absolutePath(_ value: String) throws(SettingError) -> String {
         guard value.hasPrefix("/"), value.utf8.count <= 4096, !value.utf8.contains(where: { $0 < 0x20 }) else {
-            throw ConfigurationError("expected an absolute path")
+            throw SettingError("expected an absolute path")
         }
         return value
     }
 
     /// A user, unit or check name: no spaces, no control characters, no leading '-'.
-    static func word(_ value: String) throws(ConfigurationError) -> String {
+    static func word(_ value: String) throws(SettingError) -> String {
         guard !value.isEmpty, value.utf8.count <= 256, value.first != "-",
             value.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F && $0 != 0x2C })
-        else { throw ConfigurationError("expected a name without spaces") }
+        else { throw SettingError("expected a name without spaces") }
         return value
     }
 
-    static func unit(_ value: String) throws(ConfigurationError) -> String {
+    static func unit(_ value: String) throws(SettingError) -> String {
         let name = try word(value)
-        guard name.hasSuffix(".service") else { throw ConfigurationError("unit names end in .service") }
+        guard name.hasSuffix(".service") else { throw SettingError("unit names end in .service") }
         return name
     }
 
-    static func url(_ value: String) throws(ConfigurationError) -> BaseURL {
+    static func url(_ value: String) throws(SettingError) -> BaseURL {
         guard let url = BaseURL(value) else {
-            throw ConfigurationError("expected http(s)://host[:port] without a path")
+            throw SettingError("expected http(s)://host[:port] without a path")
         }
         return url
     }
 
-    static func urlSetting(_ value: String) throws(ConfigurationError) -> URLSetting {
+    static func urlSetting(_ value: String) throws(SettingError) -> URLSetting {
         switch value {
         case "auto": return .auto
         case "off": return .off
@@ -411,27 +390,15 @@ enum Parse {
     }
 
     /// A host name or an IP address, nothing else.
-    static func host(_ value: String) throws(ConfigurationError) -> String {
+    static func host(_ value: String) throws(SettingError) -> String {
         guard !value.isEmpty, value.utf8.count <= 253, value.first != "-",
             value.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-.:".contains($0) })
-        else { throw ConfigurationError("expected a host name or an IP address") }
+        else { throw SettingError("expected a host name or an IP address") }
         return value
     }
 
-    static func list(_ value: String) -> [String] {
-        value.split(separator: ",").map { String($0.trimmingCharacters(in: " \t")) }.filter { !$0.isEmpty }
-    }
-
-    /// A duration as `DurationText` writes it (`500ms`, `10s`, `5m`, `1h`, `1d`).
-    static func duration(_ value: String, in range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration {
-        guard let duration = DurationText.parse(value, in: range) else {
-            throw ConfigurationError(DurationText.expected(range))
-        }
-        return duration
-    }
-
     /// `65536`, `512KiB`, `16MiB`, `1GiB`.
-    static func size(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+    static func size(_ value: String, in range: ClosedRange<Int>) throws(SettingError) -> Int {
         let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("", 1)]
         for (suffix, factor) in units where value.hasSuffix(suffix) {
             if let n = Int(value.dropLast(suffix.count)), n >= 0, n <= Int.max / factor, range.contains(n * factor) {
@@ -439,7 +406,6 @@ enum Parse {
             }
             break
         }
-        throw ConfigurationError(
-            "expected a size such as 16MiB, between \(range.lowerBound) and \(range.upperBound) bytes")
+        throw SettingError("expected a size such as 16MiB, between \(range.lowerBound) and \(range.upperBound) bytes")
     }
 }

@@ -64,16 +64,82 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var serverCertificateFile: String { dataDirectory + "/tls/server.pem" }
     public var serverKeyFile: String { dataDirectory + "/tls/server-key.pem" }
 
-    public static let keys = [
-        "listen", "server_names", "server.idle_timeout", "server.request_timeout", "server.max_connections_per_address",
-        "enrollment.auto_accept", "ingest.max_clock_skew", "ingest.max_batch",
-        "retention.raw_days", "retention.rollup_days", "silence.intervals", "patterns.persistent.results",
-        "patterns.persistent.duration", "patterns.persistent.resolve_results", "patterns.flapping.high",
-        "patterns.flapping.low", "patterns.recurring.count", "patterns.recurring.window", "patterns.load.window",
-        "patterns.load.start", "patterns.load.stop", "fleet.min_instances", "fleet.min_fraction", "fleet.min_group",
-        "fleet.window", "notify.group_wait", "remediation.approvals.preview", "remediation.approvals.routine",
-        "remediation.approvals.destructive", "remediation.ttl",
-    ]
+    /// Every fixed key, in the order `render` writes them (besides: `notify.webhook.NAME[.format]` and
+    /// `patterns.persistent.check.ID`).
+    public static var keys: [String] { settings.map(\.name) }
+
+    /// Every fixed key, declared once: its name, type and bounds; the default is the property's own.
+    static var settings: [SettingKey<ControllerConfiguration>] {
+        typealias Key = SettingKey<ControllerConfiguration>
+        func approvals(_ risk: CommandAction.Risk, _ range: ClosedRange<Int>) -> Key {
+            Key(
+                "remediation.approvals.\(risk.rawValue)",
+                read: { settings, text throws(SettingError) in
+                    settings.remediation.approvals[risk] = try SettingValue.integer(text, in: range)
+                }, write: { String($0.remediation.required(risk)) })
+        }
+        return [
+            Key(
+                "listen",
+                read: { settings, text throws(SettingError) in
+                    (settings.listenHost, settings.listenPort) = try Self.listenAddress(text)
+                },
+                write: { "\($0.listenHost.contains(":") ? "[\($0.listenHost)]" : $0.listenHost):\($0.listenPort)" }),
+            .value(
+                "server_names", \.serverNames,
+                parse: { text throws(SettingError) in
+                    let names = SettingValue.list(text)
+                    guard !names.isEmpty, names.count <= 32,
+                        names.allSatisfy({ name in
+                            name.utf8.count <= 253
+                                && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".:-".contains($0)) }
+                        })
+                    else { throw SettingError("expected host names or IP addresses") }
+                    return names
+                }, format: { $0.joined(separator: ", ") }),
+            .duration("server.idle_timeout", \.idleTimeout, in: .seconds(5)...(.seconds(3600))),
+            .duration("server.request_timeout", \.requestTimeout, in: .seconds(1)...(.seconds(600))),
+            .integer("server.max_connections_per_address", \.maxConnectionsPerAddress, in: 2...100_000),
+            .bool("enrollment.auto_accept", \.autoAccept),
+            .duration("ingest.max_clock_skew", \.maxClockSkew, in: .seconds(1)...(.seconds(86_400))),
+            .integer("ingest.max_batch", \.maxBatch, in: 1...10_000),
+            .integer("retention.raw_days", \.rawRetentionDays, in: 1...3650),
+            .integer("retention.rollup_days", \.rollupRetentionDays, in: 1...3650),
+            .integer("silence.intervals", \.silenceIntervals, in: 1...1000),
+            .integer("patterns.persistent.results", \.patterns.persistent.results, in: 1...21),
+            .seconds("patterns.persistent.duration", \.patterns.persistent.seconds, in: .zero...(.seconds(604_800))),
+            .integer("patterns.persistent.resolve_results", \.patterns.persistent.resolveResults, in: 1...21),
+            .number("patterns.flapping.high", \.patterns.flapping.high, in: 1...100),
+            .number("patterns.flapping.low", \.patterns.flapping.low, in: 0...100),
+            .integer("patterns.recurring.count", \.patterns.recurring.count, in: 1...32),
+            .integer("patterns.recurring.window", \.patterns.recurring.window, in: 2...32),
+            .integer("patterns.load.window", \.patterns.load.window, in: 5...120),
+            .number("patterns.load.start", \.patterns.load.start, in: 0...1),
+            .number("patterns.load.stop", \.patterns.load.stop, in: -1...1),
+            .integer("fleet.min_instances", \.patterns.fleet.minInstances, in: 2...100_000),
+            .number("fleet.min_fraction", \.patterns.fleet.minFraction, in: 0.01...1),
+            .integer("fleet.min_group", \.patterns.fleet.minGroup, in: 2...100_000),
+            .seconds("fleet.window", \.patterns.fleet.windowSeconds, in: .seconds(60)...(.seconds(86_400))),
+            .duration("notify.group_wait", \.groupWait, in: .zero...(.seconds(3600))),
+            approvals(.preview, 0...5),
+            approvals(.routine, 1...5),
+            approvals(.destructive, 1...5),
+            .seconds("remediation.ttl", \.remediation.ttl, in: .seconds(60)...(.seconds(3600))),
+        ]
+    }
+
+    /// `HOST:PORT`, the host a name or an address (IPv6 in brackets).
+    static func listenAddress(_ text: String) throws(SettingError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65535).contains(port), colon > text.startIndex
+        else { throw SettingError("expected HOST:PORT") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".:-".contains($0)) }) else {
+            throw SettingError("expected HOST:PORT")
+        }
+        return (host, port)
+    }
 
     public static func load(dataDirectory: String) throws(ControllerConfigurationError) -> ControllerConfiguration {
         let file = dataDirectory + "/controller.conf"
@@ -114,28 +180,6 @@ public struct ControllerConfiguration: Sendable, Hashable {
     }
 
     mutating func set(_ key: String, _ value: String) throws(ControllerConfigurationError) {
-        func integer(_ range: ClosedRange<Int>) throws(ControllerConfigurationError) -> Int {
-            guard let n = Int(value), range.contains(n) else {
-                throw ControllerConfigurationError(
-                    "\(key): expected an integer in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return n
-        }
-        /// A duration (`DurationText`) between `range`'s bounds in seconds, as seconds.
-        func seconds(_ range: ClosedRange<Int>) throws(ControllerConfigurationError) -> Double {
-            let bounds = Duration.seconds(range.lowerBound)...Duration.seconds(range.upperBound)
-            guard let duration = DurationText.parse(value, in: bounds) else {
-                throw ControllerConfigurationError("\(key): \(DurationText.expected(bounds))")
-            }
-            return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        }
-        func number(_ range: ClosedRange<Double>) throws(ControllerConfigurationError) -> Double {
-            guard let n = Double(value), range.contains(n) else {
-                throw ControllerConfigurationError(
-                    "\(key): expected a number in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return n
-        }
         if key.hasPrefix("patterns.persistent.check.") {
             // RESULTS/DURATION/RESOLVE_RESULTS for one check, e.g. 5/300s/3.
             let check = String(key.dropFirst("patterns.persistent.check.".count))
@@ -173,71 +217,14 @@ public struct ControllerConfiguration: Sendable, Hashable {
             webhooks[name] = hook
             return
         }
-        switch key {
-        case "patterns.persistent.results": patterns.persistent.results = try integer(1...21)
-        case "patterns.persistent.duration": patterns.persistent.seconds = try seconds(0...604_800)
-        case "patterns.persistent.resolve_results": patterns.persistent.resolveResults = try integer(1...21)
-        case "patterns.flapping.high": patterns.flapping.high = try number(1...100)
-        case "patterns.flapping.low": patterns.flapping.low = try number(0...100)
-        case "patterns.recurring.count": patterns.recurring.count = try integer(1...32)
-        case "patterns.recurring.window": patterns.recurring.window = try integer(2...32)
-        case "patterns.load.window": patterns.load.window = try integer(5...120)
-        case "patterns.load.start": patterns.load.start = try number(0...1)
-        case "patterns.load.stop": patterns.load.stop = try number(-1...1)
-        case "fleet.min_instances": patterns.fleet.minInstances = try integer(2...100_000)
-        case "fleet.min_fraction": patterns.fleet.minFraction = try number(0.01...1)
-        case "fleet.min_group": patterns.fleet.minGroup = try integer(2...100_000)
-        case "fleet.window": patterns.fleet.windowSeconds = try seconds(60...86_400)
-        case "notify.group_wait": groupWait = .seconds(try seconds(0...3600))
-        case "remediation.approvals.preview": remediation.approvals[.preview] = try integer(0...5)
-        case "remediation.approvals.routine": remediation.approvals[.routine] = try integer(1...5)
-        case "remediation.approvals.destructive": remediation.approvals[.destructive] = try integer(1...5)
-        case "remediation.ttl": remediation.ttl = try seconds(60...3600)
-        case "listen":
-            guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
-                (1...65535).contains(port), colon > value.startIndex
-            else { throw ControllerConfigurationError("listen: expected HOST:PORT") }
-            var host = String(value[..<colon])
-            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".:-".contains($0)) }) else {
-                throw ControllerConfigurationError("listen: expected HOST:PORT")
-            }
-            listenHost = host
-            listenPort = port
-        case "server_names":
-            let names = value.split(separator: ",").map { String($0.trimmed(" \t")) }.filter { !$0.isEmpty }
-            guard !names.isEmpty, names.count <= 32,
-                names.allSatisfy({ name in
-                    name.utf8.count <= 253
-                        && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".:-".contains($0)) }
-                })
-            else { throw ControllerConfigurationError("server_names: expected host names or IP addresses") }
-            serverNames = names
-        case "enrollment.auto_accept":
-            switch value {
-            case "true", "yes": autoAccept = true
-            case "false", "no": autoAccept = false
-            default: throw ControllerConfigurationError("\(key): expected true or false")
-            }
-        case "ingest.max_clock_skew": maxClockSkew = .seconds(try seconds(1...86_400))
-        case "ingest.max_batch": maxBatch = try integer(1...10_000)
-        case "server.idle_timeout": idleTimeout = .seconds(try seconds(5...3600))
-        case "server.request_timeout": requestTimeout = .seconds(try seconds(1...600))
-        case "server.max_connections_per_address": maxConnectionsPerAddress = try integer(2...100_000)
-        case "retention.raw_days": rawRetentionDays = try integer(1...3650)
-        case "retention.rollup_days": rollupRetentionDays = try integer(1...3650)
-        case "silence.intervals": silenceIntervals = try integer(1...1000)
-        default: throw ControllerConfigurationError("unknown key \(key)")
+        guard let setting = Self.settings.first(where: { $0.name == key }) else {
+            throw ControllerConfigurationError("unknown key \(key)")
         }
-    }
-
-    /// Seconds kept as a `Double`, written as a duration.
-    static func duration(_ seconds: Double) -> String {
-        DurationText.format(.milliseconds(Int64((seconds * 1000).rounded())))
-    }
-
-    static func number(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(value)
+        do {
+            try setting.read(&self, value)
+        } catch {
+            throw ControllerConfigurationError("\(key): \(error.problem)")
+        }
     }
 
     /// `https://…`, or `http://` to a loopback address (a local relay); no credentials in the URL.
@@ -252,36 +239,6 @@ public struct ControllerConfiguration: Sendable, Hashable {
     }
 
     public func render() -> String {
-        let host = listenHost.contains(":") ? "[\(listenHost)]" : listenHost
-        let values: [String: String] = [
-            "listen": "\(host):\(listenPort)", "server_names": serverNames.joined(separator: ", "),
-            "enrollment.auto_accept": String(autoAccept),
-            "ingest.max_clock_skew": DurationText.format(maxClockSkew), "ingest.max_batch": String(maxBatch),
-            "server.idle_timeout": DurationText.format(idleTimeout),
-            "server.request_timeout": DurationText.format(requestTimeout),
-            "server.max_connections_per_address": String(maxConnectionsPerAddress),
-            "retention.raw_days": String(rawRetentionDays), "retention.rollup_days": String(rollupRetentionDays),
-            "silence.intervals": String(silenceIntervals),
-            "patterns.persistent.results": String(patterns.persistent.results),
-            "patterns.persistent.duration": Self.duration(patterns.persistent.seconds),
-            "patterns.persistent.resolve_results": String(patterns.persistent.resolveResults),
-            "patterns.flapping.high": Self.number(patterns.flapping.high),
-            "patterns.flapping.low": Self.number(patterns.flapping.low),
-            "patterns.recurring.count": String(patterns.recurring.count),
-            "patterns.recurring.window": String(patterns.recurring.window),
-            "patterns.load.window": String(patterns.load.window),
-            "patterns.load.start": Self.number(patterns.load.start),
-            "patterns.load.stop": Self.number(patterns.load.stop),
-            "fleet.min_instances": String(patterns.fleet.minInstances),
-            "fleet.min_fraction": Self.number(patterns.fleet.minFraction),
-            "fleet.min_group": String(patterns.fleet.minGroup),
-            "fleet.window": Self.duration(patterns.fleet.windowSeconds),
-            "notify.group_wait": DurationText.format(groupWait),
-            "remediation.approvals.preview": String(remediation.required(.preview)),
-            "remediation.approvals.routine": String(remediation.required(.routine)),
-            "remediation.approvals.destructive": String(remediation.required(.destructive)),
-            "remediation.ttl": Self.duration(remediation.ttl),
-        ]
-        return Self.keys.map { "\($0) = \(values[$0]!)" }.joined(separator: "\n") + "\n"
+        SettingKey.render(Self.settings, self).joined(separator: "\n") + "\n"
     }
 }
