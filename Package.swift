@@ -83,6 +83,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -146,7 +147,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "HerdCLITests", dependencies: ["HerdCLI", "HerdTestSupport"]),
+        .testTarget(name: "HerdCLITests", dependencies: ["HerdCLI", "HerdTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "HerdLabTests", dependencies: ["HerdLab", "HerdProtocol", "HerdTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

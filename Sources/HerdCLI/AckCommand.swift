@@ -20,6 +20,6 @@ struct AckCommand: AsyncParsableCommand {
             try await $0.call(.POST, "/v1/incidents/\(id)/ack", body: [], as: OperatorAPI.IncidentRow.self)
         }
         if connection.json { return try printJSON(incident) }
-        print("#\(incident.id) acknowledged by \(incident.acknowledgedBy ?? "?")")
+        emit("#\(incident.id) acknowledged by \(incident.acknowledgedBy ?? "?")")
     }
 }

@@ -9,13 +9,13 @@ struct AgentsCommand: AsyncParsableCommand {
         abstract: "Agents: list, pending, accept, revoke, token.",
         subcommands: [AgentsList.self, AgentsPending.self, AgentsAccept.self, AgentsRevoke.self, AgentsToken.self])
 
-    static func print(_ agents: [OperatorAPI.AgentRow], now: Double) {
+    static func show(_ agents: [OperatorAPI.AgentRow], now: Double) {
         let rows = agents.map { agent in
             [
                 agent.id, agent.instance, agent.state, agent.hostname, String(agent.signingKeyId.prefix(16)),
                 agent.lastReportAt.map { Output.age(now - $0) } ?? "never", agent.agentVersion,
             ]
         }
-        Swift.print(Output.table(["ID", "INSTANCE", "STATE", "HOST", "SIGNING KEY", "LAST REPORT", "VERSION"], rows))
+        emit(Output.table(["ID", "INSTANCE", "STATE", "HOST", "SIGNING KEY", "LAST REPORT", "VERSION"], rows))
     }
 }

@@ -17,6 +17,6 @@ struct AgentsPending: AsyncParsableCommand {
             Output.say("\(agent.id)  \(agent.instance)  host \(agent.hostname)  agent \(agent.agentVersion)")
             Output.say("  signing key \(agent.signingKeyId)")
         }
-        if agents.agents.isEmpty { print("no pending enrollment") }
+        if agents.agents.isEmpty { emit("no pending enrollment") }
     }
 }

@@ -28,10 +28,10 @@ struct AgentsToken: AsyncParsableCommand {
             (try await $0.call(.POST, "/v1/tokens", body: body, as: OperatorAPI.Token.self), $0.base)
         }
         if connection.json { return try printJSON(token) }
-        print("token for \(token.instance), valid \(ttl)\(token.autoAccept ? "" : ", needs herdctl agents accept"):")
-        print(token.token)
-        print("on the host:")
-        print(
+        emit("token for \(token.instance), valid \(ttl)\(token.autoAccept ? "" : ", needs herdctl agents accept"):")
+        emit(token.token)
+        emit("on the host:")
+        emit(
             "  herd-agent enroll --controller \(controller) --token \(token.token) --ca-fingerprint \(token.caFingerprint)"
         )
     }

@@ -39,8 +39,8 @@ struct AuditCommand: AsyncParsableCommand {
             try await $0.call(.GET, "/v1/audit?after=\(after)&limit=\(limit)", as: OperatorAPI.Audit.self)
         }
         if connection.json { return try printJSON(audit) }
-        if audit.entries.isEmpty { return print("no audit entry") }
-        print(
+        if audit.entries.isEmpty { return emit("no audit entry") }
+        emit(
             Output.table(
                 ["ID", "AT", "ACTOR", "ACTION", "SUBJECT", "DETAIL"],
                 audit.entries.map {
@@ -69,10 +69,10 @@ struct AuditCommand: AsyncParsableCommand {
         if connection.json {
             try printJSON(verification)
         } else if verification.ok {
-            print("audit chain intact (verified here): \(verification.entries) rows; head \(verification.headHash)")
+            emit("audit chain intact (verified here): \(verification.entries) rows; head \(verification.headHash)")
         } else {
             for problem in verification.problems {
-                print("row \(problem.id): \(problem.problem.escapingControlCharacters)")
+                emit("row \(problem.id): \(problem.problem.escapingControlCharacters)")
             }
         }
         if !verification.ok {

@@ -87,6 +87,7 @@ struct ConnectionOptions: ParsableArguments {
                 description: "\(path): controller must be an https:// URL, not \(controller.escapingControlCharacters)",
                 status: HerdctlExit.usage)
         }
+        if HerdctlHarness.current != nil { return OperatorClient(answeredInProcess: controller) }
         do {
             return try OperatorClient(
                 controller: controller, caPEM: try SecureFile.readText(ca),
@@ -102,8 +103,14 @@ struct ConnectionOptions: ParsableArguments {
 
 /// The operator's HTTPS client: the fleet CA alone trusted, the operator's certificate presented.
 final class OperatorClient: Sendable {
-    private let client: HTTPClient
+    /// nil when a `HerdctlHarness` answers instead.
+    private let client: HTTPClient?
     let base: String
+
+    init(answeredInProcess controller: String) {
+        client = nil
+        base = controller
+    }
 
     init(controller: String, caPEM: String, certificatePEM: String, keyPEM: String) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -119,7 +126,7 @@ final class OperatorClient: Sendable {
         base = controller.hasSuffix("/") ? String(controller.dropLast()) : controller
     }
 
-    func shutdown() async { try? await client.shutdown() }
+    func shutdown() async { try? await client?.shutdown() }
 
     /// How long one exchange may take, head and body (`HERDCTL_TIMEOUT` seconds, 1 to 600; default 30).
     static var timeout: Duration {
@@ -154,32 +161,37 @@ final class OperatorClient: Sendable {
         let status: Int
         let bytes: [UInt8]
         let timeout = Self.timeout
-        do {
-            // One deadline for head and body: a controller that trickles its answer must not hang herdctl.
-            let client = self.client
-            let request = request
-            guard
-                let (code, body) = try await withDeadline(
-                    timeout,
-                    {
-                        let response = try await client.execute(request, timeout: .init(timeout))
-                        let body = Array(
-                            try await response.body.collect(upTo: OperatorAPI.Fleet.maxBytes).readableBytesView)
-                        return (Int(response.status.code), body)
-                    })
-            else {
+        if let harness = HerdctlHarness.current {
+            (status, bytes) = harness.answer(method.rawValue, path, body)
+        } else if let client {
+            do {
+                // One deadline for head and body: a controller that trickles its answer must not hang herdctl.
+                let request = request
+                guard
+                    let (code, body) = try await withDeadline(
+                        timeout,
+                        {
+                            let response = try await client.execute(request, timeout: .init(timeout))
+                            let body = Array(
+                                try await response.body.collect(upTo: OperatorAPI.Fleet.maxBytes).readableBytesView)
+                            return (Int(response.status.code), body)
+                        })
+                else {
+                    throw HerdctlError(
+                        description:
+                            "no complete answer from the controller at \(base) within \(timeout.components.seconds) s",
+                        status: HerdctlExit.unreachable)
+                }
+                status = code
+                bytes = body
+            } catch let error as HerdctlError {
+                throw error
+            } catch {
                 throw HerdctlError(
-                    description:
-                        "no complete answer from the controller at \(base) within \(timeout.components.seconds) s",
-                    status: HerdctlExit.unreachable)
+                    description: "cannot reach the controller at \(base): \(error)", status: HerdctlExit.unreachable)
             }
-            status = code
-            bytes = body
-        } catch let error as HerdctlError {
-            throw error
-        } catch {
-            throw HerdctlError(
-                description: "cannot reach the controller at \(base): \(error)", status: HerdctlExit.unreachable)
+        } else {
+            throw HerdctlError(description: "no client for \(base)", status: HerdctlExit.unreachable)
         }
         if status == 200, let value = decode(bytes) { return value }
         if let refusal = try? WireCoding.decode(ErrorResponse.self, from: bytes) {
@@ -209,9 +221,9 @@ func withClient<T>(_ options: ConnectionOptions, _ body: (OperatorClient) async 
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = OperatorAPI.encoder
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    emit(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 func printJSON<T: WireMessage>(_ value: T) {
-    print(String(decoding: WireCoding.encode(value, pretty: true), as: UTF8.self), terminator: "")
+    emit(String(decoding: WireCoding.encode(value, pretty: true), as: UTF8.self), terminator: "")
 }

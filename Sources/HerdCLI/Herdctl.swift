@@ -47,22 +47,22 @@ public struct Herdctl: AsyncParsableCommand {
             }
             return 0
         } catch let error as HerdctlError {
-            FileHandle.standardError.write(Data("herdctl: \(error.description)\n".utf8))
+            printError("herdctl: \(error.description)")
             return error.status
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                printError(fullMessage(for: error))
                 return HerdctlExit.usage
             }
             if code == .success {
-                print(fullMessage(for: error))
+                emit(fullMessage(for: error))
                 return 0
             }
             if code.rawValue != 1 || error is ExitCode {
                 return code.rawValue
             }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            printError(fullMessage(for: error))
             return code.rawValue
         }
     }

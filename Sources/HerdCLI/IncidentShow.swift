@@ -21,7 +21,7 @@ struct IncidentShow: AsyncParsableCommand {
         if connection.json { return try printJSON(detail) }
         let incident = detail.incident
         let now = detail.serverTime
-        print(
+        emit(
             "#\(incident.id) \(Output.paint(incident.severity, state: incident.severity)) \(incident.state): \(IncidentsCommand.subject(incident))"
         )
         Output.say("  \(incident.summary)")
@@ -36,7 +36,8 @@ struct IncidentShow: AsyncParsableCommand {
                 "  checks: \(incident.checks.joined(separator: ", ")) (symptoms of the same cause open no incident)")
         }
         if let diagnosis = incident.diagnosis {
-            Output.say("\nProbable cause: \(diagnosis.cause)")
+            emit()
+            Output.say("Probable cause: \(diagnosis.cause)")
             for line in diagnosis.evidence { Output.say("  evidence: \(line)") }
             Output.say("Next step: \(diagnosis.nextStep)")
             if let action = diagnosis.action {
@@ -47,22 +48,23 @@ struct IncidentShow: AsyncParsableCommand {
             }
         }
         if !detail.members.isEmpty {
-            print("\nMembers (\(detail.members.count)):")
-            print(
+            emit("\nMembers (\(detail.members.count)):")
+            emit(
                 Output.table(
                     ["ID", "INSTANCE", "CHECK", "STATE", "SEVERITY"],
                     detail.members.map {
                         ["#\($0.id)", $0.instance ?? "?", $0.checkId ?? "?", $0.state, $0.severity]
                     }))
         }
-        print("\nTimeline:")
+        emit("\nTimeline:")
         for event in detail.timeline {
             Output.say(
                 "  \(Output.timestamp(event.at))  \(event.kind)\(event.actor.map { " by \($0)" } ?? ""): \(event.detail)"
             )
         }
         if !detail.notifications.isEmpty {
-            Output.say("\nNotifications:")
+            emit()
+            Output.say("Notifications:")
             for n in detail.notifications {
                 Output.say(
                     "  \(n.transition) → \(n.sink): \(n.state)\(n.attempts > 1 ? " after \(n.attempts) attempts" : "")\(n.lastError.map { " (\($0))" } ?? "")"

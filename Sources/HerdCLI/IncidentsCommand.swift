@@ -16,7 +16,7 @@ struct IncidentsCommand: AsyncParsableCommand {
         }
         if connection.json { return try printJSON(answer) }
         if answer.incidents.isEmpty {
-            print(open ? "no open incident" : "no incident")
+            emit(open ? "no open incident" : "no incident")
             return
         }
         let rows = answer.incidents.map { incident in
@@ -27,7 +27,7 @@ struct IncidentsCommand: AsyncParsableCommand {
                 incident.diagnosis?.cause ?? "",
             ]
         }
-        print(
+        emit(
             Output.table(["ID", "SEVERITY", "STATE", "WHAT", "PATTERN", "OPENED", "PROBABLE CAUSE"], rows) {
                 row, column, text in
                 column == 1 && answer.incidents[row].state == "open"

@@ -31,7 +31,7 @@ struct OperatorsAdd: AsyncParsableCommand {
         } catch {
             throw HerdctlError(description: "\(error)", status: HerdctlExit.usage)
         }
-        print("added operator \(added.name) (signing key \(added.signingKeyId.prefix(16))); give them \(file):")
-        print("  herdctl operators install --certificate \(file)")
+        emit("added operator \(added.name) (signing key \(added.signingKeyId.prefix(16))); give them \(file):")
+        emit("  herdctl operators install --certificate \(file)")
     }
 }

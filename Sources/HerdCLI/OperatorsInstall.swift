@@ -25,7 +25,7 @@ struct OperatorsInstall: AsyncParsableCommand {
                     status: HerdctlExit.usage)
             }
             try SecureFile.write(pem, to: directory + "/certificate.pem", mode: 0o644)
-            print("installed; try: herdctl status")
+            emit("installed; try: herdctl status")
         } catch let error as SecureFileError {
             throw HerdctlError(description: error.description, status: HerdctlExit.usage)
         }

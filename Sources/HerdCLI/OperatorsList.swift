@@ -13,7 +13,7 @@ struct OperatorsList: AsyncParsableCommand {
             try await $0.call(.GET, "/v1/operators", as: OperatorAPI.Operators.self)
         }
         if connection.json { return try printJSON(operators) }
-        print(
+        emit(
             Output.table(
                 ["NAME", "SIGNING KEY", "CERTIFICATE", "STATE"],
                 operators.operators.map {

@@ -36,9 +36,9 @@ struct OperatorsRequest: AsyncParsableCommand {
                 csrPem: try csr.serializeAsPEM().pemString)
             let file = directory + "/request.json"
             try SecureFile.write(Array(try OperatorAPI.encoder.encode(request)), to: file, mode: 0o644)
-            print("keys made in \(directory) (private keys 0600, never sent)")
-            print("send \(file) to an operator, who runs: herdctl operators add --request request.json")
-            print("signing key \(KeyID(publicKey: identity.signingPublicKey).rawValue)")
+            emit("keys made in \(directory) (private keys 0600, never sent)")
+            emit("send \(file) to an operator, who runs: herdctl operators add --request request.json")
+            emit("signing key \(KeyID(publicKey: identity.signingPublicKey).rawValue)")
         } catch let error as SecureFileError {
             throw HerdctlError(description: error.description, status: HerdctlExit.usage)
         }

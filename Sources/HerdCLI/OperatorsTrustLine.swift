@@ -16,7 +16,7 @@ struct OperatorsTrustLine: AsyncParsableCommand {
 
     func run() async throws {
         let (name, signer) = try connection.signer()
-        print("# key id \(signer.keyID.rawValue)")
-        print("operator.\(name) = \(Base64.encode(signer.publicKey.rawRepresentation))")
+        emit("# key id \(signer.keyID.rawValue)")
+        emit("operator.\(name) = \(Base64.encode(signer.publicKey.rawRepresentation))")
     }
 }

@@ -24,7 +24,7 @@ enum Output {
     /// Prints a line of text that holds values from the controller, its control characters escaped:
     /// no value can drive the terminal or start a line of its own.
     static func say(_ text: String) {
-        print(text.escapingControlCharacters)
+        emit(text.escapingControlCharacters)
     }
 
     /// Rows padded to their columns' widths (measured before colour is added). Cells come from the

@@ -16,7 +16,7 @@ struct PatternsCommand: AsyncParsableCommand {
         }
         if connection.json { return try printJSON(answer) }
         if answer.patterns.isEmpty {
-            print("no active pattern")
+            emit("no active pattern")
             return
         }
         let rows = answer.patterns.map { row in
@@ -26,7 +26,7 @@ struct PatternsCommand: AsyncParsableCommand {
                 row.summary,
             ]
         }
-        print(
+        emit(
             Output.table(["INSTANCE", "CHECK", "STATUS", "PATTERN", "LAST RESULTS", "IN TROUBLE", "SUMMARY"], rows) {
                 row, column, text in column == 2 ? Output.paint(text, state: answer.patterns[row].status) : text
             })

@@ -47,9 +47,9 @@ struct RemediateApprove: AsyncParsableCommand {
                 "  command: \(command.id)", "  runs: \(command.action.hostCommand)", "  reason: \(command.reason)",
                 "  expires: \(Output.timestamp(command.expiresAt.timeIntervalSince1970))",
             ].map(\.escapingControlCharacters)
-            if !connection.json || !yes { for line in shown { print(line) } }
+            if !connection.json || !yes { for line in shown { emit(line) } }
             if !yes {
-                print("Sign this command? [y/N] ", terminator: "")
+                emit("Sign this command? [y/N] ", terminator: "")
                 let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces).lowercased()
                 guard answer == "y" || answer == "yes" else {
                     throw HerdctlError(description: "not signed", status: HerdctlExit.failed)
@@ -62,6 +62,6 @@ struct RemediateApprove: AsyncParsableCommand {
                 as: OperatorAPI.Remediation.self)
         }
         if connection.json { return try printJSON(approved) }
-        print("\(approved.state): \(approved.approvals.count) of \(approved.requiredApprovals) approval(s)")
+        emit("\(approved.state): \(approved.approvals.count) of \(approved.requiredApprovals) approval(s)")
     }
 }

@@ -64,7 +64,7 @@ struct RemediateCommand: AsyncParsableCommand {
             guard let agent = agents.agents.first(where: { $0.instance == instance && $0.state == "accepted" }) else {
                 throw HerdctlError(description: "no accepted agent for \(instance)", status: HerdctlExit.failed)
             }
-            let now = Date()
+            let now = HerdctlHarness.date
             func sealed(_ action: CommandAction, _ reason: String) throws -> SignedEnvelope {
                 let command = Command(
                     id: UUID().uuidString.lowercased(), agentID: agent.id, instance: instance, action: action,
@@ -87,12 +87,12 @@ struct RemediateCommand: AsyncParsableCommand {
             return detail
         }
         if connection.json { return try printJSON(detail) }
-        if quiet { return print(detail.remediation.id) }
+        if quiet { return emit(detail.remediation.id) }
         show(detail)
         let r = detail.remediation
         if r.state == "proposed" {
-            Output.say(
-                "\nNeeds \(r.requiredApprovals) approval(s) by other operators: herdctl remediate approve \(r.id)")
+            emit()
+            Output.say("Needs \(r.requiredApprovals) approval(s) by other operators: herdctl remediate approve \(r.id)")
         }
     }
 
@@ -114,7 +114,8 @@ struct RemediateCommand: AsyncParsableCommand {
             for line in tail.split(separator: "\n") { Output.say("    \(line)") }
         }
         if let preview = detail.preview {
-            Output.say("\nDry run (\(preview.id)): \(preview.state)\(preview.detail.map { " — \($0)" } ?? "")")
+            emit()
+            Output.say("Dry run (\(preview.id)): \(preview.state)\(preview.detail.map { " — \($0)" } ?? "")")
             for line in (preview.outputTail ?? "").split(separator: "\n") { Output.say("    \(line)") }
         }
     }

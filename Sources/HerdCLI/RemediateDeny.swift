@@ -21,6 +21,6 @@ struct RemediateDeny: AsyncParsableCommand {
                 as: OperatorAPI.Remediation.self)
         }
         if connection.json { return try printJSON(denied) }
-        print("\(denied.id): \(denied.state)")
+        emit("\(denied.id): \(denied.state)")
     }
 }

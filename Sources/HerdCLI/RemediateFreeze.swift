@@ -20,6 +20,6 @@ struct RemediateFreeze: AsyncParsableCommand {
                 as: OperatorAPI.FreezeState.self)
         }
         if connection.json { return try printJSON(state) }
-        print(state.frozen ? "remediation frozen: nothing will be dispatched" : "remediation thawed")
+        emit(state.frozen ? "remediation frozen: nothing will be dispatched" : "remediation thawed")
     }
 }

@@ -16,8 +16,8 @@ struct RemediateList: AsyncParsableCommand {
         if answer.freeze.frozen {
             Output.say("FROZEN by \(answer.freeze.by ?? "?"): \(answer.freeze.reason ?? "") — nothing is dispatched\n")
         }
-        if answer.remediations.isEmpty { return print("no remediation") }
-        print(
+        if answer.remediations.isEmpty { return emit("no remediation") }
+        emit(
             Output.table(
                 ["ID", "INSTANCE", "ACTION", "STATE", "APPROVALS", "BY", "CREATED"],
                 answer.remediations.map {

@@ -28,14 +28,14 @@ struct ShowCommand: AsyncParsableCommand {
                 String(check.summary.prefix(100)),
             ]
         }
-        print("\(detail.instance)")
-        print(
+        emit("\(detail.instance)")
+        emit(
             Output.table(["CHECK", "STATE", "SINCE", "24H (HOURLY)", "SUMMARY"], rows) { row, column, text in
                 column == 1 ? Output.paint(text, state: detail.checks[row].status) : text
             })
         if detail.reportsLost > 0 {
             let when = detail.reportsLostAt.map { ", the last loss reported \(Output.age(detail.serverTime - $0)) ago" }
-            print(
+            emit(
                 "The agent lost \(detail.reportsLost) report(s) before it could deliver them\(when ?? "")"
                     + " (its outbox's bounds, or a state dir it could not write: see its log)")
         }

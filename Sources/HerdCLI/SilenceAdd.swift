@@ -43,7 +43,7 @@ struct SilenceAdd: AsyncParsableCommand {
             if let instance { ("instance", instance) } else if let check { ("check", check) } else if let category {
                 ("category", category)
             } else { ("group", group ?? "") }
-        let now = Date().timeIntervalSince1970
+        let now = HerdctlHarness.date.timeIntervalSince1970
         let starts = now + (try startsIn.map { try SilenceCommand.duration($0, "--starts-in") } ?? 0)
         let request = OperatorAPI.SilenceRequest(
             scope: scope, value: value, startsAt: startsIn == nil ? nil : starts,
@@ -54,6 +54,6 @@ struct SilenceAdd: AsyncParsableCommand {
                 as: OperatorAPI.Silence.self)
         }
         if connection.json { return try printJSON(silence) }
-        print("silence #\(silence.id): \(silence.scope) \(silence.value) until \(Output.timestamp(silence.endsAt))")
+        emit("silence #\(silence.id): \(silence.scope) \(silence.value) until \(Output.timestamp(silence.endsAt))")
     }
 }

@@ -9,7 +9,7 @@ struct SilenceCommand: AsyncParsableCommand {
         abstract: "Silences and maintenance windows: incidents are still recorded, their notifications not sent.",
         subcommands: [SilenceAdd.self, SilenceList.self, SilenceExpire.self])
 
-    static func print(_ silences: [OperatorAPI.Silence], now: Double) {
+    static func show(_ silences: [OperatorAPI.Silence], now: Double) {
         let rows = silences.map { s in
             [
                 "#\(s.id)", "\(s.scope) \(s.value)",
@@ -18,7 +18,7 @@ struct SilenceCommand: AsyncParsableCommand {
                 s.createdBy, s.reason,
             ]
         }
-        Swift.print(Output.table(["ID", "SCOPE", "STARTS", "ENDS", "BY", "REASON"], rows))
+        emit(Output.table(["ID", "SCOPE", "STARTS", "ENDS", "BY", "REASON"], rows))
     }
 
     /// A silence's length or start, at most a year.

@@ -16,6 +16,6 @@ struct SilenceExpire: AsyncParsableCommand {
             try await $0.call(.POST, "/v1/silences/\(id)/expire", body: [], as: OperatorAPI.Silence.self)
         }
         if connection.json { return try printJSON(silence) }
-        print("silence #\(silence.id) expired")
+        emit("silence #\(silence.id) expired")
     }
 }

@@ -12,7 +12,7 @@ struct SilenceList: AsyncParsableCommand {
             try await $0.call(.GET, "/v1/silences\(all ? "?all=true" : "")", as: OperatorAPI.Silences.self)
         }
         if connection.json { return try printJSON(answer) }
-        if answer.silences.isEmpty { return print("no silence") }
-        SilenceCommand.print(answer.silences, now: answer.serverTime)
+        if answer.silences.isEmpty { return emit("no silence") }
+        SilenceCommand.show(answer.silences, now: answer.serverTime)
     }
 }

@@ -30,13 +30,13 @@ struct StatusCommand: AsyncParsableCommand {
                     row.lastReportAt.map { Output.age(fleet.serverTime - $0) } ?? "never", row.agentVersion ?? "-",
                 ]
             }
-            print(
+            emit(
                 Output.table(["INSTANCE", "STATE", "FAILING", "WARNING", "LAST REPORT", "AGENT"], rows) {
                     row, column, text in
                     column == 1 ? Output.paint(text, state: fleet.instances[row].state) : text
                 })
             let counts = Dictionary(grouping: fleet.instances, by: \.state).mapValues(\.count)
-            print(
+            emit(
                 "\(fleet.instances.count) instance(s): "
                     + ["critical", "silent", "unknown", "warning", "waiting", "ok"].compactMap { state in
                         counts[state].map { "\($0) \(state)" }
