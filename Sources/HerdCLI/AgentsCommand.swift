@@ -9,11 +9,11 @@ struct AgentsCommand: AsyncParsableCommand {
         abstract: "Agents: list, pending, accept, revoke, token.",
         subcommands: [AgentsList.self, AgentsPending.self, AgentsAccept.self, AgentsRevoke.self, AgentsToken.self])
 
-    static func show(_ agents: [OperatorAPI.AgentRow], now: Double) {
+    static func show(_ agents: [OperatorAPI.AgentRow], now: Date) {
         let rows = agents.map { agent in
             [
                 agent.id, agent.instance, agent.state, agent.hostname, String(agent.signingKeyId.prefix(16)),
-                agent.lastReportAt.map { Output.age(now - $0) } ?? "never", agent.agentVersion,
+                agent.lastReportAt.map { Output.age($0, now: now) } ?? "never", agent.agentVersion,
             ]
         }
         emit(Output.table(["ID", "INSTANCE", "STATE", "HOST", "SIGNING KEY", "LAST REPORT", "VERSION"], rows))

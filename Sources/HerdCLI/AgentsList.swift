@@ -11,6 +11,6 @@ struct AgentsList: AsyncParsableCommand {
             try await $0.call(.GET, "/v1/agents", as: OperatorAPI.Agents.self)
         }
         if connection.json { return try printJSON(agents) }
-        AgentsCommand.show(agents.agents, now: HerdctlHarness.date.timeIntervalSince1970)
+        AgentsCommand.show(agents.agents, now: HerdctlHarness.date)
     }
 }

@@ -45,7 +45,7 @@ struct AuditCommand: AsyncParsableCommand {
                 ["ID", "AT", "ACTOR", "ACTION", "SUBJECT", "DETAIL"],
                 audit.entries.map {
                     [
-                        "\($0.id)", Output.timestamp($0.at), $0.actor, $0.action, $0.subject,
+                        "\($0.id)", Output.timestamp($0.at.instant), $0.actor, $0.action, $0.subject,
                         String($0.detail.prefix(100)),
                     ]
                 }))

@@ -25,9 +25,9 @@ struct IncidentShow: AsyncParsableCommand {
             "#\(incident.id) \(Output.paint(incident.severity, state: incident.severity)) \(incident.state): \(IncidentsCommand.subject(incident))"
         )
         Output.say("  \(incident.summary)")
-        var when = "  opened \(Output.age(now - incident.openedAt)) ago"
+        var when = "  opened \(Output.age(incident.openedAt, now: now)) ago"
         if let resolved = incident.resolvedAt {
-            when += ", resolved \(Output.age(now - resolved)) ago (\(incident.resolution ?? "self"))"
+            when += ", resolved \(Output.age(resolved, now: now)) ago (\(incident.resolution ?? "self"))"
         }
         if let by = incident.acknowledgedBy { when += ", acknowledged by \(by)" }
         Output.say(when)

@@ -23,7 +23,7 @@ struct IncidentsCommand: AsyncParsableCommand {
             [
                 "#\(incident.id)", incident.severity, incident.state + (incident.acknowledgedBy != nil ? " (ack)" : ""),
                 Self.subject(incident), incident.patterns.joined(separator: ","),
-                Output.age(answer.serverTime - incident.openedAt),
+                Output.age(incident.openedAt, now: answer.serverTime),
                 incident.diagnosis?.cause ?? "",
             ]
         }

@@ -56,14 +56,17 @@ enum Output {
     }
 
     /// `2026-11-22 03:10:54Z`.
-    static func timestamp(_ seconds: Double) -> String {
-        var time = time_t(seconds)
+    static func timestamp(_ date: Date) -> String {
+        var time = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&time, &parts)
         return String(
             format: "%04d-%02d-%02d %02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
             parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
+
+    /// How long before `now` `date` was: `42s`, `5m`, `3h`, `2d`.
+    static func age(_ date: Date, now: Date) -> String { age(now.timeIntervalSince(date)) }
 
     /// `42s`, `5m`, `3h`, `2d`.
     static func age(_ seconds: Double) -> String {

@@ -22,7 +22,7 @@ struct PatternsCommand: AsyncParsableCommand {
         let rows = answer.patterns.map { row in
             [
                 row.instance, row.checkId, row.status, row.patterns.joined(separator: ","),
-                Output.sparkline(row.recent), row.troubleSince.map { Output.age(answer.serverTime - $0) } ?? "-",
+                Output.sparkline(row.recent), row.troubleSince.map { Output.age($0, now: answer.serverTime) } ?? "-",
                 row.summary,
             ]
         }

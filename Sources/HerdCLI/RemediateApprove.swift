@@ -45,7 +45,7 @@ struct RemediateApprove: AsyncParsableCommand {
             let shown = [
                 "approving as \(name): \(command.action.summary) on \(command.instance) (agent \(command.agentID))",
                 "  command: \(command.id)", "  runs: \(command.action.hostCommand)", "  reason: \(command.reason)",
-                "  expires: \(Output.timestamp(command.expiresAt.timeIntervalSince1970))",
+                "  expires: \(Output.timestamp(command.expiresAt))",
             ].map(\.escapingControlCharacters)
             if !connection.json || !yes { for line in shown { emit(line) } }
             if !yes {

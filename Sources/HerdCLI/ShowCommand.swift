@@ -24,7 +24,8 @@ struct ShowCommand: AsyncParsableCommand {
         if connection.json { return try printJSON(detail) }
         let rows = detail.checks.map { check in
             [
-                check.checkId, check.status, Output.age(detail.serverTime - check.since), Output.sparkline(check.hours),
+                check.checkId, check.status, Output.age(check.since, now: detail.serverTime),
+                Output.sparkline(check.hours),
                 String(check.summary.prefix(100)),
             ]
         }
@@ -34,7 +35,9 @@ struct ShowCommand: AsyncParsableCommand {
                 column == 1 ? Output.paint(text, state: detail.checks[row].status) : text
             })
         if detail.reportsLost > 0 {
-            let when = detail.reportsLostAt.map { ", the last loss reported \(Output.age(detail.serverTime - $0)) ago" }
+            let when = detail.reportsLostAt.map {
+                ", the last loss reported \(Output.age($0, now: detail.serverTime)) ago"
+            }
             emit(
                 "The agent lost \(detail.reportsLost) report(s) before it could deliver them\(when ?? "")"
                     + " (its outbox's bounds, or a state dir it could not write: see its log)")

@@ -43,11 +43,11 @@ struct SilenceAdd: AsyncParsableCommand {
             if let instance { ("instance", instance) } else if let check { ("check", check) } else if let category {
                 ("category", category)
             } else { ("group", group ?? "") }
-        let now = HerdctlHarness.date.timeIntervalSince1970
-        let starts = now + (try startsIn.map { try SilenceCommand.duration($0, "--starts-in") } ?? 0)
+        let now = HerdctlHarness.date
+        let starts = now.addingTimeInterval(try startsIn.map { try SilenceCommand.duration($0, "--starts-in") } ?? 0)
         let request = OperatorAPI.SilenceRequest(
             scope: scope, value: value, startsAt: startsIn == nil ? nil : starts,
-            endsAt: starts + (try SilenceCommand.duration(length, "--for")), reason: reason)
+            endsAt: starts.addingTimeInterval(try SilenceCommand.duration(length, "--for")), reason: reason)
         let silence = try await withClient(connection) {
             try await $0.call(
                 .POST, "/v1/silences", body: Array(try OperatorAPI.encoder.encode(request)),

@@ -9,12 +9,13 @@ struct SilenceCommand: AsyncParsableCommand {
         abstract: "Silences and maintenance windows: incidents are still recorded, their notifications not sent.",
         subcommands: [SilenceAdd.self, SilenceList.self, SilenceExpire.self])
 
-    static func show(_ silences: [OperatorAPI.Silence], now: Double) {
+    static func show(_ silences: [OperatorAPI.Silence], now: Date) {
         let rows = silences.map { s in
             [
                 "#\(s.id)", "\(s.scope) \(s.value)",
-                s.startsAt > now ? "in \(Output.age(s.startsAt - now))" : "active",
-                s.expiredAt != nil ? "expired" : (s.endsAt > now ? "ends in \(Output.age(s.endsAt - now))" : "ended"),
+                s.startsAt > now ? "in \(Output.age(s.startsAt.timeIntervalSince(now)))" : "active",
+                s.expiredAt != nil
+                    ? "expired" : (s.endsAt > now ? "ends in \(Output.age(s.endsAt.timeIntervalSince(now)))" : "ended"),
                 s.createdBy, s.reason,
             ]
         }

@@ -27,7 +27,7 @@ struct StatusCommand: AsyncParsableCommand {
             let rows = fleet.instances.map { row in
                 [
                     row.instance, row.state, row.failing.joined(separator: ","), row.warning.joined(separator: ","),
-                    row.lastReportAt.map { Output.age(fleet.serverTime - $0) } ?? "never", row.agentVersion ?? "-",
+                    row.lastReportAt.map { Output.age($0, now: fleet.serverTime) } ?? "never", row.agentVersion ?? "-",
                 ]
             }
             emit(

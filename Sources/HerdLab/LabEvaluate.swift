@@ -135,7 +135,7 @@ struct LabEvaluate: AsyncParsableCommand {
             ([action] + (main?.diagnosis?.parameters ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
                 .joined(separator: " ")
         }
-        row.secondsToIncident = new.map(\.openedAt).min().map { $0 - start.timeIntervalSince1970 }
+        row.secondsToIncident = new.map(\.openedAt).min().map { $0.timeIntervalSince(start) }
         if let fleetIncident = top.first(where: { $0.kind == "fleet" }) {
             row.members = Set(try lab.incident(fleetIncident.id).members.compactMap(\.instance)).sorted()
         }

@@ -204,9 +204,17 @@ import X509
             let silences = running.url + "/v1/silences"
             for (body, status, code) in [
                 (Array("\u{0}\u{1}not json".utf8), 400, "malformed"),
-                (Array(#"{"scope":"planet","value":"x","ends_at":4e9,"reason":"r"}"#.utf8), 422, "invalid_field"),
                 (
-                    Array(#"{"scope":"instance","value":"social.example","ends_at":1,"reason":"r"}"#.utf8), 422,
+                    Array(#"{"scope":"planet","value":"x","ends_at":"2096-10-02T07:06:40Z","reason":"r"}"#.utf8), 422,
+                    "invalid_field"
+                ),
+                // An instant is an RFC 3339 string; epoch seconds are not read as one.
+                (Array(#"{"scope":"check","value":"disk","ends_at":4e9,"reason":"r"}"#.utf8), 400, "malformed"),
+                (
+                    Array(
+                        #"{"scope":"instance","value":"social.example","ends_at":"1970-01-01T00:00:01Z","reason":"r"}"#
+                            .utf8),
+                    422,
                     "invalid_field"
                 ),
                 ([UInt8](repeating: UInt8(ascii: "a"), count: Limits.maxEnvelopeBytes + 1), 413, "too_large"),
@@ -216,7 +224,7 @@ import X509
             }
             let asAgent = try await Self.call(
                 agentClient, .POST, silences,
-                body: Array(#"{"scope":"check","value":"disk","ends_at":4e9,"reason":"r"}"#.utf8))
+                body: Array(#"{"scope":"check","value":"disk","ends_at":"2096-10-02T07:06:40Z","reason":"r"}"#.utf8))
             #expect(asAgent.status == 403 && asAgent.errorCode == "forbidden")
             #expect(try await running.controller.store.silences(includeEnded: true).isEmpty)
         }

@@ -316,7 +316,7 @@ import Testing
         let previewID = try WireCoding.decode(Command.self, from: preview[0].payload).id
         let dispatched = try #require(try await store.remediation(id: previewID)?.remediation)
         #expect(dispatched.state == "dispatched")
-        let later = try #require(dispatched.dispatchedAt) + 3600 + 301
+        let later = try #require(dispatched.dispatchedAt).timeIntervalSince1970 + 3600 + 301
         _ = try await store.remediations(openOnly: true, now: later - 2)
         #expect(try await store.remediation(id: previewID)?.remediation.state == "dispatched")
         _ = try await store.remediations(openOnly: true, now: later)

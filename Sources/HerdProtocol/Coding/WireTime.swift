@@ -140,3 +140,9 @@ extension Int64 {
         return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
     }
 }
+
+extension Double {
+    /// These epoch seconds as an instant: the store keeps instants as epoch seconds, the APIs carry them
+    /// as `Date` (RFC 3339 in JSON).
+    public var instant: Date { Date(timeIntervalSince1970: self) }
+}

@@ -43,11 +43,11 @@ extension OperatorAPI {
         public var severity: String
         /// `open` or `resolved`.
         public var state: String
-        public var openedAt: Double
-        public var updatedAt: Double
+        public var openedAt: Date
+        public var updatedAt: Date
         public var acknowledgedBy: String?
-        public var acknowledgedAt: Double?
-        public var resolvedAt: Double?
+        public var acknowledgedAt: Date?
+        public var resolvedAt: Date?
         /// `self` (recovered by itself) or `remediation`.
         public var resolution: String?
         public var parentId: Int64?
@@ -71,8 +71,8 @@ extension OperatorAPI {
         public init(
             id: Int64, kind: String, instance: String?, checkId: String?, checks: [String], subject: String,
             group: String?,
-            patterns: [String], categories: [String], severity: String, state: String, openedAt: Double,
-            updatedAt: Double, acknowledgedBy: String?, acknowledgedAt: Double?, resolvedAt: Double?,
+            patterns: [String], categories: [String], severity: String, state: String, openedAt: Date,
+            updatedAt: Date, acknowledgedBy: String?, acknowledgedAt: Date?, resolvedAt: Date?,
             resolution: String?, parentId: Int64?, members: Int, openMembers: Int, summary: String,
             diagnosis: Diagnosis?
         ) {
@@ -103,25 +103,25 @@ extension OperatorAPI {
 
     /// `GET /v1/incidents[?state=open]`
     public struct Incidents: Codable, Sendable, Hashable {
-        public var serverTime: Double
+        public var serverTime: Date
         public var incidents: [IncidentRow]
         enum CodingKeys: String, CodingKey {
             case incidents
             case serverTime = "server_time"
         }
 
-        public init(serverTime: Double, incidents: [IncidentRow]) {
+        public init(serverTime: Date, incidents: [IncidentRow]) {
             self.serverTime = serverTime
             self.incidents = incidents
         }
     }
 
     public struct IncidentEvent: Codable, Sendable, Hashable {
-        public var at: Double
+        public var at: Date
         public var kind: String
         public var actor: String?
         public var detail: String
-        public init(at: Double, kind: String, actor: String?, detail: String) {
+        public init(at: Date, kind: String, actor: String?, detail: String) {
             self.at = at
             self.kind = kind
             self.actor = actor
@@ -135,7 +135,7 @@ extension OperatorAPI {
         /// `pending sent suppressed silenced cancelled failed`
         public var state: String
         public var attempts: Int
-        public var sentAt: Double?
+        public var sentAt: Date?
         public var lastError: String?
         enum CodingKeys: String, CodingKey {
             case transition, sink, state, attempts
@@ -144,7 +144,7 @@ extension OperatorAPI {
         }
 
         public init(
-            transition: String, sink: String, state: String, attempts: Int, sentAt: Double?, lastError: String?
+            transition: String, sink: String, state: String, attempts: Int, sentAt: Date?, lastError: String?
         ) {
             self.transition = transition
             self.sink = sink
@@ -157,7 +157,7 @@ extension OperatorAPI {
 
     /// `GET /v1/incidents/ID`: the incident, its timeline, its members (fleet incidents) and notifications.
     public struct IncidentDetail: Codable, Sendable, Hashable {
-        public var serverTime: Double
+        public var serverTime: Date
         public var incident: IncidentRow
         public var timeline: [IncidentEvent]
         public var members: [IncidentRow]
@@ -168,7 +168,7 @@ extension OperatorAPI {
         }
 
         public init(
-            serverTime: Double, incident: IncidentRow, timeline: [IncidentEvent], members: [IncidentRow],
+            serverTime: Date, incident: IncidentRow, timeline: [IncidentEvent], members: [IncidentRow],
             notifications: [NotificationRow]
         ) {
             self.serverTime = serverTime
@@ -186,7 +186,7 @@ extension OperatorAPI {
         public var patterns: [String]
         /// The last raw statuses, oldest first (`o w c u`).
         public var recent: String
-        public var troubleSince: Double?
+        public var troubleSince: Date?
         public var summary: String
         enum CodingKeys: String, CodingKey {
             case instance, status, patterns, recent, summary
@@ -196,7 +196,7 @@ extension OperatorAPI {
 
         public init(
             instance: String, checkId: String, status: String, patterns: [String], recent: String,
-            troubleSince: Double?, summary: String
+            troubleSince: Date?, summary: String
         ) {
             self.instance = instance
             self.checkId = checkId
@@ -210,14 +210,14 @@ extension OperatorAPI {
 
     /// `GET /v1/patterns`: every check with an active pattern right now.
     public struct Patterns: Codable, Sendable, Hashable {
-        public var serverTime: Double
+        public var serverTime: Date
         public var patterns: [PatternRow]
         enum CodingKeys: String, CodingKey {
             case patterns
             case serverTime = "server_time"
         }
 
-        public init(serverTime: Double, patterns: [PatternRow]) {
+        public init(serverTime: Date, patterns: [PatternRow]) {
             self.serverTime = serverTime
             self.patterns = patterns
         }
@@ -229,8 +229,8 @@ extension OperatorAPI {
         public var scope: String
         public var value: String
         /// nil: now.
-        public var startsAt: Double?
-        public var endsAt: Double
+        public var startsAt: Date?
+        public var endsAt: Date
         public var reason: String
         enum CodingKeys: String, CodingKey {
             case scope, value, reason
@@ -238,7 +238,7 @@ extension OperatorAPI {
             case endsAt = "ends_at"
         }
 
-        public init(scope: String, value: String, startsAt: Double?, endsAt: Double, reason: String) {
+        public init(scope: String, value: String, startsAt: Date?, endsAt: Date, reason: String) {
             self.scope = scope
             self.value = value
             self.startsAt = startsAt
@@ -251,12 +251,12 @@ extension OperatorAPI {
         public var id: Int64
         public var scope: String
         public var value: String
-        public var startsAt: Double
-        public var endsAt: Double
+        public var startsAt: Date
+        public var endsAt: Date
         public var createdBy: String
         public var reason: String
-        public var createdAt: Double
-        public var expiredAt: Double?
+        public var createdAt: Date
+        public var expiredAt: Date?
         public var expiredBy: String?
         enum CodingKeys: String, CodingKey {
             case id, scope, value, reason
@@ -269,8 +269,8 @@ extension OperatorAPI {
         }
 
         public init(
-            id: Int64, scope: String, value: String, startsAt: Double, endsAt: Double, createdBy: String,
-            reason: String, createdAt: Double, expiredAt: Double?, expiredBy: String?
+            id: Int64, scope: String, value: String, startsAt: Date, endsAt: Date, createdBy: String,
+            reason: String, createdAt: Date, expiredAt: Date?, expiredBy: String?
         ) {
             self.id = id
             self.scope = scope
@@ -287,14 +287,14 @@ extension OperatorAPI {
 
     /// `GET /v1/silences[?all=true]`
     public struct Silences: Codable, Sendable, Hashable {
-        public var serverTime: Double
+        public var serverTime: Date
         public var silences: [Silence]
         enum CodingKeys: String, CodingKey {
             case silences
             case serverTime = "server_time"
         }
 
-        public init(serverTime: Double, silences: [Silence]) {
+        public init(serverTime: Date, silences: [Silence]) {
             self.serverTime = serverTime
             self.silences = silences
         }

@@ -21,13 +21,13 @@ extension OperatorAPI {
     public struct ApprovalRow: Codable, Sendable, Hashable {
         public var `operator`: String
         public var keyId: String
-        public var at: Double
+        public var at: Date
         enum CodingKeys: String, CodingKey {
             case `operator`, at
             case keyId = "key_id"
         }
 
-        public init(operator: String, keyId: String, at: Double) {
+        public init(operator: String, keyId: String, at: Date) {
             self.operator = `operator`
             self.keyId = keyId
             self.at = at
@@ -72,10 +72,10 @@ extension OperatorAPI {
         public var state: String
         public var requiredApprovals: Int
         public var approvals: [ApprovalRow]
-        public var createdAt: Double
-        public var expiresAt: Double
-        public var dispatchedAt: Double?
-        public var finishedAt: Double?
+        public var createdAt: Date
+        public var expiresAt: Date
+        public var dispatchedAt: Date?
+        public var finishedAt: Date?
         public var detail: String?
         public var refusal: String?
         public var exitCode: Int32?
@@ -104,8 +104,8 @@ extension OperatorAPI {
         public init(
             id: String, instance: String, agentId: String, action: String, parameters: [String], hostCommand: String,
             risk: String, reason: String, requestedBy: String, state: String, requiredApprovals: Int,
-            approvals: [ApprovalRow], createdAt: Double, expiresAt: Double, dispatchedAt: Double?,
-            finishedAt: Double?, detail: String?, refusal: String?, exitCode: Int32?, outputTail: String?,
+            approvals: [ApprovalRow], createdAt: Date, expiresAt: Date, dispatchedAt: Date?,
+            finishedAt: Date?, detail: String?, refusal: String?, exitCode: Int32?, outputTail: String?,
             verification: [VerificationRow], incidentId: Int64?, previewOf: String?, payload: String
         ) {
             self.id = id
@@ -150,10 +150,10 @@ extension OperatorAPI {
     public struct FreezeState: Codable, Sendable, Hashable {
         public var frozen: Bool
         public var by: String?
-        public var at: Double?
+        public var at: Date?
         public var reason: String?
 
-        public init(frozen: Bool, by: String?, at: Double?, reason: String?) {
+        public init(frozen: Bool, by: String?, at: Date?, reason: String?) {
             self.frozen = frozen
             self.by = by
             self.at = at

@@ -1,6 +1,8 @@
 /// The operator API's bodies (herdctl ↔ controller, operator certificates only). Plain JSON with
 /// `snake_case` keys through `JSONEncoder`/`JSONDecoder` (`OperatorAPI.encoder`/`decoder`), except the
 /// fleet table, which grows with the fleet and goes through the protocol's own reader and writer.
+/// Instants are RFC 3339 strings (`WireTime`), as in the agent protocol; the one number is an audit
+/// row's `at`, whose exact IEEE 754 bits its hash covers.
 /// Unlike the agent protocol nothing here is signed, so nothing depends on exact bytes.
 /// Controller/README.md documents the endpoints.
 public enum OperatorAPI {
@@ -9,10 +11,26 @@ public enum OperatorAPI {
     public static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(WireTime.format(date))
+        }
         return encoder
     }
 
-    public static var decoder: JSONDecoder { JSONDecoder() }
+    /// Instants are RFC 3339 strings, as on the wire (`WireTime`): nothing else is read as one.
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            guard let date = WireTime.parse(try container.decode(String.self)) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "expected an RFC 3339 date-time such as 2026-11-21T18:00:00Z")
+            }
+            return date
+        }
+        return decoder
+    }
 
     /// `GET /v1/fleet`: one row per instance, worst first. The one answer that grows with the fleet
     /// (1.6 MiB for 10 000 instances), so it goes through the protocol's own JSON reader and writer:
@@ -22,19 +40,19 @@ public enum OperatorAPI {
         public static let maxInstances = 100_000
         public static let maxBytes = 64 << 20
 
-        public var serverTime: Double
+        public var serverTime: Date
         public var instances: [InstanceRow]
 
-        public init(serverTime: Double, instances: [InstanceRow]) {
+        public init(serverTime: Date, instances: [InstanceRow]) {
             self.serverTime = serverTime
             self.instances = instances
         }
 
         public init(json r: inout JSONReader) throws(WireError) {
-            var serverTime: Double?, instances: [InstanceRow]?
+            var serverTime: Date?, instances: [InstanceRow]?
             try r.readObject { r, key throws(WireError) in
                 switch key {
-                case "server_time": serverTime = try r.readDouble()
+                case "server_time": serverTime = try r.readDate()
                 case "instances": instances = try r.readArray(of: InstanceRow.self, maxCount: Self.maxInstances)
                 default: try r.skipValue()
                 }
@@ -64,12 +82,12 @@ public enum OperatorAPI {
         public var state: String
         public var failing: [String]
         public var warning: [String]
-        public var lastReportAt: Double?
+        public var lastReportAt: Date?
         public var agentId: String?
         public var agentVersion: String?
 
         public init(
-            instance: String, state: String, failing: [String], warning: [String], lastReportAt: Double?,
+            instance: String, state: String, failing: [String], warning: [String], lastReportAt: Date?,
             agentId: String?, agentVersion: String?
         ) {
             self.instance = instance
@@ -83,14 +101,14 @@ public enum OperatorAPI {
 
         public init(json r: inout JSONReader) throws(WireError) {
             var instance: String?, state: String?, failing: [String]?, warning: [String]?
-            var lastReportAt: Double?, agentId: String?, agentVersion: String?
+            var lastReportAt: Date?, agentId: String?, agentVersion: String?
             try r.readObject { r, key throws(WireError) in
                 switch key {
                 case "instance": instance = try r.readString()
                 case "state": state = try r.readString()
                 case "failing": failing = try Self.readIdentifiers(&r)
                 case "warning": warning = try Self.readIdentifiers(&r)
-                case "last_report_at": lastReportAt = try r.readNull() ? nil : r.readDouble()
+                case "last_report_at": lastReportAt = try r.readNull() ? nil : r.readDate()
                 case "agent_id": agentId = try r.readNull() ? nil : r.readString()
                 case "agent_version": agentVersion = try r.readNull() ? nil : r.readString()
                 default: try r.skipValue()
@@ -135,12 +153,12 @@ public enum OperatorAPI {
     /// `GET /v1/instances/DOMAIN`: every check's current state and its last 24 h by hour.
     public struct InstanceDetail: Codable, Sendable, Hashable {
         public var instance: String
-        public var serverTime: Double
+        public var serverTime: Date
         public var checks: [CheckRow]
         /// Reports its agent lost before delivering them — dropped by its outbox's bounds, set aside as
         /// corrupt, or never stored (a full disk) — and when the last loss was reported.
         public var reportsLost: Int
-        public var reportsLostAt: Double?
+        public var reportsLostAt: Date?
         enum CodingKeys: String, CodingKey {
             case instance
             case serverTime = "server_time"
@@ -150,7 +168,7 @@ public enum OperatorAPI {
         }
 
         public init(
-            instance: String, serverTime: Double, checks: [CheckRow], reportsLost: Int = 0, reportsLostAt: Double? = nil
+            instance: String, serverTime: Date, checks: [CheckRow], reportsLost: Int = 0, reportsLostAt: Date? = nil
         ) {
             self.instance = instance
             self.serverTime = serverTime
@@ -163,9 +181,9 @@ public enum OperatorAPI {
     public struct CheckRow: Codable, Sendable, Hashable {
         public var checkId: String
         public var status: String
-        public var since: Double
+        public var since: Date
         public var summary: String
-        public var lastAt: Double
+        public var lastAt: Date
         /// The last raw results, oldest first, one letter each: `o w c u`.
         public var recent: String
         /// The worst status of each of the last 24 hours, oldest first (`-` for no result).
@@ -181,7 +199,7 @@ public enum OperatorAPI {
         }
 
         public init(
-            checkId: String, status: String, since: Double, summary: String, lastAt: Double, recent: String,
+            checkId: String, status: String, since: Date, summary: String, lastAt: Date, recent: String,
             hours: String
         ) {
             self.checkId = checkId
@@ -212,8 +230,8 @@ public enum OperatorAPI {
         public var agentVersion: String
         public var signingKeyId: String
         public var certificateFingerprint: String?
-        public var requestedAt: Double
-        public var lastReportAt: Double?
+        public var requestedAt: Date
+        public var lastReportAt: Date?
         public var lastSequence: UInt64?
         enum CodingKeys: String, CodingKey {
             case id
@@ -230,7 +248,7 @@ public enum OperatorAPI {
 
         public init(
             id: String, instance: String, state: String, hostname: String, agentVersion: String, signingKeyId: String,
-            certificateFingerprint: String?, requestedAt: Double, lastReportAt: Double?, lastSequence: UInt64?
+            certificateFingerprint: String?, requestedAt: Date, lastReportAt: Date?, lastSequence: UInt64?
         ) {
             self.id = id
             self.instance = instance
@@ -267,7 +285,7 @@ public enum OperatorAPI {
     public struct Token: Codable, Sendable, Hashable {
         public var token: String
         public var instance: String
-        public var expiresAt: Double
+        public var expiresAt: Date
         public var autoAccept: Bool
         public var caFingerprint: String
         enum CodingKeys: String, CodingKey {
@@ -278,7 +296,7 @@ public enum OperatorAPI {
             case caFingerprint = "ca_fingerprint"
         }
 
-        public init(token: String, instance: String, expiresAt: Double, autoAccept: Bool, caFingerprint: String) {
+        public init(token: String, instance: String, expiresAt: Date, autoAccept: Bool, caFingerprint: String) {
             self.token = token
             self.instance = instance
             self.expiresAt = expiresAt
@@ -314,7 +332,7 @@ extension OperatorAPI {
         public var name: String
         public var signingKeyId: String
         public var certificateFingerprint: String
-        public var createdAt: Double
+        public var createdAt: Date
         public var revoked: Bool
         /// Present in the answer to `POST /v1/operators`: the certificate to hand back.
         public var certificatePem: String?
@@ -328,7 +346,7 @@ extension OperatorAPI {
         }
 
         public init(
-            name: String, signingKeyId: String, certificateFingerprint: String, createdAt: Double, revoked: Bool,
+            name: String, signingKeyId: String, certificateFingerprint: String, createdAt: Date, revoked: Bool,
             certificatePem: String?
         ) {
             self.name = name

@@ -71,7 +71,7 @@ struct AgentRoutes {
             "enrollment token made", metadata: ["instance": "\(asked.instance)", "by": "\(record.name)"])
         return WireResponse.json(
             OperatorAPI.Token(
-                token: token, instance: asked.instance, expiresAt: now + Double(asked.ttlSeconds),
+                token: token, instance: asked.instance, expiresAt: (now + Double(asked.ttlSeconds)).instant,
                 autoAccept: autoAccept, caFingerprint: controller.ca.fingerprint))
     }
 
@@ -79,7 +79,7 @@ struct AgentRoutes {
         OperatorAPI.AgentRow(
             id: agent.id, instance: agent.instance, state: agent.state.rawValue, hostname: agent.hostname,
             agentVersion: agent.agentVersion, signingKeyId: agent.signingKeyID.rawValue,
-            certificateFingerprint: agent.certificateFingerprint, requestedAt: agent.requestedAt,
-            lastReportAt: agent.lastReportAt, lastSequence: agent.lastSequence)
+            certificateFingerprint: agent.certificateFingerprint, requestedAt: agent.requestedAt.instant,
+            lastReportAt: agent.lastReportAt?.instant, lastSequence: agent.lastSequence)
     }
 }

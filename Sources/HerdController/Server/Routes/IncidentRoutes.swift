@@ -22,7 +22,7 @@ struct IncidentRoutes {
         let rows = try await controller.store.incidents(openOnly: state == "open")
         return WireResponse.json(
             OperatorAPI.Incidents(
-                serverTime: controller.clock().timeIntervalSince1970, incidents: rows.map(Self.row)))
+                serverTime: controller.clock(), incidents: rows.map(Self.row)))
     }
 
     /// `GET /v1/incidents/:id`
@@ -33,15 +33,15 @@ struct IncidentRoutes {
         }
         return WireResponse.json(
             OperatorAPI.IncidentDetail(
-                serverTime: controller.clock().timeIntervalSince1970, incident: Self.row(detail.incident),
+                serverTime: controller.clock(), incident: Self.row(detail.incident),
                 timeline: detail.events.map {
-                    OperatorAPI.IncidentEvent(at: $0.at, kind: $0.kind, actor: $0.actor, detail: $0.detail)
+                    OperatorAPI.IncidentEvent(at: $0.at.instant, kind: $0.kind, actor: $0.actor, detail: $0.detail)
                 },
                 members: detail.members.map(Self.row),
                 notifications: detail.notifications.map {
                     OperatorAPI.NotificationRow(
                         transition: $0.transition, sink: $0.sink, state: $0.state, attempts: $0.attempts,
-                        sentAt: $0.sentAt, lastError: $0.lastError)
+                        sentAt: $0.sentAt?.instant, lastError: $0.lastError)
                 }))
     }
 
@@ -61,11 +61,11 @@ struct IncidentRoutes {
         let patterns = try await controller.store.activePatterns()
         return WireResponse.json(
             OperatorAPI.Patterns(
-                serverTime: controller.clock().timeIntervalSince1970,
+                serverTime: controller.clock(),
                 patterns: patterns.map {
                     OperatorAPI.PatternRow(
                         instance: $0.instance, checkId: $0.checkID, status: $0.status.rawValue,
-                        patterns: $0.patterns, recent: $0.recent, troubleSince: $0.troubleSince,
+                        patterns: $0.patterns, recent: $0.recent, troubleSince: $0.troubleSince?.instant,
                         summary: $0.summary)
                 }))
     }
@@ -83,9 +83,9 @@ struct IncidentRoutes {
             checks: incident.checks, subject: incident.subject,
             group: incident.groupAttribute.map { "\($0)=\(incident.groupValue ?? "")" },
             patterns: incident.patterns, categories: incident.categories, severity: incident.severityName,
-            state: incident.state, openedAt: incident.openedAt, updatedAt: incident.updatedAt,
-            acknowledgedBy: incident.acknowledgedBy, acknowledgedAt: incident.acknowledgedAt,
-            resolvedAt: incident.resolvedAt, resolution: incident.resolution, parentId: incident.parentID,
+            state: incident.state, openedAt: incident.openedAt.instant, updatedAt: incident.updatedAt.instant,
+            acknowledgedBy: incident.acknowledgedBy, acknowledgedAt: incident.acknowledgedAt?.instant,
+            resolvedAt: incident.resolvedAt?.instant, resolution: incident.resolution, parentId: incident.parentID,
             members: incident.members, openMembers: incident.openMembers, summary: incident.summary,
             diagnosis: incident.diagnosis.map {
                 OperatorAPI.Diagnosis(

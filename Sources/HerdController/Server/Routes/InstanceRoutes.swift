@@ -19,12 +19,12 @@ struct InstanceRoutes {
             now: now, silenceIntervals: controller.configuration.silenceIntervals)
         return WireResponse.message(
             OperatorAPI.Fleet(
-                serverTime: now,
+                serverTime: now.instant,
                 instances: rows.map {
                     OperatorAPI.InstanceRow(
                         instance: $0.instance, state: $0.overall.rawValue, failing: $0.failing,
                         warning: $0.warning,
-                        lastReportAt: $0.lastReportAt, agentId: $0.agentID, agentVersion: $0.agentVersion)
+                        lastReportAt: $0.lastReportAt?.instant, agentId: $0.agentID, agentVersion: $0.agentVersion)
                 }))
     }
 
@@ -39,13 +39,13 @@ struct InstanceRoutes {
         let lost = try await controller.store.lostReports(instance: instance)
         return WireResponse.json(
             OperatorAPI.InstanceDetail(
-                instance: instance, serverTime: now,
+                instance: instance, serverTime: now.instant,
                 checks: states.map {
                     OperatorAPI.CheckRow(
-                        checkId: $0.checkID, status: $0.status.rawValue, since: $0.since, summary: $0.summary,
-                        lastAt: $0.lastAt, recent: $0.recent,
+                        checkId: $0.checkID, status: $0.status.rawValue, since: $0.since.instant, summary: $0.summary,
+                        lastAt: $0.lastAt.instant, recent: $0.recent,
                         hours: hours[$0.checkID] ?? String(repeating: "-", count: 24))
-                }, reportsLost: lost?.count ?? 0, reportsLostAt: lost?.lastAt))
+                }, reportsLost: lost?.count ?? 0, reportsLostAt: lost?.lastAt?.instant))
     }
 
     /// `POST /v1/instances/:instance/attributes`

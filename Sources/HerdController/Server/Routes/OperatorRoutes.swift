@@ -42,7 +42,7 @@ struct OperatorRoutes {
     static func row(_ record: OperatorRecord, certificate: String?) -> OperatorAPI.OperatorRow {
         OperatorAPI.OperatorRow(
             name: record.name, signingKeyId: record.signingKeyID.rawValue,
-            certificateFingerprint: record.certificateFingerprint, createdAt: record.createdAt,
+            certificateFingerprint: record.certificateFingerprint, createdAt: record.createdAt.instant,
             revoked: record.revokedAt != nil, certificatePem: certificate)
     }
 }

@@ -17,7 +17,7 @@ struct SilenceRoutes {
         let now = controller.clock().timeIntervalSince1970
         let silences = try await controller.store.silences(
             includeEnded: request.uri.queryParameters.get("all") == "true", now: now)
-        return WireResponse.json(OperatorAPI.Silences(serverTime: now, silences: silences.map(Self.row)))
+        return WireResponse.json(OperatorAPI.Silences(serverTime: now.instant, silences: silences.map(Self.row)))
     }
 
     /// `POST /v1/silences`
@@ -31,11 +31,9 @@ struct SilenceRoutes {
             throw WireError(.invalidField, "scope is instance, check, category or group")
         }
         let now = controller.clock().timeIntervalSince1970
-        guard asked.endsAt.isFinite, asked.startsAt?.isFinite ?? true else {
-            throw WireError(.invalidField, "times must be finite")
-        }
         let silence = try await controller.store.addSilence(
-            scope: scope, value: asked.value, startsAt: asked.startsAt ?? now, endsAt: asked.endsAt,
+            scope: scope, value: asked.value, startsAt: asked.startsAt?.timeIntervalSince1970 ?? now,
+            endsAt: asked.endsAt.timeIntervalSince1970,
             reason: asked.reason, by: record.name, now: now)
         controller.logger.notice(
             "silence added",
@@ -59,8 +57,9 @@ struct SilenceRoutes {
 
     static func row(_ silence: SilenceRecord) -> OperatorAPI.Silence {
         OperatorAPI.Silence(
-            id: silence.id, scope: silence.scope.rawValue, value: silence.value, startsAt: silence.startsAt,
-            endsAt: silence.endsAt, createdBy: silence.createdBy, reason: silence.reason, createdAt: silence.createdAt,
-            expiredAt: silence.expiredAt, expiredBy: silence.expiredBy)
+            id: silence.id, scope: silence.scope.rawValue, value: silence.value, startsAt: silence.startsAt.instant,
+            endsAt: silence.endsAt.instant, createdBy: silence.createdBy, reason: silence.reason,
+            createdAt: silence.createdAt.instant,
+            expiredAt: silence.expiredAt?.instant, expiredBy: silence.expiredBy)
     }
 }
