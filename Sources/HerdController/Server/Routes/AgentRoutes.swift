@@ -52,9 +52,8 @@ struct AgentRoutes {
     /// `POST /v1/tokens`
     func makeToken(_ request: Request, context: HerdRequestContext) async throws -> Response {
         let record = try context.requireOperator()
-        let body = try await request.envelopeBytes()
-        let asked = try Routes.decode(
-            OperatorAPI.TokenRequest.self, body, expected: "{instance, ttl_seconds, auto_accept}")
+        let asked = try await request.operatorBody(
+            OperatorAPI.TokenRequest.self, expected: "{instance, ttl_seconds, auto_accept}")
         guard Rule.isInstanceName(asked.instance) else {
             throw WireError(.invalidField, "instance must be a lowercase DNS name")
         }

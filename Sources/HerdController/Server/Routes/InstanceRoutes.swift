@@ -53,8 +53,7 @@ struct InstanceRoutes {
         let record = try context.requireOperator()
         let instance = try context.parameters.require("instance")
         guard Rule.isInstanceName(instance) else { throw WireError(.invalidField, "not an instance name") }
-        let body = try await request.envelopeBytes()
-        let asked = try Routes.decode(OperatorAPI.AttributesRequest.self, body, expected: "{set, remove}")
+        let asked = try await request.operatorBody(OperatorAPI.AttributesRequest.self, expected: "{set, remove}")
         let attributes = try await controller.store.setOperatorAttributes(
             instance: instance, set: asked.set, remove: asked.remove, by: record.name,
             now: controller.clock().timeIntervalSince1970)

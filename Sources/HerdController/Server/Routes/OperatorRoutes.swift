@@ -22,9 +22,8 @@ struct OperatorRoutes {
     /// `POST /v1/operators`
     func add(_ request: Request, context: HerdRequestContext) async throws -> Response {
         let by = try context.requireOperator()
-        let body = try await request.envelopeBytes()
-        let asked = try Routes.decode(
-            OperatorAPI.OperatorRequest.self, body, expected: "{name, signing_public_key, csr_pem}")
+        let asked = try await request.operatorBody(
+            OperatorAPI.OperatorRequest.self, expected: "{name, signing_public_key, csr_pem}")
         guard Rule.isIdentifier(asked.name) else {
             throw WireError(.invalidField, "name must be an identifier")
         }

@@ -20,7 +20,7 @@ struct RemediationRoutes {
     /// `POST /v1/remediations/freeze` and `/thaw`: stop all dispatch, or resume it.
     func setFreeze(_ frozen: Bool, _ request: Request, context: HerdRequestContext) async throws -> Response {
         let actor = try context.requireOperator()
-        let asked: OperatorAPI.ReasonRequest = try await Self.decode(request)
+        let asked = try await request.operatorBody(OperatorAPI.ReasonRequest.self, expected: "{reason}")
         let state = try await controller.store.setFreeze(
             frozen, reason: asked.reason, by: actor.name, now: controller.clock().timeIntervalSince1970)
         if !frozen { controller.relay.wakeAll() }
@@ -33,7 +33,8 @@ struct RemediationRoutes {
     /// `POST /v1/remediations`
     func propose(_ request: Request, context: HerdRequestContext) async throws -> Response {
         let requester = try context.requireOperator()
-        let asked: OperatorAPI.ProposalRequest = try await Self.decode(request)
+        let asked = try await request.operatorBody(
+            OperatorAPI.ProposalRequest.self, expected: "{command, preview, incident_id}")
         let detail = try await controller.store.propose(
             asked, by: requester, policy: controller.configuration.remediation,
             now: controller.clock().timeIntervalSince1970)
@@ -77,7 +78,7 @@ struct RemediationRoutes {
     func deny(_ request: Request, context: HerdRequestContext) async throws -> Response {
         let actor = try context.requireOperator()
         let id = try Self.remediationID(context)
-        let asked: OperatorAPI.ReasonRequest = try await Self.decode(request)
+        let asked = try await request.operatorBody(OperatorAPI.ReasonRequest.self, expected: "{reason}")
         return WireResponse.json(
             try await controller.store.deny(
                 id, reason: asked.reason, by: actor, now: controller.clock().timeIntervalSince1970))
@@ -91,10 +92,5 @@ struct RemediationRoutes {
         let id = try context.parameters.require("id")
         guard Command.isLowercaseUUID(id) else { throw WireError(.notFound, "no such remediation") }
         return id
-    }
-
-    static func decode<T: Decodable>(_ request: Request) async throws -> T {
-        try Routes.decode(
-            T.self, try await request.envelopeBytes(), expected: "a \(T.self) body (Controller/README.md)")
     }
 }

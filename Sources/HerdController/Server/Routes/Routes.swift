@@ -23,17 +23,6 @@ enum Routes {
         return router
     }
 
-    /// An operator request's body as `T`. A body that is not one is `malformed`, saying what was
-    /// expected and where the decoder stopped ("ttl_seconds: expected a number"), never only that it
-    /// failed.
-    static func decode<T: Decodable>(_: T.Type, _ body: [UInt8], expected: String) throws(WireError) -> T {
-        do {
-            return try OperatorAPI.decoder.decode(T.self, from: Data(body))
-        } catch {
-            throw WireError(.malformed, "expected \(expected): \(Self.problem(error))".escapingControlCharacters)
-        }
-    }
-
     static func problem(_ error: any Error) -> String {
         func path(_ keys: [any CodingKey]) -> String {
             keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
@@ -47,6 +36,20 @@ enum Routes {
         case .dataCorrupted(let context)?:
             return context.codingPath.isEmpty ? "not JSON" : path(context.codingPath) + ": invalid value"
         default: return "not JSON"
+        }
+    }
+}
+
+extension Request {
+    /// An operator request's body (at most the envelope limit) as `T`. A body that is not one is
+    /// `malformed`, saying what was expected and where the decoder stopped ("ttl_seconds: expected a
+    /// number"), never only that it failed.
+    func operatorBody<T: Decodable>(_: T.Type, expected: String) async throws(WireError) -> T {
+        let body = try await envelopeBytes()
+        do {
+            return try OperatorAPI.decoder.decode(T.self, from: Data(body))
+        } catch {
+            throw WireError(.malformed, "expected \(expected): \(Routes.problem(error))".escapingControlCharacters)
         }
     }
 }

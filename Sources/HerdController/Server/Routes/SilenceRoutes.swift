@@ -23,9 +23,8 @@ struct SilenceRoutes {
     /// `POST /v1/silences`
     func add(_ request: Request, context: HerdRequestContext) async throws -> Response {
         let record = try context.requireOperator()
-        let body = try await request.envelopeBytes()
-        let asked = try Routes.decode(
-            OperatorAPI.SilenceRequest.self, body,
+        let asked = try await request.operatorBody(
+            OperatorAPI.SilenceRequest.self,
             expected: "a silence request {scope, value, starts_at, ends_at, reason}")
         guard let scope = SilenceRecord.Scope(rawValue: asked.scope) else {
             throw WireError(.invalidField, "scope is instance, check, category or group")
