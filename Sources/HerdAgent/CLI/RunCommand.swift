@@ -55,7 +55,7 @@ struct RunCommand: AsyncParsableCommand {
                 return
             }
             try await agent.run()
-        } catch let stop as Delivery.Stop {
+        } catch let stop as Delivery.StopError {
             logger.critical("\(stop.description)")
             throw ExitCode(78)
         }

@@ -31,7 +31,7 @@ public struct MastodonHTTPCheck: Check {
 
     struct Answer: Sendable {
         var probe: Probe
-        var result: Result<HTTPReply, HTTPFailure>
+        var result: Result<HTTPReply, HTTPFetchError>
     }
 
     public func run(in context: CheckContext) async throws -> CheckOutcome {
@@ -145,7 +145,7 @@ public struct MastodonHTTPCheck: Check {
     }
 
     static func certificateExpiry(_ endpoints: MastodonEndpoints, configuration: AgentConfiguration, timeout: Duration)
-        async -> Result<Date, HTTPFailure>?
+        async -> Result<Date, HTTPFetchError>?
     {
         guard let base = endpoints.publicBase, base.scheme == "https" else { return nil }
         do {
@@ -160,7 +160,7 @@ public struct MastodonHTTPCheck: Check {
     // MARK: Judging the answers
 
     static func evaluate(
-        _ answers: [Answer], certificate: Result<Date, HTTPFailure>?, now: Date, configuration: AgentConfiguration
+        _ answers: [Answer], certificate: Result<Date, HTTPFetchError>?, now: Date, configuration: AgentConfiguration
     ) -> CheckOutcome {
         var status = CheckStatus.ok
         var problems: [String] = []
@@ -307,7 +307,7 @@ public struct MastodonHTTPCheck: Check {
 
     /// nginx's own 502 means nothing listens behind it, its 504 that the upstream is too slow; a
     /// connection failure straight to puma is an unreachable upstream as well.
-    static func category(_ result: Result<HTTPReply, HTTPFailure>, direct: Bool) -> FindingCategory {
+    static func category(_ result: Result<HTTPReply, HTTPFetchError>, direct: Bool) -> FindingCategory {
         switch result {
         case .failure(let failure):
             switch failure.kind {
@@ -324,7 +324,7 @@ public struct MastodonHTTPCheck: Check {
         }
     }
 
-    static func readinessSignature(_ result: Result<HTTPReply, HTTPFailure>) -> String {
+    static func readinessSignature(_ result: Result<HTTPReply, HTTPFetchError>) -> String {
         guard case .success(let reply) = result else { return "readiness call got no answer" }
         if reply.status >= 500 {
             return reply.isJSON ? "readiness call: Rails error" : "readiness call: proxy error page"

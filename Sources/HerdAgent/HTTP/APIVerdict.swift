@@ -104,7 +104,7 @@ public struct APIVerdict: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// No answer at all: temporary (retry with the same Idempotency-Key) unless TLS or the URL is wrong.
-    public static func classify(_ failure: HTTPFailure) -> APIVerdict {
+    public static func classify(_ failure: HTTPFetchError) -> APIVerdict {
         switch failure.kind {
         case .timeout, .refused, .connection, .socketMissing, .permissionDenied, .dns:
             APIVerdict(

@@ -10,13 +10,13 @@ import NIOTLS
 enum CertificateProbe {
     /// Connects to `address` (default: `host`) on `port`, sends `host` as SNI, completes the handshake
     /// and returns the leaf's `notAfter`, all within `timeout`.
-    static func read(host: String, port: Int, address: String? = nil, timeout: Duration) async throws(HTTPFailure)
+    static func read(host: String, port: Int, address: String? = nil, timeout: Duration) async throws(HTTPFetchError)
         -> Date
     {
         let context: NIOSSLContext
         switch Self.context {
         case .success(let made): context = made
-        case .failure(let error): throw HTTPFailure(.tls, "TLS setup failed: \(error)")
+        case .failure(let error): throw HTTPFetchError(.tls, "TLS setup failed: \(error)")
         }
         let sni: String? = host.first.map { !$0.isNumber } == true && !host.contains(":") ? host : nil
         let amount = TimeAmount.milliseconds(max(1, timeout.milliseconds))
@@ -39,7 +39,7 @@ enum CertificateProbe {
             throw HTTPFetcher.classify(error)
         }
         let timer = channel.eventLoop.scheduleTask(in: amount) {
-            handshake.fail(HTTPFailure(.timeout, "no TLS handshake within \(timeout.milliseconds) ms"))
+            handshake.fail(HTTPFetchError(.timeout, "no TLS handshake within \(timeout.milliseconds) ms"))
         }
         defer {
             timer.cancel()
@@ -48,7 +48,7 @@ enum CertificateProbe {
         do {
             try await handshake.futureResult.get()
             guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
-                throw HTTPFailure(.tls, "\(host) presented no certificate")
+                throw HTTPFetchError(.tls, "\(host) presented no certificate")
             }
             return Date(timeIntervalSince1970: Double(certificate.notValidAfter))
         } catch {
@@ -80,7 +80,7 @@ enum CertificateProbe {
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            promise.fail(HTTPFailure(.connection, "closed during the TLS handshake"))
+            promise.fail(HTTPFetchError(.connection, "closed during the TLS handshake"))
             context.fireChannelInactive()
         }
     }

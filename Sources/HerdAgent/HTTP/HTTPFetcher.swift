@@ -11,7 +11,7 @@ import NIOSSL
 #endif
 
 /// Why an HTTP request got no answer, sorted the way the HTTP checks report it.
-public struct HTTPFailure: Error, Sendable, Hashable, CustomStringConvertible {
+public struct HTTPFetchError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {
         /// Nothing listens there (ECONNREFUSED).
         case refused
@@ -106,7 +106,7 @@ public final class HTTPFetcher: Sendable {
     public init(
         caFile: String? = nil, dnsOverride: [String: String] = [:], connectTimeout: Duration,
         idleTimeout: Duration = .seconds(60)
-    ) throws(HTTPFailure) {
+    ) throws(HTTPFetchError) {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         if let caFile {
@@ -114,7 +114,7 @@ public final class HTTPFetcher: Sendable {
             do {
                 _ = try NIOSSLCertificate.fromPEMFile(caFile)
             } catch {
-                throw HTTPFailure(.invalidURL, "cannot read the CA file \(caFile): \(error)")
+                throw HTTPFetchError(.invalidURL, "cannot read the CA file \(caFile): \(error)")
             }
         }
         var configuration = HTTPClient.Configuration(
@@ -141,7 +141,7 @@ public final class HTTPFetcher: Sendable {
     /// 0.6 ms on a kept connection: BENCHMARKS.md); idle connections live 90 s, past one default cycle,
     /// and nginx keeps them 75 s. Never shut down.
     public static func shared(caFile: String?, dnsOverride: [String: String], connectTimeout: Duration)
-        throws(HTTPFailure) -> HTTPFetcher
+        throws(HTTPFetchError) -> HTTPFetcher
     {
         let key = Key(caFile: caFile, dnsOverride: dnsOverride, connectTimeout: connectTimeout)
         if let fetcher = kept.withLockedValue({ $0[key] }) { return fetcher }
@@ -165,7 +165,7 @@ public final class HTTPFetcher: Sendable {
     public func fetch(
         _ method: HTTPMethod, _ url: String, headers: HTTPHeaders = [:], body: [UInt8]? = nil, timeout: Duration,
         maxBodyBytes: Int = 64 << 10
-    ) async -> Result<HTTPReply, HTTPFailure> {
+    ) async -> Result<HTTPReply, HTTPFetchError> {
         let start = ContinuousClock.now
         do {
             let reply = try await withThrowingTaskGroup(of: HTTPReply?.self) { group in
@@ -185,7 +185,7 @@ public final class HTTPFetcher: Sendable {
                 }
                 defer { group.cancelAll() }
                 guard let first = try await group.next(), let reply = first else {
-                    throw HTTPFailure(.timeout, "no answer within \(timeout.milliseconds) ms")
+                    throw HTTPFetchError(.timeout, "no answer within \(timeout.milliseconds) ms")
                 }
                 return reply
             }
@@ -221,23 +221,23 @@ public final class HTTPFetcher: Sendable {
     }
 
     /// Sorts AsyncHTTPClient's, NIO's and BoringSSL's errors into the kinds a check reports.
-    static func classify(_ error: any Error) -> HTTPFailure {
-        if let failure = error as? HTTPFailure { return failure }
+    static func classify(_ error: any Error) -> HTTPFetchError {
+        if let failure = error as? HTTPFetchError { return failure }
         if let error = error as? HTTPClientError {
             let timeouts: [HTTPClientError] = [
                 .connectTimeout, .deadlineExceeded, .readTimeout, .writeTimeout, .tlsHandshakeTimeout,
                 .getConnectionFromPoolTimeout,
             ]
-            if timeouts.contains(error) { return HTTPFailure(.timeout, "timed out (\(error.shortDescription))") }
+            if timeouts.contains(error) { return HTTPFetchError(.timeout, "timed out (\(error.shortDescription))") }
             if [.invalidURL, .emptyHost, .emptyScheme, .missingSocketPath].contains(error) {
-                return HTTPFailure(.invalidURL, "cannot request this URL (\(error.shortDescription))")
+                return HTTPFetchError(.invalidURL, "cannot request this URL (\(error.shortDescription))")
             }
-            return HTTPFailure(.connection, error.shortDescription)
+            return HTTPFetchError(.connection, error.shortDescription)
         }
         if let failure = NetworkFailure.classify(error) {
-            return HTTPFailure(HTTPFailure.Kind(rawValue: failure.kind.rawValue) ?? .connection, failure.detail)
+            return HTTPFetchError(HTTPFetchError.Kind(rawValue: failure.kind.rawValue) ?? .connection, failure.detail)
         }
-        if error is CancellationError { return HTTPFailure(.timeout, "cancelled") }
-        return HTTPFailure(.connection, "\(error)")
+        if error is CancellationError { return HTTPFetchError(.timeout, "cancelled") }
+        return HTTPFetchError(.connection, "\(error)")
     }
 }

@@ -92,7 +92,7 @@ public struct LineSplitter {
 
 /// Reads a file descriptor to its end, line by line in 64 KiB chunks (see `LineSplitter`).
 public struct LineReader {
-    public struct Failure: Error, CustomStringConvertible {
+    public struct ReadError: Error, CustomStringConvertible {
         public var description: String
     }
 
@@ -110,13 +110,13 @@ public struct LineReader {
 
     /// Calls `body` with each line (without its `\n`) and its 1-based number; a last line without a
     /// newline counts too.
-    public mutating func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) -> Void) throws(Failure) {
+    public mutating func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) -> Void) throws(ReadError) {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw Failure(description: "read failed: \(String(cString: strerror(errno)))")
+                throw ReadError(description: "read failed: \(String(cString: strerror(errno)))")
             }
             if count == 0 { break }
             chunk.withUnsafeBufferPointer { splitter.push(UnsafeBufferPointer(rebasing: $0[0..<count]), body) }

@@ -9,7 +9,7 @@ import Logging
 /// from 1 s to 5 min; a report the controller will never take is dropped and logged; revocation or an
 /// unknown agent stops delivery (and says so loudly) with the outbox kept.
 public final class Delivery: Sendable {
-    public enum Stop: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum StopError: Error, Sendable, Equatable, CustomStringConvertible {
         case revoked(String)
         case unknownAgent(String)
 
@@ -69,7 +69,7 @@ public final class Delivery: Sendable {
     public var outboxCount: Int { outbox.pending().count }
 
     /// Tries to deliver the oldest message once. Commands riding on the acknowledgement go to `commands`.
-    public func attempt() async throws(Stop) -> Attempt {
+    public func attempt() async throws(StopError) -> Attempt {
         guard let message = outbox.oldest() else { return .empty }
         let sequence = message.sequence
         let envelope: SignedEnvelope
@@ -146,7 +146,7 @@ public final class Delivery: Sendable {
 
     /// Delivers until cancelled or stopped, waking when `notify` is called (a new report, which also
     /// cuts a backoff short) or a backoff ends.
-    public func run() async throws(Stop) {
+    public func run() async throws(StopError) {
         var failures = 0
         var renumberings = 0
         var wakeups = wakes.makeAsyncIterator()

@@ -12,7 +12,7 @@ import X509
 /// DER) is the fingerprint the operator gave out of band — and the server's own certificate is signed
 /// by it. Every later connection trusts that CA alone.
 enum PinnedCA {
-    struct Failure: Error, CustomStringConvertible {
+    struct FetchError: Error, CustomStringConvertible {
         var description: String
     }
 
@@ -21,7 +21,7 @@ enum PinnedCA {
     {
         let pinned = fingerprint.lowercased().filter { $0 != ":" }
         guard pinned.count == 64, pinned.allSatisfy(\.isHexDigit) else {
-            throw Failure(description: "--ca-fingerprint must be 64 hex digits (SHA-256)")
+            throw FetchError(description: "--ca-fingerprint must be 64 hex digits (SHA-256)")
         }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
@@ -60,7 +60,7 @@ enum PinnedCA {
             try await Task.sleep(for: .milliseconds(50))
         }
         let seen = presented.withLockedValue { $0 }
-        throw Failure(
+        throw FetchError(
             description:
                 "the controller at \(host):\(port) did not present a CA with fingerprint \(pinned) (wrong fingerprint, or not a Herd controller); "
                 + (seen.isEmpty ? "no certificate was presented" : "it presented \(seen.joined(separator: ", "))"))
