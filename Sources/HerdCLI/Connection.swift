@@ -200,6 +200,13 @@ final class OperatorClient: Sendable {
                     "the controller refused: \(refusal.error.code): \(refusal.error.message)".escapingControlCharacters,
                 status: HerdctlExit.failed)
         }
+        if status == 200 {
+            // Read, but not as this verb's answer: the likeliest cause is a controller of another version.
+            throw HerdctlError(
+                description:
+                    "the answer from \(base) is not what herdctl \(HerdVersion.current) reads for \(path): are herdctl and the controller the same version?",
+                status: HerdctlExit.failed)
+        }
         throw HerdctlError(description: "unexpected answer \(status) from \(base)", status: HerdctlExit.failed)
     }
 }

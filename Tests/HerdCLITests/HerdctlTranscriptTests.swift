@@ -109,6 +109,21 @@ import Testing
         return directory.file("admin/config")
     }
 
+    /// An answer herdctl cannot read — here the epoch-number instants a controller before RFC 3339 wrote
+    /// — is an error that says what is likely wrong, never a crash or a table of zeros.
+    @Test func anAnswerOfAnotherVersionSaysSo() async throws {
+        let directory = try TemporaryDirectory("transcripts")
+        defer { directory.remove() }
+        let config = try await Self.operatorConfig(directory)
+        for arguments in [["status"], ["incidents"], ["show", "alpha.lab.example"]] {
+            let (status, output) = await HerdctlHarness.run(arguments + ["--config", config], now: Self.now) {
+                _, _, _ in (200, Array(#"{"server_time":1796242744.12,"instances":[],"incidents":[]}"#.utf8))
+            }
+            #expect(status == 1, "\(output)")
+            #expect(output.contains("are herdctl and the controller the same version?"), "\(output)")
+        }
+    }
+
     @Test func everyVerbPrintsWhatItsTranscriptSays() async throws {
         let directory = try TemporaryDirectory("transcripts")
         defer { directory.remove() }
