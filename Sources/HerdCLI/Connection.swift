@@ -226,9 +226,7 @@ func withClient<T>(_ options: ConnectionOptions, _ body: (OperatorClient) async 
 
 /// Prints JSON the way every verb's `--json` does: the controller's answer, sorted keys, pretty.
 func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = OperatorAPI.encoder
-    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-    emit(String(decoding: try encoder.encode(value), as: UTF8.self))
+    emit(String(decoding: try JSONCodable.encode(value, pretty: true), as: UTF8.self))
 }
 
 func printJSON<T: WireMessage>(_ value: T) {

@@ -152,13 +152,11 @@ enum NotificationBody {
                     case transition, incident, members
                 }
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return Array(
-                (try? encoder.encode(
+            return
+                (try? JSONCodable.encode(
                     Body(
                         notificationID: notification.id, transition: notification.transition, incident: incident,
-                        members: members))) ?? Data())
+                        members: members))) ?? []
         case .slack:
             var lines = [
                 "[\(incident.severity.uppercased())] \(notification.transition): #\(incident.id) \(incident.summary)"
@@ -173,9 +171,7 @@ enum NotificationBody {
                 lines.append("Next step: \(diagnosis.nextStep)")
                 if let action = diagnosis.action { lines.append("Suggested remediation: \(action)") }
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return Array((try? encoder.encode(["text": lines.joined(separator: "\n")])) ?? Data())
+            return (try? JSONCodable.encode(["text": lines.joined(separator: "\n")])) ?? []
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HerdProtocol
 
 /// What `FleetRule` reads and writes: open incidents by trouble, instances by group, fleet incidents
 /// and their members. The rule decides; these statements are the store's.
@@ -49,9 +50,9 @@ extension IncidentBook {
             }
         }
         for (column, prefix) in [(4, "tag."), (5, "attribute.")] {
-            let object = (try? JSONSerialization.jsonObject(with: Data((row[column] as String).utf8))) as? [String: Any]
+            let object = try? JSONCodable.decode([String: String].self, from: Array((row[column] as String).utf8))
             for (key, value) in (object ?? [:]).sorted(by: { $0.key < $1.key }) {
-                if let text = value as? String { groups.append(FleetRule.Group(attribute: prefix + key, value: text)) }
+                groups.append(FleetRule.Group(attribute: prefix + key, value: value))
             }
         }
         groups.append(FleetRule.Group(attribute: "fleet", value: "all"))

@@ -370,8 +370,6 @@ struct IncidentBook {
     }
 
     static func json(_ diagnosis: Diagnosis) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(diagnosis), as: UTF8.self)
+        String(decoding: try JSONCodable.encode(diagnosis), as: UTF8.self)
     }
 }

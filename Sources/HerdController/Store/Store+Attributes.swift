@@ -25,7 +25,7 @@ extension Store {
                     db, sql: "SELECT operator_attributes FROM instances WHERE domain = ?", arguments: [instance])
             else { throw WireError(.notFound, "no reports from \(instance) yet") }
             var attributes =
-                (try? JSONDecoder().decode([String: String].self, from: Data(stored.utf8))) ?? [:]
+                (try? JSONCodable.decode([String: String].self, from: Array(stored.utf8))) ?? [:]
             for key in remove { attributes[key] = nil }
             attributes.merge(set) { _, new in new }
             guard attributes.count <= Self.maxOperatorAttributes else {

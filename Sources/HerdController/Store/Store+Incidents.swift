@@ -55,7 +55,7 @@ public struct IncidentRecord: Sendable, Hashable {
         parentID = row["parent_id"]
         summary = row["summary"]
         diagnosis = (row["diagnosis"] as String?).flatMap {
-            try? JSONDecoder().decode(Diagnosis.self, from: Data($0.utf8))
+            try? JSONCodable.decode(Diagnosis.self, from: Array($0.utf8))
         }
         members = row["members"] ?? 0
         openMembers = row["open_members"] ?? 0

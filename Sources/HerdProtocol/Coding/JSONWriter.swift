@@ -119,6 +119,10 @@ public struct JSONWriter {
         appendQuoted(value)
     }
 
+    public mutating func bool(_ value: Bool) { raw(value ? "true" : "false") }
+
+    public mutating func null() { raw("null") }
+
     /// Integral values within ±2^53 without a fraction (`5121`), others in Swift's shortest round-trip form.
     public mutating func number(_ value: Double) {
         precondition(value.isFinite, "JSON has no NaN or infinity; validate() rules them out")

@@ -22,22 +22,6 @@ enum Routes {
         AuditRoutes(controller: controller).register(operators)
         return router
     }
-
-    static func problem(_ error: any Error) -> String {
-        func path(_ keys: [any CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error as? DecodingError {
-        case .keyNotFound(let key, let context)?: return path(context.codingPath + [key]) + ": missing"
-        case .typeMismatch(let type, let context)?:
-            return (context.codingPath.isEmpty ? "(root)" : path(context.codingPath)) + ": expected \(type)"
-        case .valueNotFound(let type, let context)?:
-            return (context.codingPath.isEmpty ? "(root)" : path(context.codingPath)) + ": null where \(type) goes"
-        case .dataCorrupted(let context)?:
-            return context.codingPath.isEmpty ? "not JSON" : path(context.codingPath) + ": invalid value"
-        default: return "not JSON"
-        }
-    }
 }
 
 extension Request {
@@ -49,7 +33,7 @@ extension Request {
         do {
             return try OperatorAPI.decoder.decode(T.self, from: Data(body))
         } catch {
-            throw WireError(.malformed, "expected \(expected): \(Routes.problem(error))".escapingControlCharacters)
+            throw WireError(.malformed, "expected \(expected): \(error.message)")
         }
     }
 }
