@@ -95,6 +95,16 @@ import Testing
         #expect((ops.deliveries.count, chat.deliveries.count) == before)
         let opened = try #require(ops.accepted.first { $0.text.contains(#""kind":"fleet""#) })
         #expect(opened.text.contains(#""transition":"opened""#) && opened.text.contains("i0.example"))
+        // Instants as the operator API writes them (RFC 3339), read back by the protocol's own reader.
+        struct Webhook: Decodable {
+            struct Incident: Decodable {
+                var openedAt: Date
+                enum CodingKeys: String, CodingKey { case openedAt = "opened_at" }
+            }
+            var incident: Incident
+        }
+        let sent = try JSONCodable.decode(Webhook.self, from: Array(opened.text.utf8))
+        #expect(abs(sent.incident.openedAt.timeIntervalSince1970 - PatternTests.t0) < 3600)
 
         // A silenced instance's new incident is recorded, its notification not sent.
         _ = try await fleet.store.addSilence(
