@@ -26,6 +26,21 @@ struct RemediateCommand: AsyncParsableCommand {
         try seconds(of: text, "--ttl", in: .seconds(60)...(.seconds(3600)))
     }
 
+    /// `detail`, asked for again every second until `done` holds of it or `seconds` have passed.
+    static func poll(
+        _ detail: OperatorAPI.RemediationDetail, _ client: OperatorClient, for seconds: Double,
+        until done: (OperatorAPI.RemediationDetail) -> Bool
+    ) async throws -> OperatorAPI.RemediationDetail {
+        let deadline = Date().addingTimeInterval(seconds)
+        var detail = detail
+        while !done(detail), Date() < deadline {
+            try await Task.sleep(for: .seconds(1))
+            detail = try await client.call(
+                .GET, "/v1/remediations/\(detail.remediation.id)", as: OperatorAPI.RemediationDetail.self)
+        }
+        return detail
+    }
+
     /// `--preview-wait`: 0s to 10m.
     static func previewSeconds(_ text: String) throws -> Double {
         try seconds(of: text, "--preview-wait", in: .zero...(.seconds(600)))
@@ -74,17 +89,13 @@ struct RemediateCommand: AsyncParsableCommand {
             let command = try sealed(action, reason)
             let dryRun = try (preview ? action.dryRunVariant : nil).map { try sealed($0, "preview: \(reason)") }
             let request = OperatorAPI.ProposalRequest(command: command, preview: dryRun, incidentId: incident)
-            var detail = try await client.call(
-                .POST, "/v1/remediations", body: Array(try OperatorAPI.encoder.encode(request)),
+            let detail = try await client.call(
+                .POST, "/v1/remediations", body: try JSONCodable.encode(request),
                 as: OperatorAPI.RemediationDetail.self)
             // The preview runs at once (a dry run changes nothing): show its output before anyone approves.
-            let deadline = Date().addingTimeInterval(previewWait)
-            while let shown = detail.preview, !finalStates.contains(shown.state), Date() < deadline {
-                try await Task.sleep(for: .seconds(1))
-                detail = try await client.call(
-                    .GET, "/v1/remediations/\(detail.remediation.id)", as: OperatorAPI.RemediationDetail.self)
+            return try await poll(detail, client, for: previewWait) {
+                $0.preview.map { finalStates.contains($0.state) } ?? true
             }
-            return detail
         }
         if connection.json { return try printJSON(detail) }
         if quiet { return emit(detail.remediation.id) }

@@ -23,14 +23,12 @@ struct RemediateShow: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let deadline = Date().addingTimeInterval(try wait.map(Self.waitSeconds) ?? 0)
+        let seconds = try wait.map(Self.waitSeconds) ?? 0
         let detail = try await withClient(connection) { client in
-            var detail = try await client.call(.GET, "/v1/remediations/\(id)", as: OperatorAPI.RemediationDetail.self)
-            while !RemediateCommand.finalStates.contains(detail.remediation.state), Date() < deadline {
-                try await Task.sleep(for: .seconds(1))
-                detail = try await client.call(.GET, "/v1/remediations/\(id)", as: OperatorAPI.RemediationDetail.self)
-            }
-            return detail
+            try await RemediateCommand.poll(
+                try await client.call(.GET, "/v1/remediations/\(id)", as: OperatorAPI.RemediationDetail.self), client,
+                for: seconds
+            ) { RemediateCommand.finalStates.contains($0.remediation.state) }
         }
         if connection.json { try printJSON(detail) } else { RemediateCommand.show(detail) }
         if let wait, !RemediateCommand.finalStates.contains(detail.remediation.state) {

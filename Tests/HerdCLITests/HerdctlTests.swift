@@ -13,6 +13,14 @@ import Testing
 
     @Test(arguments: [
         ["--no-such-flag"], ["no-such-verb"], ["\u{0}\u{7}binary"], ["--\(String(repeating: "x", count: 10_000))"],
+        // Durations are DurationText within their bounds: no bare seconds, no words, nothing past the bound.
+        ["remediate", "show", "8b1cb33c-c368-4f68-9596-4a6b6810ef44", "--wait", "60"],
+        ["remediate", "show", "8b1cb33c-c368-4f68-9596-4a6b6810ef44", "--wait", "forever"],
+        ["remediate", "show", "8b1cb33c-c368-4f68-9596-4a6b6810ef44", "--wait", "2h"],
+        ["incident", "remediate", "1", "--preview-wait", "30"],
+        ["incident", "remediate", "1", "--preview-wait", "11m"],
+        ["incident", "remediate", "1", "--quiet", "--json"],
+        ["agents", "token", "--instance", "social.example", "--ttl", "8d"],
     ])
     func hostileArgumentsAreUsageErrors(arguments: [String]) {
         do {
