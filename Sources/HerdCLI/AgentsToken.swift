@@ -23,7 +23,7 @@ struct AgentsToken: AsyncParsableCommand {
     func run() async throws {
         let request = OperatorAPI.TokenRequest(
             instance: instance, ttlSeconds: try Self.ttlSeconds(ttl), autoAccept: autoAccept)
-        let body = Array(try OperatorAPI.encoder.encode(request))
+        let body = try JSONCodable.encode(request)
         let (token, controller) = try await withClient(connection) {
             (try await $0.call(.POST, "/v1/tokens", body: body, as: OperatorAPI.Token.self), $0.base)
         }

@@ -136,7 +136,7 @@ final class OperatorClient: Sendable {
 
     /// Sends a request and decodes the answer; a protocol error becomes exit 1, no answer exit 3.
     func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, as: T.Type) async throws -> T {
-        try await exchange(method, path, body: body) { try? OperatorAPI.decoder.decode(T.self, from: Data($0)) }
+        try await exchange(method, path, body: body) { try? JSONCodable.decode(T.self, from: Data($0)) }
     }
 
     /// The same for answers in the protocol's own encoding (the fleet table).

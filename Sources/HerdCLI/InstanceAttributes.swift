@@ -38,7 +38,7 @@ struct InstanceAttributes: AsyncParsableCommand {
         let request = OperatorAPI.AttributesRequest(set: set, remove: remove)
         let answer = try await withClient(connection) {
             try await $0.call(
-                .POST, "/v1/instances/\(instance)/attributes", body: Array(try OperatorAPI.encoder.encode(request)),
+                .POST, "/v1/instances/\(instance)/attributes", body: try JSONCodable.encode(request),
                 as: OperatorAPI.Attributes.self)
         }
         if connection.json { return try printJSON(answer) }

@@ -17,7 +17,7 @@ struct OperatorsAdd: AsyncParsableCommand {
         let asked: OperatorAPI.OperatorRequest
         do {
             body = try SecureFile.read(request, maxBytes: 64 << 10)
-            asked = try OperatorAPI.decoder.decode(OperatorAPI.OperatorRequest.self, from: Data(body))
+            asked = try JSONCodable.decode(OperatorAPI.OperatorRequest.self, from: Data(body))
         } catch {
             throw HerdctlError(description: "\(request): not an operator request (\(error))", status: HerdctlExit.usage)
         }

@@ -35,7 +35,7 @@ struct OperatorsRequest: AsyncParsableCommand {
                 name: name, signingPublicKey: SigningKeyPEM.encode(identity.signingPublicKey),
                 csrPem: try csr.serializeAsPEM().pemString)
             let file = directory + "/request.json"
-            try SecureFile.write(Array(try OperatorAPI.encoder.encode(request)), to: file, mode: 0o644)
+            try SecureFile.write(try JSONCodable.encode(request), to: file, mode: 0o644)
             emit("keys made in \(directory) (private keys 0600, never sent)")
             emit("send \(file) to an operator, who runs: herdctl operators add --request request.json")
             emit("signing key \(KeyID(publicKey: identity.signingPublicKey).rawValue)")

@@ -17,7 +17,7 @@ struct RemediateDeny: AsyncParsableCommand {
         let denied = try await withClient(connection) {
             try await $0.call(
                 .POST, "/v1/remediations/\(id)/deny",
-                body: Array(try OperatorAPI.encoder.encode(OperatorAPI.ReasonRequest(reason: why.reason))),
+                body: try JSONCodable.encode(OperatorAPI.ReasonRequest(reason: why.reason)),
                 as: OperatorAPI.Remediation.self)
         }
         if connection.json { return try printJSON(denied) }

@@ -16,7 +16,7 @@ struct RemediateFreeze: AsyncParsableCommand {
         let state = try await withClient(connection) {
             try await $0.call(
                 .POST, frozen ? "/v1/remediations/freeze" : "/v1/remediations/thaw",
-                body: Array(try OperatorAPI.encoder.encode(OperatorAPI.ReasonRequest(reason: reason))),
+                body: try JSONCodable.encode(OperatorAPI.ReasonRequest(reason: reason)),
                 as: OperatorAPI.FreezeState.self)
         }
         if connection.json { return try printJSON(state) }

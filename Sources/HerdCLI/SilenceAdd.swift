@@ -50,7 +50,7 @@ struct SilenceAdd: AsyncParsableCommand {
             endsAt: starts.addingTimeInterval(try SilenceCommand.duration(length, "--for")), reason: reason)
         let silence = try await withClient(connection) {
             try await $0.call(
-                .POST, "/v1/silences", body: Array(try OperatorAPI.encoder.encode(request)),
+                .POST, "/v1/silences", body: try JSONCodable.encode(request),
                 as: OperatorAPI.Silence.self)
         }
         if connection.json { return try printJSON(silence) }

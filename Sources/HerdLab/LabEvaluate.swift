@@ -180,7 +180,7 @@ struct LabOperator {
         guard status == 0 else {
             throw LabError("herdctl \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
         }
-        return try OperatorAPI.decoder.decode(T.self, from: Data(output.utf8))
+        return try JSONCodable.decode(T.self, from: Data(output.utf8))
     }
 
     func incidents(openOnly: Bool) throws -> [OperatorAPI.IncidentRow] {

@@ -104,7 +104,7 @@ public final class LabSupervisor: @unchecked Sendable {
             try instance.prepare(redis: redis!, trust: trust)
             try redis!.commandBlocking(
                 ["SADD", "queues", "default", "push", "ingress", "mailers", "pull", "scheduler"], database: index)
-            let token = try OperatorAPI.decoder.decode(
+            let token = try JSONCodable.decode(
                 OperatorAPI.Token.self,
                 from: Data(
                     try tool(

@@ -62,7 +62,7 @@ struct AgentSoakBenchmark: AsyncParsableCommand {
         remediation.poll = 30s
 
         """.write(toFile: conf, atomically: true, encoding: .utf8)
-        let token = try OperatorAPI.decoder.decode(
+        let token = try JSONCodable.decode(
             OperatorAPI.Token.self,
             from: Data(
                 try Bench.tool(

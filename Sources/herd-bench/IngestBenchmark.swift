@@ -90,7 +90,7 @@ struct IngestBenchmark: AsyncParsableCommand {
         var firstSigner: (MessageSigner, String)?
         for index in 0..<agents {
             let instance = "i\(index).bench.example"
-            let token = try OperatorAPI.decoder.decode(
+            let token = try JSONCodable.decode(
                 OperatorAPI.Token.self,
                 from: Data(
                     try await post(
@@ -190,7 +190,7 @@ struct IngestBenchmark: AsyncParsableCommand {
                 _ = try await post(
                     agentClient, base + "/v1/reports", WireCoding.encode(try signer.seal(report, as: .report)))
                 let acknowledged = ContinuousClock.now
-                let open = try OperatorAPI.decoder.decode(
+                let open = try JSONCodable.decode(
                     OperatorAPI.Incidents.self,
                     from: Data(try await get(operatorClient, base + "/v1/incidents?state=open")))
                 if open.incidents.contains(where: { $0.instance == "i0.bench.example" }) {

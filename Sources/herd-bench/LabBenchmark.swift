@@ -65,7 +65,7 @@ struct LabBenchmark: AsyncParsableCommand {
         _ = try tool("herd-lab", ["break", "--dir", dir, "alpha", "sidekiq-dead"])
         var incident: OperatorAPI.IncidentRow?
         while incident == nil, ContinuousClock.now - faulted < .seconds(120) {
-            incident = try OperatorAPI.decoder.decode(
+            incident = try JSONCodable.decode(
                 OperatorAPI.Incidents.self,
                 from: Data(try tool("herdctl", ["incidents", "--open", "--json"] + admin).utf8)
             ).incidents.first { $0.instance == "alpha.lab.example" && $0.checkId == "services" }
@@ -77,7 +77,7 @@ struct LabBenchmark: AsyncParsableCommand {
                 + "(agent interval 5 s; the lab's persistent rule: 2 results over 8 s)")
 
         // Approval → execution (the recording systemctl's log gains the restart).
-        let detail = try OperatorAPI.decoder.decode(
+        let detail = try JSONCodable.decode(
             OperatorAPI.RemediationDetail.self,
             from: Data(
                 try tool(

@@ -146,7 +146,7 @@ struct RemediationBenchmark: AsyncParsableCommand {
             remediation.poll = 50s
 
             """)
-        let token = try OperatorAPI.decoder.decode(
+        let token = try JSONCodable.decode(
             OperatorAPI.Token.self,
             from: Data(
                 try tool(
@@ -175,7 +175,7 @@ struct RemediationBenchmark: AsyncParsableCommand {
         var latencies: [Double] = []
         var approvals: [Double] = []
         for _ in 0..<rounds {
-            let proposed = try OperatorAPI.decoder.decode(
+            let proposed = try JSONCodable.decode(
                 OperatorAPI.RemediationDetail.self,
                 from: Data(
                     try tool(

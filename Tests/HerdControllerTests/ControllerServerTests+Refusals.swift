@@ -21,7 +21,7 @@ extension ControllerServerTests {
             let tokenAnswer = try await Self.call(
                 operatorClient, .POST, running.url + "/v1/tokens",
                 body: Array(#"{"instance":"\#(instance)","ttl_seconds":3600,"auto_accept":\#(autoAccept)}"#.utf8))
-            let token = try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
+            let token = try JSONCodable.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
             let directory = try TemporaryDirectory("herd-rsa-csr")
             defer { directory.remove() }
             _ = try runExecutable(

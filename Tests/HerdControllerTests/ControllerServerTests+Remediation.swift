@@ -27,7 +27,7 @@ extension ControllerServerTests {
                 id: UUID().uuidString.lowercased(), agentID: agent.id, instance: agent.instance,
                 action: .restartService(.web), reason: "r", requestedBy: stranger.keyID, issuedAt: Date(),
                 expiresAt: Date().addingTimeInterval(300))
-            let strangers = try OperatorAPI.encoder.encode(
+            let strangers = try JSONCodable.encode(
                 OperatorAPI.ProposalRequest(
                     command: try stranger.seal(command, as: .command), preview: nil, incidentId: nil))
             let remediations = running.url + "/v1/remediations"

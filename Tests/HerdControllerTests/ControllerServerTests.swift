@@ -146,7 +146,7 @@ import X509
             operatorClient, .POST, running.url + "/v1/tokens",
             body: Array(#"{"instance":"\#(instance)","ttl_seconds":3600}"#.utf8))
         #expect(tokenAnswer.status == 200, "\(tokenAnswer.text)")
-        let token = try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
+        let token = try JSONCodable.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
         #expect(token.caFingerprint == running.controller.ca.fingerprint)
 
         let signingKey = Curve25519.Signing.PrivateKey()
@@ -195,7 +195,7 @@ import X509
             #expect(rows.map(\.instance) == ["social.example"])
             #expect(rows.first?.state == "ok")
             let detail = try await Self.call(operatorClient, .GET, running.url + "/v1/instances/social.example")
-            let checks = try OperatorAPI.decoder.decode(OperatorAPI.InstanceDetail.self, from: Data(detail.body)).checks
+            let checks = try JSONCodable.decode(OperatorAPI.InstanceDetail.self, from: Data(detail.body)).checks
             #expect(checks.map(\.checkId) == ["disk"])
             #expect(checks.first?.hours.last == "o")
 
@@ -333,7 +333,7 @@ import X509
             let tokenAnswer = try await Self.call(
                 operatorClient, .POST, running.url + "/v1/tokens",
                 body: Array(#"{"instance":"slow.example","ttl_seconds":3600,"auto_accept":false}"#.utf8))
-            let token = try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
+            let token = try JSONCodable.decode(OperatorAPI.Token.self, from: Data(tokenAnswer.body))
             #expect(!token.autoAccept)
             let signingKey = Curve25519.Signing.PrivateKey()
             let tlsKey = P256.Signing.PrivateKey()
@@ -354,7 +354,7 @@ import X509
                 from: try await Self.call(anonymous, .POST, running.url + "/v1/enroll", body: envelope).body)
             #expect(first.state == .pending && first.certificatePEM == nil)
             let pending = try await Self.call(operatorClient, .GET, running.url + "/v1/agents?state=pending")
-            let rows = try OperatorAPI.decoder.decode(OperatorAPI.Agents.self, from: Data(pending.body)).agents
+            let rows = try JSONCodable.decode(OperatorAPI.Agents.self, from: Data(pending.body)).agents
             #expect(rows.map(\.id) == [first.agentID])
             #expect(rows.first?.signingKeyId == signer.keyID.rawValue)
             let accepted = try await Self.call(

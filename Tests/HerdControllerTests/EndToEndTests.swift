@@ -66,7 +66,7 @@ import Testing
         func token(_ instance: String) async throws -> OperatorAPI.Token {
             let answer = try herdctl(["agents", "token", "--instance", instance, "--ttl", "10m", "--json"])
             #expect(answer.status == 0, "\(answer.output)")
-            return try OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(answer.output.utf8))
+            return try JSONCodable.decode(OperatorAPI.Token.self, from: Data(answer.output.utf8))
         }
 
         /// Sequences stored for the agent, read from the controller's database.
@@ -145,7 +145,7 @@ import Testing
         #expect(wrong.output.contains("did not present a CA with fingerprint"), "\(wrong.output)")
         // A token file that is not what `herdctl agents token --json` prints, or that names another
         // instance than --instance: refused before anything is sent.
-        try fleet.root.write("token.json", String(data: try OperatorAPI.encoder.encode(token), encoding: .utf8)!)
+        try fleet.root.write("token.json", String(decoding: try JSONCodable.encode(token), as: UTF8.self))
         try fleet.root.write("garbage.json", [0x7B, 0x00, 0xFF, 0x22])
         for (file, instance, expected) in [
             ("garbage.json", nil, "is not what `herdctl agents token --json` prints"),
@@ -191,7 +191,7 @@ import Testing
 
         // The failing disk is an incident, with a diagnosis; operators acknowledge and silence.
         let incidents = try fleet.herdctl(["incidents", "--open", "--json"])
-        let open = try OperatorAPI.decoder.decode(OperatorAPI.Incidents.self, from: Data(incidents.output.utf8))
+        let open = try JSONCodable.decode(OperatorAPI.Incidents.self, from: Data(incidents.output.utf8))
         #expect(open.incidents.map(\.checkId) == ["disk"], "\(incidents.output)")
         let incident = try #require(open.incidents.first)
         #expect(incident.diagnosis?.rule == "disk_full" && incident.diagnosis?.action == "media-remove")
@@ -292,7 +292,7 @@ import Testing
         #expect(try fleet.run("herd-agent", ["run", "--once", "--config", fleet.agentConfig]).status == 0)
         func silentIncidents() throws -> [OperatorAPI.IncidentRow] {
             let answer = try fleet.herdctl(["incidents", "--open", "--json"])
-            return try OperatorAPI.decoder.decode(OperatorAPI.Incidents.self, from: Data(answer.output.utf8))
+            return try JSONCodable.decode(OperatorAPI.Incidents.self, from: Data(answer.output.utf8))
                 .incidents.filter { $0.checkId == "agent" }
         }
         // One interval of 5 s missed, and the controller's sweep every 5 s.
@@ -333,7 +333,7 @@ import Testing
             shown = try fleet.herdctl(["show", "social.example"]).output
             return shown.contains("lost")
         }
-        let detail = try OperatorAPI.decoder.decode(
+        let detail = try JSONCodable.decode(
             OperatorAPI.InstanceDetail.self,
             from: Data(try fleet.herdctl(["show", "social.example", "--json"]).output.utf8))
         #expect(detail.reportsLost >= 2, "\(shown)")

@@ -17,7 +17,7 @@ import Testing
 
     static func json<T: Decodable>(_ type: T.Type, _ answer: (status: Int32, output: String)) throws -> T {
         #expect(answer.status == 0, "\(answer.output)")
-        return try OperatorAPI.decoder.decode(T.self, from: Data(answer.output.utf8))
+        return try JSONCodable.decode(T.self, from: Data(answer.output.utf8))
     }
 
     @Test func aSecondOperatorApprovesAndTheAgentRestartsSidekiq() async throws {

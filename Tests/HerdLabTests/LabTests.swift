@@ -49,7 +49,7 @@ import Testing
         var incident: OperatorAPI.IncidentRow?
         try await waitFor(seconds: 90) {
             let answer = try herdctl(["incidents", "--open", "--json"])
-            incident = try? OperatorAPI.decoder.decode(OperatorAPI.Incidents.self, from: Data(answer.output.utf8))
+            incident = try? JSONCodable.decode(OperatorAPI.Incidents.self, from: Data(answer.output.utf8))
                 .incidents.first { $0.instance == "alpha.lab.example" && $0.diagnosis?.rule == "sidekiq_down" }
             return incident != nil
         }
@@ -59,7 +59,7 @@ import Testing
         #expect(rows.instances.first { $0.instance == "alpha.lab.example" }?.state == "critical", "\(status.output)")
 
         let proposed = try herdctl(["incident", "remediate", "\(open.id)", "--json", "--preview-wait", "0s"])
-        let remediation = try OperatorAPI.decoder.decode(
+        let remediation = try JSONCodable.decode(
             OperatorAPI.RemediationDetail.self, from: Data(proposed.output.utf8)
         ).remediation
         let approved = try herdctl(
@@ -70,9 +70,9 @@ import Testing
         var shown: OperatorAPI.Remediation?
         try await waitFor(seconds: 90) {
             let answer = try herdctl(["incident", "show", "\(open.id)", "--json"])
-            let detail = try? OperatorAPI.decoder.decode(
+            let detail = try? JSONCodable.decode(
                 OperatorAPI.IncidentDetail.self, from: Data(answer.output.utf8))
-            shown = try? OperatorAPI.decoder.decode(
+            shown = try? JSONCodable.decode(
                 OperatorAPI.RemediationDetail.self,
                 from: Data(try herdctl(["remediate", "show", remediation.id, "--json"]).output.utf8)
             ).remediation

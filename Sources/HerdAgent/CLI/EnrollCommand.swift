@@ -148,7 +148,7 @@ extension EnrollCommand {
         } catch {
             throw AgentCommandError("\(path): \(error)")
         }
-        guard let issued = try? OperatorAPI.decoder.decode(OperatorAPI.Token.self, from: Data(text.utf8)),
+        guard let issued = try? JSONCodable.decode(OperatorAPI.Token.self, from: Data(text.utf8)),
             Rule.isInstanceName(issued.instance)
         else {
             throw AgentCommandError("\(path) is not what `herdctl agents token --json` prints")

@@ -20,10 +20,10 @@ enum WireResponse {
     }
 
     static func json<T: Encodable>(_ value: T) -> Response {
-        guard let bytes = try? OperatorAPI.encoder.encode(value) else {
+        guard let bytes = try? JSONCodable.encode(value) else {
             return error(WireError(.internalError, "the controller could not encode its answer"))
         }
-        return Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: [UInt8](bytes))))
+        return Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

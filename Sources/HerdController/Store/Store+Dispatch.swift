@@ -132,7 +132,7 @@ extension Store {
                 arguments: [
                     result.outcome.rawValue, receivedAt, result.detail, result.refusal?.rawValue,
                     result.exitCode.map { Int64($0) }, result.outputTail,
-                    String(decoding: try OperatorAPI.encoder.encode(verification), as: UTF8.self),
+                    String(decoding: try JSONCodable.encode(verification), as: UTF8.self),
                     Data(verified.payload), result.commandID,
                 ])
             if let silence = row["silence_id"] as Int64? {

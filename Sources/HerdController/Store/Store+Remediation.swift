@@ -305,7 +305,7 @@ extension Store {
         let payload = Array(row["payload"] as Data)
         let command = try? WireCoding.decode(Command.self, from: payload)
         let verification =
-            (try? OperatorAPI.decoder.decode(
+            (try? JSONCodable.decode(
                 [OperatorAPI.VerificationRow].self, from: Data((row["verification"] as String).utf8))) ?? []
         return OperatorAPI.Remediation(
             id: id, instance: row["instance"], agentId: row["agent_id"], action: row["action"],

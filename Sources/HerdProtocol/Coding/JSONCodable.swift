@@ -11,8 +11,8 @@
 /// RFC 3339 (`WireTime`) both ways.
 public enum JSONCodable {
     /// `bytes` as a `T`; what is not one is `malformed`, naming where (`incidents[3].opened_at: …`).
-    public static func decode<T: Decodable>(_: T.Type, from bytes: [UInt8]) throws(WireError) -> T {
-        var reader = JSONReader(bytes)
+    public static func decode<T: Decodable>(_: T.Type, from bytes: some Collection<UInt8>) throws(WireError) -> T {
+        var reader = JSONReader(Array(bytes))
         let node = try JSONNode.read(&reader)
         try reader.finish()
         do {

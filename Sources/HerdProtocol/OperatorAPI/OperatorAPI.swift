@@ -1,35 +1,12 @@
 /// The operator API's bodies (herdctl ↔ controller, operator certificates only). JSON with `snake_case`
-/// keys, declared with `Codable` and read and written by the protocol's own reader and writer through
-/// `JSONCodable` (`OperatorAPI.encoder`/`decoder`); the fleet table, which grows with the fleet, reads
+/// keys, declared with `Codable` (keys spelled out in each type's `CodingKeys`) and read and written by
+/// the protocol's own reader and writer through `JSONCodable`; the fleet table, which grows with the fleet, reads
 /// and writes its fields directly, as signed messages do.
 /// Instants are RFC 3339 strings (`WireTime`), as in the agent protocol; the one number is an audit
 /// row's `at`, whose exact IEEE 754 bits its hash covers.
 /// Unlike the agent protocol nothing here is signed, so nothing depends on exact bytes.
 /// Controller/README.md documents the endpoints.
 public enum OperatorAPI {
-    /// Keys are spelled out in each type's `CodingKeys` (no key strategy: converting every key of a
-    /// 10 000-row fleet table cost more than the rest of the encoding).
-    public static var encoder: BodyEncoder { BodyEncoder() }
-
-    public static var decoder: BodyDecoder { BodyDecoder() }
-
-    /// Writes a body through `JSONCodable`: sorted keys, RFC 3339 instants.
-    public struct BodyEncoder: Sendable {
-        public var pretty = false
-
-        public func encode<T: Encodable>(_ value: T) throws -> Data {
-            Data(try JSONCodable.encode(value, pretty: pretty))
-        }
-    }
-
-    /// Reads a body through `JSONCodable`, under the protocol's rules; what is not a `T` is a
-    /// `malformed` `WireError` naming the path.
-    public struct BodyDecoder: Sendable {
-        public func decode<T: Decodable>(_: T.Type, from data: Data) throws(WireError) -> T {
-            try JSONCodable.decode(T.self, from: Array(data))
-        }
-    }
-
     /// `GET /v1/fleet`: one row per instance, worst first. The one answer that grows with the fleet
     /// (1.6 MiB for 10 000 instances), so it goes through the protocol's own JSON reader and writer:
     /// Foundation's coders took ~200 ms of `herdctl status` on such a fleet.

@@ -31,7 +31,7 @@ extension Request {
     func operatorBody<T: Decodable>(_: T.Type, expected: String) async throws(WireError) -> T {
         let body = try await envelopeBytes()
         do {
-            return try OperatorAPI.decoder.decode(T.self, from: Data(body))
+            return try JSONCodable.decode(T.self, from: Data(body))
         } catch {
             throw WireError(.malformed, "expected \(expected): \(error.message)")
         }
