@@ -218,9 +218,28 @@ struct LabDown: AsyncParsableCommand {
         print("lab down; \(options.dir) removed")
     }
 
+    /// This process and the ones that started it (a script, a shell): they may name the lab's
+    /// directory on their command line (`quickstart.sh --dir DIR`) but are never the lab's.
+    static func ancestors() -> Set<Int32> {
+        var chain: Set<Int32> = []
+        var pid = getpid()
+        while pid > 1, chain.insert(pid).inserted {
+            // /proc/PID/stat: "PID (COMM) STATE PPID …"; COMM may hold spaces and parentheses.
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")"),
+                let parent = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap({
+                    Int32($0)
+                })
+            else { break }
+            pid = parent
+        }
+        return chain
+    }
+
     /// Processes whose command line, working directory or open files are in the lab's directory, and
-    /// tmpfs mounts inside it.
+    /// tmpfs mounts inside it; never the caller or its ancestors.
     static func killLeftovers(mentioning directory: String) {
+        let callers = ancestors()
         // Some tools print the path normalised (PostgreSQL drops a doubled slash): look for both.
         var collapsed = directory
         while collapsed.contains("//") { collapsed = collapsed.replacingOccurrences(of: "//", with: "/") }
@@ -229,7 +248,7 @@ struct LabDown: AsyncParsableCommand {
         }
         func leftovers() -> [Int32] {
             ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
-                guard let pid = Int32(entry), pid != getpid(),
+                guard let pid = Int32(entry), !callers.contains(pid),
                     let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
                 else { return nil }
                 let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
