@@ -2,8 +2,8 @@
 ///
 /// Codes can grow: an unknown code received from a newer peer is kept as-is (`Code(rawValue:)`),
 /// so a client falls back on the HTTP status it received.
-public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
-    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+public struct WireError: Error, Codable, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         public init(_ rawValue: String) { self.rawValue = rawValue }
@@ -96,30 +96,17 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
         self.lastAcceptedSequence = lastAcceptedSequence
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var code: String?, message: String?, serverTime: Date?, last: UInt64?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "code": code = try r.readString()
-            case "message": message = try r.readString()
-            case "server_time": serverTime = try r.readNull() ? nil : r.readDate()
-            case "last_accepted_sequence":
-                last = try r.readNull() ? nil : r.readInteger(UInt64.self, in: 0...Limits.maxSequence)
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            Code(try r.required(code, "code")), try r.required(message, "message"), serverTime: serverTime,
-            lastAcceptedSequence: last)
+    enum CodingKeys: String, CodingKey {
+        case code, message, serverTime = "server_time", lastAcceptedSequence = "last_accepted_sequence"
     }
 
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("code", code.rawValue)
-            w.field("last_accepted_sequence", lastAcceptedSequence)
-            w.field("message", message)
-            w.field("server_time", serverTime)
-        }
+    /// Through `init(_:_:)`, so that a message received is escaped like one made here.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            try c.decode(Code.self, forKey: .code), try c.decode(String.self, forKey: .message),
+            serverTime: try c.decodeIfPresent(Date.self, forKey: .serverTime),
+            lastAcceptedSequence: try c.decodeIfPresent(UInt64.self, forKey: .lastAcceptedSequence))
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

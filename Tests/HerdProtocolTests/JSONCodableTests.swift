@@ -38,8 +38,11 @@ import Testing
 
     @Test(arguments: [
         (#"{"name":"x","name":"y"}"#, "duplicate key"),
-        (#"{"name":"x","count":42,"at":1796242744,"tags":{},"rows":[]}"#, "at: expected an RFC 3339 date-time"),
-        (#"{"name":"x","count":4.5,"at":"2026-12-02T19:12:24Z","tags":{},"rows":[]}"#, "count: expected Int"),
+        (#"{"name":"x","count":42,"at":1796242744,"tags":{},"rows":[]}"#, "at: not an RFC 3339 timestamp"),
+        (
+            #"{"name":"x","count":4.5,"at":"2026-12-02T19:12:24Z","tags":{},"rows":[]}"#,
+            "count: expected an integer, found a number"
+        ),
         (#"{"name":"x","count":1,"at":"2026-12-02T19:12:24Z","tags":{},"rows":[{"ok":1,"share":0}]}"#, "rows[0].ok"),
         (#"{"count":1,"at":"2026-12-02T19:12:24Z","tags":{},"rows":[]}"#, "name: missing"),
         (#"{"name":"x","count":1,"at":"2026-12-02T19:12:24Z","tags":{},"rows":[]} trailing"#, "after"),

@@ -169,7 +169,10 @@ import Testing
     @Test func writerAndReaderAgreeOnAwkwardStrings() throws {
         let awkward = "quote \" backslash \\ nul \u{0} bell \u{7} del \u{7F} newline \n emoji 😀 rtl \u{202E}"
         var writer = JSONWriter()
-        writer.object { w in w.field("v", awkward) }
+        writer.object { w in
+            w.key("v")
+            w.string(awkward)
+        }
         let text = String(decoding: writer.bytes, as: UTF8.self)
         #expect(try Self.string(text).get() == awkward)
     }

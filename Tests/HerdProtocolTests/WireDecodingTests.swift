@@ -120,8 +120,11 @@ import Testing
 
     @Test func unknownStatusFailsButUnknownCategoryIsKept() throws {
         let text = String(decoding: Self.reportBytes, as: UTF8.self)
-        #expect(
-            Self.decodeReport(text.replacing("\"status\": \"ok\"", with: "\"status\": \"maintenance\"")) == "malformed")
+        let maintenance = Array(text.replacing("\"status\": \"ok\"", with: "\"status\": \"maintenance\"").utf8)
+        #expect(Self.decodeReport(maintenance) == "malformed")
+        #expect(throws: WireError(.malformed, "results[2].status: expected one of ok, warning, critical, unknown")) {
+            try WireCoding.decode(Report.self, from: maintenance)
+        }
         let newer = text.replacing("\"category\": \"db_pool_exhausted\"", with: "\"category\": \"pgbouncer_saturated\"")
         let report = try WireCoding.decode(Report.self, from: Array(newer.utf8))
         #expect(report.results[0].findings[0].category == FindingCategory("pgbouncer_saturated"))

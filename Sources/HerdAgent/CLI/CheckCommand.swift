@@ -67,7 +67,7 @@ struct CheckCommand: AsyncParsableCommand {
             let cost = CycleCost.start()
             let results = await runner.runCycle()
             if json {
-                printJSON(results, at: started)
+                try printJSON(results, at: started)
             } else {
                 printTable(results)
                 print(cost.finish(checks: results.count))
@@ -77,13 +77,19 @@ struct CheckCommand: AsyncParsableCommand {
         }
     }
 
-    private func printJSON(_ results: [CheckResult], at date: Date) {
-        var w = JSONWriter(pretty: true)
-        w.object { w in
-            w.field("collected_at", date)
-            w.field("results", results)
+    /// `--json`: one cycle's results.
+    struct Cycle: Encodable {
+        enum CodingKeys: String, CodingKey {
+            case collectedAt = "collected_at", results
         }
-        print(String(decoding: w.bytes, as: UTF8.self))
+
+        var collectedAt: Date
+        var results: [CheckResult]
+    }
+
+    private func printJSON(_ results: [CheckResult], at date: Date) throws {
+        let cycle = Cycle(collectedAt: date, results: results)
+        print(String(decoding: try JSONCodable.encode(cycle, pretty: true), as: UTF8.self))
     }
 
     private func printTable(_ results: [CheckResult]) {

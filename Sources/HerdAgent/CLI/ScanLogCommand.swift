@@ -84,7 +84,8 @@ struct ScanLogCommand: ParsableCommand {
         let tallies = scan.tallies()
         let classifier = scan.classifier
         if json {
-            printJSON(tallies, lines: classifier.lines, events: classifier.events, reader: reader, unparsed: unparsed)
+            try printJSON(
+                tallies, lines: classifier.lines, events: classifier.events, reader: reader, unparsed: unparsed)
         } else {
             printTable(tallies, lines: classifier.lines, events: classifier.events, reader: reader, unparsed: unparsed)
         }
@@ -111,28 +112,26 @@ struct ScanLogCommand: ParsableCommand {
         }
     }
 
+    /// `--json`: what the scan found, and how much of the file it could read.
+    struct Answer: Encodable {
+        enum CodingKeys: String, CodingKey {
+            case events, findings, lines, truncatedLines = "truncated_lines", unparsedLines = "unparsed_lines"
+        }
+
+        var events: Int
+        var findings: [LogClassifier.Tally]
+        var lines: Int
+        var truncatedLines: Int
+        var unparsedLines: Int
+    }
+
     private func printJSON(
         _ tallies: [LogClassifier.Tally], lines: Int, events: Int, reader: LineReader, unparsed: Int
-    ) {
-        var w = JSONWriter(pretty: true)
-        w.object { w in
-            w.field("events", events)
-            w.key("findings")
-            w.array(tallies) { w, t in
-                w.object { w in
-                    w.field("category", t.category.rawValue)
-                    w.field("count", t.count)
-                    w.field("first_line", t.firstLine)
-                    w.field("last_line", t.lastLine)
-                    w.field("sample", t.sample)
-                    w.field("signature", t.signature)
-                }
-            }
-            w.field("lines", lines)
-            w.field("truncated_lines", reader.truncatedLines)
-            w.field("unparsed_lines", unparsed)
-        }
-        print(String(decoding: w.bytes, as: UTF8.self))
+    ) throws {
+        let answer = Answer(
+            events: events, findings: tallies, lines: lines, truncatedLines: reader.truncatedLines,
+            unparsedLines: unparsed)
+        print(String(decoding: try JSONCodable.encode(answer, pretty: true), as: UTF8.self))
     }
 }
 

@@ -182,15 +182,11 @@ public struct APIProbeCheck: Check {
             var headers = HTTPHeaders()
             headers.add(name: "Idempotency-Key", value: key)
             headers.add(name: "Content-Type", value: "application/json")
-            var writer = JSONWriter()
-            writer.object { w in
-                w.field("status", "Herd API probe \(WireTime.format(now)) — deleted automatically")
-                w.field("visibility", "direct")
-            }
+            let body = Self.postBody(status: "Herd API probe \(WireTime.format(now)) — deleted automatically")
             memory.numbers["post.last_at"] = nowSeconds
             guard
                 let answer = await request(
-                    .POST, "/api/v1/statuses", family: .statuses, headers: headers, body: writer.bytes)
+                    .POST, "/api/v1/statuses", family: .statuses, headers: headers, body: body)
             else { return }
             if answer.verdict.action == .ok, let reply = answer.reply {
                 memory.strings["post.idempotency_key"] = nil
@@ -219,6 +215,17 @@ public struct APIProbeCheck: Check {
             if answer.verdict.action == .ok || answer.reply?.status == 404 {
                 memory.strings["post.delete_id"] = nil
             }
+        }
+
+        /// Mastodon's `POST /api/v1/statuses` body: a direct status, seen by the canary account alone.
+        struct Post: Encodable {
+            var status: String
+            var visibility = "direct"
+        }
+
+        static func postBody(status: String) -> [UInt8] {
+            // Two strings cannot fail to encode.
+            (try? JSONCodable.encode(Post(status: status))) ?? []
         }
 
         static func isStatusID(_ id: String) -> Bool {

@@ -14,7 +14,11 @@ import HerdProtocol
 /// just bytes.
 public struct LogClassifier {
     /// What one signature added up to.
-    public struct Tally: Sendable, Hashable {
+    public struct Tally: Encodable, Sendable, Hashable {
+        enum CodingKeys: String, CodingKey {
+            case category, signature, count, firstLine = "first_line", lastLine = "last_line", sample
+        }
+
         public var category: FindingCategory
         public var signature: String
         public var count: UInt64

@@ -33,7 +33,7 @@ extension Store {
             }
             try db.execute(
                 sql: "UPDATE instances SET operator_attributes = ? WHERE domain = ?",
-                arguments: [Self.jsonObject(attributes), instance])
+                arguments: [try Self.jsonObject(attributes), instance])
             let change =
                 set.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + remove.sorted().map { "-\($0)" }
             try AuditChain.append(

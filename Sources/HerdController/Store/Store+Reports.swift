@@ -132,7 +132,7 @@ extension Store {
         for result in report.results {
             try insertResult.execute(arguments: [
                 reportID, result.checkID, instanceID, collectedAt, result.status.code, result.summary,
-                result.durationMilliseconds, metricsJSON(result.metrics),
+                result.durationMilliseconds, try metricsJSON(result.metrics),
             ])
             for (position, finding) in result.findings.enumerated() {
                 try insertFinding.execute(arguments: [
@@ -208,7 +208,7 @@ extension Store {
     /// The instance's row id, creating it, and refreshing the attributes its agent reports only when
     /// they changed (one indexed read per report in the usual case).
     static func instanceID(_ domain: String, host: HostFacts, in db: Database) throws -> Int64 {
-        let tags = jsonObject(host.tags)
+        let tags = try jsonObject(host.tags)
         let current = try Row.fetchOne(
             db.cachedStatement(
                 sql: """
@@ -239,27 +239,12 @@ extension Store {
     }
 
     /// `{"name":value,…}` with keys sorted; nil for no metrics. Values are finite (the protocol says so).
-    static func metricsJSON(_ metrics: [String: Double]) -> String? {
-        guard !metrics.isEmpty else { return nil }
-        var writer = JSONWriter()
-        writer.object { w in
-            for (key, value) in metrics.sorted(by: { $0.key < $1.key }) {
-                w.key(key)
-                w.number(value)
-            }
-        }
-        return String(decoding: writer.bytes, as: UTF8.self)
+    static func metricsJSON(_ metrics: [String: Double]) throws -> String? {
+        metrics.isEmpty ? nil : String(decoding: try JSONCodable.encode(metrics), as: UTF8.self)
     }
 
-    static func jsonObject(_ tags: [String: String]) -> String {
-        var writer = JSONWriter()
-        writer.object { w in
-            for (key, value) in tags.sorted(by: { $0.key < $1.key }) {
-                w.key(key)
-                w.string(value)
-            }
-        }
-        return String(decoding: writer.bytes, as: UTF8.self)
+    static func jsonObject(_ tags: [String: String]) throws -> String {
+        String(decoding: try JSONCodable.encode(tags), as: UTF8.self)
     }
 
     /// The last sequence accepted from each agent (nil when none yet).

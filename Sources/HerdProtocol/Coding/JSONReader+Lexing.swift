@@ -8,6 +8,30 @@ extension JSONReader {
         /// The power of ten to apply to `mantissa`.
         var exponent10: Int
         var isInteger: Bool
+
+        /// The value as a Double, correctly rounded; nil when longer than any field means
+        /// (`maxNumberBytes`) or beyond a finite Double.
+        func double(in bytes: [UInt8]) -> Double? {
+            guard range.count <= JSONReader.maxNumberBytes else { return nil }
+            // Clinger's fast path: an exact mantissa and an exact power of ten give a correctly rounded result.
+            if let mantissa, mantissa < 1 << 53, (-22...22).contains(exponent10) {
+                let magnitude =
+                    exponent10 < 0
+                    ? Double(mantissa) / JSONReader.powersOfTen[-exponent10]
+                    : Double(mantissa) * JSONReader.powersOfTen[exponent10]
+                return negative ? -magnitude : magnitude
+            }
+            guard let value = Double(String(decoding: bytes[range], as: UTF8.self)), value.isFinite else { return nil }
+            return value
+        }
+
+        /// The value as a `T`, for a number written as an integer; nil when `T` cannot hold it.
+        func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
+            guard isInteger, let mantissa else { return nil }
+            guard negative else { return T(exactly: mantissa) }
+            if mantissa == 0 { return 0 }
+            return T.isSigned && mantissa <= UInt64(T.max) + 1 ? T(truncatingIfNeeded: 0 &- mantissa) : nil
+        }
     }
 
     static let powersOfTen: [Double] = (0...22).map { exponent in

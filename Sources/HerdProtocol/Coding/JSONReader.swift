@@ -1,10 +1,11 @@
-/// A strict, single-pass JSON pull parser for protocol messages (RFC 8259).
+/// A strict, single-pass JSON pull parser (RFC 8259): `JSONCodable` reads every document Herd declares
+/// through it, and the agent pulls the few fields it needs from others' formats (journald, Sidekiq,
+/// Mastodon) with it, skipping the rest without materialising it.
 ///
-/// Messages read their own fields through it, so nothing is built that is not kept, unknown keys are
-/// skipped without being materialised, and every error is a `malformed` `WireError` naming the path
-/// (`results[2].status: expected one of ok, warning, critical, unknown`). It refuses what a lenient
-/// parser would guess at: duplicate keys, raw control characters in strings, invalid UTF-8, lone
-/// surrogates, leading zeros, trailing garbage, and nesting deeper than `Limits.maxJSONDepth`.
+/// Every error is a `malformed` `WireError` naming the path (`results[2]: expected a string`). It
+/// refuses what a lenient parser would guess at: duplicate keys, raw control characters in strings,
+/// invalid UTF-8, lone surrogates, leading zeros, trailing garbage, and nesting deeper than
+/// `Limits.maxJSONDepth`.
 public struct JSONReader {
     let bytes: [UInt8]
     var index = 0
@@ -119,27 +120,6 @@ public struct JSONReader {
         }
     }
 
-    /// Reads an array of messages.
-    public mutating func readArray<T: WireMessage>(of type: T.Type, maxCount: Int) throws(WireError) -> [T] {
-        var out: [T] = []
-        try readArray(maxCount: maxCount) { r throws(WireError) in out.append(try T(json: &r)) }
-        return out
-    }
-
-    /// Reads an object of `String` keys to values, at most `maxCount` entries.
-    public mutating func readDictionary<V>(
-        maxCount: Int, _ value: (inout JSONReader) throws(WireError) -> V
-    ) throws(WireError) -> [String: V] {
-        var out: [String: V] = [:]
-        try readObject { r, key throws(WireError) in
-            guard out.count < maxCount else {
-                throw WireError(.invalidField, "\(r.pathDescription): more than \(maxCount) entries")
-            }
-            out[key] = try value(&r)
-        }
-        return out
-    }
-
     /// Checks that only whitespace follows the top-level value.
     public mutating func finish() throws(WireError) {
         skipWhitespace()
@@ -185,18 +165,7 @@ public struct JSONReader {
     }
 
     private func double(_ number: ScannedNumber) throws(WireError) -> Double {
-        guard number.range.count <= Self.maxNumberBytes else { throw outOfRange() }
-        // Clinger's fast path: an exact mantissa and an exact power of ten give a correctly rounded result.
-        if let mantissa = number.mantissa, mantissa < 1 << 53, (-22...22).contains(number.exponent10) {
-            let magnitude =
-                number.exponent10 < 0
-                ? Double(mantissa) / Self.powersOfTen[-number.exponent10]
-                : Double(mantissa) * Self.powersOfTen[number.exponent10]
-            return number.negative ? -magnitude : magnitude
-        }
-        guard let value = Double(String(decoding: bytes[number.range], as: UTF8.self)), value.isFinite else {
-            throw outOfRange()
-        }
+        guard let value = number.double(in: bytes) else { throw outOfRange() }
         return value
     }
 
@@ -204,43 +173,11 @@ public struct JSONReader {
     public mutating func readInteger<T: FixedWidthInteger>(_: T.Type, in range: ClosedRange<T>) throws(WireError) -> T {
         let number = try scanNumber()
         guard number.isInteger else { throw error("expected an integer") }
-        guard number.range.count <= Self.maxNumberBytes else { throw outOfRange() }
-        let outOfRange = WireError(
-            .invalidField, "\(pathDescription): must be between \(range.lowerBound) and \(range.upperBound)")
-        guard let mantissa = number.mantissa else { throw outOfRange }
-        let value: T?
-        if number.negative {
-            value =
-                mantissa == 0
-                ? 0 : (T.isSigned && mantissa <= UInt64(T.max) + 1 ? T(truncatingIfNeeded: 0 &- mantissa) : nil)
-        } else {
-            value = T(exactly: mantissa)
-        }
-        guard let value, range.contains(value) else { throw outOfRange }
-        return value
-    }
-
-    /// An RFC 3339 timestamp string.
-    public mutating func readDate() throws(WireError) -> Date {
-        let text = try readString()
-        guard let date = WireTime.parse(text) else { throw error("not an RFC 3339 timestamp") }
-        return date
-    }
-
-    /// A string that must be one of an enum's raw values.
-    public mutating func readEnum<E: RawRepresentable & CaseIterable>(_: E.Type) throws(WireError) -> E
-    where E.RawValue == String {
-        let text = try readString()
-        guard let value = E(rawValue: text) else {
-            throw error("expected one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let value = number.integer(T.self), range.contains(value) else {
+            throw WireError(
+                .invalidField, "\(pathDescription): must be between \(range.lowerBound) and \(range.upperBound)")
         }
         return value
-    }
-
-    /// Base64 (standard or URL-safe) decoded to bytes.
-    public mutating func readBase64() throws(WireError) -> [UInt8] {
-        guard let bytes = Base64.decode(try readString()) else { throw error("not base64") }
-        return bytes
     }
 
     /// The kind of value that comes next, without consuming it; nil at the end of the input.

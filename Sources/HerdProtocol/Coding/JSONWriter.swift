@@ -1,4 +1,4 @@
-/// Writes protocol JSON: keys in the order the caller gives (every message writes them sorted),
+/// Writes protocol JSON: keys in the order the caller gives (`JSONCodable` gives them sorted),
 /// strings escaped per RFC 8259, integral numbers without a fraction, compact or pretty (2 spaces).
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
@@ -28,83 +28,7 @@ public struct JSONWriter {
         close(UInt8(ascii: "]"))
     }
 
-    public mutating func array<T: WireMessage>(_ messages: [T]) {
-        array(messages) { w, message in message.write(to: &w) }
-    }
-
-    // MARK: Fields (key + value); optional values that are nil are omitted
-
-    public mutating func field(_ key: StaticString, _ value: String) {
-        self.key(key)
-        string(value)
-    }
-
-    public mutating func field(_ key: StaticString, _ value: String?) {
-        if let value { field(key, value) }
-    }
-
-    public mutating func field(_ key: StaticString, _ value: Bool) {
-        self.key(key)
-        raw(value ? "true" : "false")
-    }
-
-    public mutating func field(_ key: StaticString, _ value: Double) {
-        self.key(key)
-        number(value)
-    }
-
-    public mutating func field<T: FixedWidthInteger>(_ key: StaticString, _ value: T) {
-        self.key(key)
-        raw(String(value))
-    }
-
-    public mutating func field<T: FixedWidthInteger>(_ key: StaticString, _ value: T?) {
-        if let value { field(key, value) }
-    }
-
-    public mutating func field(_ key: StaticString, _ value: Date) {
-        self.key(key)
-        string(WireTime.format(value))
-    }
-
-    public mutating func field(_ key: StaticString, _ value: Date?) {
-        if let value { field(key, value) }
-    }
-
-    public mutating func field<T: WireMessage>(_ key: StaticString, _ value: T) {
-        self.key(key)
-        value.write(to: &self)
-    }
-
-    public mutating func field<T: WireMessage>(_ key: StaticString, _ values: [T]) {
-        self.key(key)
-        array(values)
-    }
-
-    /// A string-keyed object, written with sorted keys so the output is deterministic.
-    public mutating func field<V>(
-        _ key: StaticString, _ dictionary: [String: V], _ value: (inout JSONWriter, V) -> Void
-    ) {
-        self.key(key)
-        object { w in
-            for name in dictionary.keys.sorted() {
-                w.key(name)
-                value(&w, dictionary[name]!)
-            }
-        }
-    }
-
     // MARK: Values
-
-    public mutating func key(_ key: StaticString) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(
-            contentsOf: pretty
-                ? [UInt8(ascii: "\""), UInt8(ascii: ":"), 0x20] : [UInt8(ascii: "\""), UInt8(ascii: ":")])
-        afterKey = true
-    }
 
     public mutating func key(_ key: String) {
         separate()
@@ -122,6 +46,8 @@ public struct JSONWriter {
     public mutating func bool(_ value: Bool) { raw(value ? "true" : "false") }
 
     public mutating func null() { raw("null") }
+
+    public mutating func integer<T: FixedWidthInteger>(_ value: T) { raw(String(value)) }
 
     /// Integral values within ±2^53 without a fraction (`5121`), others in Swift's shortest round-trip form.
     public mutating func number(_ value: Double) {

@@ -1,21 +1,24 @@
-/// A protocol message: reads and writes its own JSON fields and checks its own rules.
+/// A protocol message: its fields declared with `Codable` (read and written by `JSONCodable`), and
+/// its own rules.
 ///
 /// Reading ignores unknown keys (forward compatibility) and fails with `malformed` on a wrong shape;
 /// `validate()` then enforces limits and rules with `invalid_field`. Writing emits keys sorted.
-public protocol WireMessage: Sendable {
-    init(json: inout JSONReader) throws(WireError)
-    func write(to json: inout JSONWriter)
+public protocol WireMessage: Codable, Sendable {
     /// Throws `invalid_field` naming the first field that breaks a rule or limit.
     func validate() throws(WireError)
 }
 
 /// JSON encoding and decoding as the protocol defines it.
 public enum WireCoding {
+    /// A valid message's bytes, as signed and sent. A message holds only finite numbers once
+    /// `validate()` passes; writing one that does not is a bug in the caller.
     public static func encode<T: WireMessage>(_ value: T, pretty: Bool = false) -> [UInt8] {
-        var writer = JSONWriter(pretty: pretty, capacity: 4096)
-        value.write(to: &writer)
-        if pretty { return writer.bytes + [0x0A] }
-        return writer.bytes
+        do {
+            let bytes = try JSONCodable.encode(value, pretty: pretty)
+            return pretty ? bytes + [0x0A] : bytes
+        } catch {
+            preconditionFailure("\(T.self) holds a value JSON cannot: \(error); validate() rules that out")
+        }
     }
 
     /// Decodes and validates a message. The checks run in a fixed order, each with its own error:
@@ -36,9 +39,6 @@ public enum WireCoding {
         guard bytes.count <= maxBytes else {
             throw WireError(.tooLarge, "body of \(bytes.count) bytes exceeds the limit of \(maxBytes)")
         }
-        var reader = JSONReader(Array(bytes))
-        let value = try T(json: &reader)
-        try reader.finish()
-        return value
+        return try JSONCodable.decode(type, from: bytes)
     }
 }

@@ -9,23 +9,8 @@ public struct Approval: WireMessage, Hashable {
         self.signature = signature
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var commandID: String?, signature: EnvelopeSignature?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "command_id": commandID = try r.readString()
-            case "signature": signature = try EnvelopeSignature(json: &r)
-            default: try r.skipValue()
-            }
-        }
-        self.init(commandID: try r.required(commandID, "command_id"), signature: try r.required(signature, "signature"))
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("command_id", commandID)
-            w.field("signature", signature)
-        }
+    enum CodingKeys: String, CodingKey {
+        case commandID = "command_id", signature
     }
 
     public func validate() throws(WireError) {

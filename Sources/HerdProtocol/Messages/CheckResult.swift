@@ -22,38 +22,8 @@ public struct CheckResult: WireMessage, Hashable {
         self.findings = findings
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var checkID: String?, status: CheckStatus?, summary: String?, duration: Double?
-        var metrics: [String: Double]?, findings: [Finding]?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "check_id": checkID = try r.readString()
-            case "status": status = try r.readEnum(CheckStatus.self)
-            case "summary": summary = try r.readString()
-            case "duration_ms": duration = try r.readDouble()
-            case "metrics":
-                metrics = try r.readDictionary(maxCount: Limits.maxMetricsPerResult) { r throws(WireError) in
-                    try r.readDouble()
-                }
-            case "findings": findings = try r.readArray(of: Finding.self, maxCount: Limits.maxFindingsPerResult)
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            checkID: try r.required(checkID, "check_id"), status: try r.required(status, "status"),
-            summary: try r.required(summary, "summary"), durationMilliseconds: try r.required(duration, "duration_ms"),
-            metrics: try r.required(metrics, "metrics"), findings: try r.required(findings, "findings"))
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("check_id", checkID)
-            w.field("duration_ms", durationMilliseconds)
-            w.field("findings", findings)
-            w.field("metrics", metrics) { w, value in w.number(value) }
-            w.field("status", status.rawValue)
-            w.field("summary", summary)
-        }
+    enum CodingKeys: String, CodingKey {
+        case checkID = "check_id", status, summary, durationMilliseconds = "duration_ms", metrics, findings
     }
 
     public func validate() throws(WireError) {

@@ -1,6 +1,6 @@
 /// The outcome of one check. A closed set: an older controller must never guess what a newer status
 /// means for alerting, so an unknown value fails decoding (`malformed`) instead of becoming `.unknown`.
-public enum CheckStatus: String, Sendable, CaseIterable, Comparable {
+public enum CheckStatus: String, Codable, Sendable, CaseIterable, Comparable {
     case ok
     case warning
     case critical

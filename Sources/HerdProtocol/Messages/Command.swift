@@ -32,41 +32,9 @@ public struct Command: WireMessage, Hashable {
         self.expiresAt = expiresAt
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var id: String?, agentID: String?, instance: String?, action: CommandAction?, reason: String?
-        var requestedBy: String?, issuedAt: Date?, expiresAt: Date?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "id": id = try r.readString()
-            case "agent_id": agentID = try r.readString()
-            case "instance": instance = try r.readString()
-            case "action": action = try CommandAction(json: &r)
-            case "reason": reason = try r.readString()
-            case "requested_by": requestedBy = try r.readString()
-            case "issued_at": issuedAt = try r.readDate()
-            case "expires_at": expiresAt = try r.readDate()
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            id: try r.required(id, "id"), agentID: try r.required(agentID, "agent_id"),
-            instance: try r.required(instance, "instance"), action: try r.required(action, "action"),
-            reason: try r.required(reason, "reason"),
-            requestedBy: KeyID(rawValue: try r.required(requestedBy, "requested_by")),
-            issuedAt: try r.required(issuedAt, "issued_at"), expiresAt: try r.required(expiresAt, "expires_at"))
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("action", action)
-            w.field("agent_id", agentID)
-            w.field("expires_at", expiresAt)
-            w.field("id", id)
-            w.field("instance", instance)
-            w.field("issued_at", issuedAt)
-            w.field("reason", reason)
-            w.field("requested_by", requestedBy.rawValue)
-        }
+    enum CodingKeys: String, CodingKey {
+        case id, agentID = "agent_id", instance, action, reason, requestedBy = "requested_by"
+        case issuedAt = "issued_at", expiresAt = "expires_at"
     }
 
     public func validate() throws(WireError) {

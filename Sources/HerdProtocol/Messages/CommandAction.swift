@@ -11,7 +11,7 @@ public enum CommandAction: WireMessage, Hashable {
     case previewCardsRemove(PreviewCardsRemove)
 
     /// What `restart_service` may touch. `streaming` restarts every `mastodon-streaming@PORT`; `nginx` reloads.
-    public enum ServiceName: String, Sendable, Hashable, CaseIterable {
+    public enum ServiceName: String, Codable, Sendable, Hashable, CaseIterable {
         case web, sidekiq, streaming, nginx
     }
 
@@ -52,52 +52,48 @@ public enum CommandAction: WireMessage, Hashable {
 
     public static let types = ["restart_service", "media_remove", "preview_cards_remove"]
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var type: String?, service: ServiceName?, days: Int?, dryRun: Bool?, pruneProfiles: Bool?
-        var removeHeaders: Bool?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "type": type = try r.readString()
-            case "service": service = try r.readEnum(ServiceName.self)
-            case "days": days = try r.readInteger(Int.self, in: Int(Int32.min)...Int(Int32.max))
-            case "dry_run": dryRun = try r.readBool()
-            case "prune_profiles": pruneProfiles = try r.readBool()
-            case "remove_headers": removeHeaders = try r.readBool()
-            default: try r.skipValue()
-            }
-        }
-        switch try r.required(type, "type") {
+    enum CodingKeys: String, CodingKey {
+        case type, service, days, dryRun = "dry_run", pruneProfiles = "prune_profiles"
+        case removeHeaders = "remove_headers"
+    }
+
+    /// A parameter its `type` needs and the object lacks is `malformed`, like any missing field.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch try c.decode(String.self, forKey: .type) {
         case "restart_service":
-            self = .restartService(try r.required(service, "service"))
+            self = .restartService(try c.decode(ServiceName.self, forKey: .service))
         case "media_remove":
             self = .mediaRemove(
                 MediaRemove(
-                    days: try r.required(days, "days"), dryRun: try r.required(dryRun, "dry_run"),
-                    pruneProfiles: try r.required(pruneProfiles, "prune_profiles"),
-                    removeHeaders: try r.required(removeHeaders, "remove_headers")))
+                    days: try c.decode(Int.self, forKey: .days), dryRun: try c.decode(Bool.self, forKey: .dryRun),
+                    pruneProfiles: try c.decode(Bool.self, forKey: .pruneProfiles),
+                    removeHeaders: try c.decode(Bool.self, forKey: .removeHeaders)))
         case "preview_cards_remove":
             self = .previewCardsRemove(
-                PreviewCardsRemove(days: try r.required(days, "days"), dryRun: try r.required(dryRun, "dry_run")))
+                PreviewCardsRemove(
+                    days: try c.decode(Int.self, forKey: .days), dryRun: try c.decode(Bool.self, forKey: .dryRun)))
         default:
-            throw r.error("unsupported action type, expected one of \(Self.types.joined(separator: ", "))")
+            throw DecodingError.dataCorruptedError(
+                forKey: .type, in: c,
+                debugDescription: "unsupported action type, expected one of \(Self.types.joined(separator: ", "))")
         }
     }
 
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            switch self {
-            case .restartService(let service):
-                w.field("service", service.rawValue)
-            case .mediaRemove(let p):
-                w.field("days", p.days)
-                w.field("dry_run", p.dryRun)
-                w.field("prune_profiles", p.pruneProfiles)
-                w.field("remove_headers", p.removeHeaders)
-            case .previewCardsRemove(let p):
-                w.field("days", p.days)
-                w.field("dry_run", p.dryRun)
-            }
-            w.field("type", type)
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        switch self {
+        case .restartService(let service):
+            try c.encode(service, forKey: .service)
+        case .mediaRemove(let p):
+            try c.encode(p.days, forKey: .days)
+            try c.encode(p.dryRun, forKey: .dryRun)
+            try c.encode(p.pruneProfiles, forKey: .pruneProfiles)
+            try c.encode(p.removeHeaders, forKey: .removeHeaders)
+        case .previewCardsRemove(let p):
+            try c.encode(p.days, forKey: .days)
+            try c.encode(p.dryRun, forKey: .dryRun)
         }
     }
 

@@ -3,7 +3,7 @@
 public struct CommandResult: AgentMessage, Hashable {
     public static let payloadType = PayloadType.commandResult
 
-    public enum Outcome: String, Sendable, Hashable, CaseIterable {
+    public enum Outcome: String, Codable, Sendable, Hashable, CaseIterable {
         /// Ran and exited 0.
         case succeeded
         /// Ran and exited non-zero (or was killed by a signal).
@@ -15,7 +15,7 @@ public struct CommandResult: AgentMessage, Hashable {
     }
 
     /// Why an agent refused a command. Open: a newer agent may add reasons, kept as they are.
-    public struct Refusal: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public struct Refusal: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         public let rawValue: String
         public init(rawValue: String) { self.rawValue = rawValue }
         public init(_ rawValue: String) { self.rawValue = rawValue }
@@ -67,58 +67,15 @@ public struct CommandResult: AgentMessage, Hashable {
         self.verification = verification
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var commandID: String?, agentID: String?, instance: String?, sequence: UInt64?, sentAt: Date?
-        var outcome: Outcome?, refusal: String?, detail: String?, exitCode: Int32?, outputTail: String?
-        var startedAt: Date?, finishedAt: Date?, verification: [CheckResult]?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "command_id": commandID = try r.readString()
-            case "agent_id": agentID = try r.readString()
-            case "instance": instance = try r.readString()
-            case "sequence": sequence = try r.readInteger(UInt64.self, in: 1...Limits.maxSequence)
-            case "sent_at": sentAt = try r.readDate()
-            case "outcome": outcome = try r.readEnum(Outcome.self)
-            case "refusal": refusal = try r.readNull() ? nil : r.readString()
-            case "detail": detail = try r.readString()
-            case "exit_code": exitCode = try r.readNull() ? nil : r.readInteger(Int32.self, in: Int32.min...Int32.max)
-            case "output_tail": outputTail = try r.readNull() ? nil : r.readString()
-            case "started_at": startedAt = try r.readNull() ? nil : r.readDate()
-            case "finished_at": finishedAt = try r.readNull() ? nil : r.readDate()
-            case "verification": verification = try r.readArray(of: CheckResult.self, maxCount: Limits.maxCheckResults)
-            default: try r.skipValue()
-            }
-        }
-        // Required when the outcome says so: missing, like any required field, is malformed.
-        if outcome == .refused { _ = try r.required(refusal, "refusal") }
-        self.init(
-            commandID: try r.required(commandID, "command_id"), agentID: try r.required(agentID, "agent_id"),
-            instance: try r.required(instance, "instance"), sequence: try r.required(sequence, "sequence"),
-            sentAt: try r.required(sentAt, "sent_at"), outcome: try r.required(outcome, "outcome"),
-            refusal: refusal.map(Refusal.init(rawValue:)), detail: try r.required(detail, "detail"), exitCode: exitCode,
-            outputTail: outputTail, startedAt: startedAt, finishedAt: finishedAt,
-            verification: try r.required(verification, "verification"))
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("agent_id", agentID)
-            w.field("command_id", commandID)
-            w.field("detail", detail)
-            w.field("exit_code", exitCode)
-            w.field("finished_at", finishedAt)
-            w.field("instance", instance)
-            w.field("outcome", outcome.rawValue)
-            w.field("output_tail", outputTail)
-            w.field("refusal", refusal?.rawValue)
-            w.field("sent_at", sentAt)
-            w.field("sequence", sequence)
-            w.field("started_at", startedAt)
-            w.field("verification", verification)
-        }
+    enum CodingKeys: String, CodingKey {
+        case commandID = "command_id", agentID = "agent_id", instance, sequence, sentAt = "sent_at", outcome, refusal
+        case detail, exitCode = "exit_code", outputTail = "output_tail", startedAt = "started_at"
+        case finishedAt = "finished_at", verification
     }
 
     public func validate() throws(WireError) {
+        // Required when the outcome says so: missing, like any required field, is malformed.
+        if outcome == .refused, refusal == nil { throw WireError(.malformed, "refusal: missing") }
         guard Command.isLowercaseUUID(commandID) else { throw .invalid("command_id", "must be a lowercase UUID") }
         try Rule.identifier(agentID, "agent_id")
         try Rule.domain(instance, "instance")

@@ -29,38 +29,9 @@ public struct EnrollRequest: WireMessage, Hashable {
         self.sentAt = sentAt
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var token: String?, instance: String?, agentVersion: String?, key: String?, csr: String?
-        var host: HostFacts?, sentAt: Date?
-        try r.readObject { r, k throws(WireError) in
-            switch k {
-            case "token": token = try r.readString()
-            case "instance": instance = try r.readString()
-            case "agent_version": agentVersion = try r.readString()
-            case "signing_public_key": key = try r.readString()
-            case "csr_pem": csr = try r.readString()
-            case "host": host = try HostFacts(json: &r)
-            case "sent_at": sentAt = try r.readDate()
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            token: try r.required(token, "token"), instance: try r.required(instance, "instance"),
-            agentVersion: try r.required(agentVersion, "agent_version"),
-            signingPublicKey: try r.required(key, "signing_public_key"), csrPEM: try r.required(csr, "csr_pem"),
-            host: try r.required(host, "host"), sentAt: try r.required(sentAt, "sent_at"))
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("agent_version", agentVersion)
-            w.field("csr_pem", csrPEM)
-            w.field("host", host)
-            w.field("instance", instance)
-            w.field("sent_at", sentAt)
-            w.field("signing_public_key", signingPublicKey)
-            w.field("token", token)
-        }
+    enum CodingKeys: String, CodingKey {
+        case token, instance, agentVersion = "agent_version", signingPublicKey = "signing_public_key"
+        case csrPEM = "csr_pem", host, sentAt = "sent_at"
     }
 
     public func validate() throws(WireError) {

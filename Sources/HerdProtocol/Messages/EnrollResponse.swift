@@ -2,7 +2,7 @@
 /// until an operator accepts it (`herdctl agents accept`). Sending the same request again later
 /// returns the current state.
 public struct EnrollResponse: WireMessage, Hashable {
-    public enum State: String, Sendable, Hashable, CaseIterable {
+    public enum State: String, Codable, Sendable, Hashable, CaseIterable {
         case accepted, pending
     }
 
@@ -28,35 +28,9 @@ public struct EnrollResponse: WireMessage, Hashable {
         self.serverTime = serverTime
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var agentID: String?, state: State?, certificate: String?, ca: String?, keyID: String?, serverTime: Date?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "agent_id": agentID = try r.readString()
-            case "state": state = try r.readEnum(State.self)
-            case "certificate_pem": certificate = try r.readNull() ? nil : r.readString()
-            case "ca_certificate_pem": ca = try r.readString()
-            case "signing_key_id": keyID = try r.readString()
-            case "server_time": serverTime = try r.readDate()
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            agentID: try r.required(agentID, "agent_id"), state: try r.required(state, "state"),
-            certificatePEM: certificate, caCertificatePEM: try r.required(ca, "ca_certificate_pem"),
-            signingKeyID: KeyID(rawValue: try r.required(keyID, "signing_key_id")),
-            serverTime: try r.required(serverTime, "server_time"))
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("agent_id", agentID)
-            w.field("ca_certificate_pem", caCertificatePEM)
-            w.field("certificate_pem", certificatePEM)
-            w.field("server_time", serverTime)
-            w.field("signing_key_id", signingKeyID.rawValue)
-            w.field("state", state.rawValue)
-        }
+    enum CodingKeys: String, CodingKey {
+        case agentID = "agent_id", state, certificatePEM = "certificate_pem"
+        case caCertificatePEM = "ca_certificate_pem", signingKeyID = "signing_key_id", serverTime = "server_time"
     }
 
     public func validate() throws(WireError) {

@@ -15,29 +15,8 @@ public struct Finding: WireMessage, Hashable {
         self.sample = sample
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var category: String?, signature: String?, count: UInt64?, sample: String?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "category": category = try r.readString()
-            case "signature": signature = try r.readString()
-            case "count": count = try r.readInteger(UInt64.self, in: 0...UInt64.max)
-            case "sample": sample = try r.readNull() ? nil : r.readString()
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            category: FindingCategory(try r.required(category, "category")),
-            signature: try r.required(signature, "signature"), count: try r.required(count, "count"), sample: sample)
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("category", category.rawValue)
-            w.field("count", count)
-            w.field("sample", sample)
-            w.field("signature", signature)
-        }
+    enum CodingKeys: String, CodingKey {
+        case category, signature, count, sample
     }
 
     public func validate() throws(WireError) {

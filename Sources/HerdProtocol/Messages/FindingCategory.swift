@@ -1,6 +1,6 @@
 /// What kind of trouble a finding is. An open set: the log classifier's table can name new categories,
 /// so an unknown value from a newer agent is kept as it is (it must still be a valid identifier).
-public struct FindingCategory: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+public struct FindingCategory: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public init(_ rawValue: String) { self.rawValue = rawValue }

@@ -22,35 +22,9 @@ public struct HostFacts: WireMessage, Hashable {
         self.tags = tags
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var hostname: String?, version: String?, endpoint: String?, region: String?, provider: String?
-        var tags: [String: String]?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "hostname": hostname = try r.readString()
-            case "mastodon_version": version = try r.readNull() ? nil : r.readString()
-            case "object_storage_endpoint": endpoint = try r.readNull() ? nil : r.readString()
-            case "region": region = try r.readNull() ? nil : r.readString()
-            case "provider": provider = try r.readNull() ? nil : r.readString()
-            case "tags":
-                tags = try r.readDictionary(maxCount: Limits.maxTags) { r throws(WireError) in try r.readString() }
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            hostname: try r.required(hostname, "hostname"), mastodonVersion: version, objectStorageEndpoint: endpoint,
-            region: region, provider: provider, tags: try r.required(tags, "tags"))
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("hostname", hostname)
-            w.field("mastodon_version", mastodonVersion)
-            w.field("object_storage_endpoint", objectStorageEndpoint)
-            w.field("provider", provider)
-            w.field("region", region)
-            w.field("tags", tags) { w, value in w.string(value) }
-        }
+    enum CodingKeys: String, CodingKey {
+        case hostname, mastodonVersion = "mastodon_version", objectStorageEndpoint = "object_storage_endpoint"
+        case region, provider, tags
     }
 
     public func validate() throws(WireError) {

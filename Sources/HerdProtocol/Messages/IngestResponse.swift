@@ -13,28 +13,8 @@ public struct IngestResponse: WireMessage, Hashable {
         self.commands = commands
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var sequence: UInt64?, duplicate: Bool?, commands: [SignedEnvelope]?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "acknowledged_sequence": sequence = try r.readInteger(UInt64.self, in: 1...Limits.maxSequence)
-            case "duplicate": duplicate = try r.readBool()
-            case "commands":
-                commands = try r.readArray(of: SignedEnvelope.self, maxCount: Limits.maxCommandsPerResponse)
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            acknowledgedSequence: try r.required(sequence, "acknowledged_sequence"),
-            duplicate: try r.required(duplicate, "duplicate"), commands: try r.required(commands, "commands"))
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("acknowledged_sequence", acknowledgedSequence)
-            w.field("commands", commands)
-            w.field("duplicate", duplicate)
-        }
+    enum CodingKeys: String, CodingKey {
+        case acknowledgedSequence = "acknowledged_sequence", duplicate, commands
     }
 
     public func validate() throws(WireError) {

@@ -36,46 +36,10 @@ public struct Report: AgentMessage, Hashable {
         self.outboxDropped = outboxDropped
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var agentID: String?, instance: String?, sequence: UInt64?, collectedAt: Date?, sentAt: Date?
-        var agentVersion: String?, interval: UInt32?, host: HostFacts?, results: [CheckResult]?, dropped: UInt64?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "agent_id": agentID = try r.readString()
-            case "instance": instance = try r.readString()
-            case "sequence": sequence = try r.readInteger(UInt64.self, in: 1...Limits.maxSequence)
-            case "collected_at": collectedAt = try r.readDate()
-            case "sent_at": sentAt = try r.readDate()
-            case "agent_version": agentVersion = try r.readString()
-            case "interval_seconds": interval = try r.readInteger(UInt32.self, in: 1...86_400)
-            case "host": host = try HostFacts(json: &r)
-            case "results": results = try r.readArray(of: CheckResult.self, maxCount: Limits.maxCheckResults)
-            case "outbox_dropped":
-                dropped = try r.readNull() ? nil : r.readInteger(UInt64.self, in: 0...Limits.maxSequence)
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            agentID: try r.required(agentID, "agent_id"), instance: try r.required(instance, "instance"),
-            sequence: try r.required(sequence, "sequence"), collectedAt: try r.required(collectedAt, "collected_at"),
-            sentAt: try r.required(sentAt, "sent_at"), agentVersion: try r.required(agentVersion, "agent_version"),
-            intervalSeconds: try r.required(interval, "interval_seconds"), host: try r.required(host, "host"),
-            results: try r.required(results, "results"), outboxDropped: dropped)
-    }
-
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("agent_id", agentID)
-            w.field("agent_version", agentVersion)
-            w.field("collected_at", collectedAt)
-            w.field("host", host)
-            w.field("instance", instance)
-            w.field("interval_seconds", intervalSeconds)
-            w.field("outbox_dropped", outboxDropped)
-            w.field("results", results)
-            w.field("sent_at", sentAt)
-            w.field("sequence", sequence)
-        }
+    enum CodingKeys: String, CodingKey {
+        case agentID = "agent_id", instance, sequence, collectedAt = "collected_at", sentAt = "sent_at"
+        case agentVersion = "agent_version", intervalSeconds = "interval_seconds", host, results
+        case outboxDropped = "outbox_dropped"
     }
 
     public func validate() throws(WireError) {

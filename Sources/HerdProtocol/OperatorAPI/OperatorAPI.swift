@@ -1,15 +1,13 @@
 /// The operator API's bodies (herdctl ↔ controller, operator certificates only). JSON with `snake_case`
 /// keys, declared with `Codable` (keys spelled out in each type's `CodingKeys`) and read and written by
-/// the protocol's own reader and writer through `JSONCodable`; the fleet table, which grows with the fleet, reads
-/// and writes its fields directly, as signed messages do.
+/// the protocol's own reader and writer through `JSONCodable`, as signed messages are.
 /// Instants are RFC 3339 strings (`WireTime`), as in the agent protocol; the one number is an audit
 /// row's `at`, whose exact IEEE 754 bits its hash covers.
 /// Unlike the agent protocol nothing here is signed, so nothing depends on exact bytes.
 /// Controller/README.md documents the endpoints.
 public enum OperatorAPI {
     /// `GET /v1/fleet`: one row per instance, worst first. The one answer that grows with the fleet
-    /// (1.6 MiB for 10 000 instances), so it goes through the protocol's own JSON reader and writer:
-    /// Foundation's coders took ~200 ms of `herdctl status` on such a fleet.
+    /// (1.6 MiB for 10 000 instances): BENCHMARKS.md measures `herdctl status` on such a fleet.
     public struct Fleet: WireMessage, Hashable {
         /// Instances in one answer; a fleet larger than this needs paging first.
         public static let maxInstances = 100_000
@@ -23,28 +21,12 @@ public enum OperatorAPI {
             self.instances = instances
         }
 
-        public init(json r: inout JSONReader) throws(WireError) {
-            var serverTime: Date?, instances: [InstanceRow]?
-            try r.readObject { r, key throws(WireError) in
-                switch key {
-                case "server_time": serverTime = try r.readDate()
-                case "instances": instances = try r.readArray(of: InstanceRow.self, maxCount: Self.maxInstances)
-                default: try r.skipValue()
-                }
-            }
-            self.init(
-                serverTime: try r.required(serverTime, "server_time"), instances: try r.required(instances, "instances")
-            )
-        }
-
-        public func write(to w: inout JSONWriter) {
-            w.object { w in
-                w.field("instances", instances)
-                w.field("server_time", serverTime)
-            }
+        enum CodingKeys: String, CodingKey {
+            case serverTime = "server_time", instances
         }
 
         public func validate() throws(WireError) {
+            try Rule.count(instances.count, "instances", max: Self.maxInstances)
             for row in instances { try row.validate() }
         }
     }
@@ -74,45 +56,9 @@ public enum OperatorAPI {
             self.agentVersion = agentVersion
         }
 
-        public init(json r: inout JSONReader) throws(WireError) {
-            var instance: String?, state: String?, failing: [String]?, warning: [String]?
-            var lastReportAt: Date?, agentId: String?, agentVersion: String?
-            try r.readObject { r, key throws(WireError) in
-                switch key {
-                case "instance": instance = try r.readString()
-                case "state": state = try r.readString()
-                case "failing": failing = try Self.readIdentifiers(&r)
-                case "warning": warning = try Self.readIdentifiers(&r)
-                case "last_report_at": lastReportAt = try r.readNull() ? nil : r.readDate()
-                case "agent_id": agentId = try r.readNull() ? nil : r.readString()
-                case "agent_version": agentVersion = try r.readNull() ? nil : r.readString()
-                default: try r.skipValue()
-                }
-            }
-            self.init(
-                instance: try r.required(instance, "instance"), state: try r.required(state, "state"),
-                failing: try r.required(failing, "failing"), warning: try r.required(warning, "warning"),
-                lastReportAt: lastReportAt, agentId: agentId, agentVersion: agentVersion)
-        }
-
-        private static func readIdentifiers(_ r: inout JSONReader) throws(WireError) -> [String] {
-            var out: [String] = []
-            try r.readArray(maxCount: Limits.maxCheckResults) { r throws(WireError) in out.append(try r.readString()) }
-            return out
-        }
-
-        public func write(to w: inout JSONWriter) {
-            w.object { w in
-                w.field("agent_id", agentId)
-                w.field("agent_version", agentVersion)
-                w.key("failing")
-                w.array(failing) { w, id in w.string(id) }
-                w.field("instance", instance)
-                if let lastReportAt { w.field("last_report_at", lastReportAt) }
-                w.field("state", state)
-                w.key("warning")
-                w.array(warning) { w, id in w.string(id) }
-            }
+        enum CodingKeys: String, CodingKey {
+            case instance, state, failing, warning, lastReportAt = "last_report_at", agentId = "agent_id"
+            case agentVersion = "agent_version"
         }
 
         public func validate() throws(WireError) {
@@ -122,6 +68,8 @@ public enum OperatorAPI {
             guard Rule.isInstanceName(instance) else {
                 throw WireError(.invalidField, "instances.instance: not an instance name")
             }
+            try Rule.count(failing.count, "instances.failing", max: Limits.maxCheckResults)
+            try Rule.count(warning.count, "instances.warning", max: Limits.maxCheckResults)
         }
     }
 

@@ -8,23 +8,19 @@ public struct EnvelopeSignature: WireMessage, Hashable {
         self.signature = signature
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var keyID: String?, signature: [UInt8]?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "keyid": keyID = try r.readString()
-            case "sig": signature = try r.readBase64()
-            default: try r.skipValue()
-            }
-        }
-        self.init(keyID: KeyID(rawValue: try r.required(keyID, "keyid")), signature: try r.required(signature, "sig"))
+    enum CodingKeys: String, CodingKey {
+        case keyID = "keyid", signature = "sig"
     }
 
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("keyid", keyID.rawValue)
-            w.field("sig", Base64.encode(signature))
-        }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(keyID: try c.decode(KeyID.self, forKey: .keyID), signature: try c.decodeBase64(forKey: .signature))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(keyID, forKey: .keyID)
+        try c.encode(Base64.encode(signature), forKey: .signature)
     }
 
     public func validate() throws(WireError) {

@@ -1,7 +1,7 @@
 import Crypto
 
 /// A key's stable name: lowercase hex of SHA-256 over the 32 raw bytes of its Ed25519 public key.
-public struct KeyID: RawRepresentable, Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct KeyID: RawRepresentable, Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 

@@ -1,6 +1,6 @@
 /// What an envelope's payload is, and at which major version. Part of the signed bytes (DSSE PAE),
 /// so a signature over a report can never pass for a command.
-public struct PayloadType: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+public struct PayloadType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 

@@ -15,29 +15,23 @@ public struct SignedEnvelope: WireMessage, Hashable {
         self.signatures = signatures
     }
 
-    public init(json r: inout JSONReader) throws(WireError) {
-        var payload: [UInt8]?, payloadType: String?, signatures: [EnvelopeSignature]?
-        try r.readObject { r, key throws(WireError) in
-            switch key {
-            case "payload": payload = try r.readBase64()
-            case "payloadType": payloadType = try r.readString()
-            case "signatures":
-                signatures = try r.readArray(of: EnvelopeSignature.self, maxCount: Limits.maxSignaturesPerEnvelope)
-            default: try r.skipValue()
-            }
-        }
-        self.init(
-            payload: try r.required(payload, "payload"),
-            payloadType: PayloadType(rawValue: try r.required(payloadType, "payloadType")),
-            signatures: try r.required(signatures, "signatures"))
+    enum CodingKeys: String, CodingKey {
+        case payload, payloadType, signatures
     }
 
-    public func write(to w: inout JSONWriter) {
-        w.object { w in
-            w.field("payload", Base64.encode(payload))
-            w.field("payloadType", payloadType.rawValue)
-            w.field("signatures", signatures)
-        }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            payload: try c.decodeBase64(forKey: .payload),
+            payloadType: try c.decode(PayloadType.self, forKey: .payloadType),
+            signatures: try c.decode([EnvelopeSignature].self, forKey: .signatures))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Base64.encode(payload), forKey: .payload)
+        try c.encode(payloadType, forKey: .payloadType)
+        try c.encode(signatures, forKey: .signatures)
     }
 
     /// The bytes that are signed: `"DSSEv1" SP LEN(type) SP type SP LEN(payload) SP payload`,
@@ -72,5 +66,15 @@ public struct SignedEnvelope: WireMessage, Hashable {
         for (index, signature) in signatures.enumerated() {
             try signature.validate(at: "\(path()).signatures[\(index)]")
         }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// Base64 (standard or URL-safe, as DSSE allows) decoded to bytes; anything else is `malformed`.
+    func decodeBase64(forKey key: Key) throws -> [UInt8] {
+        guard let bytes = Base64.decode(try decode(String.self, forKey: key)) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not base64")
+        }
+        return bytes
     }
 }

@@ -143,13 +143,11 @@ struct FixtureHost {
     /// Results as the golden files hold them: the protocol's JSON, durations zeroed, and the paths of
     /// the assembled scenario, this temp dir's root and this checkout written as `$SCENARIO`, `$ROOT`
     /// and `$REPO`.
-    func golden(_ results: [CheckResult]) -> [UInt8] {
-        var w = JSONWriter(pretty: true)
-        w.array(
-            results.map {
-                var r = $0; r.durationMilliseconds = 0; return r
-            })
-        let text = String(decoding: w.bytes, as: UTF8.self)
+    func golden(_ results: [CheckResult]) throws -> [UInt8] {
+        let zeroed = results.map {
+            var r = $0; r.durationMilliseconds = 0; return r
+        }
+        let text = String(decoding: try JSONCodable.encode(zeroed, pretty: true), as: UTF8.self)
             .replacingOccurrences(of: source, with: "$SCENARIO")
             .replacingOccurrences(of: root, with: "$ROOT")
             .replacingOccurrences(of: RepositoryPaths.root, with: "$REPO")
