@@ -4,8 +4,8 @@
     import Foundation
 #endif
 
-/// Decodes a `JSONNode` tree. Scalars are read by the keyed container without a decoder per field;
-/// a coding path is built only for what nests (and for errors).
+/// Decodes a `JSONNode` tree. Scalars are read by the containers without a decoder per field; a
+/// coding path is built only for what nests (and for errors).
 struct NodeDecoder: Decoder {
     let node: JSONNode
     let codingPath: [any CodingKey]
@@ -30,20 +30,7 @@ struct NodeDecoder: Decoder {
 
     /// The value as `T`: scalars and instants read here, anything else through its own `init(from:)`.
     func decode<T: Decodable>(_: T.Type) throws -> T {
-        if T.self == String.self { return try Self.string(node, codingPath) as! T }
-        if T.self == Bool.self { return try Self.bool(node, codingPath) as! T }
-        if T.self == Double.self { return try Self.double(node, codingPath) as! T }
-        if T.self == Date.self {
-            guard case .string(let text) = node, let date = WireTime.parse(text) else {
-                throw DecodingError.dataCorrupted(
-                    .init(codingPath: codingPath, debugDescription: "not an RFC 3339 timestamp"))
-            }
-            return date as! T
-        }
-        if let integer = T.self as? any FixedWidthInteger.Type {
-            return try Self.integer(integer, node, codingPath) as! T
-        }
-        if let floating = T.self as? any BinaryFloatingPoint.Type { return try floatingPoint(floating) as! T }
+        if let value = try Self.scalar(T.self, node, codingPath) { return value }
         do {
             return try T(from: self)
         } catch DecodingError.dataCorrupted(let context) where context.codingPath.count == codingPath.count {
@@ -56,7 +43,59 @@ struct NodeDecoder: Decoder {
         }
     }
 
-    private func floatingPoint<F: BinaryFloatingPoint>(_: F.Type) throws -> F { F(try Self.double(node, codingPath)) }
+    /// `node` as `T` when `T` is a scalar or an instant (the path is built only for an error); nil
+    /// for a type that decodes itself, which then needs a decoder of its own.
+    static func value<T: Decodable>(_: T.Type, _ node: JSONNode, _ path: @autoclosure () -> [any CodingKey]) throws -> T
+    {
+        if let value = try scalar(T.self, node, path()) { return value }
+        return try NodeDecoder(node, path: path()).decode(T.self)
+    }
+
+    /// Told apart by identity (a compare each), never by a conformance look-up: that would run for
+    /// every nested value.
+    static func scalar<T>(_: T.Type, _ node: JSONNode, _ path: @autoclosure () -> [any CodingKey]) throws -> T? {
+        func bits<U>(_ value: U) -> T { unsafeBitCast(value, to: T.self) }
+        if T.self == String.self { return bits(try string(node, path())) }
+        if T.self == Double.self { return bits(try double(node, path())) }
+        if T.self == Date.self { return bits(try date(node, path())) }
+        if T.self == Bool.self { return bits(try bool(node, path())) }
+        if T.self == Float.self { return bits(Float(try double(node, path()))) }
+        if T.self == Int.self { return bits(try integer(Int.self, node, path())) }
+        if T.self == Int64.self { return bits(try integer(Int64.self, node, path())) }
+        if T.self == UInt64.self { return bits(try integer(UInt64.self, node, path())) }
+        if T.self == Int32.self { return bits(try integer(Int32.self, node, path())) }
+        if T.self == UInt32.self { return bits(try integer(UInt32.self, node, path())) }
+        if T.self == UInt.self { return bits(try integer(UInt.self, node, path())) }
+        if T.self == Int16.self { return bits(try integer(Int16.self, node, path())) }
+        if T.self == UInt16.self { return bits(try integer(UInt16.self, node, path())) }
+        if T.self == Int8.self { return bits(try integer(Int8.self, node, path())) }
+        if T.self == UInt8.self { return bits(try integer(UInt8.self, node, path())) }
+        // Metrics and tags: the standard library's own decoding of a dictionary goes through generic
+        // keys and was a third of a report's decoding.
+        let type = ObjectIdentifier(T.self)
+        if type == Self.doubles {
+            return bits(try withoutActuallyEscaping(path) { try dictionary(node, $0, Self.double) })
+        }
+        if type == Self.strings {
+            return bits(try withoutActuallyEscaping(path) { try dictionary(node, $0, Self.string) })
+        }
+        return nil
+    }
+
+    /// Looked up once: a generic type's metadata is a look-up at run time.
+    static let doubles = ObjectIdentifier([String: Double].self)
+    static let strings = ObjectIdentifier([String: String].self)
+
+    private static func dictionary<V>(
+        _ node: JSONNode, _ path: @escaping () -> [any CodingKey],
+        _ value: (JSONNode, @autoclosure () -> [any CodingKey]) throws -> V
+    ) throws -> [String: V] {
+        guard case .object(let members) = node else { throw mismatch("an object", node, path()) }
+        var out: [String: V] = [:]
+        out.reserveCapacity(members.count)
+        for member in members { out[member.key] = try value(member.value, path() + [DictionaryKey(member.key)]) }
+        return out
+    }
 
     private static func cases<E: CaseIterable & RawRepresentable>(_: E.Type) -> String {
         E.allCases.map { "\($0.rawValue)" }.joined(separator: ", ")
@@ -76,6 +115,13 @@ struct NodeDecoder: Decoder {
     static func bool(_ node: JSONNode, _ path: @autoclosure () -> [any CodingKey]) throws -> Bool {
         guard case .bool(let value) = node else { throw mismatch("a boolean", node, path()) }
         return value
+    }
+
+    static func date(_ node: JSONNode, _ path: @autoclosure () -> [any CodingKey]) throws -> Date {
+        guard case .string(let text) = node, let date = WireTime.parse(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "not an RFC 3339 timestamp"))
+        }
+        return date
     }
 
     /// A number beyond a finite Double, or longer than any field means, is `invalid_field` (Protocol §2).
@@ -99,15 +145,39 @@ struct NodeDecoder: Decoder {
     }
 }
 
-private struct KeyedNodes<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let members: [String: JSONNode]
+/// An object's members, found by key. A class so that a look-up can remember where the last one was
+/// found: a type reads its keys about in the order they were written, a dictionary exactly so, and
+/// the next key is then found at once.
+private final class KeyedNodes<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let members: [(key: String, value: JSONNode)]
     let codingPath: [any CodingKey]
-    var allKeys: [Key] { members.keys.compactMap { Key(stringValue: $0) } }
+    private var next = 0
 
-    func contains(_ key: Key) -> Bool { members[key.stringValue] != nil }
+    init(members: [(key: String, value: JSONNode)], codingPath: [any CodingKey]) {
+        self.members = members
+        self.codingPath = codingPath
+    }
+
+    var allKeys: [Key] { members.compactMap { Key(stringValue: $0.key) } }
+
+    private func find(_ key: Key) -> JSONNode? {
+        let name = key.stringValue
+        let count = members.count
+        var index = next < count ? next : 0
+        for _ in 0..<count {
+            if members[index].key == name {
+                next = index + 1
+                return members[index].value
+            }
+            index = index + 1 == count ? 0 : index + 1
+        }
+        return nil
+    }
+
+    func contains(_ key: Key) -> Bool { find(key) != nil }
 
     private func node(_ key: Key) throws -> JSONNode {
-        guard let node = members[key.stringValue] else {
+        guard let node = find(key) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "missing"))
         }
         return node
@@ -116,28 +186,51 @@ private struct KeyedNodes<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func child(_ key: Key) throws -> NodeDecoder { NodeDecoder(try node(key), path: codingPath + [key]) }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        if case .null = members[key.stringValue] ?? .null { return true }
+        if case .null = find(key) ?? .null { return true }
         return false
     }
 
     func decode(_: String.Type, forKey key: Key) throws -> String {
-        try NodeDecoder.string(try node(key), codingPath + [key])
+        try NodeDecoder.string(try node(key), self.codingPath + [key])
     }
 
     func decode(_: Bool.Type, forKey key: Key) throws -> Bool {
-        try NodeDecoder.bool(try node(key), codingPath + [key])
+        try NodeDecoder.bool(try node(key), self.codingPath + [key])
     }
 
     func decode(_: Double.Type, forKey key: Key) throws -> Double {
-        try NodeDecoder.double(try node(key), codingPath + [key])
+        try NodeDecoder.double(try node(key), self.codingPath + [key])
+    }
+
+    func decode(_: Int.Type, forKey key: Key) throws -> Int { try integer(key) }
+    func decode(_: Int32.Type, forKey key: Key) throws -> Int32 { try integer(key) }
+    func decode(_: Int64.Type, forKey key: Key) throws -> Int64 { try integer(key) }
+    func decode(_: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(key) }
+    func decode(_: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(key) }
+
+    private func integer<I: FixedWidthInteger>(_ key: Key) throws -> I {
+        try NodeDecoder.integer(I.self, try node(key), self.codingPath + [key])
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        let decoder = try child(key)
-        if case .null = decoder.node {
-            throw DecodingError.valueNotFound(type, .init(codingPath: decoder.codingPath, debugDescription: "null"))
+        let node = try node(key)
+        if case .null = node {
+            throw DecodingError.valueNotFound(type, .init(codingPath: codingPath + [key], debugDescription: "null"))
         }
-        return try decoder.decode(type)
+        return try NodeDecoder.value(type, node, self.codingPath + [key])
+    }
+
+    /// Absent and `null` are both nil (Protocol §2), found with one look-up.
+    func decodeIfPresent(_: String.Type, forKey key: Key) throws -> String? {
+        guard let node = find(key) else { return nil }
+        if case .null = node { return nil }
+        return try NodeDecoder.string(node, self.codingPath + [key])
+    }
+
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let node = find(key) else { return nil }
+        if case .null = node { return nil }
+        return try NodeDecoder.value(type, node, self.codingPath + [key])
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
@@ -152,6 +245,14 @@ private struct KeyedNodes<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func superDecoder() throws -> any Decoder { NodeDecoder(.object(members), path: codingPath) }
     func superDecoder(forKey key: Key) throws -> any Decoder { try child(key) }
+}
+
+struct DictionaryKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ key: String) { stringValue = key }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }
 
 struct IndexKey: CodingKey {
@@ -197,7 +298,21 @@ private struct UnkeyedNodes: UnkeyedDecodingContainer {
         return text
     }
 
-    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next().decode(type) }
+    mutating func decode(_: Double.Type) throws -> Double {
+        if isAtEnd { _ = try next() }
+        let index = currentIndex
+        let value = try NodeDecoder.double(elements[index], codingPath + [IndexKey(index)])
+        currentIndex += 1
+        return value
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        if isAtEnd { _ = try next() }
+        let index = currentIndex
+        let value = try NodeDecoder.value(type, elements[index], codingPath + [IndexKey(index)])
+        currentIndex += 1
+        return value
+    }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
         -> KeyedDecodingContainer<NestedKey>

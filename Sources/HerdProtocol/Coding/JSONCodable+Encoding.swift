@@ -4,50 +4,56 @@
     import Foundation
 #endif
 
-/// What an encoder builds: a scalar, or an object or array its nested containers keep adding to.
-/// Written once at the end, objects with their keys sorted.
-final class EncodedNode {
-    enum Scalar {
-        case string(String)
-        case double(Double)
-        case signed(Int64)
-        case unsigned(UInt64)
-        case bool(Bool)
-        case null
+/// A value as an encoder builds it: a scalar, or a container its nested encoders keep adding to.
+enum EncodedValue {
+    case string(String)
+    case double(Double)
+    case signed(Int64)
+    case unsigned(UInt64)
+    case bool(Bool)
+    case null
+    case container(EncodedContainer)
+
+    func write(to w: inout JSONWriter) {
+        switch self {
+        case .string(let text): w.string(text)
+        case .double(let value): w.number(value)
+        case .signed(let value): w.integer(value)
+        case .unsigned(let value): w.integer(value)
+        case .bool(let value): w.bool(value)
+        case .null: w.null()
+        case .container(let container): container.write(to: &w)
+        }
     }
+}
 
-    enum Shape { case scalar, object, array }
+/// An object or array being encoded, or the one value a single-value container set. Written once at
+/// the end, an object's members sorted by key.
+final class EncodedContainer {
+    enum Shape { case value, object, array }
 
-    var shape = Shape.scalar
-    var scalar = Scalar.null
-    var members: [String: EncodedNode] = [:]
-    var elements: [EncodedNode] = []
+    var shape = Shape.value
+    var value = EncodedValue.null
+    var members: [(key: String, value: EncodedValue)] = []
+    var elements: [EncodedValue] = []
 
     func write(to w: inout JSONWriter) {
         switch shape {
+        case .value: value.write(to: &w)
+        case .array: w.array(elements) { w, element in element.write(to: &w) }
         case .object:
             w.object { w in
-                for key in members.keys.sorted() {
-                    w.key(key)
-                    members[key]!.write(to: &w)
+                for member in members.sorted(by: { $0.key < $1.key }) {
+                    w.key(member.key)
+                    member.value.write(to: &w)
                 }
-            }
-        case .array: w.array(elements) { w, element in element.write(to: &w) }
-        case .scalar:
-            switch scalar {
-            case .string(let text): w.string(text)
-            case .double(let value): w.number(value)
-            case .signed(let value): w.integer(value)
-            case .unsigned(let value): w.integer(value)
-            case .bool(let value): w.bool(value)
-            case .null: w.null()
             }
         }
     }
 }
 
 struct NodeEncoder: Encoder {
-    let storage = EncodedNode()
+    let storage = EncodedContainer()
     let codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -65,48 +71,90 @@ struct NodeEncoder: Encoder {
 
     func singleValueContainer() -> any SingleValueEncodingContainer { SingleStorage(encoder: self) }
 
-    /// `value` into this encoder's storage: scalars and instants here, the rest by `encode(to:)`.
+    /// `value` into this encoder's storage.
     func encode<T: Encodable>(_ value: T) throws {
-        switch value {
-        case let text as String: storage.scalar = .string(text)
-        case let flag as Bool: storage.scalar = .bool(flag)
-        case let date as Date: storage.scalar = .string(WireTime.format(date))
-        case let number as Double: storage.scalar = .double(try finite(number))
-        case let number as any BinaryFloatingPoint: storage.scalar = .double(try finite(Double(number)))
-        case let integer as any FixedWidthInteger:
-            storage.scalar = Int64(exactly: integer).map(EncodedNode.Scalar.signed) ?? .unsigned(UInt64(integer))
-        default: try value.encode(to: self)
+        if let scalar = try Self.scalar(value, codingPath) {
+            storage.value = scalar
+        } else {
+            try value.encode(to: self)
         }
     }
 
-    private func finite(_ number: Double) throws -> Double {
+    /// Scalars and instants as JSON values; nil for what encodes itself. Told apart by identity (a
+    /// compare each), never by a conformance look-up: that would run for every nested value.
+    static func scalar<T: Encodable>(_ value: T, _ path: @autoclosure () -> [any CodingKey]) throws -> EncodedValue? {
+        func bits<U>(_: U.Type) -> U { unsafeBitCast(value, to: U.self) }
+        if T.self == String.self { return .string(bits(String.self)) }
+        if T.self == Double.self { return .double(try finite(bits(Double.self), path())) }
+        if T.self == Date.self { return .string(WireTime.format(bits(Date.self))) }
+        if T.self == Bool.self { return .bool(bits(Bool.self)) }
+        if T.self == Float.self { return .double(try finite(Double(bits(Float.self)), path())) }
+        if T.self == Int.self { return .signed(Int64(bits(Int.self))) }
+        if T.self == Int64.self { return .signed(bits(Int64.self)) }
+        if T.self == UInt64.self { return .unsigned(bits(UInt64.self)) }
+        if T.self == Int32.self { return .signed(Int64(bits(Int32.self))) }
+        if T.self == UInt32.self { return .unsigned(UInt64(bits(UInt32.self))) }
+        if T.self == UInt.self { return .unsigned(UInt64(bits(UInt.self))) }
+        if T.self == Int16.self { return .signed(Int64(bits(Int16.self))) }
+        if T.self == UInt16.self { return .unsigned(UInt64(bits(UInt16.self))) }
+        if T.self == Int8.self { return .signed(Int64(bits(Int8.self))) }
+        if T.self == UInt8.self { return .unsigned(UInt64(bits(UInt8.self))) }
+        // Metrics and tags, without the standard library's generic keys.
+        let type = ObjectIdentifier(T.self)
+        if type == NodeDecoder.doubles {
+            return .container(try object(bits([String: Double].self)) { .double(try finite($0, path())) })
+        }
+        if type == NodeDecoder.strings { return .container(try object(bits([String: String].self)) { .string($0) }) }
+        return nil
+    }
+
+    static func object<V>(_ dictionary: [String: V], _ value: (V) throws -> EncodedValue) throws -> EncodedContainer {
+        let container = EncodedContainer()
+        container.shape = .object
+        container.members.reserveCapacity(dictionary.count)
+        for (key, element) in dictionary { container.members.append((key, try value(element))) }
+        return container
+    }
+
+    static func finite(_ number: Double, _ path: @autoclosure () -> [any CodingKey]) throws -> Double {
         guard number.isFinite else {
-            throw EncodingError.invalidValue(number, .init(codingPath: codingPath, debugDescription: "not finite"))
+            throw EncodingError.invalidValue(number, .init(codingPath: path(), debugDescription: "not finite"))
         }
         return number
     }
 }
 
 private struct KeyedStorage<Key: CodingKey>: KeyedEncodingContainerProtocol {
-    let storage: EncodedNode
+    let storage: EncodedContainer
     let codingPath: [any CodingKey]
+
+    private func set(_ key: Key, _ value: EncodedValue) { storage.members.append((key.stringValue, value)) }
 
     private func child(_ key: Key) -> NodeEncoder {
         let encoder = NodeEncoder(path: codingPath + [key])
-        storage.members[key.stringValue] = encoder.storage
+        set(key, .container(encoder.storage))
         return encoder
-    }
-
-    private func set(_ key: Key, _ scalar: EncodedNode.Scalar) {
-        let node = EncodedNode()
-        node.scalar = scalar
-        storage.members[key.stringValue] = node
     }
 
     mutating func encodeNil(forKey key: Key) throws { set(key, .null) }
     mutating func encode(_ value: String, forKey key: Key) throws { set(key, .string(value)) }
     mutating func encode(_ value: Bool, forKey key: Key) throws { set(key, .bool(value)) }
-    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { try child(key).encode(value) }
+    mutating func encode(_ value: Double, forKey key: Key) throws {
+        set(key, .double(try NodeEncoder.finite(value, codingPath + [key])))
+    }
+    mutating func encode(_ value: Int, forKey key: Key) throws { set(key, .signed(Int64(value))) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { set(key, .signed(Int64(value))) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { set(key, .signed(value)) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { set(key, .unsigned(UInt64(value))) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { set(key, .unsigned(value)) }
+
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        if let scalar = try NodeEncoder.scalar(value, codingPath + [key]) {
+            set(key, scalar)
+        } else {
+            try value.encode(to: child(key))
+        }
+    }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey>
@@ -123,19 +171,29 @@ private struct KeyedStorage<Key: CodingKey>: KeyedEncodingContainerProtocol {
 }
 
 private struct UnkeyedStorage: UnkeyedEncodingContainer {
-    let storage: EncodedNode
+    let storage: EncodedContainer
     let codingPath: [any CodingKey]
     var count: Int { storage.elements.count }
 
     private func next() -> NodeEncoder {
         let encoder = NodeEncoder(path: codingPath + [IndexKey(count)])
-        storage.elements.append(encoder.storage)
+        storage.elements.append(.container(encoder.storage))
         return encoder
     }
 
-    mutating func encodeNil() throws { next().storage.scalar = .null }
-    mutating func encode(_ value: String) throws { next().storage.scalar = .string(value) }
-    mutating func encode<T: Encodable>(_ value: T) throws { try next().encode(value) }
+    mutating func encodeNil() throws { storage.elements.append(.null) }
+    mutating func encode(_ value: String) throws { storage.elements.append(.string(value)) }
+    mutating func encode(_ value: Double) throws {
+        storage.elements.append(.double(try NodeEncoder.finite(value, codingPath + [IndexKey(count)])))
+    }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        if let scalar = try NodeEncoder.scalar(value, codingPath + [IndexKey(count)]) {
+            storage.elements.append(scalar)
+        } else {
+            try value.encode(to: next())
+        }
+    }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) -> KeyedEncodingContainer<
         NestedKey
@@ -151,6 +209,6 @@ private struct SingleStorage: SingleValueEncodingContainer {
     let encoder: NodeEncoder
     var codingPath: [any CodingKey] { encoder.codingPath }
 
-    mutating func encodeNil() throws { encoder.storage.scalar = .null }
+    mutating func encodeNil() throws { encoder.storage.value = .null }
     mutating func encode<T: Encodable>(_ value: T) throws { try encoder.encode(value) }
 }

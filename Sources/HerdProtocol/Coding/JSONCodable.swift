@@ -64,10 +64,11 @@ public enum JSONCodable {
     }
 }
 
-/// A JSON value read whole, for `Codable`'s access by key. Numbers stay as scanned until a field
-/// reads them as its own type.
+/// A JSON value read whole, for `Codable`'s access by key. Members keep their order (objects are small,
+/// and a type reads its keys in about the order they were written); numbers stay as scanned until a
+/// field reads them as its own type.
 indirect enum JSONNode {
-    case object([String: JSONNode])
+    case object([(key: String, value: JSONNode)])
     case array([JSONNode])
     case string(String)
     case number(JSONReader.ScannedNumber, [UInt8])
@@ -77,8 +78,8 @@ indirect enum JSONNode {
     static func read(_ r: inout JSONReader) throws(WireError) -> JSONNode {
         switch r.peekKind() {
         case .object?:
-            var members: [String: JSONNode] = [:]
-            try r.readObject { r, key throws(WireError) in members[key] = try read(&r) }
+            var members: [(key: String, value: JSONNode)] = []
+            try r.readObject { r, key throws(WireError) in members.append((key, try read(&r))) }
             return .object(members)
         case .array?:
             var elements: [JSONNode] = []
