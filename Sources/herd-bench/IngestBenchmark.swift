@@ -210,8 +210,8 @@ struct IngestBenchmark: AsyncParsableCommand {
         try await anonymous.shutdown()
 
         let store = try Store(path: root.file("data/herd.sqlite"))
-        let stored = try await store.count(.reports)
-        let rows = try await store.count(.checkResults)
+        let stored = try await store.count(.history)
+        let rows = stored * results
         try store.close()
         let size =
             (try? FileManager.default.attributesOfItem(atPath: root.file("data/herd.sqlite"))[.size] as? Int) ?? 0

@@ -122,6 +122,6 @@ struct LabBenchmark: AsyncParsableCommand {
     static func reports(_ path: String) async throws -> Int {
         let store = try Store(path: path)
         defer { try? store.close() }
-        return try await store.count(.reports)
+        return try await store.count(.history)
     }
 }

@@ -186,7 +186,7 @@ import X509
             let retry = try await Self.call(
                 agentClient, .POST, running.url + "/v1/reports", body: try agent.sealed(agent.report(sequence: 1)))
             #expect(try WireCoding.decode(IngestResponse.self, from: retry.body).duplicate)
-            #expect(try await running.controller.store.count(.reports) == 1)
+            #expect(try await running.controller.store.count(.history) == 1)
 
             let operatorClient = try running.client(identity: try running.operatorIdentity)
             let fleet = try await Self.call(operatorClient, .GET, running.url + "/v1/fleet")
@@ -237,7 +237,7 @@ import X509
             let clientA = try running.client(identity: (a.certificatePEM, a.keyPEM))
             let reports = running.url + "/v1/reports"
             _ = try await Self.call(clientA, .POST, reports, body: try a.sealed(a.report(sequence: 5)))
-            let stored = try await running.controller.store.count(.reports)
+            let stored = try await running.controller.store.count(.history)
 
             var cases: [(String, Answer, Int, String)] = []
             let anonymous = try running.client()
@@ -314,14 +314,14 @@ import X509
                 #expect(answer.status == status, "\(name): \(answer.text)")
                 #expect(answer.errorCode == code, "\(name): \(answer.text)")
             }
-            #expect(try await running.controller.store.count(.reports) == stored)
+            #expect(try await running.controller.store.count(.history) == stored)
 
             // Revoked: every later request with that certificate fails.
             let revoke = try await Self.call(operatorClient, .POST, running.url + "/v1/agents/\(a.id)/revoke")
             #expect(revoke.status == 200)
             let afterRevoke = try await Self.call(clientA, .POST, reports, body: try a.sealed(a.report(sequence: 7)))
             #expect(afterRevoke.status == 403 && afterRevoke.errorCode == "revoked")
-            #expect(try await running.controller.store.count(.reports) == stored)
+            #expect(try await running.controller.store.count(.history) == stored)
         }
     }
 

@@ -29,7 +29,7 @@ import Testing
             }
         }
         _ = try await fleet.store.write(batch)
-        #expect(try await fleet.store.count(.reports) == count)
+        #expect(try await fleet.store.count(.history) == count)
 
         let end = start.addingTimeInterval(Double(count) * step)
         let pass = try await fleet.store.retain(
@@ -37,11 +37,14 @@ import Testing
         #expect(pass.hoursRolledUp == 31 * 24)
         #expect(try await fleet.store.count(.rollups) == 31 * 24 * 2)
         // Raw results: only the last 14 days are left; deleting took several bounded transactions.
-        let kept = try await fleet.store.count(.reports)
+        let kept = try await fleet.store.count(.history)
         #expect(kept == 14 * 24 * 6)
         #expect(pass.reportsPruned == count - kept)
         #expect(pass.transactions > pass.hoursRolledUp + (count - kept) / 1_000)
-        #expect(try await fleet.store.count(.checkResults) == kept * 2)
+        let left = try await fleet.store.history(
+            instance: "social.example", since: start.timeIntervalSince1970, until: end.timeIntervalSince1970)
+        #expect(left.count == kept && left.allSatisfy { $0.results.count == 2 })
+        #expect(left.first?.collectedAt == end.timeIntervalSince1970 - 14 * 86_400)
 
         // The first hour: 6 results, the first critical; metric "value" is the sequence, 1…6.
         let first = try await fleet.store.rollups(
@@ -58,6 +61,6 @@ import Testing
         let later = end.addingTimeInterval(410 * 86_400)
         let final = try await fleet.store.retain(now: later.timeIntervalSince1970, rawDays: 14, rollupDays: 400)
         #expect(final.rollupsPruned == 31 * 24 * 2)
-        #expect(try await fleet.store.count(.reports) == 0)
+        #expect(try await fleet.store.count(.history) == 0)
     }
 }

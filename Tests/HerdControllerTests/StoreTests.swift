@@ -255,8 +255,11 @@ import X509
         #expect(sidekiq.recent == "occ")
         let disk = try #require(state.first { $0.checkID == "disk" })
         #expect(disk.since == t0.timeIntervalSince1970 && disk.recent == "ooo")
-        #expect(try await fleet.store.count(.reports) == 3)
-        #expect(try await fleet.store.count(.checkResults) == 6)
+        #expect(try await fleet.store.count(.history) == 3)
+        let history = try await fleet.store.history(
+            instance: "social.example", since: t0.timeIntervalSince1970, until: t2.timeIntervalSince1970 + 1)
+        #expect(history.map(\.sequence) == [1, 2, 3])
+        #expect(history.map { $0.results.map(\.status) } == [[.ok, .ok], [.ok, .critical], [.ok, .critical]])
     }
 
     @Test func concurrentSubmissionsAreGroupCommitted() async throws {

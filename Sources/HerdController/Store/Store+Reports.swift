@@ -17,7 +17,7 @@ public struct AcceptedReport: Sendable {
 }
 
 extension CheckStatus {
-    /// The integer stored in `check_results.status` and `check_state.status`.
+    /// The integer stored in `check_state.status`, `rollups_hourly.worst` and history frames.
     var code: Int {
         switch self {
         case .ok: 0
@@ -58,14 +58,14 @@ extension Store {
     public func write(_ batch: [AcceptedReport], patterns engine: PatternEngine = PatternEngine()) async throws
         -> [Bool]
     {
-        let stored = try await pool.write { db in try batch.map { try Self.write($0, engine: engine, in: db) } }
+        let stored = try await pool.write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
         agentCache.withLock { cache in
             for (report, wasStored) in zip(batch, stored) where wasStored { cache.stored(report) }
         }
         return stored
     }
 
-    static func write(_ accepted: AcceptedReport, engine: PatternEngine, in db: Database) throws -> Bool {
+    func write(_ accepted: AcceptedReport, engine: PatternEngine, in db: Database) throws -> Bool {
         let report = accepted.report
         // Statements are prepared once per connection (GRDB's cache): compiling is a large share of the cost.
         try db.cachedStatement(
@@ -79,35 +79,18 @@ extension Store {
         ])
         guard db.changesCount == 1 else { return false }
 
-        let instanceID = try instanceID(report.instance, host: report.host, in: db)
+        let instanceID = try Self.instanceID(report.instance, host: report.host, in: db)
         try IncidentBook(engine: engine, db: db).agentReported(instanceID: instanceID, at: accepted.receivedAt)
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO reports (instance_id, agent_id, sequence, collected_at, received_at, outbox_dropped)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [
-            instanceID, accepted.agentID, Int64(report.sequence), report.collectedAt.timeIntervalSince1970,
-            accepted.receivedAt, Int64(report.outboxDropped ?? 0),
-        ])
-        let reportID = db.lastInsertedRowID
         if let lost = report.outboxDropped, lost > 0 {
             try db.execute(
                 sql: "UPDATE instances SET reports_lost = reports_lost + ?, reports_lost_at = ? WHERE id = ?",
                 arguments: [Int64(clamping: lost), accepted.receivedAt, instanceID])
         }
         let collectedAt = report.collectedAt.timeIntervalSince1970
+        try Self.appendHistory(
+            instanceID: instanceID, collectedAt: collectedAt, sequence: report.sequence, results: report.results,
+            cache: historyCache, in: db)
 
-        let insertResult = try db.cachedStatement(
-            sql: """
-                INSERT INTO check_results (report_id, check_id, instance_id, collected_at, status, summary, duration_ms, metrics)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        let insertFinding = try db.cachedStatement(
-            sql: """
-                INSERT INTO findings (report_id, check_id, position, category, signature, count, sample)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
         // The current state in one statement: since when in this status (kept while the status holds),
         // since when in trouble (kept while not OK), the last raw statuses for flap detection (every
         // expression reads the old row) — and back what the pattern rules keep.
@@ -119,7 +102,7 @@ extension Store {
                     trouble_since = CASE WHEN excluded.status = 0 THEN NULL
                         ELSE coalesce(check_state.trouble_since, excluded.since) END,
                     status = excluded.status, summary = excluded.summary, last_at = excluded.last_at,
-                    recent = substr(check_state.recent || excluded.recent, -\(recentLength))
+                    recent = substr(check_state.recent || excluded.recent, -\(Self.recentLength))
             """
         let writeState = try db.cachedStatement(
             sql: engine.enabled
@@ -130,16 +113,6 @@ extension Store {
         )
         var changes: [PatternChange] = []
         for result in report.results {
-            try insertResult.execute(arguments: [
-                reportID, result.checkID, instanceID, collectedAt, result.status.code, result.summary,
-                result.durationMilliseconds, try metricsJSON(result.metrics),
-            ])
-            for (position, finding) in result.findings.enumerated() {
-                try insertFinding.execute(arguments: [
-                    reportID, result.checkID, position, finding.category.rawValue, finding.signature,
-                    Int64(clamping: finding.count), finding.sample,
-                ])
-            }
             let arguments: StatementArguments = [
                 instanceID, result.checkID, result.status.code, collectedAt, result.summary, collectedAt,
                 String(result.status.letter),
@@ -238,11 +211,6 @@ extension Store {
         return db.lastInsertedRowID
     }
 
-    /// `{"name":value,…}` with keys sorted; nil for no metrics. Values are finite (the protocol says so).
-    static func metricsJSON(_ metrics: [String: Double]) throws -> String? {
-        metrics.isEmpty ? nil : String(decoding: try JSONCodable.encode(metrics), as: UTF8.self)
-    }
-
     static func jsonObject(_ tags: [String: String]) throws -> String {
         String(decoding: try JSONCodable.encode(tags), as: UTF8.self)
     }
@@ -252,15 +220,6 @@ extension Store {
         try await pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT last_sequence FROM agents WHERE id = ?", arguments: [agentID])
                 .map { UInt64($0) }
-        }
-    }
-}
-
-extension Store {
-    /// Every stored report's sequence, in order (for tests and `herdctl agents`).
-    public func sequences() async throws -> [UInt64] {
-        try await pool.read { db in
-            try Int64.fetchAll(db, sql: "SELECT sequence FROM reports ORDER BY agent_id, sequence").map { UInt64($0) }
         }
     }
 }

@@ -32,9 +32,7 @@ extension Store {
             {
                 return value
             }
-            return try Double.fetchOne(db, sql: "SELECT min(collected_at) FROM reports").map {
-                ($0 / 3600).rounded(.down) * 3600
-            }
+            return try Self.firstHistoryHour(atOrAfter: nil, in: db)
         }
         while let start = hour, start < currentHour {
             let next = try await pool.write { db -> Double? in
@@ -43,35 +41,38 @@ extension Store {
                     sql: "INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)",
                     arguments: [Self.rolledUpThroughKey, String(Int64(start + 3600))])
                 // Skip empty hours: jump to the hour of the next report, if any.
-                return try Double.fetchOne(
-                    db, sql: "SELECT min(collected_at) FROM reports WHERE collected_at >= ?", arguments: [start + 3600]
-                ).map { max(start + 3600, ($0 / 3600).rounded(.down) * 3600) }
+                return try Self.firstHistoryHour(atOrAfter: start + 3600, in: db)
             }
             pass.hoursRolledUp += 1
             pass.transactions += 1
             hour = next
         }
 
-        // Prune raw results older than the raw retention, never past what is rolled up.
+        // Prune raw history older than the raw retention, never past what is rolled up, whole blocks at
+        // a time (a block decodes on its own), each instance in bounded batches.
         let rolledUp = try await pool.read { db in
             try String.fetchOne(
                 db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [Self.rolledUpThroughKey]
             )
             .flatMap(Double.init) ?? 0
         }
-        let rawCutoff = min(now - Double(rawDays) * 86_400, rolledUp)
-        while true {
-            let deleted = try await pool.write { db -> Int in
-                try db.execute(
-                    sql: """
-                        DELETE FROM reports WHERE id IN (
-                            SELECT id FROM reports WHERE collected_at < ? ORDER BY collected_at LIMIT ?)
-                        """, arguments: [rawCutoff, batchSize])
-                return db.changesCount
+        let rawCutoff = Self.blockStart(Self.historyKey(min(now - Double(rawDays) * 86_400, rolledUp)))
+        let instances = try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM instances") }
+        for instanceID in instances {
+            while true {
+                let deleted = try await pool.write { db -> Int in
+                    try db.execute(
+                        sql: """
+                            DELETE FROM history WHERE id IN (
+                                SELECT id FROM history WHERE instance_id = ? AND collected_at < ?
+                                ORDER BY collected_at LIMIT ?)
+                            """, arguments: [instanceID, rawCutoff, batchSize])
+                    return db.changesCount
+                }
+                pass.transactions += 1
+                pass.reportsPruned += deleted
+                if deleted < batchSize { break }
             }
-            pass.transactions += 1
-            pass.reportsPruned += deleted
-            if deleted < batchSize { break }
         }
 
         let rollupCutoff = currentHour - Double(rollupDays) * 86_400
@@ -91,42 +92,43 @@ extension Store {
         return pass
     }
 
-    /// One hour's rollup rows, replacing any from an earlier pass over the same hour.
-    static func rollUp(hour: Double, in db: Database) throws {
-        // Severity order: ok 0 < warning 1 < unknown 2 < critical 3; stored back as the status code.
-        try db.execute(
+    /// The start of the first hour at or after `start` (or of all) in which any instance has history:
+    /// each instance's first, through its index.
+    static func firstHistoryHour(atOrAfter start: Double?, in db: Database) throws -> Double? {
+        try Int64.fetchOne(
+            db,
             sql: """
-                WITH hour_results AS (
-                    SELECT c.instance_id, c.check_id, c.status, c.metrics
-                    FROM reports r JOIN check_results c ON c.report_id = r.id
-                    WHERE r.collected_at >= :start AND r.collected_at < :end
-                ),
-                statuses AS (
-                    SELECT instance_id, check_id,
-                        max(CASE status WHEN 0 THEN 0 WHEN 1 THEN 1 WHEN 3 THEN 2 ELSE 3 END) AS severity,
-                        sum(status = 0) AS ok, sum(status = 1) AS warning, sum(status = 2) AS critical,
-                        sum(status = 3) AS unknown
-                    FROM hour_results GROUP BY instance_id, check_id
-                ),
-                per_metric AS (
-                    SELECT h.instance_id, h.check_id, j.key AS name,
-                        json_array(min(j.value), avg(j.value), max(j.value), count(*)) AS stats
-                    FROM hour_results h, json_each(h.metrics) j
-                    WHERE h.metrics IS NOT NULL
-                    GROUP BY h.instance_id, h.check_id, j.key
-                ),
-                metrics AS (
-                    SELECT instance_id, check_id, json_group_object(name, json(stats)) AS metrics
-                    FROM per_metric GROUP BY instance_id, check_id
-                )
+                SELECT min((SELECT min(collected_at) FROM history h WHERE h.instance_id = i.id AND h.collected_at >= ?))
+                FROM instances i
+                """, arguments: [start.map(historyKey) ?? Int64.min]
+        ).map { key in
+            let hour = Double(key - key.modulo(hourMilliseconds)) / 1000
+            return max(start ?? hour, hour)
+        }
+    }
+
+    /// One hour's rollup rows (per instance × check: worst status, counts per status, min/avg/max and
+    /// samples of each metric), replacing any from an earlier pass over the same hour.
+    static func rollUp(hour: Double, in db: Database) throws {
+        let from = historyKey(hour)
+        let insert = try db.cachedStatement(
+            sql: """
                 INSERT OR REPLACE INTO rollups_hourly
                     (instance_id, check_id, hour, worst, ok, warning, critical, unknown, metrics)
-                SELECT s.instance_id, s.check_id, :start,
-                    CASE s.severity WHEN 0 THEN 0 WHEN 1 THEN 1 WHEN 2 THEN 3 ELSE 2 END,
-                    s.ok, s.warning, s.critical, s.unknown, m.metrics
-                FROM statuses s LEFT JOIN metrics m ON m.instance_id = s.instance_id AND m.check_id = s.check_id
-                """,
-            arguments: ["start": hour, "end": hour + 3600])
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for instanceID in try Int64.fetchAll(db, sql: "SELECT id FROM instances") {
+            var rollups: [String: HourRollup] = [:]
+            for (_, _, frame) in try frames(instanceID: instanceID, from: from, to: from + hourMilliseconds, in: db) {
+                for result in frame.results { rollups[result.checkID, default: HourRollup()].add(result) }
+            }
+            for (checkID, rollup) in rollups {
+                try insert.execute(arguments: [
+                    instanceID, checkID, Int64(hour), rollup.worst.code, rollup.counts[0], rollup.counts[1],
+                    rollup.counts[2], rollup.counts[3], try rollup.metricsJSON(),
+                ])
+            }
+        }
     }
 
     /// Hourly rollups of one instance's check, oldest first.
@@ -155,4 +157,29 @@ public struct HourlyRollup: Sendable, Hashable {
     public var counts: [Int]
     /// `{"metric": [min, avg, max, samples], …}` as JSON, nil when the check reported no metrics.
     public var metrics: String?
+}
+
+/// One check's hour as it accumulates.
+struct HourRollup {
+    var worst = CheckStatus.ok
+    /// Results per status code: ok, warning, critical, unknown.
+    var counts = [0, 0, 0, 0]
+    /// Per metric: min, sum, max, samples.
+    var metrics: [String: (min: Double, sum: Double, max: Double, count: Int)] = [:]
+
+    mutating func add(_ result: CheckResult) {
+        worst = max(worst, result.status)
+        counts[result.status.code] += 1
+        for (name, value) in result.metrics {
+            let old = metrics[name] ?? (value, 0, value, 0)
+            metrics[name] = (Swift.min(old.min, value), old.sum + value, Swift.max(old.max, value), old.count + 1)
+        }
+    }
+
+    /// `{"metric": [min, avg, max, samples], …}`, nil when the check reported no metrics.
+    func metricsJSON() throws -> String? {
+        guard !metrics.isEmpty else { return nil }
+        let stats = metrics.mapValues { [$0.min, $0.sum / Double($0.count), $0.max, Double($0.count)] }
+        return String(decoding: try JSONCodable.encode(stats), as: UTF8.self)
+    }
 }

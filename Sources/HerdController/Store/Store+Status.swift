@@ -48,7 +48,7 @@ public struct InstanceStatus: Sendable, Hashable {
 
 /// Tables whose sizes the store reports (for tests, benchmarks and `herdctl`).
 public enum StoreTable: String, Sendable, CaseIterable {
-    case agents, instances, reports, checkResults = "check_results", findings, checkState = "check_state"
+    case agents, instances, history, checkState = "check_state"
     case rollups = "rollups_hourly", operators, tokens = "enrollment_tokens"
 }
 
@@ -142,39 +142,5 @@ extension Store {
     private static func identifiers(_ list: String?) -> [String] {
         guard let list else { return [] }
         return list.split(separator: ",").map(String.init).sorted()
-    }
-}
-
-extension Store {
-    /// The worst status of each of the last `hours` hours per check, oldest first, one letter per hour
-    /// (`o w c u`, `-` for an hour without results): the sparkline of `herdctl show`.
-    public func hourlyWorst(instance: String, now: Double, hours: Int) async throws -> [String: String] {
-        let end = (now / 3600).rounded(.down) * 3600 + 3600
-        let start = end - Double(hours) * 3600
-        return try await pool.read { db in
-            guard
-                let instanceID = try Int64.fetchOne(
-                    db, sql: "SELECT id FROM instances WHERE domain = ?", arguments: [instance])
-            else { return [:] }
-            var slots: [String: [Character]] = [:]
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT check_id, CAST((collected_at - :start) / 3600 AS INTEGER) AS slot,
-                        max(CASE status WHEN 0 THEN 0 WHEN 1 THEN 1 WHEN 3 THEN 2 ELSE 3 END) AS severity
-                    FROM check_results WHERE instance_id = :instance AND collected_at >= :start AND collected_at < :end
-                    GROUP BY check_id, slot
-                    """, arguments: ["start": start, "end": end, "instance": instanceID])
-            while let row = try rows.next() {
-                let check: String = row["check_id"]
-                let slot: Int = row["slot"]
-                let severity: Int = row["severity"]
-                guard (0..<hours).contains(slot) else { continue }
-                var line = slots[check] ?? Array(repeating: "-", count: hours)
-                line[slot] = ["o", "w", "u", "c"][max(0, min(3, severity))]
-                slots[check] = line
-            }
-            return slots.mapValues { String($0) }
-        }
     }
 }

@@ -12,6 +12,8 @@ public final class Store: Sendable {
     /// look-up. This process is the database's only writer, so the cache changes exactly where the
     /// database does — a revocation clears it, a stored report advances its agent's sequence.
     let agentCache = Mutex(AgentCache())
+    /// Each instance's last history frame (`Store+History.swift`).
+    let historyCache = Mutex(HistoryCache())
 
     /// Opens (creating) the database and applies every migration — or only those up to `migrateUpTo`,
     /// which tests use to build a database as an older controller left it.

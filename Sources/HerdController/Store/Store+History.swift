@@ -1,0 +1,178 @@
+import Foundation
+import GRDB
+import HerdProtocol
+import Synchronization
+
+/// One stored report, as history keeps it.
+public struct HistoryEntry: Sendable, Hashable {
+    /// When its checks ran (seconds since the epoch, millisecond precision).
+    public var collectedAt: Double
+    public var sequence: UInt64
+    public var results: [CheckResult]
+}
+
+/// The last frame written for each instance, so the next report of the same block is encoded against it
+/// without decoding the block again. Keyed by the row it decodes: a frame whose row is not the one the
+/// database holds (a rolled-back write, another writer) is never used.
+struct HistoryCache: Sendable {
+    private var last: [Int64: (key: Int64, frame: HistoryFrame)] = [:]
+
+    func frame(instanceID: Int64, key: Int64) -> HistoryFrame? {
+        guard let entry = last[instanceID], entry.key == key else { return nil }
+        return entry.frame
+    }
+
+    mutating func remember(instanceID: Int64, key: Int64, frame: HistoryFrame) {
+        last[instanceID] = (key, frame)
+    }
+}
+
+extension Store {
+    static let hourMilliseconds: Int64 = 3_600_000
+    /// History's unit of decoding and of pruning: each block's first frame stands alone, and the rest
+    /// refer back within it (UTC-aligned, 00:00, 03:00, …). Three hours: a key frame holds every text
+    /// and costs ~20 ordinary frames, so longer blocks are smaller on disk; shorter ones decode less
+    /// when a writer has no cached frame (~180 frames at most).
+    static let blockMilliseconds: Int64 = 3 * hourMilliseconds
+
+    /// The start of the block that holds `key`.
+    static func blockStart(_ key: Int64) -> Int64 { key - key.modulo(blockMilliseconds) }
+
+    /// The history key of an instant: milliseconds since the epoch.
+    static func historyKey(_ seconds: Double) -> Int64 { Int64((seconds * 1000).rounded()) }
+
+    /// Appends one report's results to its instance's history, based on the frame before it in the
+    /// same block. Two reports of one instance collected in the same millisecond (never seen from one
+    /// agent) keep both: the later is stored a millisecond later.
+    static func appendHistory(
+        instanceID: Int64, collectedAt: Double, sequence: UInt64, results: [CheckResult],
+        cache: borrowing Mutex<HistoryCache>, in db: Database
+    ) throws {
+        var key = historyKey(collectedAt)
+        while try Bool.fetchOne(
+            db, sql: "SELECT 1 FROM history WHERE instance_id = ? AND collected_at = ?", arguments: [instanceID, key])
+            ?? false
+        {
+            key += 1
+        }
+        let start = blockStart(key)
+        let frame = HistoryFrame(results: results)
+        var base: (key: Int64, frame: HistoryFrame)?
+        if let baseKey = try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT collected_at FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at < ?
+                ORDER BY collected_at DESC LIMIT 1
+                """, arguments: [instanceID, start, key])
+        {
+            if let cached = cache.withLock({ $0.frame(instanceID: instanceID, key: baseKey) }) {
+                base = (baseKey, cached)
+            } else if let decoded = try decodeBlock(instanceID: instanceID, from: start, to: baseKey + 1, in: db)
+                .last
+            {
+                base = (decoded.key, decoded.frame)
+            }
+        }
+        let bytes = frame.encode(base: base?.frame, baseOffset: UInt64(key - (base?.key ?? key)))
+        try db.cachedStatement(
+            sql: "INSERT INTO history (instance_id, collected_at, sequence, results) VALUES (?, ?, ?, ?)"
+        ).execute(arguments: [instanceID, key, Int64(sequence), Data(bytes)])
+        cache.withLock { $0.remember(instanceID: instanceID, key: key, frame: frame) }
+    }
+
+    /// The frames of one instance with keys in `from..<to`, which lie within one block, oldest first.
+    static func decodeBlock(instanceID: Int64, from: Int64, to: Int64, in db: Database) throws -> [(
+        key: Int64, sequence: UInt64, frame: HistoryFrame
+    )] {
+        var decoded: [Int64: HistoryFrame] = [:]
+        var out: [(key: Int64, sequence: UInt64, frame: HistoryFrame)] = []
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT collected_at, sequence, results FROM history
+                WHERE instance_id = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at
+                """, arguments: [instanceID, from, to])
+        while let row = try rows.next() {
+            let key: Int64 = row[0]
+            let bytes = [UInt8](row[2] as Data)
+            var base: HistoryFrame?
+            if let offset = try HistoryFrame.baseOffset(of: bytes) {
+                base = decoded[key - Int64(offset)]
+                guard base != nil else { throw HistoryFrame.DecodeError.missingBase }
+            }
+            let frame = try HistoryFrame(decoding: bytes, base: base)
+            decoded[key] = frame
+            out.append((key, UInt64(row[1] as Int64), frame))
+        }
+        return out
+    }
+
+    /// Every frame of one instance with keys in `from..<to`, block by block (each decodes on its own).
+    static func frames(instanceID: Int64, from: Int64, to: Int64, in db: Database) throws -> [(
+        key: Int64, sequence: UInt64, frame: HistoryFrame
+    )] {
+        var out: [(key: Int64, sequence: UInt64, frame: HistoryFrame)] = []
+        var block = blockStart(from)
+        while block < to {
+            let next = block + blockMilliseconds
+            out += try decodeBlock(instanceID: instanceID, from: block, to: min(next, to), in: db).filter {
+                $0.key >= from
+            }
+            block = next
+        }
+        return out
+    }
+
+    /// One instance's stored reports collected in `since..<until`, oldest first.
+    public func history(instance: String, since: Double, until: Double) async throws -> [HistoryEntry] {
+        try await pool.read { db in
+            guard
+                let instanceID = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM instances WHERE domain = ?", arguments: [instance])
+            else { return [] }
+            return try Self.frames(
+                instanceID: instanceID, from: Self.historyKey(since), to: Self.historyKey(until), in: db
+            ).map { HistoryEntry(collectedAt: Double($0.key) / 1000, sequence: $0.sequence, results: $0.frame.results) }
+        }
+    }
+
+    /// Every stored report's sequence, by instance (for tests: nothing stored twice, nothing lost).
+    public func sequences() async throws -> [UInt64] {
+        try await pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT sequence FROM history ORDER BY instance_id, sequence").map {
+                UInt64($0)
+            }
+        }
+    }
+
+    /// The worst status of each of the last `hours` hours per check, oldest first, one letter per hour
+    /// (`o w c u`, `-` for an hour without results): the sparkline of `herdctl show`.
+    public func hourlyWorst(instance: String, now: Double, hours: Int) async throws -> [String: String] {
+        let end = Self.historyKey((now / 3600).rounded(.down) * 3600 + 3600)
+        let start = end - Int64(hours) * Self.hourMilliseconds
+        return try await pool.read { db in
+            guard
+                let instanceID = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM instances WHERE domain = ?", arguments: [instance])
+            else { return [:] }
+            var slots: [String: [CheckStatus?]] = [:]
+            for (key, _, frame) in try Self.frames(instanceID: instanceID, from: start, to: end, in: db) {
+                let slot = Int((key - start) / Self.hourMilliseconds)
+                for result in frame.results {
+                    var line = slots[result.checkID] ?? Array(repeating: nil, count: hours)
+                    line[slot] = max(line[slot] ?? result.status, result.status)
+                    slots[result.checkID] = line
+                }
+            }
+            return slots.mapValues { line in String(line.map { $0?.letter ?? "-" }) }
+        }
+    }
+}
+
+extension Int64 {
+    /// The remainder towards negative infinity (instants before 1970 still fall in their block).
+    func modulo(_ divisor: Int64) -> Int64 {
+        let remainder = self % divisor
+        return remainder < 0 ? remainder + divisor : remainder
+    }
+}
