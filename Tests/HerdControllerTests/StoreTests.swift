@@ -16,6 +16,9 @@ import X509
             ("0002-instance-state", "bdc418efd88bee1dc6cc76f2f1dc8c4a244be3843f09a907f01c273c5876580d"),
             ("0003-incidents", "9388f734f88b2a675be260ce5b903c0dbce55e4355ccdf33f8d95d75edee7eed"),
             ("0004-remediation", "041aa7d69f48a937029df245c3e1e840ea527968a58b0074b3f27118fec36f86"),
+            ("0005-incident-checks", "1579af4e348358f3b03a8c5ef55f48ce9fa25d611978b4a0ca574109a7bd8c7a"),
+            ("0006-lost-reports", "948f69c23e721e7b28922f85c94316f7d34b7b75b49023a0575cb4ac75913b40"),
+            ("0007-compact-history", "a97fce01ea78ccf8c39655bc283b206482084e2387eaad623c5b238a580c4eea"),
         ]
         let current = Migrations.fingerprints
         #expect(current.count >= shipped.count)
