@@ -290,22 +290,6 @@ private struct UnkeyedNodes: UnkeyedDecodingContainer {
         return true
     }
 
-    mutating func decode(_: String.Type) throws -> String {
-        if isAtEnd { _ = try next() }
-        let index = currentIndex
-        let text = try NodeDecoder.string(elements[index], codingPath + [IndexKey(index)])
-        currentIndex += 1
-        return text
-    }
-
-    mutating func decode(_: Double.Type) throws -> Double {
-        if isAtEnd { _ = try next() }
-        let index = currentIndex
-        let value = try NodeDecoder.double(elements[index], codingPath + [IndexKey(index)])
-        currentIndex += 1
-        return value
-    }
-
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         if isAtEnd { _ = try next() }
         let index = currentIndex
