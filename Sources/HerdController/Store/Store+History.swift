@@ -48,23 +48,23 @@ extension Store {
         instanceID: Int64, collectedAt: Double, sequence: UInt64, results: [CheckResult],
         cache: borrowing Mutex<HistoryCache>, in db: Database
     ) throws {
+        // The latest row at or before this instant in its block: the base, unless it holds this very
+        // millisecond. Prepared once per connection, as every statement on the write path.
+        let latest = try db.cachedStatement(
+            sql: """
+                SELECT collected_at FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at <= ?
+                ORDER BY collected_at DESC LIMIT 1
+                """)
         var key = historyKey(collectedAt)
-        while try Bool.fetchOne(
-            db, sql: "SELECT 1 FROM history WHERE instance_id = ? AND collected_at = ?", arguments: [instanceID, key])
-            ?? false
-        {
+        var found = try Int64.fetchOne(latest, arguments: [instanceID, blockStart(key), key])
+        while found == key {
             key += 1
+            found = try Int64.fetchOne(latest, arguments: [instanceID, blockStart(key), key])
         }
         let start = blockStart(key)
         let frame = HistoryFrame(results: results)
         var base: (key: Int64, frame: HistoryFrame)?
-        if let baseKey = try Int64.fetchOne(
-            db,
-            sql: """
-                SELECT collected_at FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at < ?
-                ORDER BY collected_at DESC LIMIT 1
-                """, arguments: [instanceID, start, key])
-        {
+        if let baseKey = found {
             if let cached = cache.withLock({ $0.frame(instanceID: instanceID, key: baseKey) }) {
                 base = (baseKey, cached)
             } else if let decoded = try decodeBlock(instanceID: instanceID, from: start, to: baseKey + 1, in: db)
@@ -87,11 +87,11 @@ extension Store {
         var decoded: [Int64: HistoryFrame] = [:]
         var out: [(key: Int64, sequence: UInt64, frame: HistoryFrame)] = []
         let rows = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT collected_at, sequence, results FROM history
-                WHERE instance_id = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at
-                """, arguments: [instanceID, from, to])
+            db.cachedStatement(
+                sql: """
+                    SELECT collected_at, sequence, results FROM history
+                    WHERE instance_id = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at
+                    """), arguments: [instanceID, from, to])
         while let row = try rows.next() {
             let key: Int64 = row[0]
             let bytes = [UInt8](row[2] as Data)
