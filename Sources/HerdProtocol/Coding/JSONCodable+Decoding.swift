@@ -79,12 +79,18 @@ struct NodeDecoder: Decoder {
         if type == Self.strings {
             return bits(try withoutActuallyEscaping(path) { try dictionary(node, $0, Self.string) })
         }
+        if type == Self.stringArray {
+            guard case .array(let elements) = node else { throw mismatch("an array", node, path()) }
+            return bits(
+                try elements.enumerated().map { index, element in try string(element, path() + [IndexKey(index)]) })
+        }
         return nil
     }
 
     /// Looked up once: a generic type's metadata is a look-up at run time.
     static let doubles = ObjectIdentifier([String: Double].self)
     static let strings = ObjectIdentifier([String: String].self)
+    static let stringArray = ObjectIdentifier([String].self)
 
     private static func dictionary<V>(
         _ node: JSONNode, _ path: @escaping () -> [any CodingKey],

@@ -42,8 +42,10 @@ final class EncodedContainer {
         case .value: value.write(to: &w)
         case .array: w.array(elements) { w, element in element.write(to: &w) }
         case .object:
+            // Members arrive in declaration order, often sorted already.
+            let sorted = zip(members, members.dropFirst()).allSatisfy { $0.key < $1.key }
             w.object { w in
-                for member in members.sorted(by: { $0.key < $1.key }) {
+                for member in sorted ? members : members.sorted(by: { $0.key < $1.key }) {
                     w.key(member.key)
                     member.value.write(to: &w)
                 }
@@ -103,6 +105,12 @@ struct NodeEncoder: Encoder {
         let type = ObjectIdentifier(T.self)
         if type == NodeDecoder.doubles {
             return .container(try object(bits([String: Double].self)) { .double(try finite($0, path())) })
+        }
+        if type == NodeDecoder.stringArray {
+            let container = EncodedContainer()
+            container.shape = .array
+            container.elements = bits([String].self).map { .string($0) }
+            return .container(container)
         }
         if type == NodeDecoder.strings { return .container(try object(bits([String: String].self)) { .string($0) }) }
         return nil
