@@ -132,8 +132,8 @@ struct NodeDecoder: Decoder {
 
     /// A number beyond a finite Double, or longer than any field means, is `invalid_field` (Protocol §2).
     static func double(_ node: JSONNode, _ path: @autoclosure () -> [any CodingKey]) throws -> Double {
-        guard case .number(let number, let bytes) = node else { throw mismatch("a number", node, path()) }
-        guard let value = number.double(in: bytes) else {
+        guard case .number(let number) = node else { throw mismatch("a number", node, path()) }
+        guard let value = number.double else {
             throw WireError(.invalidField, "\(JSONCodable.path(path())): number out of range")
         }
         return value
@@ -143,7 +143,7 @@ struct NodeDecoder: Decoder {
     static func integer<I: FixedWidthInteger>(_: I.Type, _ node: JSONNode, _ path: @autoclosure () -> [any CodingKey])
         throws -> I
     {
-        guard case .number(let number, _) = node, number.isInteger else { throw mismatch("an integer", node, path()) }
+        guard case .number(let number) = node, number.isInteger else { throw mismatch("an integer", node, path()) }
         guard let value = number.integer(I.self) else {
             throw WireError(.invalidField, "\(JSONCodable.path(path())): must be between \(I.min) and \(I.max)")
         }

@@ -9,28 +9,14 @@ extension JSONReader {
         var exponent10: Int
         var isInteger: Bool
 
-        /// The value as a Double, correctly rounded; nil when longer than any field means
-        /// (`maxNumberBytes`) or beyond a finite Double.
-        func double(in bytes: [UInt8]) -> Double? {
-            guard range.count <= JSONReader.maxNumberBytes else { return nil }
-            // Clinger's fast path: an exact mantissa and an exact power of ten give a correctly rounded result.
-            if let mantissa, mantissa < 1 << 53, (-22...22).contains(exponent10) {
-                let magnitude =
-                    exponent10 < 0
-                    ? Double(mantissa) / JSONReader.powersOfTen[-exponent10]
-                    : Double(mantissa) * JSONReader.powersOfTen[exponent10]
-                return negative ? -magnitude : magnitude
+        /// The number as the field that reads it converts it: small and exact, or kept as text.
+        func json(in bytes: [UInt8]) -> JSONNumber {
+            if let mantissa, mantissa < 1 << 53, (-22...22).contains(exponent10),
+                range.count <= JSONReader.maxNumberBytes
+            {
+                return .small(mantissa: mantissa, exponent: Int8(exponent10), negative: negative, isInteger: isInteger)
             }
-            guard let value = Double(String(decoding: bytes[range], as: UTF8.self)), value.isFinite else { return nil }
-            return value
-        }
-
-        /// The value as a `T`, for a number written as an integer; nil when `T` cannot hold it.
-        func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
-            guard isInteger, let mantissa else { return nil }
-            guard negative else { return T(exactly: mantissa) }
-            if mantissa == 0 { return 0 }
-            return T.isSigned && mantissa <= UInt64(T.max) + 1 ? T(truncatingIfNeeded: 0 &- mantissa) : nil
+            return .text(String(decoding: bytes[range], as: UTF8.self))
         }
     }
 
@@ -194,5 +180,53 @@ extension JSONReader {
             value = value << 4 | UInt32(digit)
         }
         return value
+    }
+}
+
+/// A number as written, converted only by the field that reads it, so that one in a field nobody reads
+/// is never refused for its size (Protocol §2). Small: 16 bytes however long the document.
+enum JSONNumber: Sendable {
+    /// Significant digits under 2^53 and a power of ten within ±22: Clinger's fast path, exact.
+    case small(mantissa: UInt64, exponent: Int8, negative: Bool, isInteger: Bool)
+    /// Anything else, as written.
+    case text(String)
+
+    var isInteger: Bool {
+        switch self {
+        case .small(_, _, _, let isInteger): isInteger
+        case .text(let text): !text.utf8.contains { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }
+        }
+    }
+
+    /// The value as a Double, correctly rounded; nil when longer than any field means
+    /// (`maxNumberBytes`) or beyond a finite Double.
+    var double: Double? {
+        switch self {
+        case .small(let mantissa, let exponent, let negative, _):
+            let magnitude =
+                exponent < 0
+                ? Double(mantissa) / JSONReader.powersOfTen[Int(-exponent)]
+                : Double(mantissa) * JSONReader.powersOfTen[Int(exponent)]
+            return negative ? -magnitude : magnitude
+        case .text(let text):
+            guard text.utf8.count <= JSONReader.maxNumberBytes, let value = Double(text), value.isFinite else {
+                return nil
+            }
+            return value
+        }
+    }
+
+    /// The value as a `T`, for a number written as an integer; nil when `T` cannot hold it.
+    func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
+        switch self {
+        case .small(let mantissa, _, let negative, let isInteger):
+            guard isInteger else { return nil }
+            guard negative else { return T(exactly: mantissa) }
+            if mantissa == 0 { return 0 }
+            return T.isSigned ? T(exactly: -Int64(mantissa)) : nil
+        case .text(let text):
+            guard isInteger, text.utf8.count <= JSONReader.maxNumberBytes else { return nil }
+            return T(text, radix: 10)
+        }
     }
 }

@@ -165,7 +165,7 @@ public struct JSONReader {
     }
 
     private func double(_ number: ScannedNumber) throws(WireError) -> Double {
-        guard let value = number.double(in: bytes) else { throw outOfRange() }
+        guard let value = number.json(in: bytes).double else { throw outOfRange() }
         return value
     }
 
@@ -173,7 +173,7 @@ public struct JSONReader {
     public mutating func readInteger<T: FixedWidthInteger>(_: T.Type, in range: ClosedRange<T>) throws(WireError) -> T {
         let number = try scanNumber()
         guard number.isInteger else { throw error("expected an integer") }
-        guard let value = number.integer(T.self), range.contains(value) else {
+        guard let value = number.json(in: bytes).integer(T.self), range.contains(value) else {
             throw WireError(
                 .invalidField, "\(pathDescription): must be between \(range.lowerBound) and \(range.upperBound)")
         }
