@@ -4,8 +4,8 @@
     import Foundation
 #endif
 
-/// Decodes a `JSONNode` tree. Scalars are read by the containers without a decoder per field; a
-/// coding path is built only for what nests (and for errors).
+/// Decodes a `JSONNode` tree. Every value goes through `value(_:_:_:)`: scalars are read there without a
+/// decoder of their own, and a coding path is built only for what nests (and for errors).
 struct NodeDecoder: Decoder {
     let node: JSONNode
     let codingPath: [any CodingKey]
@@ -196,28 +196,6 @@ private final class KeyedNodes<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return false
     }
 
-    func decode(_: String.Type, forKey key: Key) throws -> String {
-        try NodeDecoder.string(try node(key), self.codingPath + [key])
-    }
-
-    func decode(_: Bool.Type, forKey key: Key) throws -> Bool {
-        try NodeDecoder.bool(try node(key), self.codingPath + [key])
-    }
-
-    func decode(_: Double.Type, forKey key: Key) throws -> Double {
-        try NodeDecoder.double(try node(key), self.codingPath + [key])
-    }
-
-    func decode(_: Int.Type, forKey key: Key) throws -> Int { try integer(key) }
-    func decode(_: Int32.Type, forKey key: Key) throws -> Int32 { try integer(key) }
-    func decode(_: Int64.Type, forKey key: Key) throws -> Int64 { try integer(key) }
-    func decode(_: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(key) }
-    func decode(_: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(key) }
-
-    private func integer<I: FixedWidthInteger>(_ key: Key) throws -> I {
-        try NodeDecoder.integer(I.self, try node(key), self.codingPath + [key])
-    }
-
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         let node = try node(key)
         if case .null = node {
@@ -227,12 +205,6 @@ private final class KeyedNodes<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     /// Absent and `null` are both nil (Protocol §2), found with one look-up.
-    func decodeIfPresent(_: String.Type, forKey key: Key) throws -> String? {
-        guard let node = find(key) else { return nil }
-        if case .null = node { return nil }
-        return try NodeDecoder.string(node, self.codingPath + [key])
-    }
-
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let node = find(key) else { return nil }
         if case .null = node { return nil }
@@ -323,6 +295,5 @@ private struct SingleNode: SingleValueDecodingContainer {
         return false
     }
 
-    func decode(_: String.Type) throws -> String { try NodeDecoder.string(decoder.node, codingPath) }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try decoder.decode(type) }
 }

@@ -145,17 +145,6 @@ private struct KeyedStorage<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func encodeNil(forKey key: Key) throws { set(key, .null) }
-    mutating func encode(_ value: String, forKey key: Key) throws { set(key, .string(value)) }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { set(key, .bool(value)) }
-    mutating func encode(_ value: Double, forKey key: Key) throws {
-        set(key, .double(try NodeEncoder.finite(value, codingPath + [key])))
-    }
-    mutating func encode(_ value: Int, forKey key: Key) throws { set(key, .signed(Int64(value))) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { set(key, .signed(Int64(value))) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { set(key, .signed(value)) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { set(key, .unsigned(UInt64(value))) }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { set(key, .unsigned(value)) }
-
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         if let scalar = try NodeEncoder.scalar(value, codingPath + [key]) {
             set(key, scalar)
@@ -190,11 +179,6 @@ private struct UnkeyedStorage: UnkeyedEncodingContainer {
     }
 
     mutating func encodeNil() throws { storage.elements.append(.null) }
-    mutating func encode(_ value: String) throws { storage.elements.append(.string(value)) }
-    mutating func encode(_ value: Double) throws {
-        storage.elements.append(.double(try NodeEncoder.finite(value, codingPath + [IndexKey(count)])))
-    }
-
     mutating func encode<T: Encodable>(_ value: T) throws {
         if let scalar = try NodeEncoder.scalar(value, codingPath + [IndexKey(count)]) {
             storage.elements.append(scalar)
