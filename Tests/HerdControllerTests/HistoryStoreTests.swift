@@ -10,8 +10,9 @@ import Testing
 @Suite struct HistoryStoreTests {
     /// An agent whose clock steps back keeps its reports: each frame names the frame it is based on,
     /// so one inserted before later ones in the same hour decodes, and so do they.
-    @Test func reportsCollectedOutOfOrderComeBackInOrder() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func reportsCollectedOutOfOrderComeBackInOrder(_ kind: StoreKind) async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         let (agent, _) = try await fleet.enroll("social.example")
         let hour = 1_798_761_600.0  // 2027-01-01T00:00:00Z

@@ -17,8 +17,10 @@ import Testing
         var date: Date { Date(timeIntervalSince1970: now.withLock { $0 }) }
     }
 
-    @Test func deliveredOncePerTransitionGroupedRetriedAndSilenced() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func deliveredOncePerTransitionGroupedRetriedAndSilenced(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         let ops = try WebhookReceiver(failFirst: [503, 503])
         let chat = try WebhookReceiver()

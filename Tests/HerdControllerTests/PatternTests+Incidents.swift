@@ -10,8 +10,10 @@ import Testing
 extension PatternTests {
     /// An agent that stops reporting opens a critical incident that pages; three silent at once, the
     /// whole of one region, are one fleet incident for that region; the next report resolves it; a sweep never opens one twice.
-    @Test func silentAgentsAreIncidentsAndTheirNextReportResolvesThem() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func silentAgentsAreIncidentsAndTheirNextReportResolvesThem(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var streams: [Stream] = []
         for index in 0..<6 {
@@ -41,7 +43,7 @@ extension PatternTests {
         let group = try #require(open.first { $0.kind == "fleet" })
         #expect(group.subject == "check:agent" && group.groupAttribute == "region" && group.groupValue == "eu")
         #expect(group.members == 3)
-        let notifications = try await fleet.store.pool.read { db in
+        let notifications = try await fleet.store.read { db in
             try Store.notifications(db, where: "transition = 'opened'", [])
         }
         #expect(notifications.filter { $0.state == "pending" }.map(\.incidentID) == [group.id])
@@ -59,8 +61,10 @@ extension PatternTests {
     /// The cause found while the fault was on stays through a recovery that changes the incident's
     /// patterns (persistent, then flapping as it recovers); and a check that only ever warned is a
     /// warning incident, whatever it reported before its trouble began.
-    @Test func aDiagnosisIsKeptThroughRecoveryAndSeverityIsTheFailingRunsOwn() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func aDiagnosisIsKeptThroughRecoveryAndSeverityIsTheFailingRunsOwn(
+        _ kind: StoreKind
+    ) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var sidekiq = try await Self.stream(fleet, "social.example")
         let down = Self.result("sidekiq", .critical, metrics: ["processes.live": 0, "latency_s": 900])
@@ -100,8 +104,8 @@ extension PatternTests {
     /// check's 500s are one incident — the cause — holding the others as symptoms that page nobody; a
     /// failure nothing explains is its own incident; the cause's incident resolves when its last check
     /// recovers, not its first.
-    @Test func aCauseHoldsItsSymptomsInOneIncident() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func aCauseHoldsItsSymptomsInOneIncident(_ kind: StoreKind) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var host = try await Self.stream(fleet, "social.example")
         let refused = Finding(
@@ -123,7 +127,7 @@ extension PatternTests {
         #expect(cause.severity == 3)
         let unexplained = try #require(open.first { $0.id != cause.id })
         #expect(unexplained.checks == ["oom"] && unexplained.diagnosis?.rule == "unexplained")
-        let notifications = try await fleet.store.pool.read { db in
+        let notifications = try await fleet.store.read { db in
             try Store.notifications(db, where: "transition = 'opened'", [])
         }
         #expect(Set(notifications.map(\.incidentID)) == [cause.id, unexplained.id])
@@ -151,8 +155,8 @@ extension PatternTests {
 
     /// One OOM kill is critical for one cycle: it opens an incident at once, diagnosed, and it lives
     /// long enough to page before it resolves.
-    @Test func oneOOMKillOpensAnIncidentAtOnce() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func oneOOMKillOpensAnIncidentAtOnce(_ kind: StoreKind) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var host = try await Self.stream(fleet, "social.example")
         let kill = Finding(
@@ -171,8 +175,10 @@ extension PatternTests {
     /// 5xx that no log line names open a catch-all incident; when PostgreSQL is found down a minute
     /// later, that incident takes the specific cause and the database check — one fault, now
     /// understood, not a second incident beside the first.
-    @Test func aCatchAllIncidentTakesTheSpecificCauseFoundLater() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func aCatchAllIncidentTakesTheSpecificCauseFoundLater(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var host = try await Self.stream(fleet, "social.example")
         let failing = Self.result("logs", .critical, metrics: ["requests": 40, "requests_5xx": 12])

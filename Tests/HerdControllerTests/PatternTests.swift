@@ -83,8 +83,8 @@ import Testing
 
     // MARK: Streams through the store
 
-    @Test func aSingleBlipIsNotAnIncident() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func aSingleBlipIsNotAnIncident(_ kind: StoreKind) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var web = try await Self.stream(fleet, "social.example")
         for (minute, status) in [CheckStatus.ok, .ok, .critical, .ok, .ok, .ok].enumerated() {
@@ -94,8 +94,10 @@ import Testing
         #expect(try await fleet.store.activePatterns().isEmpty)
     }
 
-    @Test func fiveFailuresOverFiveMinutesArePersistentAndResolveAfterTwoOKs() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func fiveFailuresOverFiveMinutesArePersistentAndResolveAfterTwoOKs(
+        _ kind: StoreKind
+    ) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var sidekiq = try await Self.stream(fleet, "social.example")
         let down = Self.result("sidekiq", .critical, metrics: ["processes.live": 0, "latency_s": 900])
@@ -130,8 +132,10 @@ import Testing
         #expect(detail.notifications.map(\.state) == ["cancelled"])
     }
 
-    @Test func aCrashLoopRecoveringEveryOtherCycleIsIntermittent() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func aCrashLoopRecoveringEveryOtherCycleIsIntermittent(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var web = try await Self.stream(fleet, "social.example")
         var opened: Int?
@@ -148,8 +152,10 @@ import Testing
         #expect(patterns.map(\.checkID) == ["services"] && patterns.first?.patterns == ["flapping"])
     }
 
-    @Test func aFlappingCheckStopsFlappingOnlyBelowTheLowThreshold() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func aFlappingCheckStopsFlappingOnlyBelowTheLowThreshold(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var web = try await Self.stream(fleet, "social.example")
         var recent = ""
@@ -175,8 +181,8 @@ import Testing
         #expect(try await fleet.store.incidents(openOnly: true).isEmpty)
     }
 
-    @Test func anErrorCategoryInThreeOfTenCyclesRecurs() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func anErrorCategoryInThreeOfTenCyclesRecurs(_ kind: StoreKind) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var logs = try await Self.stream(fleet, "social.example")
         let pool = Finding(
@@ -193,8 +199,10 @@ import Testing
         #expect(incident.diagnosis?.rule == "rails_pool_exhausted" && incident.diagnosis?.action == nil)
     }
 
-    @Test func errorsThatRiseWithTrafficAreErrorsUnderLoad() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func errorsThatRiseWithTrafficAreErrorsUnderLoad(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var nginx = try await Self.stream(fleet, "social.example")
         for minute in 0..<12 {
@@ -212,8 +220,10 @@ import Testing
         #expect(incident.diagnosis?.rule == "errors_under_load")
     }
 
-    @Test func twelveOfFortyBehindOneEndpointAreOneFleetIncident() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func twelveOfFortyBehindOneEndpointAreOneFleetIncident(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var streams: [Stream] = []
         for index in 0..<60 {
@@ -247,7 +257,7 @@ import Testing
         let members = open.filter { $0.kind == "instance" }
         #expect(members.count == 12 && members.allSatisfy { $0.parentID == incident.id })
         // One page, not twelve: the members' openings are suppressed, the fleet's is the only one due.
-        let notifications = try await fleet.store.pool.read { db in
+        let notifications = try await fleet.store.read { db in
             try Store.notifications(db, where: "transition = 'opened'", [])
         }
         #expect(notifications.filter { $0.state == "pending" }.map(\.incidentID) == [incident.id])
@@ -261,8 +271,8 @@ import Testing
         #expect(after.incident.state == "resolved" && after.members.allSatisfy { $0.state == "resolved" })
     }
 
-    @Test func operatorAttributesGroupAFleetIncident() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func operatorAttributesGroupAFleetIncident(_ kind: StoreKind) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var streams: [Stream] = []
         for index in 0..<8 { streams.append(try await Self.stream(fleet, "i\(index).example")) }
@@ -292,8 +302,10 @@ import Testing
 
     /// A shared Redis down on instances that also share an object-storage endpoint is not the storage
     /// provider's incident; and one instance with two incidents in a category is one instance, not two.
-    @Test func aFleetIncidentCountsInstancesAndGroupsOnlyByWhatCanExplainIt() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func aFleetIncidentCountsInstancesAndGroupsOnlyByWhatCanExplainIt(
+        _ kind: StoreKind
+    ) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         var streams: [Stream] = []
         for index in 0..<6 {

@@ -41,8 +41,8 @@ import Testing
         let engine: PatternEngine
         let incident: IncidentRecord
 
-        init(resolveResults: Int = PatternSettings.Persistent().resolveResults) async throws {
-            fleet = try StoreTests.Fleet()
+        init(_ kind: StoreKind, resolveResults: Int = PatternSettings.Persistent().resolveResults) async throws {
+            fleet = try StoreTests.Fleet(kind)
             (agent, agentKey) = try await fleet.enroll("social.example")
             ops = try await Operators(fleet.store)
             var settings = PatternSettings()
@@ -108,8 +108,10 @@ import Testing
             lastAcceptedSequence: nil, now: Date())
     }
 
-    @Test func aRestartIsApprovedByAnotherOperatorDispatchedOnceAndResolvesItsIncident() async throws {
-        let scene = try await Scene()
+    @Test(arguments: StoreKind.allCases) func aRestartIsApprovedByAnotherOperatorDispatchedOnceAndResolvesItsIncident(
+        _ kind: StoreKind
+    ) async throws {
+        let scene = try await Scene(kind)
         defer { scene.fleet.directory.remove() }
         let (fleet, agent, agentKey, ops, engine, incident) = (
             scene.fleet, scene.agent, scene.agentKey, scene.ops, scene.engine, scene.incident
@@ -198,8 +200,10 @@ import Testing
 
     /// The service recovers and a regular report says so before the agent's result arrives (its
     /// verification waited for the service to settle): the incident is still the remediation's.
-    @Test func aRecoveryReportedWhileTheRemediationRunsIsTheRemediations() async throws {
-        let scene = try await Scene(resolveResults: 1)
+    @Test(arguments: StoreKind.allCases) func aRecoveryReportedWhileTheRemediationRunsIsTheRemediations(
+        _ kind: StoreKind
+    ) async throws {
+        let scene = try await Scene(kind, resolveResults: 1)
         defer { scene.fleet.directory.remove() }
         let (fleet, agent, agentKey, ops, engine, incident) = (
             scene.fleet, scene.agent, scene.agentKey, scene.ops, scene.engine, scene.incident
@@ -233,8 +237,10 @@ import Testing
         #expect(try await fleet.store.incident(id: relapse.id)?.incident.resolution == "self")
     }
 
-    @Test func proposalsAreCheckedAndDestructiveActionsNeedTwoOthers() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func proposalsAreCheckedAndDestructiveActionsNeedTwoOthers(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         let (agent, _) = try await fleet.enroll("social.example")
         let (other, _) = try await fleet.enroll("other.example")
@@ -351,40 +357,42 @@ import Testing
     }
 
     /// Text with a NUL byte never enters the chain: a reader stopping at it would see less than was hashed.
-    @Test func auditTextWithANulByteIsRefused() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func auditTextWithANulByteIsRefused(_ kind: StoreKind) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         _ = try await fleet.store.setFreeze(true, reason: "drill", by: "alice")
         // Below every route's own validation: the chain itself refuses it.
-        let queue = try DatabaseQueue(path: fleet.directory.file("herd.sqlite"))
         await #expect(throws: WireError.self) {
-            try await queue.write { db in
+            try await fleet.store.write { db in
                 try AuditChain.append(
                     db, at: 1, actor: "alice", action: "remediation.freeze", subject: "remediation:*",
                     detail: "drill\u{0}hidden")
             }
         }
-        try queue.close()
         #expect(try await fleet.store.verifyAudit().ok)
     }
 
     /// Someone with the database file drops the triggers and edits it: every kind of edit is named.
-    @Test func theAuditChainNamesTheRowThatWasChangedDeletedOrMoved() async throws {
+    @Test(arguments: StoreKind.allCases) func theAuditChainNamesTheRowThatWasChangedDeletedOrMoved(_ kind: StoreKind)
+        async throws
+    {
         for tamper in ["change", "delete", "move", "delete the newest", "hide after a NUL"] {
-            let fleet = try StoreTests.Fleet()
+            let fleet = try StoreTests.Fleet(kind)
             defer { fleet.directory.remove() }
             for n in 1...5 {
                 _ = try await fleet.store.setFreeze(n % 2 == 1, reason: "drill \(n)", by: "alice")
             }
             #expect(try await fleet.store.verifyAudit().ok)
             // The triggers refuse edits through SQL…
-            let queue = try DatabaseQueue(path: fleet.directory.file("herd.sqlite"))
-            await #expect(throws: DatabaseError.self) {
-                try await queue.write { try $0.execute(sql: "UPDATE audit SET detail = 'x' WHERE id = 3") }
+            await #expect(throws: SQLError.self) {
+                try await fleet.store.write { try $0.execute(sql: "UPDATE audit SET detail = 'x' WHERE id = 3") }
             }
-            // …until someone removes them.
-            try await queue.write { db in
-                try db.execute(sql: "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete")
+            // …until someone removes them. (PostgreSQL's text cannot hold a NUL: nothing to hide after one.)
+            if kind == .postgresql, tamper == "hide after a NUL" { continue }
+            try await fleet.store.write { db in
+                for trigger in ["audit_append_only_update", "audit_append_only_delete"] {
+                    try db.execute(sql: "DROP TRIGGER \(trigger)" + (kind == .postgresql ? " ON audit" : ""))
+                }
                 switch tamper {
                 case "change": try db.execute(sql: "UPDATE audit SET detail = 'nothing happened' WHERE id = 3")
                 case "delete": try db.execute(sql: "DELETE FROM audit WHERE id = 3")
@@ -394,7 +402,6 @@ import Testing
                 default: try db.execute(sql: "DELETE FROM audit WHERE id = 5")
                 }
             }
-            try queue.close()
             let verification = try await fleet.store.verifyAudit()
             #expect(!verification.ok, "\(tamper)")
             let named = verification.problems.map(\.id)

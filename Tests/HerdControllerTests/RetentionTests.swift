@@ -7,8 +7,8 @@ import Testing
 /// Retention over a synthetic month: hourly rollups of everything, raw results pruned after 14 days
 /// (never before they are rolled up), rollups pruned after their own retention, in bounded batches.
 @Suite struct RetentionTests {
-    @Test func aMonthOfReportsRollsUpAndPrunes() async throws {
-        let fleet = try StoreTests.Fleet()
+    @Test(arguments: StoreKind.allCases) func aMonthOfReportsRollsUpAndPrunes(_ kind: StoreKind) async throws {
+        let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
         let (agent, _) = try await fleet.enroll("social.example")
         let start = Date(timeIntervalSince1970: 1_798_761_600)  // 2027-01-01T00:00:00Z, an hour boundary

@@ -109,9 +109,9 @@ import X509
         let store: Store
         let ca: FleetCA
 
-        init() throws {
+        init(_ kind: StoreKind = .sqlite) throws {
             directory = try TemporaryDirectory("herd-store")
-            store = try Store(path: directory.file("herd.sqlite"))
+            store = try kind.makeStore(in: directory)
             ca = try FleetCA.create()
         }
 
@@ -164,8 +164,10 @@ import X509
         }
     }
 
-    @Test func enrollmentTokensAreOneTimeExpiringAndPerInstance() async throws {
-        let fleet = try Fleet()
+    @Test(arguments: StoreKind.allCases) func enrollmentTokensAreOneTimeExpiringAndPerInstance(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try Fleet(kind)
         defer { fleet.directory.remove() }
         let (agent, key) = try await fleet.enroll("social.example")
         #expect(agent.state == .accepted)
@@ -226,8 +228,10 @@ import X509
         _ = key
     }
 
-    @Test func reportsAreStoredOnceAndUpdateTheCurrentState() async throws {
-        let fleet = try Fleet()
+    @Test(arguments: StoreKind.allCases) func reportsAreStoredOnceAndUpdateTheCurrentState(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try Fleet(kind)
         defer { fleet.directory.remove() }
         let (agent, _) = try await fleet.enroll("social.example")
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -265,8 +269,8 @@ import X509
         #expect(history.map { $0.results.map(\.status) } == [[.ok, .ok], [.ok, .critical], [.ok, .critical]])
     }
 
-    @Test func concurrentSubmissionsAreGroupCommitted() async throws {
-        let fleet = try Fleet()
+    @Test(arguments: StoreKind.allCases) func concurrentSubmissionsAreGroupCommitted(_ kind: StoreKind) async throws {
+        let fleet = try Fleet(kind)
         defer { fleet.directory.remove() }
         var agents: [AgentRecord] = []
         for i in 0..<20 { agents.append(try await fleet.enroll("i\(i).example").0) }
@@ -289,8 +293,8 @@ import X509
 
 extension StoreTests {
     /// An agent that misses `silence.intervals` intervals turns the instance `silent`, whatever its checks said.
-    @Test func silentAfterThreeMissedIntervals() async throws {
-        let fleet = try Fleet()
+    @Test(arguments: StoreKind.allCases) func silentAfterThreeMissedIntervals(_ kind: StoreKind) async throws {
+        let fleet = try Fleet(kind)
         defer { fleet.directory.remove() }
         let (agent, _) = try await fleet.enroll("social.example")
         let (waiting, _) = try await fleet.enroll("quiet.example")

@@ -28,6 +28,9 @@ public struct ControllerConfiguration: Sendable, Hashable {
     /// Open connections one client address may hold; more are closed at once (raise it for many agents
     /// behind one NAT address: each holds two).
     public var maxConnectionsPerAddress = 64
+    /// `sqlite` (the file `herd.sqlite` in the data directory) or a `postgresql://` URL
+    /// (`PostgresStoreSettings`): where reports, incidents and the audit log are kept.
+    public var store = "sqlite"
     public var rawRetentionDays = 14
     public var rollupRetentionDays = 400
     /// An instance whose agent has not reported for this many intervals is `silent`, and an incident.
@@ -59,6 +62,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
 
     public var configurationFile: String { dataDirectory + "/controller.conf" }
     public var databaseFile: String { dataDirectory + "/herd.sqlite" }
+    /// What `Store(location:)` opens: the SQLite file, or the PostgreSQL URL.
+    public var storeLocation: String { store == "sqlite" ? databaseFile : store }
     public var caCertificateFile: String { dataDirectory + "/ca/ca.pem" }
     public var caKeyFile: String { dataDirectory + "/ca/ca-key.pem" }
     public var serverCertificateFile: String { dataDirectory + "/tls/server.pem" }
@@ -100,6 +105,17 @@ public struct ControllerConfiguration: Sendable, Hashable {
             .duration("server.idle_timeout", \.idleTimeout, in: .seconds(5)...(.seconds(3600))),
             .duration("server.request_timeout", \.requestTimeout, in: .seconds(1)...(.seconds(600))),
             .integer("server.max_connections_per_address", \.maxConnectionsPerAddress, in: 2...100_000),
+            .value(
+                "store", \.store,
+                parse: { text throws(SettingError) in
+                    guard text != "sqlite" else { return text }
+                    do {
+                        _ = try PostgresStoreSettings(url: text)
+                    } catch {
+                        throw SettingError("expected sqlite or a postgresql:// URL (\(error))")
+                    }
+                    return text
+                }, format: { $0 }),
             .bool("enrollment.auto_accept", \.autoAccept),
             .duration("ingest.max_clock_skew", \.maxClockSkew, in: .seconds(1)...(.seconds(86_400))),
             .integer("ingest.max_batch", \.maxBatch, in: 1...10_000),

@@ -66,7 +66,7 @@ public enum ControllerServer {
         let tls = try tlsConfiguration(
             certificatePEM: try SecureFile.readText(configuration.serverCertificateFile),
             keyPEM: try SecureFile.readText(configuration.serverKeyFile, private: true), caCertificatePEM: caPEM)
-        let store = try Store(path: configuration.databaseFile)
+        let store = try Store(location: configuration.storeLocation)
         return (Controller(configuration: configuration, store: store, ca: ca, logger: logger), tls)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 /// What `FleetRule` reads and writes: open incidents by trouble, instances by group, fleet incidents
@@ -21,7 +20,7 @@ extension IncidentBook {
         incidentID: Int64, instanceID: Int64
     )] {
         let match = checkID != nil ? "check_id = ?" : "(',' || categories || ',') LIKE ('%,' || ? || ',%')"
-        return try Row.fetchAll(
+        return try SQLRow.fetchAll(
             db,
             sql: """
                 SELECT id, instance_id FROM incidents
@@ -34,14 +33,14 @@ extension IncidentBook {
 
     /// Every group the instance is in — its attributes, tags, operator attributes, and the whole fleet —
     /// for the fleet rule and for silences scoped to a group.
-    static func groups(of instanceID: Int64, in db: Database) throws -> [FleetRule.Group] {
+    static func groups(of instanceID: Int64, in db: any SQLDatabase) throws -> [FleetRule.Group] {
         guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                        SELECT object_storage_endpoint, provider, region, mastodon_version, tags, operator_attributes
-                        FROM instances WHERE id = ?
-                        """), arguments: [instanceID])
+            let row = try SQLRow.fetchOne(
+                db,
+                sql: """
+                    SELECT object_storage_endpoint, provider, region, mastodon_version, tags, operator_attributes
+                    FROM instances WHERE id = ?
+                    """, arguments: [instanceID])
         else { return [] }
         var groups: [FleetRule.Group] = []
         for (index, attribute) in FleetRule.attributes.enumerated() {
@@ -65,8 +64,8 @@ extension IncidentBook {
         for (prefix, column) in [("tag.", "tags"), ("attribute.", "operator_attributes")]
         where group.attribute.hasPrefix(prefix) {
             return try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM instances WHERE json_extract(\(column), ?) = ?",
-                arguments: ["$.\"\(group.attribute.dropFirst(prefix.count))\"", group.value]) ?? 0
+                db, sql: "SELECT count(*) FROM instances WHERE \(db.dialect.jsonText(column, key: "?")) = ?",
+                arguments: [String(group.attribute.dropFirst(prefix.count)), group.value]) ?? 0
         }
         guard FleetRule.attributes.contains(group.attribute) else { return 0 }
         return try Int.fetchOne(
@@ -78,16 +77,17 @@ extension IncidentBook {
         subject: String, checkID: String?, category: String, group: FleetRule.Group, summary: String,
         diagnosis: Diagnosis, at: Double
     ) throws -> Int64 {
-        try db.execute(
+        return try Int64.fetchOne(
+            db,
             sql: """
                 INSERT INTO incidents (kind, check_id, subject, group_attribute, group_value, patterns, categories,
                     severity, state, opened_at, updated_at, summary, diagnosis)
                 VALUES ('fleet', ?, ?, ?, ?, 'fleet', ?, 1, 'open', ?, ?, ?, ?)
+                RETURNING id
                 """,
             arguments: [
                 checkID, subject, group.attribute, group.value, category, at, at, summary, try Self.json(diagnosis),
-            ])
-        return db.lastInsertedRowID
+            ])!
     }
 
     /// Makes `member` part of `fleet`, its pending notifications suppressed; the member's domain.
@@ -105,7 +105,7 @@ extension IncidentBook {
     /// member's; the severity it had before.
     func refreshFleet(_ fleet: Int64, at: Double) throws -> (previous: Int, now: Int) {
         let (count, severity) =
-            try Row.fetchOne(
+            try SQLRow.fetchOne(
                 db, sql: "SELECT count(DISTINCT instance_id), max(severity) FROM incidents WHERE parent_id = ?",
                 arguments: [fleet]
             ).map { ($0[0] as Int, $0[1] as Int? ?? 1) } ?? (0, 1)
@@ -113,7 +113,8 @@ extension IncidentBook {
         try db.execute(
             sql: """
                 UPDATE incidents SET severity = ?, updated_at = ?,
-                    summary = substr(summary, 1, instr(summary || ' [', ' [') - 1) || ' [' || ? || ' instances]'
+                    summary = substr(summary, 1, \(db.dialect.position(of: "' ['", in: "summary || ' ['")) - 1)
+                        || ' [' || CAST(? AS TEXT) || ' instances]'
                 WHERE id = ?
                 """, arguments: [max(previous, severity), at, count, fleet])
         return (previous, max(previous, severity))

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 extension CheckStatus {
@@ -30,7 +29,7 @@ extension CheckStatus {
 /// by `NotificationService`, which never holds up ingest.
 struct IncidentBook {
     let engine: PatternEngine
-    let db: Database
+    let db: any SQLDatabase
 
     struct OpenIncident {
         var id: Int64
@@ -108,19 +107,20 @@ struct IncidentBook {
         }
         let patternText = patterns.map(\.rawValue).joined(separator: ",")
         let details = patterns.map { "\($0.family) (\($0.rawValue)): \(change.after[$0]!)" }.joined(separator: "; ")
-        try db.execute(
+        let id = try Int64.fetchOne(
+            db,
             sql: """
                 INSERT INTO incidents (kind, instance_id, check_id, subject, patterns, categories, severity, state,
                     opened_at, updated_at, summary, diagnosis)
                 VALUES ('instance', ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)
+                RETURNING id
                 """,
             arguments: [
                 instanceID, change.checkID, "check:\(change.checkID)", patternText,
                 change.categories.joined(separator: ","),
                 max(1, change.status.rank, Self.worstOfFailingRun(change.recent)), at, at,
                 "\(change.checkID) on \(report.instance): \(details) — \(change.summary)", try Self.json(diagnosis),
-            ])
-        let id = db.lastInsertedRowID
+            ])!
         try hold(id, change, instanceID: instanceID, at: at)
         try event(id, at, "opened", details + " — probable cause: " + diagnosis.cause)
         try notify(id, "opened", at: at, delay: engine.groupWait, suppressed: false)
@@ -206,9 +206,8 @@ struct IncidentBook {
     /// whether a check recovered between failures is evidence a single report does not hold.
     private func recent(_ instanceID: Int64) throws -> [String: String] {
         var recent: [String: String] = [:]
-        for row in try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT check_id, recent FROM check_state WHERE instance_id = ?"),
-            arguments: [instanceID])
+        for row in try SQLRow.fetchAll(
+            db, sql: "SELECT check_id, recent FROM check_state WHERE instance_id = ?", arguments: [instanceID])
         {
             recent[row[0]] = row[1]
         }
@@ -237,11 +236,15 @@ struct IncidentBook {
         try notify(open.id, "escalated", at: at, delay: 0, suppressed: open.parentID != nil)
     }
 
-    static let openColumns = """
-        SELECT x.id, x.check_id, x.patterns, x.categories, x.severity, x.parent_id, json_extract(x.diagnosis, '$.rule')
-        """
+    /// The columns of `OpenIncident`, from `incidents x`.
+    var openColumns: String {
+        "SELECT x.id, x.check_id, x.patterns, x.categories, x.severity, x.parent_id, \(ruleColumn)"
+    }
 
-    private static func openIncident(_ row: Row) -> OpenIncident {
+    /// The rule that named the incident's cause.
+    var ruleColumn: String { db.dialect.jsonText("x.diagnosis", key: "'rule'") }
+
+    private static func openIncident(_ row: SQLRow) -> OpenIncident {
         OpenIncident(
             id: row[0], checkID: row[1], patterns: row[2], categories: row[3], severity: row[4], parentID: row[5],
             rule: row[6])
@@ -249,49 +252,49 @@ struct IncidentBook {
 
     /// The open instance incident whose own check is `checkID`.
     func openIncident(instanceID: Int64, checkID: String) throws -> OpenIncident? {
-        try Row.fetchOne(
-            db.cachedStatement(
-                sql: Self.openColumns + """
-                     FROM incidents x
-                    WHERE x.instance_id = ? AND x.check_id = ? AND x.state = 'open' AND x.kind = 'instance'
-                    """), arguments: [instanceID, checkID]
+        try SQLRow.fetchOne(
+            db,
+            sql: openColumns + """
+                 FROM incidents x
+                WHERE x.instance_id = ? AND x.check_id = ? AND x.state = 'open' AND x.kind = 'instance'
+                """, arguments: [instanceID, checkID]
         ).map(Self.openIncident)
     }
 
     /// The open instance incident that holds `checkID` (as its own check or as a symptom).
     func holder(instanceID: Int64, checkID: String) throws -> OpenIncident? {
-        try Row.fetchOne(
-            db.cachedStatement(
-                sql: Self.openColumns + """
-                     FROM incident_checks c JOIN incidents x ON x.id = c.incident_id
-                    WHERE c.instance_id = ? AND c.check_id = ? AND c.cleared_at IS NULL
-                    """), arguments: [instanceID, checkID]
+        try SQLRow.fetchOne(
+            db,
+            sql: openColumns + """
+                 FROM incident_checks c JOIN incidents x ON x.id = c.incident_id
+                WHERE c.instance_id = ? AND c.check_id = ? AND c.cleared_at IS NULL
+                """, arguments: [instanceID, checkID]
         ).map(Self.openIncident)
     }
 
     /// The open instance incident whose cause is `rule`, the oldest first.
     private func openIncident(instanceID: Int64, rule: String) throws -> OpenIncident? {
-        try Row.fetchOne(
-            db.cachedStatement(
-                sql: Self.openColumns + """
-                     FROM incidents x
-                    WHERE x.instance_id = ? AND x.state = 'open' AND x.kind = 'instance'
-                        AND json_extract(x.diagnosis, '$.rule') = ?
-                    ORDER BY x.id LIMIT 1
-                    """), arguments: [instanceID, rule]
+        try SQLRow.fetchOne(
+            db,
+            sql: openColumns + """
+                 FROM incidents x
+                WHERE x.instance_id = ? AND x.state = 'open' AND x.kind = 'instance'
+                    AND \(ruleColumn) = ?
+                ORDER BY x.id LIMIT 1
+                """, arguments: [instanceID, rule]
         ).map(Self.openIncident)
     }
 
     /// The open instance incidents whose cause is one of `rules`, the oldest first.
     private func openIncidents(instanceID: Int64, rules: Set<String>) throws -> [OpenIncident] {
-        try Row.fetchAll(
+        try SQLRow.fetchAll(
             db,
-            sql: Self.openColumns + """
+            sql: openColumns + """
                  FROM incidents x
                 WHERE x.instance_id = ? AND x.state = 'open' AND x.kind = 'instance'
-                    AND json_extract(x.diagnosis, '$.rule') IN (\(rules.map { _ in "?" }.joined(separator: ",")))
+                    AND \(ruleColumn) IN (\(rules.map { _ in "?" }.joined(separator: ",")))
                 ORDER BY x.id
-                """, arguments: StatementArguments([instanceID] + rules.sorted().map { $0 as DatabaseValueConvertible })
+                """, arguments: SQLArguments([instanceID] + rules.sorted().map { $0 as any SQLBindable })
         ).map(Self.openIncident)
     }
 
@@ -346,8 +349,8 @@ struct IncidentBook {
         for sink in sentOpenings {
             try db.execute(
                 sql: """
-                    INSERT OR IGNORE INTO notifications (incident_id, transition, sink, created_at, due_at, state)
-                    VALUES (?, 'resolved', ?, ?, ?, 'pending')
+                    INSERT INTO notifications (incident_id, transition, sink, created_at, due_at, state)
+                    VALUES (?, 'resolved', ?, ?, ?, 'pending') ON CONFLICT DO NOTHING
                     """, arguments: [id, sink, at, at])
         }
     }
@@ -357,8 +360,8 @@ struct IncidentBook {
         for sink in engine.sinks {
             try db.execute(
                 sql: """
-                    INSERT OR IGNORE INTO notifications (incident_id, transition, sink, created_at, due_at, state)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO notifications (incident_id, transition, sink, created_at, due_at, state)
+                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                     """, arguments: [id, transition, sink, at, at + delay, suppressed ? "suppressed" : "pending"])
         }
     }

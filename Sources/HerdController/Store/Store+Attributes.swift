@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 /// Attributes operators give instances (a datacenter, a customer, a plan): next to what agents report,
@@ -19,7 +18,7 @@ extension Store {
         guard remove.allSatisfy(Rule.isIdentifier) else {
             throw WireError(.invalidField, "attribute names are identifiers")
         }
-        return try await pool.write { db in
+        return try await write { db in
             guard
                 let stored = try String.fetchOne(
                     db, sql: "SELECT operator_attributes FROM instances WHERE domain = ?", arguments: [instance])

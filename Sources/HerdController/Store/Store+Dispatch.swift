@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 /// Remediations on their way to the agent and back: dispatch (once, with the signatures, the
@@ -7,8 +6,8 @@ import HerdProtocol
 extension Store {
     /// Whether an approved command waits for the agent (a read, for the long-poll's cheap path).
     public func hasDispatchable(agentID: String, now: Double = now()) async throws -> Bool {
-        try await pool.read { db in
-            try Row.fetchOne(
+        try await read { db in
+            try SQLRow.fetchOne(
                 db,
                 sql: """
                     SELECT 1 FROM remediations, remediation_freeze f
@@ -22,10 +21,10 @@ extension Store {
     /// anything but a dry run — the instance in maintenance for the action's window.
     public func dispatch(agentID: String, now: Double = now()) async throws -> [SignedEnvelope] {
         guard try await hasDispatchable(agentID: agentID, now: now) else { return [] }
-        return try await pool.write { db in
+        return try await write { db in
             guard try !Self.freezeState(db).frozen else { return [] }
             try Self.expireStale(now: now, in: db)
-            let rows = try Row.fetchAll(
+            let rows = try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM remediations WHERE agent_id = ? AND state = 'approved' AND expires_at > ?
@@ -39,7 +38,7 @@ extension Store {
                         keyID: KeyID(rawValue: row["requested_key"]),
                         signature: Array(row["requester_signature"] as Data))
                 ]
-                for approval in try Row.fetchAll(
+                for approval in try SQLRow.fetchAll(
                     db, sql: "SELECT key_id, signature FROM remediation_approvals WHERE remediation_id = ? ORDER BY at",
                     arguments: [id]
                 ).prefix(Limits.maxSignaturesPerEnvelope - 1) {
@@ -50,22 +49,22 @@ extension Store {
                 }
                 envelopes.append(
                     SignedEnvelope(
-                        payload: Array(row["payload"] as Data), payloadType: .command, signatures: signatures))
+                        payload: row["payload"] as [UInt8], payloadType: .command, signatures: signatures))
                 var silence: Int64?
                 if (row["risk"] as String) != CommandAction.Risk.preview.rawValue,
-                    let command = try? WireCoding.decode(Command.self, from: Array(row["payload"] as Data))
+                    let command = try? WireCoding.decode(Command.self, from: row["payload"] as [UInt8])
                 {
-                    try db.execute(
+                    silence = try Int64.fetchOne(
+                        db,
                         sql: """
                             INSERT INTO silences (scope, value, starts_at, ends_at, created_by, reason, created_at)
-                            VALUES ('instance', ?, ?, ?, ?, ?, ?)
+                            VALUES ('instance', ?, ?, ?, ?, ?, ?) RETURNING id
                             """,
                         arguments: [
                             row["instance"] as String, now,
                             now + Double(command.action.maintenanceWindow.components.seconds),
                             "remediation:\(id)", "maintenance while \(command.action.summary) runs", now,
                         ])
-                    silence = db.lastInsertedRowID
                 }
                 try db.execute(
                     sql: "UPDATE remediations SET state = 'dispatched', dispatched_at = ?, silence_id = ? WHERE id = ?",
@@ -90,16 +89,16 @@ extension Store {
         _ verified: VerifiedAgentMessage<CommandResult>, receivedAt: Double, engine: PatternEngine
     ) async throws -> Bool {
         let result = verified.message
-        let stored = try await pool.write { db -> Bool in
-            try db.execute(
+        let stored = try await write { db -> Bool in
+            let advanced = try db.execute(
                 sql: """
                     UPDATE agents SET last_sequence = ?
                     WHERE id = ? AND state = 'accepted' AND (last_sequence IS NULL OR last_sequence < ?)
                     """, arguments: [Int64(result.sequence), result.agentID, Int64(result.sequence)])
-            guard db.changesCount == 1 else { return false }
+            guard advanced == 1 else { return false }
             let subject = "remediation:\(result.commandID)"
             guard
-                let row = try Row.fetchOne(
+                let row = try SQLRow.fetchOne(
                     db, sql: "SELECT * FROM remediations WHERE id = ? AND agent_id = ?",
                     arguments: [result.commandID, result.agentID])
             else {
@@ -153,7 +152,7 @@ extension Store {
     }
 
     static func settleIncidents(
-        _ result: CommandResult, row: Row, at: Double, engine: PatternEngine, in db: Database
+        _ result: CommandResult, row: SQLRow, at: Double, engine: PatternEngine, in db: any SQLDatabase
     ) throws {
         let book = IncidentBook(engine: engine, db: db)
         let id: String = row["id"]
@@ -169,12 +168,12 @@ extension Store {
         let healthy = result.verification.filter { $0.status == .ok }.map(\.checkID)
         guard !healthy.isEmpty else { return }
         let marks = Array(repeating: "?", count: healthy.count).joined(separator: ", ")
-        let open = try Row.fetchAll(
+        let open = try SQLRow.fetchAll(
             db,
             sql: """
                 SELECT id, check_id FROM incidents
                 WHERE kind = 'instance' AND state = 'open' AND instance_id = ? AND check_id IN (\(marks))
-                """, arguments: StatementArguments([instanceID] + healthy.map { $0 as any DatabaseValueConvertible }))
+                """, arguments: SQLArguments([instanceID] + healthy.map { $0 as any SQLBindable }))
         for incident in open {
             let checkID: String = incident["check_id"]
             try book.resolve(

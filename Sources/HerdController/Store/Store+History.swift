@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 import Synchronization
 
@@ -46,20 +45,23 @@ extension Store {
     /// agent) keep both: the later is stored a millisecond later.
     static func appendHistory(
         instanceID: Int64, collectedAt: Double, sequence: UInt64, results: [CheckResult],
-        cache: borrowing Mutex<HistoryCache>, in db: Database
+        cache: borrowing Mutex<HistoryCache>, in db: any SQLDatabase
     ) throws {
         // The latest row at or before this instant in its block: the base, unless it holds this very
-        // millisecond. Prepared once per connection, as every statement on the write path.
-        let latest = try db.cachedStatement(
-            sql: """
-                SELECT collected_at FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at <= ?
-                ORDER BY collected_at DESC LIMIT 1
-                """)
+        // millisecond.
+        func latest(_ key: Int64) throws -> Int64? {
+            try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT collected_at FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at <= ?
+                    ORDER BY collected_at DESC LIMIT 1
+                    """, arguments: [instanceID, blockStart(key), key])
+        }
         var key = historyKey(collectedAt)
-        var found = try Int64.fetchOne(latest, arguments: [instanceID, blockStart(key), key])
+        var found = try latest(key)
         while found == key {
             key += 1
-            found = try Int64.fetchOne(latest, arguments: [instanceID, blockStart(key), key])
+            found = try latest(key)
         }
         let start = blockStart(key)
         let frame = HistoryFrame(results: results)
@@ -74,27 +76,27 @@ extension Store {
             }
         }
         let bytes = frame.encode(base: base?.frame, baseOffset: UInt64(key - (base?.key ?? key)))
-        try db.cachedStatement(
-            sql: "INSERT INTO history (instance_id, collected_at, sequence, results) VALUES (?, ?, ?, ?)"
-        ).execute(arguments: [instanceID, key, Int64(sequence), Data(bytes)])
+        try db.execute(
+            sql: "INSERT INTO history (instance_id, collected_at, sequence, results) VALUES (?, ?, ?, ?)",
+            arguments: [instanceID, key, Int64(sequence), bytes])
         cache.withLock { $0.remember(instanceID: instanceID, key: key, frame: frame) }
     }
 
     /// The frames of one instance with keys in `from..<to`, which lie within one block, oldest first.
-    static func decodeBlock(instanceID: Int64, from: Int64, to: Int64, in db: Database) throws -> [(
+    static func decodeBlock(instanceID: Int64, from: Int64, to: Int64, in db: any SQLDatabase) throws -> [(
         key: Int64, sequence: UInt64, frame: HistoryFrame
     )] {
         var decoded: [Int64: HistoryFrame] = [:]
         var out: [(key: Int64, sequence: UInt64, frame: HistoryFrame)] = []
-        let rows = try Row.fetchCursor(
-            db.cachedStatement(
-                sql: """
-                    SELECT collected_at, sequence, results FROM history
-                    WHERE instance_id = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at
-                    """), arguments: [instanceID, from, to])
-        while let row = try rows.next() {
+        let rows = try SQLRow.fetchAll(
+            db,
+            sql: """
+                SELECT collected_at, sequence, results FROM history
+                WHERE instance_id = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at
+                """, arguments: [instanceID, from, to])
+        for row in rows {
             let key: Int64 = row[0]
-            let bytes = [UInt8](row[2] as Data)
+            let bytes: [UInt8] = row[2]
             var base: HistoryFrame?
             if let offset = try HistoryFrame.baseOffset(of: bytes) {
                 base = decoded[key - Int64(offset)]
@@ -108,7 +110,7 @@ extension Store {
     }
 
     /// Every frame of one instance with keys in `from..<to`, block by block (each decodes on its own).
-    static func frames(instanceID: Int64, from: Int64, to: Int64, in db: Database) throws -> [(
+    static func frames(instanceID: Int64, from: Int64, to: Int64, in db: any SQLDatabase) throws -> [(
         key: Int64, sequence: UInt64, frame: HistoryFrame
     )] {
         var out: [(key: Int64, sequence: UInt64, frame: HistoryFrame)] = []
@@ -125,7 +127,7 @@ extension Store {
 
     /// One instance's stored reports collected in `since..<until`, oldest first.
     public func history(instance: String, since: Double, until: Double) async throws -> [HistoryEntry] {
-        try await pool.read { db in
+        try await read { db in
             guard
                 let instanceID = try Int64.fetchOne(
                     db, sql: "SELECT id FROM instances WHERE domain = ?", arguments: [instance])
@@ -138,7 +140,7 @@ extension Store {
 
     /// Every stored report's sequence, by instance (for tests: nothing stored twice, nothing lost).
     public func sequences() async throws -> [UInt64] {
-        try await pool.read { db in
+        try await read { db in
             try Int64.fetchAll(db, sql: "SELECT sequence FROM history ORDER BY instance_id, sequence").map {
                 UInt64($0)
             }
@@ -150,7 +152,7 @@ extension Store {
     public func hourlyWorst(instance: String, now: Double, hours: Int) async throws -> [String: String] {
         let end = Self.historyKey((now / 3600).rounded(.down) * 3600 + 3600)
         let start = end - Int64(hours) * Self.hourMilliseconds
-        return try await pool.read { db in
+        return try await read { db in
             guard
                 let instanceID = try Int64.fetchOne(
                     db, sql: "SELECT id FROM instances WHERE domain = ?", arguments: [instance])

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import HerdProtocol
 
 public enum AgentState: String, Sendable, Hashable, CaseIterable {
@@ -25,7 +24,7 @@ public struct AgentRecord: Sendable, Hashable {
     public var lastReportAt: Double?
     public var intervalSeconds: Int?
 
-    init(row: Row) {
+    init(row: SQLRow) {
         id = row["id"]
         instance = row["instance"]
         state = AgentState(rawValue: row["state"]) ?? .revoked
@@ -60,7 +59,7 @@ public struct OperatorRecord: Sendable, Hashable {
     public var createdAt: Double
     public var revokedAt: Double?
 
-    init(row: Row) {
+    init(row: SQLRow) {
         id = row["id"]
         name = row["name"]
         signingKeyID = KeyID(rawValue: row["signing_key_id"])
@@ -87,29 +86,30 @@ extension Store {
     public func addOperator(
         name: String, signingKey: Curve25519.Signing.PublicKey, certificate: IssuedCertificate, now: Double = now()
     ) async throws -> OperatorRecord {
-        try await pool.write { db in
+        try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM operators WHERE name = ?", arguments: [name]) != nil {
                 throw WireError(.invalidField, "an operator named \(name) exists already")
             }
-            try db.execute(
+            let id = try Int64.fetchOne(
+                db,
                 sql: """
                     INSERT INTO operators (name, signing_key_id, signing_public_key, certificate_fingerprint,
                         certificate_pem, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?) RETURNING id
                     """,
                 arguments: [
                     name, KeyID(publicKey: signingKey).rawValue, Data(signingKey.rawRepresentation),
                     certificate.fingerprint, certificate.pem, now,
                 ])
             return OperatorRecord(
-                row: try Row.fetchOne(
-                    db, sql: "SELECT * FROM operators WHERE id = ?", arguments: [db.lastInsertedRowID])!)
+                row: try SQLRow.fetchOne(
+                    db, sql: "SELECT * FROM operators WHERE id = ?", arguments: [id])!)
         }
     }
 
     public func operatorRecord(fingerprint: String) async throws -> OperatorRecord? {
-        try await pool.read { db in
-            try Row.fetchOne(
+        try await read { db in
+            try SQLRow.fetchOne(
                 db, sql: "SELECT * FROM operators WHERE certificate_fingerprint = ?", arguments: [fingerprint]
             )
             .map(OperatorRecord.init)
@@ -117,8 +117,8 @@ extension Store {
     }
 
     public func operators() async throws -> [OperatorRecord] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM operators ORDER BY name").map(OperatorRecord.init)
+        try await read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM operators ORDER BY name").map(OperatorRecord.init)
         }
     }
 
@@ -132,7 +132,7 @@ extension Store {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let token = "herd1-" + Hex.lowercase(bytes)
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO enrollment_tokens (token_hash, instance, created_by, created_at, expires_at, auto_accept)
@@ -159,14 +159,14 @@ extension Store {
         issue: @escaping @Sendable (_ agentID: String) throws -> IssuedCertificate
     ) async throws -> AgentRecord {
         let keyID = KeyID(publicKey: signingKey)
-        return try await pool.write { db in
+        return try await write { db in
             guard
-                let token = try Row.fetchOne(
+                let token = try SQLRow.fetchOne(
                     db, sql: "SELECT * FROM enrollment_tokens WHERE token_hash = ?",
                     arguments: [Self.tokenHash(request.token)])
             else { throw WireError(.invalidToken, "unknown enrollment token") }
             if let used: String = token["agent_id"] {
-                let agent = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [used])
+                let agent = try SQLRow.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [used])
                     .map(AgentRecord.init)
                 guard let agent, agent.signingKeyID == keyID, agent.state != .revoked else {
                     throw WireError(.invalidToken, "this enrollment token has been used")
@@ -207,7 +207,7 @@ extension Store {
                 try Self.accept(agentID, now: now, issue: issue, in: db)
             }
             return AgentRecord(
-                row: try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agentID])!)
+                row: try SQLRow.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agentID])!)
         }
     }
 
@@ -215,7 +215,7 @@ extension Store {
     public func accept(
         agentID: String, now: Double = now(), issue: @escaping @Sendable (_ agentID: String) throws -> IssuedCertificate
     ) async throws -> AgentRecord {
-        try await pool.write { db in
+        try await write { db in
             guard
                 let state = try String.fetchOne(db, sql: "SELECT state FROM agents WHERE id = ?", arguments: [agentID])
             else { throw WireError(.notFound, "no agent \(agentID)") }
@@ -224,12 +224,12 @@ extension Store {
             }
             try Self.accept(agentID, now: now, issue: issue, in: db)
             return AgentRecord(
-                row: try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agentID])!)
+                row: try SQLRow.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agentID])!)
         }
     }
 
     private static func accept(
-        _ agentID: String, now: Double, issue: (String) throws -> IssuedCertificate, in db: Database
+        _ agentID: String, now: Double, issue: (String) throws -> IssuedCertificate, in db: any SQLDatabase
     ) throws {
         let certificate = try issue(agentID)
         try db.execute(
@@ -243,11 +243,12 @@ extension Store {
     /// Revokes an agent: every later request with its certificate is refused with `revoked`.
     public func revoke(agentID: String, now: Double = now()) async throws -> AgentRecord {
         defer { agentCache.withLock { $0.remove(agentID: agentID) } }
-        return try await pool.write { db in
+        return try await write { db in
             try db.execute(
                 sql: "UPDATE agents SET state = 'revoked', revoked_at = ? WHERE id = ? AND state != 'revoked'",
                 arguments: [now, agentID])
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agentID]) else {
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [agentID])
+            else {
                 throw WireError(.notFound, "no agent \(agentID)")
             }
             return AgentRecord(row: row)
@@ -255,16 +256,16 @@ extension Store {
     }
 
     public func agent(id: String) async throws -> AgentRecord? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]).map(AgentRecord.init)
+        try await read { db in
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]).map(AgentRecord.init)
         }
     }
 
     /// The agent holding the certificate with this fingerprint; from memory after its first call.
     public func agent(fingerprint: String) async throws -> AgentRecord? {
         if let cached = agentCache.withLock({ $0[fingerprint] }) { return cached }
-        let agent = try await pool.read { db in
-            try Row.fetchOne(
+        let agent = try await read { db in
+            try SQLRow.fetchOne(
                 db, sql: "SELECT * FROM agents WHERE certificate_fingerprint = ?", arguments: [fingerprint]
             )
             .map(AgentRecord.init)
@@ -274,13 +275,13 @@ extension Store {
     }
 
     public func agents(state: AgentState? = nil) async throws -> [AgentRecord] {
-        try await pool.read { db in
+        try await read { db in
             if let state {
-                return try Row.fetchAll(
+                return try SQLRow.fetchAll(
                     db, sql: "SELECT * FROM agents WHERE state = ? ORDER BY instance", arguments: [state.rawValue]
                 ).map(AgentRecord.init)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM agents ORDER BY instance").map(AgentRecord.init)
+            return try SQLRow.fetchAll(db, sql: "SELECT * FROM agents ORDER BY instance").map(AgentRecord.init)
         }
     }
 }

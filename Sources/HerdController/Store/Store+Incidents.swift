@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 public struct IncidentRecord: Sendable, Hashable {
@@ -34,7 +33,7 @@ public struct IncidentRecord: Sendable, Hashable {
 
     public var severityName: String { IncidentBook.severityName(severity) }
 
-    init(row: Row) {
+    init(row: SQLRow) {
         id = row["id"]
         kind = row["kind"]
         instance = row["domain"]
@@ -102,22 +101,24 @@ public struct ActivePattern: Sendable, Hashable {
 }
 
 extension Store {
-    static let incidentColumns = """
+    static func incidentColumns(_ dialect: SQLDialect) -> String {
+        """
         x.*, i.domain,
             (SELECT count(DISTINCT m.instance_id) FROM incidents m WHERE m.parent_id = x.id) AS members,
             (SELECT count(DISTINCT m.instance_id) FROM incidents m WHERE m.parent_id = x.id AND m.state = 'open')
                 AS open_members,
-            (SELECT group_concat(c.check_id) FROM incident_checks c WHERE c.incident_id = x.id) AS checks
+            (SELECT \(dialect.groupConcat("c.check_id")) FROM incident_checks c WHERE c.incident_id = x.id) AS checks
         FROM incidents x LEFT JOIN instances i ON i.id = x.instance_id
         """
+    }
 
     /// Incidents, newest first: open ones only, or every one of the last `limit`.
     public func incidents(openOnly: Bool, limit: Int = 500) async throws -> [IncidentRecord] {
-        try await pool.read { db in
-            try Row.fetchAll(
+        try await read { db in
+            try SQLRow.fetchAll(
                 db,
                 sql: """
-                    SELECT \(Self.incidentColumns)
+                    SELECT \(Self.incidentColumns(db.dialect))
                     \(openOnly ? "WHERE x.state = 'open'" : "") ORDER BY x.id DESC LIMIT ?
                     """, arguments: [limit]
             ).map(IncidentRecord.init)
@@ -125,15 +126,18 @@ extension Store {
     }
 
     public func incident(id: Int64) async throws -> IncidentDetail? {
-        try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) WHERE x.id = ?", arguments: [id])
+        try await read { db in
+            guard
+                let row = try SQLRow.fetchOne(
+                    db, sql: "SELECT \(Self.incidentColumns(db.dialect)) WHERE x.id = ?", arguments: [id])
             else { return nil }
-            let events = try Row.fetchAll(
+            let events = try SQLRow.fetchAll(
                 db, sql: "SELECT at, kind, actor, detail FROM incident_events WHERE incident_id = ? ORDER BY at, rowid",
                 arguments: [id]
             ).map { IncidentEventRecord(at: $0[0], kind: $0[1], actor: $0[2], detail: $0[3]) }
-            let members = try Row.fetchAll(
-                db, sql: "SELECT \(Self.incidentColumns) WHERE x.parent_id = ? ORDER BY i.domain", arguments: [id]
+            let members = try SQLRow.fetchAll(
+                db, sql: "SELECT \(Self.incidentColumns(db.dialect)) WHERE x.parent_id = ? ORDER BY i.domain",
+                arguments: [id]
             ).map(IncidentRecord.init)
             return IncidentDetail(
                 incident: IncidentRecord(row: row), events: events, members: members,
@@ -142,9 +146,9 @@ extension Store {
     }
 
     static func notifications(
-        _ db: Database, where condition: String, _ arguments: StatementArguments, limit: Int = 10_000
+        _ db: any SQLDatabase, where condition: String, _ arguments: SQLArguments, limit: Int = 10_000
     ) throws -> [NotificationRecord] {
-        try Row.fetchAll(
+        try SQLRow.fetchAll(
             db,
             sql: """
                 SELECT id, incident_id, transition, sink, state, attempts, due_at, sent_at, last_error
@@ -159,7 +163,7 @@ extension Store {
 
     /// Records who has taken an incident in hand; audited. Acknowledging twice keeps the first.
     public func acknowledge(incident id: Int64, by actor: String, now: Double = now()) async throws -> IncidentRecord {
-        try await pool.write { db in
+        try await write { db in
             guard let state = try String.fetchOne(db, sql: "SELECT state FROM incidents WHERE id = ?", arguments: [id])
             else { throw WireError(.notFound, "no incident \(id)") }
             guard state == "open" else { throw WireError(.invalidField, "incident \(id) is resolved") }
@@ -175,14 +179,15 @@ extension Store {
             try AuditChain.append(
                 db, at: now, actor: actor, action: "incident.ack", subject: "incident:\(id)", detail: "")
             return IncidentRecord(
-                row: try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) WHERE x.id = ?", arguments: [id])!)
+                row: try SQLRow.fetchOne(
+                    db, sql: "SELECT \(Self.incidentColumns(db.dialect)) WHERE x.id = ?", arguments: [id])!)
         }
     }
 
     /// Checks with an active pattern, worst first.
     public func activePatterns() async throws -> [ActivePattern] {
-        try await pool.read { db in
-            try Row.fetchAll(
+        try await read { db in
+            try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT i.domain, s.check_id, s.status, s.patterns, s.recent, s.trouble_since, s.summary

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 extension Store {
@@ -15,8 +14,8 @@ extension Store {
     public func openSilentAgentIncidents(now: Double, intervals: Int, patterns engine: PatternEngine) async throws
         -> [String]
     {
-        try await pool.write { db in
-            let silent = try Row.fetchAll(
+        try await write { db in
+            let silent = try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT i.id, i.domain, a.id, a.last_report_at, a.interval_seconds FROM agents a
@@ -67,14 +66,15 @@ extension IncidentBook {
                 "Reach the host (ping, ssh); if it is up: systemctl status herd-agent and journalctl -u herd-agent; if it is down: the provider's console",
             action: nil)
         let summary = "\(check) on \(domain): silent — no report for \(quiet) s"
-        try db.execute(
+        let id = try Int64.fetchOne(
+            db,
             sql: """
                 INSERT INTO incidents (kind, instance_id, check_id, subject, patterns, categories, severity, state,
                     opened_at, updated_at, summary, diagnosis)
                 VALUES ('instance', ?, ?, ?, 'silent', '', 3, 'open', ?, ?, ?, ?)
+                RETURNING id
                 """,
-            arguments: [instanceID, check, "check:\(check)", at, at, summary, try Self.json(diagnosis)])
-        let id = db.lastInsertedRowID
+            arguments: [instanceID, check, "check:\(check)", at, at, summary, try Self.json(diagnosis)])!
         try db.execute(
             sql: """
                 INSERT INTO incident_checks (incident_id, instance_id, check_id, status, summary, joined_at)

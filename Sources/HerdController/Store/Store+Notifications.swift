@@ -1,11 +1,9 @@
-import GRDB
-
 /// The notification queue `NotificationService` works through: what is due, and each delivery's
 /// outcome. Rows are queued by `IncidentBook.notify` in the report's transaction.
 extension Store {
     /// Pending notifications due at `now`, oldest first.
     func dueNotifications(at now: Double, limit: Int = 50) async throws -> [NotificationRecord] {
-        try await pool.read { db in
+        try await read { db in
             try Store.notifications(db, where: "state = 'pending' AND due_at <= ?", [now], limit: limit)
         }
     }
@@ -15,7 +13,7 @@ extension Store {
     func silenceIfCovered(_ notification: NotificationRecord, at now: Double, engine: PatternEngine) async throws
         -> SilenceRecord?
     {
-        try await pool.write { db in
+        try await write { db in
             guard let silence = try Store.silence(covering: notification.incidentID, at: now, in: db) else {
                 return nil
             }
@@ -32,7 +30,7 @@ extension Store {
 
     /// A failed attempt that will be retried at `dueAt`.
     func retryNotification(_ id: Int64, attempts: Int, dueAt: Double, error: String) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql:
                     "UPDATE notifications SET attempts = ?, due_at = ?, last_error = ? WHERE id = ? AND state = 'pending'",
@@ -41,7 +39,7 @@ extension Store {
     }
 
     func notificationSent(_ id: Int64, at now: Double) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE notifications SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
                 arguments: [now, id])
@@ -50,7 +48,7 @@ extension Store {
 
     /// The last attempt: `failed` for good (with why).
     func settleNotification(_ id: Int64, state: String, error: String) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE notifications SET state = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
                 arguments: [state, String(error.prefix(500)), id])

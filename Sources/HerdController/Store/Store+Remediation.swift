@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import HerdProtocol
 
 /// Remediations: proposals signed by their requester, approvals signed by other operators, the global
@@ -27,9 +26,9 @@ extension Store {
             }
             return candidate
         }
-        return try await pool.write { db in
+        return try await write { db in
             guard
-                try Row.fetchOne(
+                try SQLRow.fetchOne(
                     db, sql: "SELECT 1 FROM agents WHERE id = ? AND instance = ? AND state = 'accepted'",
                     arguments: [command.agentID, command.instance]) != nil
             else {
@@ -37,7 +36,7 @@ extension Store {
             }
             if let incident = request.incidentId {
                 guard
-                    try Row.fetchOne(
+                    try SQLRow.fetchOne(
                         db,
                         sql: """
                             SELECT 1 FROM incidents i JOIN instances s ON s.id = i.instance_id
@@ -91,9 +90,9 @@ extension Store {
 
     static func insert(
         _ command: Command, envelope: SignedEnvelope, requester: OperatorRecord, policy: RemediationPolicy,
-        incident: Int64?, previewOf: String?, now: Double, in db: Database
+        incident: Int64?, previewOf: String?, now: Double, in db: any SQLDatabase
     ) throws {
-        guard try Row.fetchOne(db, sql: "SELECT 1 FROM remediations WHERE id = ?", arguments: [command.id]) == nil
+        guard try SQLRow.fetchOne(db, sql: "SELECT 1 FROM remediations WHERE id = ?", arguments: [command.id]) == nil
         else { throw WireError(.conflict, "a command with id \(command.id) exists already") }
         let signature = envelope.signatures.first { $0.keyID == requester.signingKeyID }!
         let required = policy.required(command.action.risk)
@@ -140,8 +139,8 @@ extension Store {
         } catch {
             throw WireError(.internalError, "operator \(approver.name) has an unreadable signing key")
         }
-        try await pool.write { db in try Self.expireStale(now: now, in: db) }
-        return try await pool.write { db in
+        try await write { db in try Self.expireStale(now: now, in: db) }
+        return try await write { db in
             let row = try Self.mutable(id, now: now, in: db)
             guard row["requested_key"] as String != approver.signingKeyID.rawValue else {
                 throw WireError(.forbidden, "the requester cannot approve their own remediation")
@@ -152,7 +151,7 @@ extension Store {
                 throw WireError(.badSignature, "the approval's signature does not verify over this command's bytes")
             }
             guard
-                try Row.fetchOne(
+                try SQLRow.fetchOne(
                     db, sql: "SELECT 1 FROM remediation_approvals WHERE remediation_id = ? AND key_id = ?",
                     arguments: [id, approver.signingKeyID.rawValue]) == nil
             else { throw WireError(.conflict, "\(approver.name) has approved \(id) already") }
@@ -184,8 +183,8 @@ extension Store {
         -> OperatorAPI.Remediation
     {
         try Rule.line(reason, "reason", maxBytes: Limits.maxReasonBytes)
-        try await pool.write { db in try Self.expireStale(now: now, in: db) }
-        return try await pool.write { db in
+        try await write { db in try Self.expireStale(now: now, in: db) }
+        return try await write { db in
             _ = try Self.mutable(id, now: now, in: db)
             try db.execute(
                 sql: "UPDATE remediations SET state = 'denied', finished_at = ?, detail = ? WHERE id = ?",
@@ -203,8 +202,8 @@ extension Store {
 
     /// A remediation that may still be approved or denied (callers mark expired ones first, in a
     /// transaction of their own, so that the mark survives the refusal).
-    static func mutable(_ id: String, now: Double, in db: Database) throws -> Row {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM remediations WHERE id = ?", arguments: [id]) else {
+    static func mutable(_ id: String, now: Double, in db: any SQLDatabase) throws -> SQLRow {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM remediations WHERE id = ?", arguments: [id]) else {
             throw WireError(.notFound, "no remediation \(id)")
         }
         let state: String = row["state"]
@@ -217,8 +216,8 @@ extension Store {
     /// Proposals past their `expires_at` can never run (the agent would refuse them): say so. A
     /// dispatched command with no result once its action's maintenance window is over never reached
     /// the agent (or its answer was lost): `lost`, so that operators propose it again.
-    static func expireStale(now: Double, in db: Database) throws {
-        for row in try Row.fetchAll(
+    static func expireStale(now: Double, in db: any SQLDatabase) throws {
+        for row in try SQLRow.fetchAll(
             db, sql: "SELECT id, payload, dispatched_at FROM remediations WHERE state = 'dispatched'")
         {
             guard let command = try? WireCoding.decode(Command.self, from: Array(row["payload"] as Data)),
@@ -248,7 +247,7 @@ extension Store {
         -> OperatorAPI.FreezeState
     {
         try Rule.line(reason, "reason", maxBytes: Limits.maxReasonBytes)
-        return try await pool.write { db in
+        return try await write { db in
             try db.execute(
                 sql: "UPDATE remediation_freeze SET frozen = ?, by = ?, at = ?, reason = ? WHERE id = 1",
                 arguments: [frozen, actor, now, reason])
@@ -260,11 +259,11 @@ extension Store {
     }
 
     public func freezeState() async throws -> OperatorAPI.FreezeState {
-        try await pool.read { db in try Self.freezeState(db) }
+        try await read { db in try Self.freezeState(db) }
     }
 
-    static func freezeState(_ db: Database) throws -> OperatorAPI.FreezeState {
-        let row = try Row.fetchOne(db, sql: "SELECT * FROM remediation_freeze WHERE id = 1")
+    static func freezeState(_ db: any SQLDatabase) throws -> OperatorAPI.FreezeState {
+        let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM remediation_freeze WHERE id = 1")
         return OperatorAPI.FreezeState(
             frozen: row?["frozen"] ?? false, by: row?["by"], at: row?["at"], reason: row?["reason"])
     }
@@ -272,7 +271,7 @@ extension Store {
     // MARK: Reading
 
     public func remediations(openOnly: Bool, now: Double = now()) async throws -> OperatorAPI.Remediations {
-        try await pool.write { db in
+        try await write { db in
             try Self.expireStale(now: now, in: db)
             let ids = try String.fetchAll(
                 db,
@@ -285,7 +284,7 @@ extension Store {
     }
 
     public func remediation(id: String) async throws -> OperatorAPI.RemediationDetail? {
-        try await pool.read { db in
+        try await read { db in
             guard let remediation = try Self.remediation(id, in: db) else { return nil }
             let preview = try String.fetchOne(
                 db, sql: "SELECT id FROM remediations WHERE preview_of = ? LIMIT 1", arguments: [id])
@@ -294,11 +293,11 @@ extension Store {
         }
     }
 
-    static func remediation(_ id: String, in db: Database) throws -> OperatorAPI.Remediation? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM remediations WHERE id = ?", arguments: [id]) else {
+    static func remediation(_ id: String, in db: any SQLDatabase) throws -> OperatorAPI.Remediation? {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM remediations WHERE id = ?", arguments: [id]) else {
             return nil
         }
-        let approvals = try Row.fetchAll(
+        let approvals = try SQLRow.fetchAll(
             db, sql: "SELECT operator, key_id, at FROM remediation_approvals WHERE remediation_id = ? ORDER BY at",
             arguments: [id]
         ).map { OperatorAPI.ApprovalRow(operator: $0["operator"], keyId: $0["key_id"], at: $0["at"]) }
@@ -322,10 +321,10 @@ extension Store {
     // MARK: Audit
 
     public func auditEntries(after: Int64, limit: Int) async throws -> [OperatorAPI.AuditEntry] {
-        try await pool.read { db in try AuditChain.entries(db, after: after, limit: limit) }
+        try await read { db in try AuditChain.entries(db, after: after, limit: limit) }
     }
 
     public func verifyAudit() async throws -> OperatorAPI.AuditVerification {
-        try await pool.read { db in try AuditChain.verify(db) }
+        try await read { db in try AuditChain.verify(db) }
     }
 }

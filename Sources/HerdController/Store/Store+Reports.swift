@@ -1,6 +1,4 @@
 import Foundation
-import GRDB
-import GRDBSQLite
 import HerdProtocol
 
 /// A report that passed every check of Protocol/README.md §3, ready to store.
@@ -58,26 +56,25 @@ extension Store {
     public func write(_ batch: [AcceptedReport], patterns engine: PatternEngine = PatternEngine()) async throws
         -> [Bool]
     {
-        let stored = try await pool.write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
+        let stored = try await write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
         agentCache.withLock { cache in
             for (report, wasStored) in zip(batch, stored) where wasStored { cache.stored(report) }
         }
         return stored
     }
 
-    func write(_ accepted: AcceptedReport, engine: PatternEngine, in db: Database) throws -> Bool {
+    func write(_ accepted: AcceptedReport, engine: PatternEngine, in db: any SQLDatabase) throws -> Bool {
         let report = accepted.report
-        // Statements are prepared once per connection (GRDB's cache): compiling is a large share of the cost.
-        try db.cachedStatement(
+        let advanced = try db.execute(
             sql: """
                 UPDATE agents SET last_sequence = ?, last_report_at = ?, interval_seconds = ?, agent_version = ?
                 WHERE id = ? AND state = 'accepted' AND (last_sequence IS NULL OR last_sequence < ?)
-                """
-        ).execute(arguments: [
-            Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
-            accepted.agentID, Int64(report.sequence),
-        ])
-        guard db.changesCount == 1 else { return false }
+                """,
+            arguments: [
+                Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
+                accepted.agentID, Int64(report.sequence),
+            ])
+        guard advanced == 1 else { return false }
 
         let instanceID = try Self.instanceID(report.instance, host: report.host, in: db)
         try IncidentBook(engine: engine, db: db).agentReported(instanceID: instanceID, at: accepted.receivedAt)
@@ -102,31 +99,30 @@ extension Store {
                     trouble_since = CASE WHEN excluded.status = 0 THEN NULL
                         ELSE coalesce(check_state.trouble_since, excluded.since) END,
                     status = excluded.status, summary = excluded.summary, last_at = excluded.last_at,
-                    recent = substr(check_state.recent || excluded.recent, -\(Self.recentLength))
+                    recent = \(db.dialect.suffix("check_state.recent || excluded.recent", Self.recentLength))
             """
-        let writeState = try db.cachedStatement(
-            sql: engine.enabled
-                ? upsertState + "\nRETURNING recent, trouble_since, patterns, categories, series" : upsertState)
-        let keepPatterns = try db.cachedStatement(
-            sql:
-                "UPDATE check_state SET patterns = ?, categories = ?, series = ? WHERE instance_id = ? AND check_id = ?"
-        )
+        let keptState = upsertState + "\nRETURNING recent, trouble_since, patterns, categories, series"
         var changes: [PatternChange] = []
         for result in report.results {
-            let arguments: StatementArguments = [
+            let arguments: SQLArguments = [
                 instanceID, result.checkID, result.status.code, collectedAt, result.summary, collectedAt,
                 String(result.status.letter),
             ]
             guard engine.enabled else {
-                try writeState.execute(arguments: arguments)
+                try db.execute(sql: upsertState, arguments: arguments)
                 continue
             }
-            let kept = try Self.upsertReturningKept(writeState, arguments, in: db)
+            let row = try db.rows(sql: keptState, arguments: arguments)[0]
+            let kept = PatternEngine.Kept(
+                recent: row[0], troubleSince: row[1], patterns: row[2], categories: row[3], series: row[4])
             let (update, change) = engine.evaluate(result, at: collectedAt, kept: kept)
             if let update {
-                try keepPatterns.execute(arguments: [
-                    update.patterns, update.categories, update.series, instanceID, result.checkID,
-                ])
+                try db.execute(
+                    sql: """
+                        UPDATE check_state SET patterns = ?, categories = ?, series = ?
+                        WHERE instance_id = ? AND check_id = ?
+                        """,
+                    arguments: [update.patterns, update.categories, update.series, instanceID, result.checkID])
             }
             if let change { changes.append(change) }
         }
@@ -135,59 +131,31 @@ extension Store {
                 changes, report: report, instanceID: instanceID, at: collectedAt)
         }
         // The instance's summary for the fleet table, from its (few) current check states.
-        try db.cachedStatement(
+        try db.execute(
             sql: """
-                INSERT OR REPLACE INTO instance_state (instance_id, severity, failing, warning)
+                INSERT INTO instance_state (instance_id, severity, failing, warning)
                 SELECT instance_id,
                     max(CASE status WHEN 0 THEN 0 WHEN 1 THEN 1 WHEN 3 THEN 2 ELSE 3 END),
-                    group_concat(CASE WHEN status IN (2, 3) THEN check_id END),
-                    group_concat(CASE WHEN status = 1 THEN check_id END)
+                    \(db.dialect.groupConcat("CASE WHEN status IN (2, 3) THEN check_id END")),
+                    \(db.dialect.groupConcat("CASE WHEN status = 1 THEN check_id END"))
                 FROM check_state WHERE instance_id = ? GROUP BY instance_id
-                """
-        ).execute(arguments: [instanceID])
+                ON CONFLICT (instance_id) DO UPDATE SET
+                    severity = excluded.severity, failing = excluded.failing, warning = excluded.warning
+                """,
+            arguments: [instanceID])
         return true
-    }
-
-    /// Runs the check-state UPSERT and reads its `RETURNING` row with SQLite's C API: GRDB's
-    /// `Row.fetchOne` (a cursor and a copied row per result) was a quarter of the write path.
-    static func upsertReturningKept(_ statement: Statement, _ arguments: StatementArguments, in db: Database) throws
-        -> PatternEngine.Kept
-    {
-        try statement.setArguments(arguments)
-        let raw = statement.sqliteStatement
-        defer { sqlite3_reset(raw) }
-        let code = sqlite3_step(raw)
-        guard code == SQLITE_ROW else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
-                sql: statement.sql)
-        }
-        func text(_ column: Int32) -> String {
-            sqlite3_column_text(raw, column).map { String(cString: $0) } ?? ""
-        }
-        let kept = PatternEngine.Kept(
-            recent: text(0),
-            troubleSince: sqlite3_column_type(raw, 1) == SQLITE_NULL ? nil : sqlite3_column_double(raw, 1),
-            patterns: text(2), categories: text(3), series: text(4))
-        let done = sqlite3_step(raw)
-        guard done == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: done), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
-                sql: statement.sql)
-        }
-        return kept
     }
 
     /// The instance's row id, creating it, and refreshing the attributes its agent reports only when
     /// they changed (one indexed read per report in the usual case).
-    static func instanceID(_ domain: String, host: HostFacts, in db: Database) throws -> Int64 {
+    static func instanceID(_ domain: String, host: HostFacts, in db: any SQLDatabase) throws -> Int64 {
         let tags = try jsonObject(host.tags)
-        let current = try Row.fetchOne(
-            db.cachedStatement(
-                sql: """
-                    SELECT id, mastodon_version, object_storage_endpoint, region, provider, tags
-                    FROM instances WHERE domain = ?
-                    """), arguments: [domain])
+        let current = try SQLRow.fetchOne(
+            db,
+            sql: """
+                SELECT id, mastodon_version, object_storage_endpoint, region, provider, tags
+                FROM instances WHERE domain = ?
+                """, arguments: [domain])
         if let current, current["mastodon_version"] as String? == host.mastodonVersion,
             current["object_storage_endpoint"] as String? == host.objectStorageEndpoint,
             current["region"] as String? == host.region, current["provider"] as String? == host.provider,
@@ -195,7 +163,8 @@ extension Store {
         {
             return current["id"]
         }
-        try db.cachedStatement(
+        let id: Int64? = try SQLRow.fetchOne(
+            db,
             sql: """
                 INSERT INTO instances (domain, mastodon_version, object_storage_endpoint, region, provider, tags, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -203,12 +172,15 @@ extension Store {
                     mastodon_version = excluded.mastodon_version,
                     object_storage_endpoint = excluded.object_storage_endpoint,
                     region = excluded.region, provider = excluded.provider, tags = excluded.tags
-                """
-        ).execute(arguments: [
-            domain, host.mastodonVersion, host.objectStorageEndpoint, host.region, host.provider, tags, now(),
-        ])
-        if let current { return current["id"] }
-        return db.lastInsertedRowID
+                RETURNING id
+                """,
+            arguments: [
+                domain, host.mastodonVersion, host.objectStorageEndpoint, host.region, host.provider, tags, now(),
+            ])?[0]
+        guard let id else {
+            throw SQLError(kind: .other, message: "no instance id returned", sql: "INSERT INTO instances")
+        }
+        return id
     }
 
     static func jsonObject(_ tags: [String: String]) throws -> String {
@@ -217,7 +189,7 @@ extension Store {
 
     /// The last sequence accepted from each agent (nil when none yet).
     public func lastSequence(agentID: String) async throws -> UInt64? {
-        try await pool.read { db in
+        try await read { db in
             try Int64.fetchOne(db, sql: "SELECT last_sequence FROM agents WHERE id = ?", arguments: [agentID])
                 .map { UInt64($0) }
         }

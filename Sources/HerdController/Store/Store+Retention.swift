@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 /// What one retention pass did.
@@ -25,7 +24,7 @@ extension Store {
         let currentHour = (now / 3600).rounded(.down) * 3600
 
         // Roll up complete hours not yet rolled up, oldest first.
-        var hour = try await pool.read { db -> Double? in
+        var hour = try await read { db -> Double? in
             if let through = try String.fetchOne(
                 db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [Self.rolledUpThroughKey]),
                 let value = Double(through)
@@ -35,10 +34,13 @@ extension Store {
             return try Self.firstHistoryHour(atOrAfter: nil, in: db)
         }
         while let start = hour, start < currentHour {
-            let next = try await pool.write { db -> Double? in
+            let next = try await write { db -> Double? in
                 try Self.rollUp(hour: start, in: db)
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)",
+                    sql: """
+                        INSERT INTO store_meta (key, value) VALUES (?, ?)
+                        ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                        """,
                     arguments: [Self.rolledUpThroughKey, String(Int64(start + 3600))])
                 // Skip empty hours: jump to the hour of the next report, if any.
                 return try Self.firstHistoryHour(atOrAfter: start + 3600, in: db)
@@ -50,24 +52,23 @@ extension Store {
 
         // Prune raw history older than the raw retention, never past what is rolled up, whole blocks at
         // a time (a block decodes on its own), each instance in bounded batches.
-        let rolledUp = try await pool.read { db in
+        let rolledUp = try await read { db in
             try String.fetchOne(
                 db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [Self.rolledUpThroughKey]
             )
             .flatMap(Double.init) ?? 0
         }
         let rawCutoff = Self.blockStart(Self.historyKey(min(now - Double(rawDays) * 86_400, rolledUp)))
-        let instances = try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM instances") }
+        let instances = try await read { db in try Int64.fetchAll(db, sql: "SELECT id FROM instances") }
         for instanceID in instances {
             while true {
-                let deleted = try await pool.write { db -> Int in
+                let deleted = try await write { db -> Int in
                     try db.execute(
                         sql: """
                             DELETE FROM history WHERE id IN (
                                 SELECT id FROM history WHERE instance_id = ? AND collected_at < ?
                                 ORDER BY collected_at LIMIT ?)
                             """, arguments: [instanceID, rawCutoff, batchSize])
-                    return db.changesCount
                 }
                 pass.transactions += 1
                 pass.reportsPruned += deleted
@@ -77,13 +78,12 @@ extension Store {
 
         let rollupCutoff = currentHour - Double(rollupDays) * 86_400
         while true {
-            let deleted = try await pool.write { db -> Int in
+            let deleted = try await write { db -> Int in
                 try db.execute(
                     sql: """
                         DELETE FROM rollups_hourly WHERE (instance_id, check_id, hour) IN (
                             SELECT instance_id, check_id, hour FROM rollups_hourly WHERE hour < ? LIMIT ?)
                         """, arguments: [rollupCutoff, batchSize])
-                return db.changesCount
             }
             pass.transactions += 1
             pass.rollupsPruned += deleted
@@ -94,7 +94,7 @@ extension Store {
 
     /// The start of the first hour at or after `start` (or of all) in which any instance has history:
     /// each instance's first, through its index.
-    static func firstHistoryHour(atOrAfter start: Double?, in db: Database) throws -> Double? {
+    static func firstHistoryHour(atOrAfter start: Double?, in db: any SQLDatabase) throws -> Double? {
         try Int64.fetchOne(
             db,
             sql: """
@@ -109,32 +109,35 @@ extension Store {
 
     /// One hour's rollup rows (per instance × check: worst status, counts per status, min/avg/max and
     /// samples of each metric), replacing any from an earlier pass over the same hour.
-    static func rollUp(hour: Double, in db: Database) throws {
+    static func rollUp(hour: Double, in db: any SQLDatabase) throws {
         let from = historyKey(hour)
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT OR REPLACE INTO rollups_hourly
-                    (instance_id, check_id, hour, worst, ok, warning, critical, unknown, metrics)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        let insert = """
+            INSERT INTO rollups_hourly (instance_id, check_id, hour, worst, ok, warning, critical, unknown, metrics)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (instance_id, check_id, hour) DO UPDATE SET
+                worst = excluded.worst, ok = excluded.ok, warning = excluded.warning,
+                critical = excluded.critical, unknown = excluded.unknown, metrics = excluded.metrics
+            """
         for instanceID in try Int64.fetchAll(db, sql: "SELECT id FROM instances") {
             var rollups: [String: HourRollup] = [:]
             for (_, _, frame) in try frames(instanceID: instanceID, from: from, to: from + hourMilliseconds, in: db) {
                 for result in frame.results { rollups[result.checkID, default: HourRollup()].add(result) }
             }
             for (checkID, rollup) in rollups {
-                try insert.execute(arguments: [
-                    instanceID, checkID, Int64(hour), rollup.worst.code, rollup.counts[0], rollup.counts[1],
-                    rollup.counts[2], rollup.counts[3], try rollup.metricsJSON(),
-                ])
+                try db.execute(
+                    sql: insert,
+                    arguments: [
+                        instanceID, checkID, Int64(hour), rollup.worst.code, rollup.counts[0], rollup.counts[1],
+                        rollup.counts[2], rollup.counts[3], try rollup.metricsJSON(),
+                    ])
             }
         }
     }
 
     /// Hourly rollups of one instance's check, oldest first.
     public func rollups(instance: String, checkID: String, since: Double) async throws -> [HourlyRollup] {
-        try await pool.read { db in
-            try Row.fetchAll(
+        try await read { db in
+            try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT r.* FROM rollups_hourly r JOIN instances i ON i.id = r.instance_id

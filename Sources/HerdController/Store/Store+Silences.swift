@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 public struct SilenceRecord: Sendable, Hashable {
@@ -19,7 +18,7 @@ public struct SilenceRecord: Sendable, Hashable {
     public var expiredAt: Double?
     public var expiredBy: String?
 
-    init(row: Row) {
+    init(row: SQLRow) {
         id = row["id"]
         scope = Scope(rawValue: row["scope"]) ?? .instance
         value = row["value"]
@@ -70,25 +69,25 @@ extension Store {
         guard endsAt > startsAt, endsAt > now, endsAt - startsAt <= Self.maxSilenceSeconds,
             startsAt < now + Self.maxSilenceSeconds
         else { throw WireError(.invalidField, "ends_at must be after starts_at and now, within a year") }
-        return try await pool.write { db in
-            try db.execute(
+        return try await write { db in
+            let id = try Int64.fetchOne(
+                db,
                 sql: """
                     INSERT INTO silences (scope, value, starts_at, ends_at, created_by, reason, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [scope.rawValue, value, startsAt, endsAt, actor, reason, now])
-            let id = db.lastInsertedRowID
+                    VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id
+                    """, arguments: [scope.rawValue, value, startsAt, endsAt, actor, reason, now])!
             try AuditChain.append(
                 db, at: now, actor: actor, action: "silence.add", subject: "silence:\(id)",
                 detail: "\(scope.rawValue) \(value) from \(Int(startsAt)) to \(Int(endsAt)): \(reason)")
             return SilenceRecord(
-                row: try Row.fetchOne(db, sql: "SELECT * FROM silences WHERE id = ?", arguments: [id])!)
+                row: try SQLRow.fetchOne(db, sql: "SELECT * FROM silences WHERE id = ?", arguments: [id])!)
         }
     }
 
     /// Silences not yet over (active or in the future), or every one.
     public func silences(includeEnded: Bool, now: Double = now()) async throws -> [SilenceRecord] {
-        try await pool.read { db in
-            try Row.fetchAll(
+        try await read { db in
+            try SQLRow.fetchAll(
                 db,
                 sql: includeEnded
                     ? "SELECT * FROM silences ORDER BY id DESC LIMIT 1000"
@@ -99,8 +98,8 @@ extension Store {
     }
 
     public func expireSilence(id: Int64, by actor: String, now: Double = now()) async throws -> SilenceRecord {
-        try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM silences WHERE id = ?", arguments: [id]) else {
+        try await write { db in
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM silences WHERE id = ?", arguments: [id]) else {
                 throw WireError(.notFound, "no silence \(id)")
             }
             let silence = SilenceRecord(row: row)
@@ -112,18 +111,18 @@ extension Store {
             try AuditChain.append(
                 db, at: now, actor: actor, action: "silence.expire", subject: "silence:\(id)", detail: "")
             return SilenceRecord(
-                row: try Row.fetchOne(db, sql: "SELECT * FROM silences WHERE id = ?", arguments: [id])!)
+                row: try SQLRow.fetchOne(db, sql: "SELECT * FROM silences WHERE id = ?", arguments: [id])!)
         }
     }
 
     /// The active silence covering this incident, if any.
-    static func silence(covering incidentID: Int64, at now: Double, in db: Database) throws -> SilenceRecord? {
-        let active = try Row.fetchAll(
+    static func silence(covering incidentID: Int64, at now: Double, in db: any SQLDatabase) throws -> SilenceRecord? {
+        let active = try SQLRow.fetchAll(
             db, sql: "SELECT * FROM silences WHERE expired_at IS NULL AND starts_at <= ? AND ends_at > ? ORDER BY id",
             arguments: [now, now]
         ).map(SilenceRecord.init)
         guard !active.isEmpty,
-            let incident = try Row.fetchOne(
+            let incident = try SQLRow.fetchOne(
                 db,
                 sql: """
                     SELECT x.instance_id, x.check_id, x.categories, x.group_attribute, x.group_value, i.domain

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HerdProtocol
 
 /// One check's current state on one instance.
@@ -54,8 +53,8 @@ public enum StoreTable: String, Sendable, CaseIterable {
 
 extension Store {
     public func checkStates(instance: String) async throws -> [CheckStateRecord] {
-        try await pool.read { db in
-            try Row.fetchAll(
+        try await read { db in
+            try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT s.* FROM check_state s JOIN instances i ON i.id = s.instance_id
@@ -68,43 +67,53 @@ extension Store {
     /// Reports the instance's agent lost before delivering them (its reports' `outbox_dropped`, summed),
     /// and when the last loss was reported; nil for an unknown instance.
     public func lostReports(instance: String) async throws -> (count: Int, lastAt: Double?)? {
-        try await pool.read { db in
-            try Row.fetchOne(
+        try await read { db in
+            try SQLRow.fetchOne(
                 db, sql: "SELECT reports_lost, reports_lost_at FROM instances WHERE domain = ?", arguments: [instance]
             ).map { ($0[0], $0[1]) }
         }
     }
 
-    static func checkState(_ row: Row) -> CheckStateRecord {
+    static func checkState(_ row: SQLRow) -> CheckStateRecord {
         CheckStateRecord(
             checkID: row["check_id"], status: CheckStatus(code: row["status"]) ?? .unknown, since: row["since"],
             summary: row["summary"], lastAt: row["last_at"], recent: row["recent"])
     }
 
-    /// Bytes on disk per table and index (SQLite's `dbstat`), for benchmarks and capacity planning.
+    /// Bytes on disk per table and index, for benchmarks and capacity planning: SQLite's `dbstat`, or
+    /// PostgreSQL's relation sizes (a table's with its TOAST, without its indexes).
     public func bytesOnDisk() async throws -> [String: Int] {
-        try await pool.read { db in
+        try await read { db in
+            let sql =
+                switch db.dialect {
+                case .sqlite: "SELECT name, sum(pgsize) FROM dbstat GROUP BY name"
+                case .postgresql:
+                    """
+                    SELECT c.relname, CAST(CASE c.relkind WHEN 'r' THEN pg_table_size(c.oid)
+                        ELSE pg_relation_size(c.oid) END AS bigint)
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i')
+                    """
+                }
             var sizes: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT name, sum(pgsize) FROM dbstat GROUP BY name") {
-                sizes[row[0]] = row[1]
-            }
+            for row in try SQLRow.fetchAll(db, sql: sql) { sizes[row[0]] = row[1] }
             return sizes
         }
     }
 
     public func count(_ table: StoreTable) async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.rawValue)") ?? 0 }
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.rawValue)") ?? 0 }
     }
 
     /// The fleet table: every instance with a live agent or a report, its worst current status (or
     /// `silent` when its agent has missed `silenceIntervals` intervals), worst first.
     public func fleetStatus(now: Double, silenceIntervals: Int) async throws -> [InstanceStatus] {
-        try await pool.read { db in
+        try await read { db in
             // Every live agent with its instance's summary row (kept by the write path: worst status by
             // severity ok < warning < unknown < critical, the failing — critical, unknown — and warning
             // check ids), then the instances that have reports but no live agent. Columns by position:
             // this runs over every instance of the fleet.
-            let rows = try Row.fetchCursor(
+            let rows = try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT a.instance, a.id, a.state, a.agent_version, a.last_report_at, a.interval_seconds,
@@ -119,7 +128,7 @@ extension Store {
                     WHERE NOT EXISTS (SELECT 1 FROM agents a WHERE a.instance = i.domain AND a.state != 'revoked')
                     """)
             var out: [InstanceStatus] = []
-            while let row = try rows.next() {
+            for row in rows {
                 var status = InstanceStatus(
                     instance: row[0], overall: .waiting, failing: Self.identifiers(row[7]),
                     warning: Self.identifiers(row[8]), lastReportAt: row[4], agentID: row[1], agentVersion: row[3],

@@ -3,11 +3,26 @@ import GRDB
 import HerdProtocol
 import Synchronization
 
-/// The controller's history in SQLite (GRDB, WAL, `synchronous = FULL` so a commit is on disk before
-/// anyone is told it happened). Schema changes are migrations, one per file, frozen once shipped.
+/// The controller's history: in SQLite (GRDB, WAL, `synchronous = FULL` so a commit is on disk before
+/// anyone is told it happened) or in PostgreSQL (postgres-nio), with the same statements, schema and
+/// answers. Schema changes are migrations, one per file, frozen once shipped.
 public final class Store: Sendable {
-    let pool: DatabasePool
-    public let path: String
+    enum Engine: Sendable {
+        case sqlite(DatabasePool)
+        /// One writer connection (this process's writes, one at a time, as SQLite's) and readers.
+        case postgresql(writer: PostgresWorker, readers: [PostgresWorker])
+    }
+
+    let engine: Engine
+    /// Where the store is: a file path, or the PostgreSQL URL without its password.
+    public let location: String
+    public var dialect: SQLDialect {
+        switch engine {
+        case .sqlite: .sqlite
+        case .postgresql: .postgresql
+        }
+    }
+    private let nextReader = Atomic<Int>(0)
     /// Agents by certificate fingerprint, as the database has them: every request starts with this
     /// look-up. This process is the database's only writer, so the cache changes exactly where the
     /// database does — a revocation clears it, a stored report advances its agent's sequence.
@@ -15,31 +30,80 @@ public final class Store: Sendable {
     /// Each instance's last history frame (`Store+History.swift`).
     let historyCache = Mutex(HistoryCache())
 
-    /// Opens (creating) the database and applies every migration — or only those up to `migrateUpTo`,
-    /// which tests use to build a database as an older controller left it.
+    /// Opens (creating) the SQLite database and applies every migration — or only those up to
+    /// `migrateUpTo`, which tests use to build a database as an older controller left it.
     public init(path: String, migrateUpTo: String? = nil) throws {
-        self.path = path
+        location = path
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
+        let pool = try DatabasePool(path: path, configuration: configuration)
         if let migrateUpTo {
             try Migrations.migrator.migrate(pool, upTo: migrateUpTo)
         } else {
             try Migrations.migrator.migrate(pool)
         }
+        engine = .sqlite(pool)
+    }
+
+    /// Connects to PostgreSQL and applies every migration not yet applied (`PostgresSchema`).
+    public init(postgres settings: PostgresStoreSettings, readers: Int = 2) throws {
+        location = settings.description
+        let configuration = try settings.connectionConfiguration()
+        let writer = PostgresWorker(label: "herd.store.writer", configuration: configuration)
+        try writer.sync { try writer.runHere(nil) { try PostgresSchema.migrate($0) } }
+        engine = .postgresql(
+            writer: writer,
+            readers: (0..<max(1, readers)).map {
+                PostgresWorker(label: "herd.store.reader.\($0)", configuration: configuration)
+            })
+    }
+
+    /// Opens the store `location` names: a `postgresql://` URL, else a SQLite file path.
+    public convenience init(location: String) throws {
+        if PostgresStoreSettings.isPostgresURL(location) {
+            try self.init(postgres: PostgresStoreSettings(url: location))
+        } else {
+            try self.init(path: location)
+        }
+    }
+
+    /// Runs `body` in one read transaction: one snapshot throughout.
+    @discardableResult
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
+        switch engine {
+        case .sqlite(let pool): try await pool.read { db in try body(SQLiteDatabase(db)) }
+        case .postgresql(_, let readers):
+            try await readers[nextReader.add(1, ordering: .relaxed).newValue % readers.count].run(.read, body)
+        }
+    }
+
+    /// Runs `body` in one write transaction: all of it is stored, or none of it.
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
+        switch engine {
+        case .sqlite(let pool): try await pool.write { db in try body(SQLiteDatabase(db)) }
+        case .postgresql(let writer, _): try await writer.run(.write, body)
+        }
     }
 
     /// Identifiers of the migrations applied to this database, oldest first.
     public func appliedMigrations() throws -> [String] {
-        try pool.read { db in try Migrations.migrator.appliedIdentifiers(db) }.sorted()
+        switch engine {
+        case .sqlite(let pool): try pool.read { db in try Migrations.migrator.appliedIdentifiers(db) }.sorted()
+        case .postgresql(let writer, _): try writer.sync { try writer.runHere(nil) { try PostgresSchema.applied($0) } }
+        }
     }
 
     public func close() throws {
-        try pool.close()
+        switch engine {
+        case .sqlite(let pool): try pool.close()
+        case .postgresql(let writer, let readers):
+            for worker in [writer] + readers { worker.close() }
+        }
     }
 
     public static func now() -> Double { Date().timeIntervalSince1970 }

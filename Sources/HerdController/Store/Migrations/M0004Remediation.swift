@@ -65,7 +65,7 @@ enum M0004Remediation: Migration {
         """
 
     static func migrate(_ db: Database) throws {
-        try AuditChain.rehashAll(db)
+        try AuditChain.rehashAll(SQLiteDatabase(db))
         try db.execute(
             sql: """
                 CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit

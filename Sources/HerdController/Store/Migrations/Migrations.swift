@@ -9,10 +9,14 @@ protocol Migration: Sendable {
     static var sql: String { get }
     /// What SQL alone cannot do, run after `sql` in the same transaction (e.g. hashing rows).
     static func migrate(_ db: Database) throws
+    /// The same change on PostgreSQL, statement by statement. Nil for 0001–0007, which
+    /// `PostgresSchema.baseline` stands for; every later migration has both.
+    static var postgresql: [String]? { get }
 }
 
 extension Migration {
     static func migrate(_ db: Database) throws {}
+    static var postgresql: [String]? { nil }
 }
 
 /// Every migration, oldest first. GRDB records the applied identifiers in `grdb_migrations`, so each
