@@ -114,13 +114,21 @@ extension Store {
         key: Int64, sequence: UInt64, frame: HistoryFrame
     )] {
         var out: [(key: Int64, sequence: UInt64, frame: HistoryFrame)] = []
-        var block = blockStart(from)
-        while block < to {
+        var cursor = from
+        // Each step jumps to the block of the next stored frame: a range reaching back to 1970 costs
+        // what the blocks that hold frames cost, not a query per empty block.
+        while let first = try Int64.fetchOne(
+            db,
+            sql:
+                "SELECT min(collected_at) FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at < ?",
+            arguments: [instanceID, cursor, to])
+        {
+            let block = blockStart(first)
             let next = block + blockMilliseconds
             out += try decodeBlock(instanceID: instanceID, from: block, to: min(next, to), in: db).filter {
                 $0.key >= from
             }
-            block = next
+            cursor = next
         }
         return out
     }
