@@ -7,7 +7,7 @@ public struct HerdControllerCommand: AsyncParsableCommand {
         commandName: "herd-controller",
         abstract: "Herd's controller: verifies, stores and analyses the fleet's reports.",
         version: HerdVersion.current,
-        subcommands: [InitCommand.self, ServeCommand.self]
+        subcommands: [InitCommand.self, ServeCommand.self, MigrateStoreCommand.self]
     )
 
     public init() {}
