@@ -115,6 +115,13 @@ import X509
             ca = try FleetCA.create()
         }
 
+        /// A fleet on a store opened elsewhere (a replica's, on a shared database).
+        init(store: Store) throws {
+            directory = try TemporaryDirectory("herd-store")
+            self.store = store
+            ca = try FleetCA.create()
+        }
+
         func request(token: String, instance: String, key: Curve25519.Signing.PrivateKey) throws -> EnrollRequest {
             let tls = P256.Signing.PrivateKey()
             let csr = try CertificateSigningRequest(

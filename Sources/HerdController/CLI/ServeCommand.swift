@@ -38,12 +38,13 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "herd-controller")
         logger.logLevel = level
         let (controller, tls) = try ControllerServer.load(configuration, logger: logger)
+        controller.store.enterElection()
         let host = configuration.listenHost
         let app = try ControllerServer.application(
             controller, tls: tls, host: host, port: configuration.listenPort,
             services: [
                 RetentionService(controller: controller), NotificationService(controller: controller),
-                LivenessService(controller: controller),
+                LivenessService(controller: controller), ReplicaService(controller: controller),
             ]
         ) { port in
             // One line scripts and tests wait for (stdout is a pipe there: write it unbuffered).

@@ -6,8 +6,8 @@ import NIOCore
 import NIOSSL
 import ServiceLifecycle
 
-/// Sends the notifications the incident book queued: each due one once per sink, in order, off the
-/// ingest path. A failed delivery is retried with exponential backoff (5 s doubling to 10 min, ten
+/// Sends the notifications the incident book queued, on the leader among replicas: each due one once
+/// per sink, in order, off the ingest path. A failed delivery is retried with exponential backoff (5 s doubling to 10 min, ten
 /// attempts, then `failed`); a notification whose incident is covered by a silence is `silenced`,
 /// recorded in the incident's timeline, and not sent. A notification is marked `sent` only after a 2xx;
 /// should the controller die between the receiver's 2xx and that mark, the retry carries the same
@@ -39,7 +39,7 @@ public struct NotificationService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    while try await deliverDue() > 0 && !Task.isCancelled {}
+                    while controller.store.isLeader, try await deliverDue() > 0, !Task.isCancelled {}
                 } catch {
                     controller.logger.error("notification pass failed", metadata: ["error": "\(error)"])
                 }
@@ -80,6 +80,7 @@ public struct NotificationService: Service {
             try await settle(notification, state: "failed", error: "incident \(notification.incidentID) is gone")
             return
         }
+        guard try await controller.store.claimNotification(notification.id, at: now) else { return }
         let body = NotificationBody.render(notification, detail, format: hook.format)
         var request = HTTPClientRequest(url: hook.url)
         request.method = .POST

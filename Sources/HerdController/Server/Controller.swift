@@ -27,6 +27,13 @@ public struct Controller: Sendable {
         self.verifier = AgentMessageVerifier(policy: ReplayPolicy(maxClockSkew: configuration.maxClockSkew))
         self.logger = logger
         self.clock = clock
+        store.subscribe { [relay] event in
+            switch event {
+            case .commandReady(let agentID): relay.wake(agentID: agentID)
+            case .thawed, .resynchronized: relay.wakeAll()
+            case .agentChanged: break
+            }
+        }
     }
 
     /// Who is calling, from the client certificate alone.

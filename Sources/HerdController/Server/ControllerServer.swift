@@ -71,7 +71,8 @@ public enum ControllerServer {
     }
 }
 
-/// Retention as a service: a pass a minute after start, then hourly; stops at graceful shutdown.
+/// Retention as a service, on the leader: a pass a minute after start (or after taking the lead), then
+/// hourly; stops at graceful shutdown.
 struct RetentionService: Service {
     let controller: Controller
 
@@ -81,6 +82,10 @@ struct RetentionService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: delay)
                 if Task.isCancelled { return }
+                guard controller.store.isLeader else {
+                    delay = .seconds(60)
+                    continue
+                }
                 delay = .seconds(3600)
                 do {
                     let pass = try await controller.store.retain(
@@ -101,7 +106,7 @@ struct RetentionService: Service {
     }
 }
 
-/// Silent agents: every 5 s, an agent that has missed `silence.intervals` of its intervals opens an
+/// Silent agents, on the leader: every 5 s, an agent that has missed `silence.intervals` of its intervals opens an
 /// incident on its instance (the agent's next report resolves it); stops at graceful shutdown.
 struct LivenessService: Service {
     let controller: Controller
@@ -111,6 +116,7 @@ struct LivenessService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
                 if Task.isCancelled { return }
+                guard controller.store.isLeader else { continue }
                 do {
                     let silent = try await controller.store.openSilentAgentIncidents(
                         now: controller.clock().timeIntervalSince1970,
@@ -125,5 +131,48 @@ struct LivenessService: Service {
                 }
             }
         }
+    }
+}
+
+/// This replica among the others on one PostgreSQL database: a round of the leader election every
+/// `electionInterval` (the leader confirms it still holds the lock; the others try to take it), and the
+/// other replicas' events (approvals, thaws, revocations) delivered here. With SQLite the process is the
+/// only one and leads from its first round. Gives up the lead at graceful shutdown.
+struct ReplicaService: Service {
+    let controller: Controller
+    var electionInterval: Duration = .seconds(2)
+
+    func run() async throws {
+        let store = controller.store
+        let logger = controller.logger
+        let holder = "\(ProcessInfo.processInfo.hostName) pid \(getpid())"
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await store.followReplicas(logger: logger) }
+                group.addTask {
+                    var led: Int64?
+                    while !Task.isCancelled {
+                        let epoch: Int64?
+                        do {
+                            epoch = try await store.campaign(holder: holder)
+                        } catch {
+                            epoch = nil
+                            logger.warning("leader election: no answer from the store", metadata: ["error": "\(error)"])
+                        }
+                        if epoch != led {
+                            if let epoch {
+                                logger.notice("leading the replicas", metadata: ["epoch": "\(epoch)"])
+                            } else {
+                                logger.notice("another replica leads")
+                            }
+                            led = epoch
+                        }
+                        try? await Task.sleep(for: electionInterval)
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+        await store.resign()
     }
 }

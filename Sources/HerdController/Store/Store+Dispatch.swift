@@ -16,7 +16,10 @@ extension Store {
         }
     }
 
-    /// Hands the agent its approved commands (each once), unless remediation is frozen: the envelope
+    /// Hands the agent its approved commands (each once, also when replicas on one PostgreSQL answer
+    /// two of its polls at once: the rows are claimed `FOR UPDATE SKIP LOCKED`, and a row another
+    /// transaction dispatched is no longer `approved` when this one reads it), unless remediation is
+    /// frozen: the envelope
     /// with the requester's and the approvers' signatures, the command marked `dispatched`, and — for
     /// anything but a dry run — the instance in maintenance for the action's window.
     public func dispatch(agentID: String, now: Double = now()) async throws -> [SignedEnvelope] {
@@ -28,7 +31,7 @@ extension Store {
                 db,
                 sql: """
                     SELECT * FROM remediations WHERE agent_id = ? AND state = 'approved' AND expires_at > ?
-                    ORDER BY created_at LIMIT ?
+                    ORDER BY created_at LIMIT ? \(db.dialect.claimRows)
                     """, arguments: [agentID, now, Limits.maxCommandsPerResponse])
             var envelopes: [SignedEnvelope] = []
             for row in rows {

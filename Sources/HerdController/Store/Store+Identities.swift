@@ -242,8 +242,7 @@ extension Store {
 
     /// Revokes an agent: every later request with its certificate is refused with `revoked`.
     public func revoke(agentID: String, now: Double = now()) async throws -> AgentRecord {
-        defer { agentCache.withLock { $0.remove(agentID: agentID) } }
-        return try await write { db in
+        let agent = try await write { db in
             try db.execute(
                 sql: "UPDATE agents SET state = 'revoked', revoked_at = ? WHERE id = ? AND state != 'revoked'",
                 arguments: [now, agentID])
@@ -253,6 +252,8 @@ extension Store {
             }
             return AgentRecord(row: row)
         }
+        await publish(.agentChanged(agentID: agentID))
+        return agent
     }
 
     public func agent(id: String) async throws -> AgentRecord? {

@@ -14,7 +14,7 @@ extension Store {
     public func openSilentAgentIncidents(now: Double, intervals: Int, patterns engine: PatternEngine) async throws
         -> [String]
     {
-        try await write { db in
+        try await writeAsLeader { db in
             let silent = try SQLRow.fetchAll(
                 db,
                 sql: """

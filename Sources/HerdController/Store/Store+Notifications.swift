@@ -1,10 +1,31 @@
 /// The notification queue `NotificationService` works through: what is due, and each delivery's
-/// outcome. Rows are queued by `IncidentBook.notify` in the report's transaction.
+/// outcome. Rows are queued by `IncidentBook.notify` in the report's transaction. Every change here is
+/// the leader's (`writeAsLeader`), and a notification is claimed before it is posted: `claimed_by` names
+/// the sending replica and `claimed_until` ends the claim, so that no two senders post it at once and
+/// the claim of a sender that died lapses (the retry carries the same `Idempotency-Key`).
 extension Store {
-    /// Pending notifications due at `now`, oldest first.
+    /// How long a claim holds: longer than a delivery can take (`NotificationService`: 5 s to connect,
+    /// 15 s for the answer).
+    static let notificationClaimSeconds = 60.0
+
+    /// Pending notifications due at `now` and claimed by no one, oldest first.
     func dueNotifications(at now: Double, limit: Int = 50) async throws -> [NotificationRecord] {
         try await read { db in
-            try Store.notifications(db, where: "state = 'pending' AND due_at <= ?", [now], limit: limit)
+            try Store.notifications(
+                db, where: "state = 'pending' AND due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)",
+                [now, now], limit: limit)
+        }
+    }
+
+    /// Takes the notification for this replica to post; false when it is no longer pending or another
+    /// sender's claim holds.
+    func claimNotification(_ id: Int64, at now: Double) async throws -> Bool {
+        try await writeAsLeader { [replicaID] db in
+            try db.execute(
+                sql: """
+                    UPDATE notifications SET claimed_by = ?, claimed_until = ?
+                    WHERE id = ? AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)
+                    """, arguments: [replicaID, now + Self.notificationClaimSeconds, id, now]) == 1
         }
     }
 
@@ -13,7 +34,7 @@ extension Store {
     func silenceIfCovered(_ notification: NotificationRecord, at now: Double, engine: PatternEngine) async throws
         -> SilenceRecord?
     {
-        try await write { db in
+        try await writeAsLeader { db in
             guard let silence = try Store.silence(covering: notification.incidentID, at: now, in: db) else {
                 return nil
             }
@@ -28,29 +49,37 @@ extension Store {
         }
     }
 
-    /// A failed attempt that will be retried at `dueAt`.
+    /// A failed attempt that will be retried at `dueAt` (by whichever replica leads then).
     func retryNotification(_ id: Int64, attempts: Int, dueAt: Double, error: String) async throws {
-        try await write { db in
+        try await writeAsLeader { db in
             try db.execute(
-                sql:
-                    "UPDATE notifications SET attempts = ?, due_at = ?, last_error = ? WHERE id = ? AND state = 'pending'",
+                sql: """
+                    UPDATE notifications SET attempts = ?, due_at = ?, last_error = ?, claimed_until = NULL
+                    WHERE id = ? AND state = 'pending'
+                    """,
                 arguments: [attempts, dueAt, String(error.prefix(500)), id])
         }
     }
 
     func notificationSent(_ id: Int64, at now: Double) async throws {
-        try await write { db in
+        try await writeAsLeader { db in
             try db.execute(
-                sql: "UPDATE notifications SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                sql: """
+                    UPDATE notifications SET state = 'sent', sent_at = ?, attempts = attempts + 1, claimed_until = NULL
+                    WHERE id = ?
+                    """,
                 arguments: [now, id])
         }
     }
 
     /// The last attempt: `failed` for good (with why).
     func settleNotification(_ id: Int64, state: String, error: String) async throws {
-        try await write { db in
+        try await writeAsLeader { db in
             try db.execute(
-                sql: "UPDATE notifications SET state = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
+                sql: """
+                    UPDATE notifications SET state = ?, last_error = ?, attempts = attempts + 1, claimed_until = NULL
+                    WHERE id = ?
+                    """,
                 arguments: [state, String(error.prefix(500)), id])
         }
     }

@@ -26,7 +26,7 @@ extension Store {
             }
             return candidate
         }
-        return try await write { db in
+        let detail = try await write { db in
             guard
                 try SQLRow.fetchOne(
                     db, sql: "SELECT 1 FROM agents WHERE id = ? AND instance = ? AND state = 'accepted'",
@@ -56,6 +56,15 @@ extension Store {
                 remediation: try Self.remediation(command.id, in: db)!,
                 preview: try preview.flatMap { try Self.remediation($0.id, in: db) })
         }
+        for remediation in [detail.remediation] + (detail.preview.map { [$0] } ?? []) {
+            await publishIfApproved(remediation)
+        }
+        return detail
+    }
+
+    /// An approved command waits for its agent: its long-poll, on whichever replica, returns and looks.
+    private func publishIfApproved(_ remediation: OperatorAPI.Remediation) async {
+        if remediation.state == "approved" { await publish(.commandReady(agentID: remediation.agentId)) }
     }
 
     /// The checks every proposal passes: a command envelope whose only signature that counts is the
@@ -140,7 +149,7 @@ extension Store {
             throw WireError(.internalError, "operator \(approver.name) has an unreadable signing key")
         }
         try await write { db in try Self.expireStale(now: now, in: db) }
-        return try await write { db in
+        let remediation = try await write { db in
             let row = try Self.mutable(id, now: now, in: db)
             guard row["requested_key"] as String != approver.signingKeyID.rawValue else {
                 throw WireError(.forbidden, "the requester cannot approve their own remediation")
@@ -177,6 +186,8 @@ extension Store {
                 detail: "signature by key \(approver.signingKeyID.short); \(counted) of \(required) approval(s)")
             return try Self.remediation(id, in: db)!
         }
+        await publishIfApproved(remediation)
+        return remediation
     }
 
     public func deny(_ id: String, reason: String, by actor: OperatorRecord, now: Double = now()) async throws
@@ -247,7 +258,7 @@ extension Store {
         -> OperatorAPI.FreezeState
     {
         try Rule.line(reason, "reason", maxBytes: Limits.maxReasonBytes)
-        return try await write { db in
+        let state = try await write { db in
             try db.execute(
                 sql: "UPDATE remediation_freeze SET frozen = ?, by = ?, at = ?, reason = ? WHERE id = 1",
                 arguments: [frozen, actor, now, reason])
@@ -256,6 +267,8 @@ extension Store {
                 subject: "remediation:*", detail: reason)
             return try Self.freezeState(db)
         }
+        if !frozen { await publish(.thawed) }
+        return state
     }
 
     public func freezeState() async throws -> OperatorAPI.FreezeState {

@@ -34,7 +34,7 @@ extension Store {
             return try Self.firstHistoryHour(atOrAfter: nil, in: db)
         }
         while let start = hour, start < currentHour {
-            let next = try await write { db -> Double? in
+            let next = try await writeAsLeader { db -> Double? in
                 try Self.rollUp(hour: start, in: db)
                 try db.execute(
                     sql: """
@@ -62,7 +62,7 @@ extension Store {
         let instances = try await read { db in try Int64.fetchAll(db, sql: "SELECT id FROM instances") }
         for instanceID in instances {
             while true {
-                let deleted = try await write { db -> Int in
+                let deleted = try await writeAsLeader { db -> Int in
                     try db.execute(
                         sql: """
                             DELETE FROM history WHERE id IN (
@@ -78,7 +78,7 @@ extension Store {
 
         let rollupCutoff = currentHour - Double(rollupDays) * 86_400
         while true {
-            let deleted = try await write { db -> Int in
+            let deleted = try await writeAsLeader { db -> Int in
                 try db.execute(
                     sql: """
                         DELETE FROM rollups_hourly WHERE (instance_id, check_id, hour) IN (

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HerdProtocol
+import PostgresNIO
 import Synchronization
 
 /// The controller's history: in SQLite (GRDB, WAL, `synchronous = FULL` so a commit is on disk before
@@ -23,6 +24,14 @@ public final class Store: Sendable {
         }
     }
     private let nextReader = Atomic<Int>(0)
+    /// PostgreSQL only: how to open the connections the election and the event stream hold.
+    let postgresConfiguration: PostgresConnection.Configuration?
+    /// PostgreSQL only: the connection that holds the leader's advisory lock (`Store+Leadership.swift`).
+    let elector: PostgresWorker?
+    let leadership = Mutex(Leadership())
+    /// Names this store among the replicas on one database: its own events come back to it.
+    let replicaID = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    let eventHandlers = Mutex<[@Sendable (StoreEvent) -> Void]>([])
     /// Agents by certificate fingerprint, as the database has them: every request starts with this
     /// look-up. This process is the database's only writer, so the cache changes exactly where the
     /// database does — a revocation clears it, a stored report advances its agent's sequence.
@@ -47,6 +56,8 @@ public final class Store: Sendable {
             try Migrations.migrator.migrate(pool)
         }
         engine = .sqlite(pool)
+        postgresConfiguration = nil
+        elector = nil
     }
 
     /// Connects to PostgreSQL and applies every migration not yet applied (`PostgresSchema`).
@@ -60,6 +71,8 @@ public final class Store: Sendable {
             readers: (0..<max(1, readers)).map {
                 PostgresWorker(label: "herd.store.reader.\($0)", configuration: configuration)
             })
+        postgresConfiguration = configuration
+        elector = PostgresWorker(label: "herd.store.elector", configuration: configuration)
     }
 
     /// Opens the store `location` names: a `postgresql://` URL, else a SQLite file path.
@@ -103,6 +116,8 @@ public final class Store: Sendable {
         case .sqlite(let pool): try pool.close()
         case .postgresql(let writer, let readers):
             for worker in [writer] + readers { worker.close() }
+            elector?.close()
+            leadership.withLock { $0.epoch = nil }
         }
     }
 

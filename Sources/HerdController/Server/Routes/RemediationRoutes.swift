@@ -23,7 +23,6 @@ struct RemediationRoutes {
         let asked = try await request.operatorBody(OperatorAPI.ReasonRequest.self, expected: "{reason}")
         let state = try await controller.store.setFreeze(
             frozen, reason: asked.reason, by: actor.name, now: controller.clock().timeIntervalSince1970)
-        if !frozen { controller.relay.wakeAll() }
         controller.logger.notice(
             frozen ? "remediation frozen" : "remediation thawed",
             metadata: ["by": "\(actor.name)", "reason": "\(asked.reason)"])
@@ -38,8 +37,6 @@ struct RemediationRoutes {
         let detail = try await controller.store.propose(
             asked, by: requester, policy: controller.configuration.remediation,
             now: controller.clock().timeIntervalSince1970)
-        Self.wakeIfApproved(controller, detail.remediation)
-        if let preview = detail.preview { Self.wakeIfApproved(controller, preview) }
         return WireResponse.json(detail)
     }
 
@@ -70,7 +67,6 @@ struct RemediationRoutes {
         let approval = try WireCoding.decode(Approval.self, from: try await request.envelopeBytes())
         let remediation = try await controller.store.approve(
             id, approval, by: approver, now: controller.clock().timeIntervalSince1970)
-        Self.wakeIfApproved(controller, remediation)
         return WireResponse.json(remediation)
     }
 
@@ -82,10 +78,6 @@ struct RemediationRoutes {
         return WireResponse.json(
             try await controller.store.deny(
                 id, reason: asked.reason, by: actor, now: controller.clock().timeIntervalSince1970))
-    }
-
-    static func wakeIfApproved(_ controller: Controller, _ remediation: OperatorAPI.Remediation) {
-        if remediation.state == "approved" { controller.relay.wake(agentID: remediation.agentId) }
     }
 
     static func remediationID(_ context: HerdRequestContext) throws -> String {

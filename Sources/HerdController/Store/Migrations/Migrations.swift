@@ -30,6 +30,7 @@ public enum Migrations {
         M0005IncidentChecks.self,
         M0006LostReports.self,
         M0007CompactHistory.self,
+        M0008Replicas.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones

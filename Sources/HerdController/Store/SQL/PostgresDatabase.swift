@@ -31,7 +31,7 @@ final class PostgresWorker: @unchecked Sendable {
         logger = Logger(label: label, factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
-    func run<T: Sendable>(_ mode: Mode, _ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
+    func run<T: Sendable>(_ mode: Mode?, _ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try self.runHere(mode, body) }) }
         }
@@ -56,8 +56,15 @@ final class PostgresWorker: @unchecked Sendable {
 
     func sync<T>(_ body: () throws -> T) rethrows -> T { try queue.sync(execute: body) }
 
+    /// Which connection this worker is on (each reconnect is a new one): state a connection holds, such
+    /// as an advisory lock, is gone when this changes. Read on the worker's queue.
+    var connectionNumber: Int {
+        dispatchPrecondition(condition: .onQueue(queue))
+        return nextID
+    }
+
     private func connected() throws -> PostgresDatabase {
-        if let session, !session.broken { return session }
+        if let session, !session.broken, !session.isClosed { return session }
         session?.close()
         session = nil
         nextID += 1
@@ -99,6 +106,9 @@ final class PostgresDatabase: SQLDatabase {
     }
 
     func close() { _ = try? connection.close().wait() }
+
+    /// The server ended the connection (restarted, or terminated this backend).
+    var isClosed: Bool { connection.isClosed }
 
     /// A store dropped without `close()`: the connection closes in the background, kept alive until it has
     /// (postgres-nio requires a closed channel when the connection goes).

@@ -197,6 +197,24 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// After a `SELECT`: the rows read stay as read until the transaction ends (SQLite's write
+    /// transaction already excludes every other writer).
+    var lockingRead: String {
+        switch self {
+        case .sqlite: ""
+        case .postgresql: "FOR SHARE"
+        }
+    }
+
+    /// After a `SELECT`: the rows read are this transaction's alone; rows another transaction holds are
+    /// passed over, not waited for.
+    var claimRows: String {
+        switch self {
+        case .sqlite: ""
+        case .postgresql: "FOR UPDATE SKIP LOCKED"
+        }
+    }
+
     /// The 1-based position of `needle` in `haystack`, 0 when absent.
     func position(of needle: String, in haystack: String) -> String {
         switch self {
