@@ -19,6 +19,8 @@ import X509
             ("0005-incident-checks", "1579af4e348358f3b03a8c5ef55f48ce9fa25d611978b4a0ca574109a7bd8c7a"),
             ("0006-lost-reports", "948f69c23e721e7b28922f85c94316f7d34b7b75b49023a0575cb4ac75913b40"),
             ("0007-compact-history", "a97fce01ea78ccf8c39655bc283b206482084e2387eaad623c5b238a580c4eea"),
+            ("0008-replicas", "68c20b273e4413a66ba80ccbfabeaf72ea04b4786860a1eeb034182b4214acef"),
+            ("0009-history-partitions", "68f7c05b44e5adfca5b412fdc113312a112fad69c33e94009ea7a9cc4d899086"),
         ]
         let current = Migrations.fingerprints
         #expect(current.count >= shipped.count)

@@ -61,6 +61,17 @@ extension Store {
             // `incident_events.rowid` (SQLite's implicit column) orders the pages; PostgreSQL numbers
             // its own in the same order.
             for table in Self.copiedTables {
+                if table.name == "history" {
+                    let days = try pool.read { db in
+                        try Int64.fetchAll(
+                            SQLiteDatabase(db),
+                            sql: "SELECT DISTINCT (collected_at - ((collected_at % ?1) + ?1) % ?1) / ?1 FROM history",
+                            arguments: [Self.dayMilliseconds])
+                    }
+                    for day in days.sorted() {
+                        try Self.createHistoryPartition(day: day, in: db)
+                    }
+                }
                 let columns = try pool.read { db in
                     try String.fetchAll(
                         SQLiteDatabase(db), sql: "SELECT name FROM pragma_table_info(?) ORDER BY cid",

@@ -56,7 +56,17 @@ extension Store {
     public func write(_ batch: [AcceptedReport], patterns engine: PatternEngine = PatternEngine()) async throws
         -> [Bool]
     {
-        let stored = try await write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
+        let keys = batch.map { Self.historyKey($0.report.collectedAt.timeIntervalSince1970) }
+        try await ensureHistoryPartitions(forKeys: keys)
+        let stored: [Bool]
+        do {
+            stored = try await write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
+        } catch let error as SQLError where error.sqlState == "23514" && error.message.contains("no partition") {
+            // Another replica's retention dropped a day this process remembered: make it again.
+            historyPartitions.withLock { $0.removeAll() }
+            try await ensureHistoryPartitions(forKeys: keys)
+            stored = try await write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
+        }
         agentCache.withLock { cache in
             for (report, wasStored) in zip(batch, stored) where wasStored { cache.stored(report) }
         }

@@ -6,6 +6,8 @@ public struct RetentionPass: Sendable, Hashable {
     public var hoursRolledUp = 0
     public var reportsPruned = 0
     public var rollupsPruned = 0
+    /// PostgreSQL: the day partitions of history dropped whole (their reports count in `reportsPruned`).
+    public var partitionsDropped = 0
     /// Transactions used: each is bounded, so ingest never waits long behind retention.
     public var transactions = 0
 }
@@ -14,8 +16,8 @@ extension Store {
     static let rolledUpThroughKey = "rollups.through_hour"
 
     /// Rolls every complete hour up (per instance × check: worst status, counts per status, min/avg/max
-    /// of each metric), then prunes raw results older than `rawDays` — only hours already rolled up — and
-    /// rollups older than `rollupDays`. Each hour and each batch of `batchSize` rows is its own
+    /// of each metric), then prunes raw results older than `rawDays` — only hours already rolled up; on
+    /// PostgreSQL whole days by dropping their partitions — and rollups older than `rollupDays`. Each hour and each batch of `batchSize` rows is its own
     /// transaction, so a long pass never holds the writer for long.
     public func retain(now: Double, rawDays: Int, rollupDays: Int, batchSize: Int = 5_000) async throws
         -> RetentionPass
@@ -59,6 +61,13 @@ extension Store {
             .flatMap(Double.init) ?? 0
         }
         let rawCutoff = Self.blockStart(Self.historyKey(min(now - Double(rawDays) * 86_400, rolledUp)))
+        if partitionedHistory {
+            let dropped = try await writeAsLeader { db in try Self.dropHistoryPartitions(before: rawCutoff, in: db) }
+            historyPartitions.withLock { $0.subtract(dropped.days) }
+            pass.transactions += 1
+            pass.partitionsDropped = dropped.days.count
+            pass.reportsPruned += dropped.reports
+        }
         let instances = try await read { db in try Int64.fetchAll(db, sql: "SELECT id FROM instances") }
         for instanceID in instances {
             while true {

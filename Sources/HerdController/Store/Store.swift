@@ -32,6 +32,10 @@ public final class Store: Sendable {
     /// Names this store among the replicas on one database: its own events come back to it.
     let replicaID = String(UInt64.random(in: 0...UInt64.max), radix: 36)
     let eventHandlers = Mutex<[@Sendable (StoreEvent) -> Void]>([])
+    /// PostgreSQL only: the days whose history partition this process made or found (`Store+Partitions.swift`).
+    let historyPartitions = Mutex<Set<Int64>>([])
+    /// Whether `history` is partitioned by day (PostgreSQL from migration 0009 on).
+    let partitionedHistory: Bool
     /// Agents by certificate fingerprint, as the database has them: every request starts with this
     /// look-up. This process is the database's only writer, so the cache changes exactly where the
     /// database does — a revocation clears it, a stored report advances its agent's sequence.
@@ -58,14 +62,21 @@ public final class Store: Sendable {
         engine = .sqlite(pool)
         postgresConfiguration = nil
         elector = nil
+        partitionedHistory = false
     }
 
-    /// Connects to PostgreSQL and applies every migration not yet applied (`PostgresSchema`).
-    public init(postgres settings: PostgresStoreSettings, readers: Int = 2) throws {
+    /// Connects to PostgreSQL and applies every migration not yet applied (`PostgresSchema`), or only
+    /// those up to `migrateUpTo`.
+    public init(postgres settings: PostgresStoreSettings, readers: Int = 2, migrateUpTo: String? = nil) throws {
         location = settings.description
         let configuration = try settings.connectionConfiguration()
         let writer = PostgresWorker(label: "herd.store.writer", configuration: configuration)
-        try writer.sync { try writer.runHere(nil) { try PostgresSchema.migrate($0) } }
+        partitionedHistory = try writer.sync {
+            try writer.runHere(nil) { db in
+                try PostgresSchema.migrate(db, upTo: migrateUpTo)
+                return try PostgresSchema.applied(db).contains(M0009HistoryPartitions.identifier)
+            }
+        }
         engine = .postgresql(
             writer: writer,
             readers: (0..<max(1, readers)).map {

@@ -31,6 +31,7 @@ public enum Migrations {
         M0006LostReports.self,
         M0007CompactHistory.self,
         M0008Replicas.self,
+        M0009HistoryPartitions.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones

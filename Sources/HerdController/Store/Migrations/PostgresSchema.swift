@@ -302,8 +302,9 @@ enum PostgresSchema {
         "CREATE UNIQUE INDEX history_by_instance ON history(instance_id, collected_at)",
     ]
 
-    /// Applies what this database lacks, in one transaction under the migration lock.
-    static func migrate(_ db: any SQLDatabase) throws {
+    /// Applies what this database lacks (up to and including `last`, which tests use to build a database
+    /// as an older controller left it), in one transaction under the migration lock.
+    static func migrate(_ db: any SQLDatabase, upTo last: String? = nil) throws {
         try db.execute(sql: "BEGIN")
         do {
             try db.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [migrationLock])
@@ -320,7 +321,12 @@ enum PostgresSchema {
                     try record(migration.identifier, in: db)
                 }
             }
-            for migration in Migrations.all where !applied.contains(migration.identifier) {
+            let wanted =
+                last.map { last in
+                    Migrations.all.prefix { $0.identifier != last } + Migrations.all.filter { $0.identifier == last }
+                }
+                ?? Migrations.all[...]
+            for migration in wanted where !applied.contains(migration.identifier) {
                 guard
                     try String.fetchOne(
                         db, sql: "SELECT identifier FROM herd_migrations WHERE identifier = ?",

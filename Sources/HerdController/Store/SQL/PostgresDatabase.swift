@@ -222,6 +222,6 @@ final class PostgresDatabase: SQLDatabase {
             state.hasPrefix("23") || state == "P0001"
             ? .constraint : state.hasPrefix("08") || state.hasPrefix("57P") ? .connection : .other
         let message = (server[.message] ?? "error \(state)").escapingControlCharacters
-        return SQLError(kind: kind, message: message, sql: sql)
+        return SQLError(kind: kind, message: message, sql: sql, sqlState: state)
     }
 }

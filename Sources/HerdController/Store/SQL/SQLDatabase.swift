@@ -247,11 +247,14 @@ public struct SQLError: Error, CustomStringConvertible, Sendable {
     public var kind: Kind
     public var message: String
     public var sql: String
+    /// PostgreSQL's SQLSTATE, when the server answered (`42P07`, `23514`, …).
+    public var sqlState: String?
 
-    public init(kind: Kind, message: String, sql: String) {
+    public init(kind: Kind, message: String, sql: String, sqlState: String? = nil) {
         self.kind = kind
         self.message = message
         self.sql = sql
+        self.sqlState = sqlState
     }
 
     public var description: String { "database: \(message)" }

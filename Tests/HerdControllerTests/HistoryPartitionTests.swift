@@ -1,0 +1,79 @@
+import Foundation
+import HerdProtocol
+import HerdTestSupport
+import Testing
+
+@testable import HerdController
+
+/// History partitioned by day on PostgreSQL: a store made before partitions is converted in place, and
+/// a late report for a day another replica's retention dropped makes its day again.
+@Suite struct HistoryPartitionTests {
+    static func partitions(_ store: Store) async throws -> [String] {
+        try await store.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                    WHERE i.inhparent = 'history'::regclass ORDER BY c.relname
+                    """)
+        }
+    }
+
+    @Test func aStoreFromBeforePartitionsIsConvertedInPlace() async throws {
+        let settings = try PostgresStoreSettings(url: try TestPostgres.newDatabase())
+        let old = try Store(postgres: settings, migrateUpTo: M0008Replicas.identifier)
+        let fleet = try StoreTests.Fleet(store: old)
+        defer { fleet.directory.remove() }
+        let (agent, _) = try await fleet.enroll("social.example")
+        let start = Date(timeIntervalSince1970: 1_793_491_200)  // 2026-11-01T00:00:00Z
+        for sequence in UInt64(1)...12 {
+            _ = try await old.write([
+                fleet.report(
+                    agent, sequence: sequence, statuses: ["disk": .ok, "services": sequence == 5 ? .critical : .ok],
+                    at: start.addingTimeInterval(Double(sequence - 1) * 6 * 3_600))
+            ])
+        }
+        let end = start.addingTimeInterval(4 * 86_400).timeIntervalSince1970
+        let before = try await old.history(instance: "social.example", since: 0, until: end)
+        try old.close()
+
+        let store = try Store(postgres: settings)
+        defer { try? store.close() }
+        #expect(try store.appliedMigrations().last == M0009HistoryPartitions.identifier)
+        #expect(try await Self.partitions(store) == ["history_d20758", "history_d20759", "history_d20760"])
+        #expect(try await store.history(instance: "social.example", since: 0, until: end) == before)
+        // Ingest goes on into the partitioned table, numbering after the rows moved across.
+        _ = try await store.write([
+            fleet.report(agent, sequence: 13, statuses: ["disk": .ok], at: start.addingTimeInterval(3 * 86_400))
+        ])
+        #expect(try await Self.partitions(store).last == "history_d20761")
+        let ids = try await store.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM history ORDER BY id") }
+        #expect(ids.count == 13 && Set(ids).count == 13)
+    }
+
+    @Test func aLateReportForADayAnotherReplicaDroppedMakesItsDayAgain() async throws {
+        let (a, b, _) = try ReplicaTests.replicas()
+        defer {
+            try? a.close()
+            try? b.close()
+        }
+        let fleet = try StoreTests.Fleet(store: a)
+        defer { fleet.directory.remove() }
+        let (agent, _) = try await fleet.enroll("social.example")
+        let now = Date()
+        let old = now.addingTimeInterval(-20 * 86_400)
+        #expect(try await a.write([fleet.report(agent, sequence: 1, statuses: ["disk": .ok], at: old)]) == [true])
+        let pass = try await b.retain(now: now.timeIntervalSince1970, rawDays: 14, rollupDays: 400)
+        #expect(pass.partitionsDropped == 1 && pass.reportsPruned == 1)
+        #expect(try await Self.partitions(b).isEmpty)
+        // A still believes the day's partition is there: its write finds it gone, makes it, and stores.
+        #expect(
+            try await a.write([
+                fleet.report(agent, sequence: 2, statuses: ["disk": .ok], at: old.addingTimeInterval(60))
+            ])
+                == [true])
+        #expect(try await Self.partitions(b).count == 1)
+        let left = try await b.history(instance: "social.example", since: 0, until: now.timeIntervalSince1970)
+        #expect(left.map(\.sequence) == [2])
+    }
+}
