@@ -84,10 +84,10 @@ public final class SilentListener: @unchecked Sendable {
 
 /// A bare HTTP/1.1 request over a loopback socket: the status code, or nil when the connection failed.
 public enum HTTPProbe {
-    public static func status(port: Int, method: String, path: String, timeoutSeconds: Int = 10) -> Int? {
+    /// A TCP connection to 127.0.0.1:`port` (receives time out after `timeoutSeconds`); nil when refused.
+    static func connect(port: Int, timeoutSeconds: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -96,10 +96,26 @@ public enum HTTPProbe {
         address.sin_port = UInt16(port).bigEndian
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { return nil }
+        guard connected == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func accepts(port: Int) -> Bool {
+        guard let fd = connect(port: port, timeoutSeconds: 1) else { return false }
+        close(fd)
+        return true
+    }
+
+    public static func status(port: Int, method: String, path: String, timeoutSeconds: Int = 10) -> Int? {
+        guard let fd = connect(port: port, timeoutSeconds: timeoutSeconds) else { return nil }
+        defer { close(fd) }
         let request =
             "\(method) \(path) HTTP/1.1\r\nHost: social.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         _ = request.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, 0) }

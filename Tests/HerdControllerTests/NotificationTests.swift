@@ -141,3 +141,47 @@ import Testing
         #expect(try await notifier.deliverDue() == 0)
     }
 }
+
+extension NotificationTests {
+    /// An opening a sender attempted may have been heard: when its incident resolves, the resolution is
+    /// queued too, and waits until the opening is settled. One never attempted is cancelled, alone.
+    @Test(arguments: StoreKind.allCases) func aResolutionFollowsAnOpeningThatWasAttempted(_ kind: StoreKind)
+        async throws
+    {
+        let fleet = try StoreTests.Fleet(kind)
+        defer { fleet.directory.remove() }
+        let store = fleet.store
+        let (agent, _) = try await fleet.enroll("social.example")
+        var settings = PatternSettings()
+        settings.persistent.results = 1
+        settings.persistent.seconds = 0
+        settings.persistent.resolveResults = 1
+        let engine = PatternEngine(settings: settings, sinks: ["ops"], groupWait: 0)
+        let now = Date().timeIntervalSince1970 + 60
+        func send(_ sequence: UInt64, _ status: CheckStatus) async throws {
+            _ = try await store.write(
+                [fleet.report(agent, sequence: sequence, statuses: ["services": status])], patterns: engine)
+        }
+
+        try await send(1, .critical)
+        let opened = try #require(try await store.dueNotifications(at: now).first)
+        #expect(opened.transition == "opened")
+        #expect(try await store.claimNotification(opened.id, at: now))
+        try await send(2, .ok)
+        // The opening is in flight: the resolution is queued behind it.
+        #expect(try await store.dueNotifications(at: now + 1).isEmpty)
+        try await store.notificationSent(opened.id, at: now + 1)
+        let resolved = try #require(try await store.dueNotifications(at: now + 2).first)
+        #expect(resolved.transition == "resolved" && resolved.incidentID == opened.incidentID)
+        try await store.notificationSent(resolved.id, at: now + 2)
+
+        // Opened and resolved before anyone tried to post it: nobody heard of it, nobody hears more.
+        try await send(3, .critical)
+        try await send(4, .ok)
+        #expect(try await store.dueNotifications(at: now + 3).isEmpty)
+        let states = try await store.read { db in
+            try String.fetchAll(db, sql: "SELECT transition || ' ' || state FROM notifications ORDER BY id")
+        }
+        #expect(states == ["opened sent", "resolved sent", "opened cancelled"])
+    }
+}

@@ -5,8 +5,8 @@ import HerdProtocol
 import X509
 
 /// `herd-controller init`: everything a controller needs, created once with restrictive permissions —
-/// the fleet CA, the server certificate, the database, a configuration file, and the first operator's
-/// identity for herdctl on this machine. Re-running it creates what is missing and never replaces a key.
+/// the fleet CA, the server certificate, the database (SQLite, or the schema in PostgreSQL with
+/// `--store`), a configuration file, and the first operator's identity for herdctl on this machine. Re-running it creates what is missing and never replaces a key.
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
@@ -30,6 +30,12 @@ struct InitCommand: AsyncParsableCommand {
     )
     var serverNames: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "The store: a postgresql:// URL (Controller/README.md, \"PostgreSQL\"); default: DATA_DIR/herd.sqlite.",
+            valueName: "url"))
+    var store: String?
+
     @Option(help: "Name of the first operator.")
     var `operator` = "admin"
 
@@ -39,8 +45,8 @@ struct InitCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let report = try await Self.initialize(
-                dataDirectory: dataDir, listen: listen, serverNames: serverNames, operatorName: `operator`,
-                herdctlDirectory: herdctlDir ?? Self.defaultHerdctlDirectory())
+                dataDirectory: dataDir, listen: listen, serverNames: serverNames, store: store,
+                operatorName: `operator`, herdctlDirectory: herdctlDir ?? Self.defaultHerdctlDirectory())
             print(report)
         } catch let error as SecureFileError {
             throw ValidationError(error.description)
@@ -58,7 +64,8 @@ struct InitCommand: AsyncParsableCommand {
 
     /// Does the work of `init`; returns what to print.
     static func initialize(
-        dataDirectory: String, listen: String, serverNames: [String], operatorName: String, herdctlDirectory: String
+        dataDirectory: String, listen: String, serverNames: [String], store storeLocation: String? = nil,
+        operatorName: String, herdctlDirectory: String
     ) async throws -> String {
         guard dataDirectory.hasPrefix("/") else { throw SecureFileError(dataDirectory, "give an absolute path") }
         guard Rule.isIdentifier(operatorName) else {
@@ -72,6 +79,7 @@ struct InitCommand: AsyncParsableCommand {
         var configuration = ControllerConfiguration(dataDirectory: dataDirectory)
         try configuration.set("listen", listen)
         if !serverNames.isEmpty { try configuration.set("server_names", serverNames.joined(separator: ",")) }
+        if let storeLocation { try configuration.set("store", storeLocation) }
 
         try SecureFile.makeDirectory(dataDirectory)
         try SecureFile.makeDirectory(dataDirectory + "/ca")
@@ -111,10 +119,10 @@ struct InitCommand: AsyncParsableCommand {
                 configuration.serverCertificateFile, created: true)
         }
 
-        let store = try Store(path: configuration.databaseFile)
+        let store = try Store(location: configuration.storeLocation)
         defer { try? store.close() }
-        chmod(configuration.databaseFile, 0o600)
-        note("database", configuration.databaseFile, created: true)
+        if store.dialect == .sqlite { chmod(configuration.databaseFile, 0o600) }
+        note("database", store.location, created: true)
 
         if try await store.operators().isEmpty {
             let identity = try OperatorIdentity.create(

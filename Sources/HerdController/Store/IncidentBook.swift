@@ -336,17 +336,25 @@ struct IncidentBook {
         }
     }
 
-    /// On resolve: notifications not sent yet are cancelled (nobody heard of it, nobody needs to hear it
-    /// is over); where the opening was sent, the resolution is queued.
+    /// On resolve: notifications never attempted are cancelled (nobody heard of it, nobody needs to hear
+    /// it is over); where the opening was sent — or attempted, and so perhaps heard: a sender may have
+    /// died after the receiver's answer — the resolution is queued, and goes after the opening
+    /// (`Store.dueNotifications`).
     private func settleNotifications(_ id: Int64, at: Double) throws {
-        let sentOpenings = try String.fetchAll(
+        let heardOpenings = try String.fetchAll(
             db,
-            sql: "SELECT sink FROM notifications WHERE incident_id = ? AND transition = 'opened' AND state = 'sent'",
+            sql: """
+                SELECT sink FROM notifications WHERE incident_id = ? AND transition = 'opened'
+                    AND (state = 'sent' OR (state = 'pending' AND claimed_by IS NOT NULL))
+                """,
             arguments: [id])
         try db.execute(
-            sql: "UPDATE notifications SET state = 'cancelled' WHERE incident_id = ? AND state = 'pending'",
+            sql: """
+                UPDATE notifications SET state = 'cancelled'
+                WHERE incident_id = ? AND state = 'pending' AND claimed_by IS NULL
+                """,
             arguments: [id])
-        for sink in sentOpenings {
+        for sink in heardOpenings {
             try db.execute(
                 sql: """
                     INSERT INTO notifications (incident_id, transition, sink, created_at, due_at, state)

@@ -8,11 +8,18 @@ extension Store {
     /// 15 s for the answer).
     static let notificationClaimSeconds = 60.0
 
-    /// Pending notifications due at `now` and claimed by no one, oldest first.
+    /// Pending notifications due at `now` and claimed by no one, oldest first; none while an earlier one
+    /// of the same incident and sink is still pending (a resolution never overtakes its opening).
     func dueNotifications(at now: Double, limit: Int = 50) async throws -> [NotificationRecord] {
         try await read { db in
             try Store.notifications(
-                db, where: "state = 'pending' AND due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)",
+                db,
+                where: """
+                    state = 'pending' AND due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
+                    AND NOT EXISTS (
+                        SELECT 1 FROM notifications e WHERE e.incident_id = notifications.incident_id
+                            AND e.sink = notifications.sink AND e.state = 'pending' AND e.id < notifications.id)
+                    """,
                 [now, now], limit: limit)
         }
     }
@@ -66,7 +73,7 @@ extension Store {
             try db.execute(
                 sql: """
                     UPDATE notifications SET state = 'sent', sent_at = ?, attempts = attempts + 1, claimed_until = NULL
-                    WHERE id = ?
+                    WHERE id = ? AND state = 'pending'
                     """,
                 arguments: [now, id])
         }
@@ -78,7 +85,7 @@ extension Store {
             try db.execute(
                 sql: """
                     UPDATE notifications SET state = ?, last_error = ?, attempts = attempts + 1, claimed_until = NULL
-                    WHERE id = ?
+                    WHERE id = ? AND state = 'pending'
                     """,
                 arguments: [state, String(error.prefix(500)), id])
         }

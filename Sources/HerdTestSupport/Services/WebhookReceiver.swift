@@ -8,6 +8,7 @@ public final class WebhookReceiver: @unchecked Sendable {
         public var idempotencyKey: String?
         public var body: [UInt8]
         public var status: Int
+        public var receivedAt = Date()
         public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
