@@ -41,16 +41,29 @@ import X509
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
 
-    /// POSTs `body`; the answer's bytes on a 200, nil on anything else (the caller retries).
-    static func post(_ client: HTTPClient, _ url: String, _ body: [UInt8]) async -> [UInt8]? {
+    /// POSTs `body`: the status and the answer's bytes (nil when no answer came).
+    static func answer(_ client: HTTPClient, _ url: String, _ body: [UInt8]) async -> (status: Int, body: [UInt8])? {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
         guard let response = try? await client.execute(request, timeout: .seconds(20)),
-            let bytes = try? await response.body.collect(upTo: 1 << 20), response.status == .ok
+            let bytes = try? await response.body.collect(upTo: 1 << 20)
         else { return nil }
-        return Array(bytes.readableBytesView)
+        return (Int(response.status.code), Array(bytes.readableBytesView))
+    }
+
+    /// POSTs `body`; the answer's bytes on a 200, nil on anything else (the caller retries). `refusals`
+    /// hears every other status.
+    static func post(
+        _ client: HTTPClient, _ url: String, _ body: [UInt8], refusals: Refusals? = nil
+    ) async -> [UInt8]? {
+        guard let (status, bytes) = await answer(client, url, body) else { return nil }
+        guard status == 200 else {
+            refusals?.statuses.withLock { $0.append(status) }
+            return nil
+        }
+        return bytes
     }
 
     static func report(_ agent: Agent, sequence: UInt64, critical: Bool) throws -> [UInt8] {
@@ -75,6 +88,10 @@ import X509
         let value = Atomic<Int>(0)
     }
 
+    final class Refusals: Sendable {
+        let statuses = Mutex<[Int]>([])
+    }
+
     /// Every HTTP client the test made, shut down at its end whatever happened (a client must be).
     final class Clients: @unchecked Sendable {
         private let made = Mutex<[HTTPClient]>([])
@@ -88,6 +105,35 @@ import X509
         func shutdown() async {
             for client in made.withLock({ $0 }) { try? await client.shutdown() }
         }
+    }
+
+    /// An agent enrolled for `instance` through `base` (a token from the operator, a CSR, the certificate
+    /// back), with a client presenting it.
+    static func enroll(
+        _ instance: String, at base: String, caPEM: String, operator operatorClient: HTTPClient,
+        anonymous: HTTPClient, clients: Clients
+    ) async throws -> Agent {
+        let tokenBody = try #require(
+            await post(
+                operatorClient, base + "/v1/tokens",
+                Array(#"{"instance":"\#(instance)","ttl_seconds":3600,"auto_accept":true}"#.utf8)))
+        let token = try JSONCodable.decode(OperatorAPI.Token.self, from: Data(tokenBody))
+        let signing = Curve25519.Signing.PrivateKey()
+        let tls = P256.Signing.PrivateKey()
+        let csr = try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName(instance) }, privateKey: .init(tls),
+            attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
+        let signer = MessageSigner(privateKey: signing)
+        let request = EnrollRequest(
+            token: token.token, instance: instance, agentVersion: HerdVersion.current,
+            signingPublicKey: Base64.encode(signing.publicKey.rawRepresentation),
+            csrPEM: try csr.serializeAsPEM().pemString, host: HostFacts(hostname: instance), sentAt: Date())
+        let answerBody = try #require(
+            await post(anonymous, base + "/v1/enroll", WireCoding.encode(try signer.seal(request, as: .enrollRequest))))
+        let answer = try WireCoding.decode(EnrollResponse.self, from: answerBody)
+        return Agent(
+            id: answer.agentID, instance: instance, signer: signer,
+            client: try clients.make(caPEM: caPEM, identity: (answer.certificatePEM ?? "", tls.pemRepresentation)))
     }
 
     @Test func killingTheLeaderAndRestartingPostgreSQLUnderLoadLosesNothing() async throws {
@@ -128,39 +174,15 @@ import X509
         // Eight agents enrol through the balancer.
         var enrolled: [Agent] = []
         for index in 0..<8 {
-            let instance = "i\(index).replicas.example"
-            let tokenBody = try #require(
-                await Self.post(
-                    operatorClient, base + "/v1/tokens",
-                    Array(#"{"instance":"\#(instance)","ttl_seconds":3600,"auto_accept":true}"#.utf8)))
-            let token = try JSONCodable.decode(OperatorAPI.Token.self, from: Data(tokenBody))
-            let signing = Curve25519.Signing.PrivateKey()
-            let tls = P256.Signing.PrivateKey()
-            let csr = try CertificateSigningRequest(
-                version: .v1, subject: try DistinguishedName { CommonName(instance) }, privateKey: .init(tls),
-                attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
-            let signer = MessageSigner(privateKey: signing)
-            let request = EnrollRequest(
-                token: token.token, instance: instance, agentVersion: HerdVersion.current,
-                signingPublicKey: Base64.encode(signing.publicKey.rawRepresentation),
-                csrPEM: try csr.serializeAsPEM().pemString, host: HostFacts(hostname: instance), sentAt: Date())
-            let answerBody = try #require(
-                await Self.post(
-                    anonymous, base + "/v1/enroll", WireCoding.encode(try signer.seal(request, as: .enrollRequest))))
-            let answer = try WireCoding.decode(EnrollResponse.self, from: answerBody)
             enrolled.append(
-                Agent(
-                    id: answer.agentID, instance: instance, signer: signer,
-                    client: try clients.make(
-                        caPEM: caPEM, identity: (answer.certificatePEM ?? "", tls.pemRepresentation))))
+                try await Self.enroll(
+                    "i\(index).replicas.example", at: base, caPEM: caPEM, operator: operatorClient,
+                    anonymous: anonymous, clients: clients))
         }
-
-        // Each agent sends its reports in order, each until acknowledged (through whichever replica the
-        // balancer picks; a refused or broken attempt is retried, as the agent's outbox does). Two
-        // agents' `services` fail for a while, at different times: incidents open and resolve, notifications go out.
         let agents = enrolled
         let perAgent = 60
         let acknowledged = Counter()
+        let refusals = Refusals()
         let sender = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, agent) in agents.enumerated() {
@@ -170,7 +192,9 @@ import X509
                                 agent, sequence: UInt64(sequence),
                                 critical: (index == 0 && (8...30).contains(sequence))
                                     || (index == 1 && (33...56).contains(sequence)))
-                            while await Self.post(agent.client, base + "/v1/reports", envelope) == nil {
+                            while await Self.post(
+                                agent.client, base + "/v1/reports", envelope, refusals: refusals) == nil
+                            {
                                 try Task.checkCancellation()
                                 try await Task.sleep(for: .milliseconds(100))
                             }
@@ -232,6 +256,8 @@ import X509
         try await waitFor(total)
         try await sender.value
 
+        // While PostgreSQL was down the replicas answered 503 `unavailable` (retry), nothing else.
+        #expect(Set(refusals.statuses.withLock { $0 }).isSubset(of: [503]), "\(refusals.statuses.withLock { $0 })")
         // Nothing lost, nothing stored twice: every agent's sequences 1…60, once each.
         for agent in agents {
             let history = try await reader.history(
@@ -264,5 +290,59 @@ import X509
             // Only a delivery in flight when the leader died may go out again, with the same key.
             #expect(deliveries.count == 2 && abs(deliveries[0].receivedAt.timeIntervalSince(killedAt)) < 2, "\(key)")
         }
+    }
+
+    /// A replica whose memory of an agent is stale (the agent's later reports went through the other)
+    /// answers as the database says: an older sequence is `replayed_sequence` with the true last, the
+    /// last one a `duplicate`, and a revocation made on the other replica holds at once.
+    @Test func aReplicaWithAStaleViewOfAnAgentAnswersAsTheDatabaseSays() async throws {
+        let clients = Clients()
+        do {
+            try await staleReplica(clients)
+        } catch {
+            await clients.shutdown()
+            throw error
+        }
+        await clients.shutdown()
+    }
+
+    func staleReplica(_ clients: Clients) async throws {
+        let replicas = try ReplicaSet(
+            binary: try BuiltProduct.path("herd-controller"), replicas: 2, store: try TestPostgres.newDatabase())
+        defer { replicas.stop() }
+        let first = "https://127.0.0.1:\(replicas.replicaPorts[0])"
+        let second = "https://127.0.0.1:\(replicas.replicaPorts[1])"
+        let caPEM = try SecureFile.readText(replicas.herdctlDirectory + "/ca.pem")
+        let operatorClient = try clients.make(
+            caPEM: caPEM,
+            identity: (
+                try SecureFile.readText(replicas.herdctlDirectory + "/certificate.pem"),
+                try SecureFile.readText(replicas.herdctlDirectory + "/tls-key.pem")
+            ))
+        let agent = try await Self.enroll(
+            "stale.example", at: first, caPEM: caPEM, operator: operatorClient,
+            anonymous: try clients.make(caPEM: caPEM, identity: nil), clients: clients)
+        func send(_ sequence: UInt64, to base: String) async throws -> (status: Int, text: String) {
+            let answer = try #require(
+                await Self.answer(
+                    agent.client, base + "/v1/reports", try Self.report(agent, sequence: sequence, critical: false)))
+            return (answer.status, String(decoding: answer.body, as: UTF8.self))
+        }
+        // The second replica learns the agent at sequence 1; 2…5 go through the first.
+        #expect(try await send(1, to: second).status == 200)
+        for sequence in UInt64(2)...5 { #expect(try await send(sequence, to: first).status == 200) }
+        let replayed = try await send(3, to: second)
+        #expect(replayed.status == 409 && replayed.text.contains("replayed_sequence"), "\(replayed)")
+        #expect(replayed.text.contains(#""last_accepted_sequence":5"#), "\(replayed)")
+        let retry = try await send(5, to: second)
+        #expect(retry.status == 200 && retry.text.contains(#""duplicate":true"#), "\(retry)")
+        let next = try await send(6, to: second)
+        #expect(next.status == 200 && next.text.contains(#""duplicate":false"#), "\(next)")
+
+        // Revoked through the first replica: the second refuses the agent's next report.
+        let revoked = try #require(await Self.answer(operatorClient, first + "/v1/agents/\(agent.id)/revoke", []))
+        #expect(revoked.status == 200)
+        let refused = try await send(7, to: second)
+        #expect(refused.status == 403 && refused.text.contains("revoked"), "\(refused)")
     }
 }

@@ -24,4 +24,17 @@ extension Controller {
         }
         return (agent, verified, now)
     }
+
+    /// A message this replica judged new, against what it remembered of the agent, that the store did
+    /// not take: this sequence or a later one was stored meanwhile — by the agent's own retry, or through
+    /// another replica — or the agent was revoked elsewhere. The database decides, as Protocol §4 says:
+    /// the same sequence is a retry (acknowledged, `duplicate`), an older one is `replayed_sequence`.
+    func settleNotStored(agentID: String, sequence: UInt64, sentAt: Date, now: Date) async throws {
+        guard let stored = try await store.agent(id: agentID) else {
+            throw WireError(.unknownAgent, "agent \(agentID) is gone")
+        }
+        guard stored.state != .revoked else { throw WireError(.revoked, "agent \(agentID) has been revoked") }
+        _ = try ReplayPolicy(maxClockSkew: configuration.maxClockSkew).check(
+            sequence: sequence, sentAt: sentAt, lastAccepted: stored.lastSequence, now: now)
+    }
 }

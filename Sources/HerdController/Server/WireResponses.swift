@@ -48,6 +48,14 @@ struct WireErrorMiddleware: RouterMiddleware {
                     "route": "\(route(request, context))", "code": "\(error.code)", "reason": "\(error.message)",
                 ])
             return WireResponse.error(error)
+        } catch let error as SQLError where error.kind == .connection {
+            // The store is down or out of reach (PostgreSQL restarting, the network): the caller retries.
+            logger.error(
+                "store unreachable",
+                metadata: [
+                    "route": "\(route(request, context))", "error": "\(error.description.escapingControlCharacters)",
+                ])
+            return WireResponse.error(WireError(.unavailable, "the controller's store is unreachable; retry later"))
         } catch let error as HTTPError {
             let status = error.status.code
             let wire: WireError =

@@ -55,6 +55,10 @@ struct CommandRoutes {
         if verified.decision == .new {
             stored = try await controller.store.record(
                 verified, receivedAt: now.timeIntervalSince1970, engine: controller.configuration.patternEngine)
+            if !stored {
+                try await controller.settleNotStored(
+                    agentID: agent.id, sequence: result.sequence, sentAt: result.sentAt, now: now)
+            }
             controller.logger.notice(
                 "command result",
                 metadata: [

@@ -21,6 +21,10 @@ struct ReportsRoute {
         if verified.decision == .new {
             stored = try await controller.writer.submit(
                 AcceptedReport(agentID: agent.id, report: report, receivedAt: now.timeIntervalSince1970))
+            if !stored {
+                try await controller.settleNotStored(
+                    agentID: agent.id, sequence: report.sequence, sentAt: report.sentAt, now: now)
+            }
         }
         // Approved commands ride back on the acknowledgement too (the long-poll usually has them first).
         let commands = try await controller.store.dispatch(agentID: agent.id, now: now.timeIntervalSince1970)
