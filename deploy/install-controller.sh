@@ -8,14 +8,18 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 usage: deploy/install-controller.sh [--bin-dir DIR] [--listen HOST:PORT] [--server-name NAME]...
-                                    [--operator NAME] [--herdctl-dir DIR] [--destdir DIR]
-                                    [--uninstall [--purge]]
+                                    [--operator NAME] [--herdctl-dir DIR] [--store URL]
+                                    [--replica-of DIR] [--destdir DIR] [--uninstall [--purge]]
   --bin-dir DIR      where release herd-controller and herdctl are (default: build them here)
   --listen HOST:PORT the controller's address (default 0.0.0.0:8443; first install only)
   --server-name NAME the name agents reach it by, in its certificate; repeat (default: this host's
                      FQDN, localhost, 127.0.0.1; first install only)
   --operator NAME    the first operator (default admin; first install only)
   --herdctl-dir DIR  where the first operator's herdctl identity goes (default ~/.config/herdctl)
+  --store URL        keep the store in PostgreSQL (postgresql://…; first install only; see
+                     Controller/README.md, "PostgreSQL and replicas")
+  --replica-of DIR   install a replica: copy controller.conf, ca/ and tls/ from DIR (the first
+                     replica's data directory, copied here) instead of running init
   --destdir DIR      install into DIR instead of / (packaging, tests): no users, no systemctl
   --uninstall        stop and remove binaries and unit; keep /var/lib/herd-controller
   --purge            with --uninstall: also remove the data directory (the CA and the database!)
@@ -23,7 +27,7 @@ USAGE
 }
 
 root="" bin="" listen="0.0.0.0:8443" operator="admin" names=() herdctl_dir="${HOME:-/root}/.config/herdctl"
-uninstall=0 purge=0
+uninstall=0 purge=0 store=() replica_of=""
 while [ $# -gt 0 ]; do
     case $1 in
     --bin-dir) bin=${2:?}; shift ;;
@@ -31,6 +35,8 @@ while [ $# -gt 0 ]; do
     --operator) operator=${2:?}; shift ;;
     --server-name) names+=(--server-name "${2:?}"); shift ;;
     --herdctl-dir) herdctl_dir=${2:?}; shift ;;
+    --store) store=(--store "${2:?}"); shift ;;
+    --replica-of) replica_of=${2:?}; shift ;;
     --destdir) root=${2:?}; shift ;;
     --uninstall) uninstall=1 ;;
     --purge) purge=1 ;;
@@ -79,14 +85,23 @@ install -m 0644 "$here/systemd/herd-controller.service" "$root/etc/systemd/syste
 install -m 0644 "$repo/Controller/README.md" "$repo/Controller/controller.conf.example" \
     "$root/usr/local/share/doc/herd/Controller/"
 
-if [ ! -e "$data/controller.conf" ]; then
+if [ ! -e "$data/controller.conf" ] && [ -n "$replica_of" ]; then
+    # A replica: the same configuration (store = the shared PostgreSQL), CA and server certificate.
+    for part in controller.conf ca tls; do
+        [ -e "$replica_of/$part" ] || die "--replica-of $replica_of has no $part"
+    done
+    grep -q '^store = postgres' "$replica_of/controller.conf" ||
+        die "--replica-of: replicas share a PostgreSQL store; $replica_of/controller.conf has none"
+    install -d -m 0700 "$data"
+    cp -a "$replica_of/controller.conf" "$replica_of/ca" "$replica_of/tls" "$data/"
+elif [ ! -e "$data/controller.conf" ]; then
     if [ ${#names[@]} = 0 ]; then
         names=(--server-name localhost --server-name 127.0.0.1)
         fqdn=$(hostname --fqdn 2>/dev/null || true)
         if [ -n "$fqdn" ] && [ "$fqdn" != localhost ]; then names+=(--server-name "$fqdn"); fi
     fi
     "$bin/herd-controller" init "${names[@]}" --data-dir "$data" --herdctl-dir "$herdctl_dir" --listen "$listen" \
-        --operator "$operator"
+        --operator "$operator" ${store[@]+"${store[@]}"}
 fi
 if [ -z "$root" ]; then chown -R herd-controller:herd-controller "$data"; fi
 if live_systemd; then systemctl daemon-reload; fi

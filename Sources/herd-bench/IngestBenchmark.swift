@@ -44,44 +44,79 @@ struct IngestBenchmark: AsyncParsableCommand {
     @Option(help: "Sample the controller's anonymous memory every this many acknowledged reports (0: never).")
     var memoryEvery = 0
 
+    @Option(help: "The store: sqlite, or postgresql (a cluster started for the run, fsync on).")
+    var store: BenchStoreKind = .sqlite
+
+    @Option(help: "herd-controller serve replicas on the PostgreSQL store (above 1: behind nginx's stream balancer).")
+    var replicas = 1
+
     func run() async throws {
         if storeOnly { return try await runStoreOnly() }
         let root = try TemporaryDirectory("herd-bench-ingest")
         defer { root.remove() }
-        let port = try FreePort.next()
+        guard replicas >= 1, replicas == 1 || store == .postgresql else {
+            throw ValidationError("--replicas above 1 needs --store postgresql")
+        }
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let controllerBinary = directory + "/herd-controller"
         guard FileManager.default.isExecutableFile(atPath: controllerBinary) else {
             throw ValidationError("build herd-controller next to herd-bench: swift build -c release")
         }
-        try runTool(
-            controllerBinary,
-            [
-                "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
-                "127.0.0.1:\(port)",
-            ])
+        let benchStore = try BenchStore(store, sqliteFile: root.file("data/herd.sqlite"))
+        defer { benchStore.stop() }
         // Every simulated agent connects from 127.0.0.1: lift the per-address cap, as a provider with
         // many agents behind one NAT address would.
-        let conf = root.file("data") + "/controller.conf"
-        let text = try String(contentsOfFile: conf, encoding: .utf8)
-        try text.replacingOccurrences(
-            of: "server.max_connections_per_address = 64", with: "server.max_connections_per_address = 100000"
-        ).write(toFile: conf, atomically: true, encoding: .utf8)
-        if fleet > 0 {
-            print("filling the store with \(fleet) instances…")
-            let store = try Store(path: root.file("data/herd.sqlite"))
-            try await Self.fill(store, instances: fleet)
-            try store.close()
+        let limit = "server.max_connections_per_address = 100000"
+        let herdctlDirectory: String
+        let servers: [ControllerProcess]
+        let base: String
+        var replicaSet: ReplicaSet?
+        if store == .postgresql {
+            if fleet > 0 {
+                print("filling the store with \(fleet) instances…")
+                let filled = try Store(location: benchStore.location)
+                try await Self.fill(filled, instances: fleet)
+                try filled.close()
+            }
+            let set = try ReplicaSet(
+                binary: controllerBinary, replicas: replicas, store: benchStore.location, settings: [limit])
+            replicaSet = set
+            herdctlDirectory = set.herdctlDirectory
+            servers = (0..<replicas).compactMap { set.process($0) }
+            // One replica: straight to it, as SQLite's; several: through the balancer (one more hop).
+            base = "https://127.0.0.1:\(replicas == 1 ? set.replicaPorts[0] : set.port)"
+        } else {
+            let port = try FreePort.next()
+            try runTool(
+                controllerBinary,
+                [
+                    "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
+                    "127.0.0.1:\(port)",
+                ])
+            let conf = root.file("data") + "/controller.conf"
+            let text = try String(contentsOfFile: conf, encoding: .utf8)
+            try text.replacingOccurrences(of: "server.max_connections_per_address = 64", with: limit)
+                .write(toFile: conf, atomically: true, encoding: .utf8)
+            if fleet > 0 {
+                print("filling the store with \(fleet) instances…")
+                let filled = try Store(path: root.file("data/herd.sqlite"))
+                try await Self.fill(filled, instances: fleet)
+                try filled.close()
+            }
+            herdctlDirectory = root.file("herdctl")
+            servers = [try ControllerProcess(binary: controllerBinary, dataDirectory: root.file("data"))]
+            base = "https://127.0.0.1:\(port)"
         }
-        let server = try ControllerProcess(binary: controllerBinary, dataDirectory: root.file("data"))
-        defer { server.kill() }
-        let base = "https://127.0.0.1:\(port)"
-        let caPEM = try SecureFile.readText(root.file("herdctl/ca.pem"))
+        defer {
+            replicaSet?.stop()
+            for server in servers { server.kill() }
+        }
+        let caPEM = try SecureFile.readText(herdctlDirectory + "/ca.pem")
         let operatorClient = try client(
             caPEM: caPEM,
             identity: (
-                try SecureFile.readText(root.file("herdctl/certificate.pem")),
-                try SecureFile.readText(root.file("herdctl/tls-key.pem"))
+                try SecureFile.readText(herdctlDirectory + "/certificate.pem"),
+                try SecureFile.readText(herdctlDirectory + "/tls-key.pem")
             ))
         let anonymous = try client(caPEM: caPEM, identity: nil)
 
@@ -127,12 +162,14 @@ struct IngestBenchmark: AsyncParsableCommand {
         let bytes = fleet.first?.1.first?.count ?? 0
         print("one envelope: \(bytes) bytes")
 
-        let serverCPUBefore = processCPUSeconds(server.process.processIdentifier)
+        let pids = servers.map(\.process.processIdentifier)
+        let serverCPUBefore = pids.map(ProcessCPU.seconds).reduce(0, +)
+        let databaseCPUBefore = benchStore.serverCPUSeconds()
         let ownCPUBefore = ownCPUSeconds()
         let started = ContinuousClock.now
         // The soak: how much anonymous memory the controller holds as reports go by (flat: no leak).
         let progress = NIOLockedValueBox(0)
-        let pid = server.process.processIdentifier
+        let pid = pids[0]
         let every = memoryEvery
         let sampler = Task {
             var samples: [(Int, Double)] = [(0, Self.anonymousMiB(pid))]
@@ -173,7 +210,8 @@ struct IngestBenchmark: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let serverCPU = processCPUSeconds(server.process.processIdentifier) - serverCPUBefore
+        let serverCPU = pids.map(ProcessCPU.seconds).reduce(0, +) - serverCPUBefore
+        let databaseCPU = benchStore.serverCPUSeconds() - databaseCPUBefore
         let ownCPU = ownCPUSeconds() - ownCPUBefore
         // Report to incident: the first agent's sidekiq dies; each report is acknowledged once durable,
         // and the incident is written in the same transaction. Measured: from the acknowledgement of
@@ -209,26 +247,28 @@ struct IngestBenchmark: AsyncParsableCommand {
         try await operatorClient.shutdown()
         try await anonymous.shutdown()
 
-        let store = try Store(path: root.file("data/herd.sqlite"))
-        let stored = try await store.count(.history)
+        let reader = try Store(location: benchStore.location)
+        let stored = try await reader.count(.history)
         let rows = stored * results
-        try store.close()
-        let size =
-            (try? FileManager.default.attributesOfItem(atPath: root.file("data/herd.sqlite"))[.size] as? Int) ?? 0
-        let wal =
-            (try? FileManager.default.attributesOfItem(atPath: root.file("data/herd.sqlite-wal"))[.size] as? Int) ?? 0
+        try reader.close()
+        let size = try benchStore.bytes()
+        let what = store == .sqlite ? "SQLite" : "PostgreSQL, \(replicas) replica\(replicas == 1 ? "" : "s")"
         print(
             String(
                 format:
-                    "%d reports (%d acknowledged new, %d stored, %d check results) in %.2f s: %.0f reports/s, %.0f check results/s",
-                agents * reports, acknowledged, stored, rows, seconds, Double(acknowledged) / seconds,
+                    "%@: %d reports (%d acknowledged new, %d stored, %d check results) in %.2f s: %.0f reports/s, %.0f check results/s",
+                what, agents * reports, acknowledged, stored, rows, seconds, Double(acknowledged) / seconds,
                 Double(acknowledged * results) / seconds))
         print(
             String(
-                format:
-                    "controller CPU %.2f s (%.0f µs per report), load generator CPU %.2f s; database %.1f MiB + WAL %.1f MiB",
-                serverCPU, serverCPU / Double(max(1, acknowledged)) * 1e6, ownCPU, Double(size) / 1_048_576,
-                Double(wal) / 1_048_576))
+                format: "controller CPU %.2f s (%.0f µs per report), load generator CPU %.2f s; store %.1f MiB",
+                serverCPU, serverCPU / Double(max(1, acknowledged)) * 1e6, ownCPU, Double(size) / 1_048_576))
+        if store == .postgresql {
+            print(
+                String(
+                    format: "PostgreSQL server CPU %.2f s (%.0f µs per report)", databaseCPU,
+                    databaseCPU / Double(max(1, acknowledged)) * 1e6))
+        }
     }
 
     private func runStoreOnly() async throws {
@@ -404,15 +444,6 @@ struct IngestBenchmark: AsyncParsableCommand {
             let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") })
         else { return 0 }
         return (Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) / 1024
-    }
-
-    private func processCPUSeconds(_ pid: Int32) -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return 0 }
-        let fields = text[text.index(close, offsetBy: 2)...].split(separator: " ")
-        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
-        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     private func ownCPUSeconds() -> Double {

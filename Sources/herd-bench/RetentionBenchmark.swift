@@ -6,7 +6,8 @@ import HerdTestSupport
 
 /// What history costs on disk, and what retention does to it: a few instances reporting every
 /// `interval` seconds for `days` days (the ingest benchmark's reports: 15 checks, 6 metrics each),
-/// written through the store, measured per table with SQLite's `dbstat`; then one retention pass
+/// written through the store (SQLite or PostgreSQL), measured per table (SQLite's `dbstat`, PostgreSQL's
+/// relation sizes; history's day partitions counted as one); then one retention pass
 /// (raw results kept `raw-days`, hourly rollups kept) and the same measurement.
 struct RetentionBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,10 +26,16 @@ struct RetentionBenchmark: AsyncParsableCommand {
     @Option(help: "Days of raw results the retention pass keeps.")
     var rawDays = 14
 
+    @Option(help: "The store: sqlite, or postgresql (a cluster started for the run).")
+    var store: BenchStoreKind = .sqlite
+
     func run() async throws {
         let root = try TemporaryDirectory("herd-bench-retention")
         defer { root.remove() }
-        let store = try Store(path: root.file("herd.sqlite"))
+        let benchStore = try BenchStore(self.store, sqliteFile: root.file("herd.sqlite"), durable: false)
+        defer { benchStore.stop() }
+        let store = try Store(location: benchStore.location)
+        print("store: \(self.store.rawValue)")
         let ca = try FleetCA.create()
         var agents: [(AgentRecord, String)] = []
         for index in 0..<instances {
@@ -71,7 +78,14 @@ struct RetentionBenchmark: AsyncParsableCommand {
         try store.close()
     }
 
-    private func report(_ title: String, _ sizes: [String: Int], per instanceDays: Double) {
+    private func report(_ title: String, _ relations: [String: Int], per instanceDays: Double) {
+        // PostgreSQL's day partitions of history (and of its index) count as the one table they form.
+        var sizes: [String: Int] = [:]
+        for (name, bytes) in relations {
+            let table =
+                name.hasPrefix("history_d") ? (name.hasSuffix("_idx") ? "history_by_instance" : "history") : name
+            sizes[table, default: 0] += bytes
+        }
         let total = sizes.values.reduce(0, +)
         print(
             String(

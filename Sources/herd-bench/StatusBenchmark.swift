@@ -23,20 +23,25 @@ struct StatusBenchmark: AsyncParsableCommand {
     @Option(help: "Timed runs of herdctl status.")
     var runs = 7
 
+    @Option(help: "The store: sqlite, or postgresql (a cluster started for the run).")
+    var store: BenchStoreKind = .sqlite
+
     func run() async throws {
         let root = try TemporaryDirectory("herd-bench-status")
         defer { root.remove() }
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let port = try FreePort.next()
+        let benchStore = try BenchStore(self.store, sqliteFile: root.file("data/herd.sqlite"), durable: false)
+        defer { benchStore.stop() }
         try tool(
             directory + "/herd-controller",
             [
                 "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"), "--listen",
                 "127.0.0.1:\(port)",
-            ])
+            ] + (self.store == .postgresql ? ["--store", benchStore.location] : []))
 
-        print("filling: \(instances) instances × \(reports) reports of 15 checks…")
-        let store = try Store(path: root.file("data/herd.sqlite"))
+        print("filling (\(self.store.rawValue)): \(instances) instances × \(reports) reports of 15 checks…")
+        let store = try Store(location: benchStore.location)
         let started = ContinuousClock.now
         var batch: [AcceptedReport] = []
         let now = Date()
@@ -58,7 +63,7 @@ struct StatusBenchmark: AsyncParsableCommand {
         }
         _ = try await store.write(batch)
         print(
-            "filled in \(started.duration(to: .now)); database \(fileSize(root.file("data/herd.sqlite")) / 1_048_576) MiB"
+            "filled in \(started.duration(to: .now)); database \(try benchStore.bytes() / 1_048_576) MiB"
         )
 
         var queryTimes: [Double] = []
@@ -139,9 +144,5 @@ struct StatusBenchmark: AsyncParsableCommand {
 
     private func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
-
-    private func fileSize(_ path: String) -> Int {
-        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
 }

@@ -71,6 +71,52 @@ import Testing
         #expect(Self.mode(root.file("var/lib/herd-controller/ca/ca.pem")) != nil)
     }
 
+    /// A second replica on the same PostgreSQL store: the first one's configuration, CA and server
+    /// certificate copied, no init; refused for a data directory whose store is SQLite.
+    @Test func installControllerAddsAReplicaOfAPostgreSQLController() throws {
+        let root = try TemporaryDirectory("herd-deploy-replica")
+        defer { root.remove() }
+        let script = RepositoryPaths.path("deploy/install-controller.sh")
+        let bin = URL(fileURLWithPath: try BuiltProduct.path("herd-controller")).deletingLastPathComponent().path
+        let first = root.file("first")
+        let url = try TestPostgres.newDatabase()
+        let installed = try Self.run(
+            "/bin/bash",
+            [
+                script, "--destdir", first, "--bin-dir", bin, "--herdctl-dir", root.file("herdctl"), "--store", url,
+                "--server-name", "herd.example",
+            ])
+        #expect(installed.status == 0, "\(installed.output)")
+        let data = first + "/var/lib/herd-controller"
+        #expect(try String(contentsOfFile: data + "/controller.conf", encoding: .utf8).contains("store = \(url)"))
+        #expect(!FileManager.default.fileExists(atPath: data + "/herd.sqlite"))
+
+        let second = root.file("second")
+        let replica = try Self.run(
+            "/bin/bash", [script, "--destdir", second, "--bin-dir", bin, "--replica-of", data])
+        #expect(replica.status == 0, "\(replica.output)")
+        let copied = second + "/var/lib/herd-controller"
+        for file in ["controller.conf", "ca/ca.pem", "ca/ca-key.pem", "tls/server.pem", "tls/server-key.pem"] {
+            #expect(
+                try String(contentsOfFile: copied + "/" + file, encoding: .utf8)
+                    == String(contentsOfFile: data + "/" + file, encoding: .utf8), "\(file)")
+        }
+        #expect(Self.mode(copied + "/ca/ca-key.pem") == 0o600 && Self.mode(copied) == 0o700)
+
+        let sqlite = root.file("sqlite")
+        #expect(
+            try Self.run(
+                "/bin/bash", [script, "--destdir", sqlite, "--bin-dir", bin, "--herdctl-dir", root.file("h2")]
+            ).status == 0)
+        let refused = try Self.run(
+            "/bin/bash",
+            [
+                script, "--destdir", root.file("third"), "--bin-dir", bin, "--replica-of",
+                sqlite + "/var/lib/herd-controller",
+            ])
+        #expect(refused.status == 1 && refused.output.contains("share a PostgreSQL store"), "\(refused.output)")
+    }
+
     /// The units as systemd reads them (`systemd-analyze verify`: unknown keys, bad values, missing
     /// binaries), with the binaries pointed at the ones just built.
     @Test func systemdAcceptsTheUnits() throws {

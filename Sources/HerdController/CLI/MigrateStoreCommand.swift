@@ -12,7 +12,7 @@ struct MigrateStoreCommand: AsyncParsableCommand {
             Stop the controller first: the copy reads the SQLite file in pages and must see it unchanged. \
             The copy is one PostgreSQL transaction (all of it or nothing); the audit chain is verified \
             on PostgreSQL before it commits and the copy is its next entry. Then set `store = URL` in \
-            controller.conf and start the controller (Controller/README.md, "PostgreSQL").
+            controller.conf and start the controller (Controller/README.md, "PostgreSQL and replicas").
             """)
 
     @Option(help: "The controller's data directory.")
