@@ -61,7 +61,10 @@ import Testing
         defer { fleet.directory.remove() }
         let (agent, _) = try await fleet.enroll("social.example")
         let now = Date()
-        let old = now.addingTimeInterval(-20 * 86_400)
+        // 23:30 UTC of a day 20 days ago: retention prunes only what is rolled up, which runs to the end of
+        // the last hour with a report — here midnight, the end of that day's partition.
+        let dayStart = ((now.timeIntervalSince1970 - 20 * 86_400) / 86_400).rounded(.down) * 86_400
+        let old = Date(timeIntervalSince1970: dayStart + 23.5 * 3_600)
         #expect(try await a.write([fleet.report(agent, sequence: 1, statuses: ["disk": .ok], at: old)]) == [true])
         let pass = try await b.retain(now: now.timeIntervalSince1970, rawDays: 14, rollupDays: 400)
         #expect(pass.partitionsDropped == 1 && pass.reportsPruned == 1)
