@@ -98,12 +98,22 @@ extension Store {
             instanceID: instanceID, collectedAt: collectedAt, sequence: report.sequence, results: report.results,
             cache: historyCache, in: db)
 
-        // The current state in one statement: since when in this status (kept while the status holds),
-        // since when in trouble (kept while not OK), the last raw statuses for flap detection (every
-        // expression reads the old row) — and back what the pattern rules keep.
-        let upsertState = """
+        // The current state of every check in one statement (a round trip per report, not per result):
+        // since when in this status (kept while the status holds), since when in trouble (kept while not
+        // OK), the last raw statuses for flap detection (every expression reads the old row) — and back
+        // what the pattern rules keep. A report's check ids are unique (Protocol), so no row is hit twice.
+        var rows: [SQLValue] = []
+        rows.reserveCapacity(report.results.count * 8)
+        for result in report.results {
+            rows += [
+                .integer(instanceID), .text(result.checkID), .integer(Int64(result.status.code)), .real(collectedAt),
+                .text(result.summary), .real(collectedAt), .text(String(result.status.letter)),
+                result.status == .ok ? .null : .real(collectedAt),
+            ]
+        }
+        let upsertStates = """
                 INSERT INTO check_state (instance_id, check_id, status, since, summary, last_at, recent, trouble_since)
-                VALUES (?, ?, ?, ?, ?, ?, ?, CASE WHEN ?3 = 0 THEN NULL ELSE ?4 END)
+                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: report.results.count).joined(separator: ", "))
                 ON CONFLICT (instance_id, check_id) DO UPDATE SET
                     since = CASE WHEN check_state.status = excluded.status THEN check_state.since ELSE excluded.since END,
                     trouble_since = CASE WHEN excluded.status = 0 THEN NULL
@@ -111,20 +121,27 @@ extension Store {
                     status = excluded.status, summary = excluded.summary, last_at = excluded.last_at,
                     recent = \(db.dialect.suffix("check_state.recent || excluded.recent", Self.recentLength))
             """
-        let keptState = upsertState + "\nRETURNING recent, trouble_since, patterns, categories, series"
+        guard engine.enabled else {
+            if !report.results.isEmpty { try db.execute(sql: upsertStates, arguments: SQLArguments(rows)) }
+            try Self.updateInstanceState(instanceID, in: db)
+            return true
+        }
+        var keptByCheck: [String: SQLRow] = [:]
+        if !report.results.isEmpty {
+            for row in try db.rows(
+                sql: upsertStates + "\nRETURNING check_id, recent, trouble_since, patterns, categories, series",
+                arguments: SQLArguments(rows))
+            {
+                keptByCheck[row[0]] = row
+            }
+        }
         var changes: [PatternChange] = []
         for result in report.results {
-            let arguments: SQLArguments = [
-                instanceID, result.checkID, result.status.code, collectedAt, result.summary, collectedAt,
-                String(result.status.letter),
-            ]
-            guard engine.enabled else {
-                try db.execute(sql: upsertState, arguments: arguments)
-                continue
+            guard let row = keptByCheck[result.checkID] else {
+                throw SQLError(kind: .other, message: "no state returned for \(result.checkID)", sql: "check_state")
             }
-            let row = try db.rows(sql: keptState, arguments: arguments)[0]
             let kept = PatternEngine.Kept(
-                recent: row[0], troubleSince: row[1], patterns: row[2], categories: row[3], series: row[4])
+                recent: row[1], troubleSince: row[2], patterns: row[3], categories: row[4], series: row[5])
             let (update, change) = engine.evaluate(result, at: collectedAt, kept: kept)
             if let update {
                 try db.execute(
@@ -140,7 +157,12 @@ extension Store {
             try IncidentBook(engine: engine, db: db).apply(
                 changes, report: report, instanceID: instanceID, at: collectedAt)
         }
-        // The instance's summary for the fleet table, from its (few) current check states.
+        try Self.updateInstanceState(instanceID, in: db)
+        return true
+    }
+
+    /// The instance's summary for the fleet table, from its (few) current check states.
+    static func updateInstanceState(_ instanceID: Int64, in db: any SQLDatabase) throws {
         try db.execute(
             sql: """
                 INSERT INTO instance_state (instance_id, severity, failing, warning)
@@ -153,7 +175,6 @@ extension Store {
                     severity = excluded.severity, failing = excluded.failing, warning = excluded.warning
                 """,
             arguments: [instanceID])
-        return true
     }
 
     /// The instance's row id, creating it, and refreshing the attributes its agent reports only when
