@@ -345,4 +345,66 @@ import X509
         let refused = try await send(7, to: second)
         #expect(refused.status == 403 && refused.text.contains("revoked"), "\(refused)")
     }
+
+    /// The agent's long-poll is held by one replica and the command proposed through the other: the
+    /// poll returns with it at once (NOTIFY from the proposing replica), and it goes out once.
+    @Test func aCommandProposedOnOneReplicaWakesThePollHeldByTheOther() async throws {
+        let clients = Clients()
+        do {
+            try await wakeAcrossReplicas(clients)
+        } catch {
+            await clients.shutdown()
+            throw error
+        }
+        await clients.shutdown()
+    }
+
+    func wakeAcrossReplicas(_ clients: Clients) async throws {
+        let replicas = try ReplicaSet(
+            binary: try BuiltProduct.path("herd-controller"), replicas: 2, store: try TestPostgres.newDatabase())
+        defer { replicas.stop() }
+        let first = "https://127.0.0.1:\(replicas.replicaPorts[0])"
+        let second = "https://127.0.0.1:\(replicas.replicaPorts[1])"
+        let caPEM = try SecureFile.readText(replicas.herdctlDirectory + "/ca.pem")
+        let operatorClient = try clients.make(
+            caPEM: caPEM,
+            identity: (
+                try SecureFile.readText(replicas.herdctlDirectory + "/certificate.pem"),
+                try SecureFile.readText(replicas.herdctlDirectory + "/tls-key.pem")
+            ))
+        let agent = try await Self.enroll(
+            "wake.example", at: first, caPEM: caPEM, operator: operatorClient,
+            anonymous: try clients.make(caPEM: caPEM, identity: nil), clients: clients)
+        func poll(_ base: String, wait: Int) async throws -> CommandBatch {
+            let response = try await agent.client.execute(
+                HTTPClientRequest(url: base + "/v1/commands?wait=\(wait)"), timeout: .seconds(60))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            #expect(response.status == .ok)
+            return try WireCoding.decode(CommandBatch.self, from: Array(body.readableBytesView))
+        }
+
+        let started = ContinuousClock.now
+        let held = Task { try await poll(second, wait: 40) }
+        try await Task.sleep(for: .seconds(1))
+        // The admin proposes a dry run through the first replica: no approval needed, dispatchable at once.
+        let signer = MessageSigner(
+            privateKey: try SigningKeyPEM.load(from: replicas.herdctlDirectory + "/signing-key.pem"))
+        let now = Date()
+        let command = Command(
+            id: UUID().uuidString.lowercased(), agentID: agent.id, instance: agent.instance,
+            action: .mediaRemove(.init(days: 7, dryRun: true)), reason: "replica test", requestedBy: signer.keyID,
+            issuedAt: now, expiresAt: now.addingTimeInterval(600))
+        let proposal = OperatorAPI.ProposalRequest(
+            command: try signer.seal(command, as: .command), preview: nil, incidentId: nil)
+        let proposed = try #require(
+            await Self.answer(operatorClient, first + "/v1/remediations", try JSONCodable.encode(proposal)))
+        #expect(proposed.status == 200, "\(String(decoding: proposed.body, as: UTF8.self))")
+
+        let batch = try await held.value
+        #expect(batch.commands.count == 1)
+        // Woken, not timed out: well before the poll's 40 s.
+        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(try await poll(first, wait: 0).commands.isEmpty)
+        #expect(try await poll(second, wait: 0).commands.isEmpty)
+    }
 }
