@@ -131,21 +131,12 @@ struct IngestBenchmark: AsyncParsableCommand {
                     try await post(
                         operatorClient, base + "/v1/tokens",
                         Array(#"{"instance":"\#(instance)","ttl_seconds":3600,"auto_accept":true}"#.utf8))))
-            let signing = Curve25519.Signing.PrivateKey()
-            let tls = P256.Signing.PrivateKey()
-            let csr = try CertificateSigningRequest(
-                version: .v1, subject: try DistinguishedName { CommonName(instance) }, privateKey: .init(tls),
-                attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
-            let signer = MessageSigner(privateKey: signing)
-            let request = EnrollRequest(
-                token: token.token, instance: instance, agentVersion: HerdVersion.current,
-                signingPublicKey: Base64.encode(signing.publicKey.rawRepresentation),
-                csrPEM: try csr.serializeAsPEM().pemString, host: HostFacts(hostname: "bench"), sentAt: Date())
+            let enrollment = try SimulatedEnrollment(instance: instance, token: token.token, hostname: "bench")
+            let signer = enrollment.signer
             let answer = try WireCoding.decode(
-                EnrollResponse.self,
-                from: try await post(
-                    anonymous, base + "/v1/enroll", WireCoding.encode(try signer.seal(request, as: .enrollRequest))))
-            let agentClient = try client(caPEM: caPEM, identity: (answer.certificatePEM ?? "", tls.pemRepresentation))
+                EnrollResponse.self, from: try await post(anonymous, base + "/v1/enroll", enrollment.body))
+            let agentClient = try client(
+                caPEM: caPEM, identity: (answer.certificatePEM ?? "", enrollment.tlsKey.pemRepresentation))
             var envelopes: [[UInt8]] = []
             for sequence in 1...reports {
                 envelopes.append(

@@ -52,13 +52,9 @@ import Testing
     }
 
     @Test func aLateReportForADayAnotherReplicaDroppedMakesItsDayAgain() async throws {
-        let (a, b, _) = try ReplicaTests.replicas()
-        defer {
-            try? a.close()
-            try? b.close()
-        }
-        let fleet = try StoreTests.Fleet(store: a)
-        defer { fleet.directory.remove() }
+        let pair = try ReplicaTests.Pair()
+        defer { pair.close() }
+        let (a, b, fleet) = (pair.a, pair.b, pair.fleet)
         let (agent, _) = try await fleet.enroll("social.example")
         let now = Date()
         // 23:30 UTC of a day 20 days ago: retention prunes only what is rolled up, which runs to the end of

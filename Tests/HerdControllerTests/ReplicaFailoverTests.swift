@@ -105,6 +105,46 @@ import X509
         func shutdown() async {
             for client in made.withLock({ $0 }) { try? await client.shutdown() }
         }
+
+        /// herdctl's identity from `replicas`' init: the fleet CA and a client presenting the operator.
+        func operatorClient(of replicas: ReplicaSet) throws -> (caPEM: String, client: HTTPClient) {
+            let caPEM = try SecureFile.readText(replicas.herdctlDirectory + "/ca.pem")
+            return (
+                caPEM,
+                try make(
+                    caPEM: caPEM,
+                    identity: (
+                        try SecureFile.readText(replicas.herdctlDirectory + "/certificate.pem"),
+                        try SecureFile.readText(replicas.herdctlDirectory + "/tls-key.pem")
+                    ))
+            )
+        }
+    }
+
+    /// Runs `body` with a `Clients`, shut down afterwards whether it threw or not.
+    static func withClients(_ body: (Clients) async throws -> Void) async throws {
+        let clients = Clients()
+        do {
+            try await body(clients)
+        } catch {
+            await clients.shutdown()
+            throw error
+        }
+        await clients.shutdown()
+    }
+
+    /// Two replicas on a new database, addressed each directly, and an agent enrolled through the first.
+    static func twoReplicas(agent instance: String, clients: Clients) async throws -> (
+        replicas: ReplicaSet, first: String, second: String, operatorClient: HTTPClient, agent: Agent
+    ) {
+        let replicas = try ReplicaSet(
+            binary: try BuiltProduct.path("herd-controller"), replicas: 2, store: try TestPostgres.newDatabase())
+        let first = "https://127.0.0.1:\(replicas.replicaPorts[0])"
+        let (caPEM, operatorClient) = try clients.operatorClient(of: replicas)
+        let agent = try await enroll(
+            instance, at: first, caPEM: caPEM, operator: operatorClient,
+            anonymous: try clients.make(caPEM: caPEM, identity: nil), clients: clients)
+        return (replicas, first, "https://127.0.0.1:\(replicas.replicaPorts[1])", operatorClient, agent)
     }
 
     /// An agent enrolled for `instance` through `base` (a token from the operator, a CSR, the certificate
@@ -118,33 +158,17 @@ import X509
                 operatorClient, base + "/v1/tokens",
                 Array(#"{"instance":"\#(instance)","ttl_seconds":3600,"auto_accept":true}"#.utf8)))
         let token = try JSONCodable.decode(OperatorAPI.Token.self, from: Data(tokenBody))
-        let signing = Curve25519.Signing.PrivateKey()
-        let tls = P256.Signing.PrivateKey()
-        let csr = try CertificateSigningRequest(
-            version: .v1, subject: try DistinguishedName { CommonName(instance) }, privateKey: .init(tls),
-            attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256)
-        let signer = MessageSigner(privateKey: signing)
-        let request = EnrollRequest(
-            token: token.token, instance: instance, agentVersion: HerdVersion.current,
-            signingPublicKey: Base64.encode(signing.publicKey.rawRepresentation),
-            csrPEM: try csr.serializeAsPEM().pemString, host: HostFacts(hostname: instance), sentAt: Date())
-        let answerBody = try #require(
-            await post(anonymous, base + "/v1/enroll", WireCoding.encode(try signer.seal(request, as: .enrollRequest))))
+        let enrollment = try SimulatedEnrollment(instance: instance, token: token.token, hostname: instance)
+        let answerBody = try #require(await post(anonymous, base + "/v1/enroll", enrollment.body))
         let answer = try WireCoding.decode(EnrollResponse.self, from: answerBody)
         return Agent(
-            id: answer.agentID, instance: instance, signer: signer,
-            client: try clients.make(caPEM: caPEM, identity: (answer.certificatePEM ?? "", tls.pemRepresentation)))
+            id: answer.agentID, instance: instance, signer: enrollment.signer,
+            client: try clients.make(
+                caPEM: caPEM, identity: (answer.certificatePEM ?? "", enrollment.tlsKey.pemRepresentation)))
     }
 
     @Test func killingTheLeaderAndRestartingPostgreSQLUnderLoadLosesNothing() async throws {
-        let clients = Clients()
-        do {
-            try await killTheLeaderAndRestartPostgreSQL(clients)
-        } catch {
-            await clients.shutdown()
-            throw error
-        }
-        await clients.shutdown()
+        try await Self.withClients { try await killTheLeaderAndRestartPostgreSQL($0) }
     }
 
     func killTheLeaderAndRestartPostgreSQL(_ clients: Clients) async throws {
@@ -162,13 +186,7 @@ import X509
             ])
         defer { replicas.stop() }
         let base = "https://127.0.0.1:\(replicas.port)"
-        let caPEM = try SecureFile.readText(replicas.herdctlDirectory + "/ca.pem")
-        let operatorClient = try clients.make(
-            caPEM: caPEM,
-            identity: (
-                try SecureFile.readText(replicas.herdctlDirectory + "/certificate.pem"),
-                try SecureFile.readText(replicas.herdctlDirectory + "/tls-key.pem")
-            ))
+        let (caPEM, operatorClient) = try clients.operatorClient(of: replicas)
         let anonymous = try clients.make(caPEM: caPEM, identity: nil)
 
         // Eight agents enrol through the balancer.
@@ -296,32 +314,13 @@ import X509
     /// answers as the database says: an older sequence is `replayed_sequence` with the true last, the
     /// last one a `duplicate`, and a revocation made on the other replica holds at once.
     @Test func aReplicaWithAStaleViewOfAnAgentAnswersAsTheDatabaseSays() async throws {
-        let clients = Clients()
-        do {
-            try await staleReplica(clients)
-        } catch {
-            await clients.shutdown()
-            throw error
-        }
-        await clients.shutdown()
+        try await Self.withClients { try await staleReplica($0) }
     }
 
     func staleReplica(_ clients: Clients) async throws {
-        let replicas = try ReplicaSet(
-            binary: try BuiltProduct.path("herd-controller"), replicas: 2, store: try TestPostgres.newDatabase())
+        let (replicas, first, second, operatorClient, agent) = try await Self.twoReplicas(
+            agent: "stale.example", clients: clients)
         defer { replicas.stop() }
-        let first = "https://127.0.0.1:\(replicas.replicaPorts[0])"
-        let second = "https://127.0.0.1:\(replicas.replicaPorts[1])"
-        let caPEM = try SecureFile.readText(replicas.herdctlDirectory + "/ca.pem")
-        let operatorClient = try clients.make(
-            caPEM: caPEM,
-            identity: (
-                try SecureFile.readText(replicas.herdctlDirectory + "/certificate.pem"),
-                try SecureFile.readText(replicas.herdctlDirectory + "/tls-key.pem")
-            ))
-        let agent = try await Self.enroll(
-            "stale.example", at: first, caPEM: caPEM, operator: operatorClient,
-            anonymous: try clients.make(caPEM: caPEM, identity: nil), clients: clients)
         func send(_ sequence: UInt64, to base: String) async throws -> (status: Int, text: String) {
             let answer = try #require(
                 await Self.answer(
@@ -349,32 +348,13 @@ import X509
     /// The agent's long-poll is held by one replica and the command proposed through the other: the
     /// poll returns with it at once (NOTIFY from the proposing replica), and it goes out once.
     @Test func aCommandProposedOnOneReplicaWakesThePollHeldByTheOther() async throws {
-        let clients = Clients()
-        do {
-            try await wakeAcrossReplicas(clients)
-        } catch {
-            await clients.shutdown()
-            throw error
-        }
-        await clients.shutdown()
+        try await Self.withClients { try await wakeAcrossReplicas($0) }
     }
 
     func wakeAcrossReplicas(_ clients: Clients) async throws {
-        let replicas = try ReplicaSet(
-            binary: try BuiltProduct.path("herd-controller"), replicas: 2, store: try TestPostgres.newDatabase())
+        let (replicas, first, second, operatorClient, agent) = try await Self.twoReplicas(
+            agent: "wake.example", clients: clients)
         defer { replicas.stop() }
-        let first = "https://127.0.0.1:\(replicas.replicaPorts[0])"
-        let second = "https://127.0.0.1:\(replicas.replicaPorts[1])"
-        let caPEM = try SecureFile.readText(replicas.herdctlDirectory + "/ca.pem")
-        let operatorClient = try clients.make(
-            caPEM: caPEM,
-            identity: (
-                try SecureFile.readText(replicas.herdctlDirectory + "/certificate.pem"),
-                try SecureFile.readText(replicas.herdctlDirectory + "/tls-key.pem")
-            ))
-        let agent = try await Self.enroll(
-            "wake.example", at: first, caPEM: caPEM, operator: operatorClient,
-            anonymous: try clients.make(caPEM: caPEM, identity: nil), clients: clients)
         func poll(_ base: String, wait: Int) async throws -> CommandBatch {
             let response = try await agent.client.execute(
                 HTTPClientRequest(url: base + "/v1/commands?wait=\(wait)"), timeout: .seconds(60))

@@ -11,10 +11,26 @@ import Testing
 /// processes have them. One leads (advisory lock, fencing token), a command is dispatched once when two
 /// replicas answer at once, events reach the other replicas, and a notification has one sender at a time.
 @Suite struct ReplicaTests {
-    /// Two replicas' stores on one new database, and its name.
-    static func replicas() throws -> (Store, Store, String) {
-        let url = try TestPostgres.newDatabase()
-        return (try Store(location: url), try Store(location: url), try PostgresStoreSettings(url: url).database)
+    /// Two replicas' stores on one new database, its name, and a fleet on the first; `close()` at the end.
+    final class Pair {
+        let a: Store
+        let b: Store
+        let database: String
+        let fleet: StoreTests.Fleet
+
+        init() throws {
+            let url = try TestPostgres.newDatabase()
+            a = try Store(location: url)
+            b = try Store(location: url)
+            database = try PostgresStoreSettings(url: url).database
+            fleet = try StoreTests.Fleet(store: a)
+        }
+
+        func close() {
+            try? a.close()
+            try? b.close()
+            fleet.directory.remove()
+        }
     }
 
     /// Ends the PostgreSQL backends of `database` that `condition` (SQL over pg_stat_activity) picks, as a
@@ -49,11 +65,9 @@ import Testing
     }
 
     @Test func oneReplicaLeadsAndAStaleLeaderCannotWrite() async throws {
-        let (a, b, database) = try Self.replicas()
-        defer {
-            try? a.close()
-            try? b.close()
-        }
+        let pair = try Pair()
+        defer { pair.close() }
+        let (a, b, database) = (pair.a, pair.b, pair.database)
         #expect(try await a.campaign(holder: "a") == 1)
         #expect(try await b.campaign(holder: "b") == nil)
         #expect(try await a.campaign(holder: "a") == 1)
@@ -91,13 +105,9 @@ import Testing
     }
 
     @Test func aCommandIsDispatchedOnceWhenTwoReplicasAnswerAtOnce() async throws {
-        let (a, b, _) = try Self.replicas()
-        defer {
-            try? a.close()
-            try? b.close()
-        }
-        let fleet = try StoreTests.Fleet(store: a)
-        defer { fleet.directory.remove() }
+        let pair = try Pair()
+        defer { pair.close() }
+        let (a, b, fleet) = (pair.a, pair.b, pair.fleet)
         let (agent, _) = try await fleet.enroll("social.example")
         let ops = try await RemediationStoreTests.Operators(a)
         var handedOut = 0
@@ -119,11 +129,9 @@ import Testing
     }
 
     @Test func eventsReachTheOtherReplicaAndItsCacheOfAgents() async throws {
-        let (a, b, database) = try Self.replicas()
-        defer {
-            try? a.close()
-            try? b.close()
-        }
+        let pair = try Pair()
+        defer { pair.close() }
+        let (a, b, database) = (pair.a, pair.b, pair.database)
         let heard = Mutex<[StoreEvent]>([])
         b.subscribe { event in heard.withLock { $0.append(event) } }
         let follower = Task { await b.followReplicas(logger: Logger(label: "test")) }
@@ -136,9 +144,7 @@ import Testing
         }
         try await hear(.resynchronized)
 
-        let fleet = try StoreTests.Fleet(store: a)
-        defer { fleet.directory.remove() }
-        let (agent, _) = try await fleet.enroll("social.example")
+        let (agent, _) = try await pair.fleet.enroll("social.example")
         let fingerprint = try #require(agent.certificateFingerprint)
         #expect(try await b.agent(fingerprint: fingerprint)?.state == .accepted)
         let ops = try await RemediationStoreTests.Operators(a)
@@ -168,13 +174,9 @@ import Testing
     }
 
     @Test func aNotificationHasOneSenderAndADeadSendersClaimLapses() async throws {
-        let (a, b, _) = try Self.replicas()
-        defer {
-            try? a.close()
-            try? b.close()
-        }
-        let fleet = try StoreTests.Fleet(store: a)
-        defer { fleet.directory.remove() }
+        let pair = try Pair()
+        defer { pair.close() }
+        let (a, b, fleet) = (pair.a, pair.b, pair.fleet)
         let (agent, _) = try await fleet.enroll("social.example")
         var settings = PatternSettings()
         settings.persistent.results = 1
@@ -230,13 +232,9 @@ extension ReplicaTests {
 extension ReplicaTests {
     /// An agent's retry reaches another replica while the first still stores it: one of them stores it.
     @Test func aReportDeliveredToTwoReplicasAtOnceIsStoredOnce() async throws {
-        let (a, b, _) = try Self.replicas()
-        defer {
-            try? a.close()
-            try? b.close()
-        }
-        let fleet = try StoreTests.Fleet(store: a)
-        defer { fleet.directory.remove() }
+        let pair = try Pair()
+        defer { pair.close() }
+        let (a, b, fleet) = (pair.a, pair.b, pair.fleet)
         let (agent, _) = try await fleet.enroll("social.example")
         let start = Date().addingTimeInterval(-3_600)
         for sequence in UInt64(1)...20 {
