@@ -41,8 +41,9 @@ extension Store {
     static func historyKey(_ seconds: Double) -> Int64 { Int64((seconds * 1000).rounded()) }
 
     /// Appends one report's results to its instance's history, based on the frame before it in the
-    /// same block. Two reports of one instance collected in the same millisecond (never seen from one
-    /// agent) keep both: the later is stored a millisecond later.
+    /// same block. Reports of one instance collected in the same millisecond (never seen from a healthy
+    /// agent; a stuck clock sends many) keep each: a later one takes the first free millisecond after,
+    /// found in one query however many are taken (up to a second's worth: beyond, the report is refused).
     static func appendHistory(
         instanceID: Int64, collectedAt: Double, sequence: UInt64, results: [CheckResult],
         cache: borrowing Mutex<HistoryCache>, in db: any SQLDatabase
@@ -59,9 +60,16 @@ extension Store {
         }
         var key = historyKey(collectedAt)
         var found = try latest(key)
-        while found == key {
-            key += 1
-            found = try latest(key)
+        if found == key {
+            let taken = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT collected_at FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at < ?
+                    ORDER BY collected_at
+                    """, arguments: [instanceID, key, key + 1_000])
+            for next in taken where next == key { key += 1 }
+            // The row just before `key` is the base, when it is in the same block.
+            found = blockStart(key) == blockStart(key - 1) ? key - 1 : try latest(key)
         }
         let start = blockStart(key)
         let frame = HistoryFrame(results: results)
