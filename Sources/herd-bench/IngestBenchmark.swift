@@ -139,13 +139,11 @@ struct IngestBenchmark: AsyncParsableCommand {
                 caPEM: caPEM, identity: (answer.certificatePEM ?? "", enrollment.tlsKey.pemRepresentation))
             var envelopes: [[UInt8]] = []
             for sequence in 1...reports {
-                envelopes.append(
-                    WireCoding.encode(
-                        try signer.seal(
-                            Self.report(
-                                agentID: answer.agentID, instance: instance, sequence: UInt64(sequence),
-                                results: results),
-                            as: .report)))
+                var report = Self.report(
+                    agentID: answer.agentID, instance: instance, sequence: UInt64(sequence), results: results,
+                    collectedAt: Self.cycle(sequence, of: reports))
+                report.sentAt = Date()
+                envelopes.append(WireCoding.encode(try signer.seal(report, as: .report)))
             }
             fleet.append((agentClient, envelopes))
             if firstSigner == nil { firstSigner = (signer, answer.agentID) }
@@ -276,7 +274,8 @@ struct IngestBenchmark: AsyncParsableCommand {
                     AcceptedReport(
                         agentID: agent.id,
                         report: Self.report(
-                            agentID: agent.id, instance: instance, sequence: UInt64(sequence), results: results),
+                            agentID: agent.id, instance: instance, sequence: UInt64(sequence), results: results,
+                            collectedAt: Self.cycle(sequence, of: reports)),
                         receivedAt: Date().timeIntervalSince1970))
             }
         }
@@ -319,6 +318,12 @@ struct IngestBenchmark: AsyncParsableCommand {
             return IssuedCertificate(
                 pem: try certificate.serializeAsPEM().pemString, fingerprint: FleetCA.fingerprint(certificate))
         }
+    }
+
+    /// When the `sequence`-th of `count` reports was collected: a minute apart, the last one now, as an
+    /// agent's (reports made in one burst would share milliseconds, which no agent's do).
+    static func cycle(_ sequence: Int, of count: Int) -> Date {
+        Date().addingTimeInterval(Double(sequence - count) * 60)
     }
 
     /// A report shaped like a real cycle: `results` checks with metrics and the odd finding.
