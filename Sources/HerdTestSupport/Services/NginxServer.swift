@@ -104,22 +104,43 @@ public final class NginxServer: @unchecked Sendable {
         try directory.write("public/500.html", Self.mastodonErrorPage)
         try FileManager.default.createDirectory(atPath: directory.file("tmp"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory.file("logs"), withIntermediateDirectories: true)
-        process = Process()
+        // Ready when the first port answers.
+        let first = self.ports[0]
+        process = try Self.launch(executable, in: directory) {
+            HTTPProbe.status(port: first, method: "GET", path: "/__herd_ready", timeoutSeconds: 2) != nil
+        }
+    }
+
+    /// nginx in the foreground on `directory/nginx.conf`, its error log in `directory/logs`, once
+    /// `ready` says so; if it exits or is not ready within 5 s, it is killed, the directory removed, and
+    /// its error log is the error.
+    static func launch(_ executable: String, in directory: TemporaryDirectory, ready: () -> Bool) throws -> Process {
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-p", dir, "-c", directory.file("nginx.conf"), "-e", directory.file("logs/error.log")]
+        process.arguments = [
+            "-p", directory.path, "-c", directory.file("nginx.conf"), "-e", directory.file("logs/error.log"),
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Ready when the first port accepts.
         for _ in 0..<200 {
-            if HTTPProbe.status(port: self.ports[0], method: "GET", path: "/__herd_ready", timeoutSeconds: 2) != nil {
-                return
-            }
+            if ready() { return process }
             guard process.isRunning else { break }
             usleep(25_000)
         }
-        stop()
-        throw FixtureError("nginx did not start: \((try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "")")
+        let log = (try? String(contentsOfFile: directory.file("logs/error.log"), encoding: .utf8)) ?? ""
+        halt(process)
+        directory.remove()
+        throw FixtureError("nginx did not start: \(log)")
+    }
+
+    /// nginx in single-process mode keeps the signal mask it inherited from a test thread, so it may not
+    /// see SIGTERM: it is a throwaway, kill it.
+    static func halt(_ process: Process) {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     /// The shape of Mastodon's public/500.html: an HTML page, no JSON.
@@ -131,12 +152,7 @@ public final class NginxServer: @unchecked Sendable {
         """
 
     public func stop() {
-        // nginx in single-process mode keeps the signal mask it inherited from a test thread, so it
-        // may not see SIGTERM: it is a throwaway, kill it.
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        Self.halt(process)
         directory.remove()
     }
 

@@ -46,28 +46,12 @@ public final class TCPBalancer: @unchecked Sendable {
             }
 
             """)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-p", dir, "-c", directory.file("nginx.conf"), "-e", directory.file("logs/error.log")]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<200 {
-            if HTTPProbe.accepts(port: self.port) { return }
-            guard process.isRunning else { break }
-            usleep(25_000)
-        }
-        stop()
-        throw FixtureError(
-            "nginx (stream) did not start: \((try? String(contentsOfFile: directory.file("logs/error.log"), encoding: .utf8)) ?? "")"
-        )
+        let port = self.port
+        process = try NginxServer.launch(executable, in: directory) { HTTPProbe.accepts(port: port) }
     }
 
     public func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        NginxServer.halt(process)
         directory.remove()
     }
 
