@@ -57,15 +57,17 @@ extension Store {
         -> [Bool]
     {
         let keys = batch.map { Self.historyKey($0.report.collectedAt.timeIntervalSince1970) }
-        try await ensureHistoryPartitions(forKeys: keys)
+        func store() async throws -> [Bool] {
+            try await ensureHistoryPartitions(forKeys: keys)
+            return try await write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
+        }
         let stored: [Bool]
         do {
-            stored = try await write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
+            stored = try await store()
         } catch let error as SQLError where error.sqlState == "23514" && error.message.contains("no partition") {
             // Another replica's retention dropped a day this process remembered: make it again.
             historyPartitions.withLock { $0.removeAll() }
-            try await ensureHistoryPartitions(forKeys: keys)
-            stored = try await write { db in try batch.map { try self.write($0, engine: engine, in: db) } }
+            stored = try await store()
         }
         agentCache.withLock { cache in
             for (report, wasStored) in zip(batch, stored) where wasStored { cache.stored(report) }
