@@ -3,6 +3,7 @@ import HerdAgent
 import HerdProtocol
 import HerdTestSupport
 import Logging
+import Synchronization
 import Testing
 
 /// The agent's client against controllers (or middleboxes) that answer and then stall: every exchange
@@ -54,6 +55,24 @@ import Testing
             return 1
         }
         #expect(slow == nil)
+    }
+
+    /// A body that never looks at cancellation (a store that stopped answering) does not hold the
+    /// caller past the deadline: the caller goes on while the body is still running.
+    @Test func theDeadlineDoesNotWaitForABodyThatIgnoresCancellation() async throws {
+        final class Flag: Sendable { let value = Atomic<Bool>(false) }
+        let finished = Flag()
+        let answer = try await withDeadline(.milliseconds(100)) {
+            // Three seconds that no cancellation shortens, and no thread blocked meanwhile.
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().asyncAfter(deadline: .now() + 3) { continuation.resume() }
+            }
+            finished.value.store(true, ordering: .relaxed)
+            return 1
+        }
+        #expect(answer == nil)
+        let bodyFinished = finished.value.load(ordering: .relaxed)
+        #expect(!bodyFinished, "withDeadline waited for the body")
     }
 }
 
