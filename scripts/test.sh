@@ -50,6 +50,8 @@ command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 [[ -x /usr/lib/systemd/systemd-journal-remote || -x /lib/systemd/systemd-journal-remote ]] \
     || missing+=(systemd-journal-remote)
 command -v journalctl >/dev/null || missing+=(systemd)
+# promtool (Debian's prometheus package) checks the /metrics exposition and deploy/prometheus' rules.
+command -v promtool >/dev/null || missing+=(prometheus)
 if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
 # Installing nginx on Debian may start it where an init system runs; the tests start their own.
 

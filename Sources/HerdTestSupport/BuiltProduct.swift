@@ -19,18 +19,23 @@ public enum BuiltProduct {
     }
 }
 
-/// Runs an executable to its end (argv, no shell, standard input empty): its exit status and its
-/// combined output. `environment` is added to the test's own.
-public func runExecutable(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (
-    status: Int32, output: String
-) {
+/// Runs an executable to its end (argv, no shell; standard input the file `input`, else empty): its
+/// exit status and its combined output. `environment` is added to the test's own.
+public func runExecutable(
+    _ path: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil
+) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     if let environment {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
-    process.standardInput = FileHandle.nullDevice
+    if let input {
+        guard let file = FileHandle(forReadingAtPath: input) else { throw FixtureError("cannot read \(input)") }
+        process.standardInput = file
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe

@@ -18,6 +18,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Override the listen port from controller.conf (0: any free port, printed at start).")
     var port: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Override metrics.listen's port from controller.conf (0: any free port, printed at start).",
+            discussion: "The metrics listener serves /metrics, /health and /ready; metrics.listen = off disables it."))
+    var metricsPort: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -35,6 +41,13 @@ struct ServeCommand: AsyncParsableCommand {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
             configuration.listenPort = port
         }
+        if let metricsPort {
+            guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 to 65535") }
+            guard configuration.metricsHost != nil else {
+                throw ValidationError("--metrics-port: metrics.listen is off in controller.conf")
+            }
+            configuration.metricsPort = metricsPort
+        }
         var logger = Logger(label: "herd-controller")
         logger.logLevel = level
         let (controller, tls) = try ControllerServer.load(configuration, logger: logger)
@@ -51,8 +64,19 @@ struct ServeCommand: AsyncParsableCommand {
             let line = Array("herd-controller listening on \(host):\(port)\n".utf8)
             _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
         }
+        var services: [any Service] = [app]
+        if let metricsHost = configuration.metricsHost {
+            services.append(
+                try MetricsServer.application(
+                    controller, tls: configuration.metricsMutualTLS ? MetricsServer.mutualTLS(tls) : nil,
+                    host: metricsHost, port: configuration.metricsPort
+                ) { port in
+                    let line = Array("herd-controller metrics on \(metricsHost):\(port)\n".utf8)
+                    _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+                })
+        }
         let group = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         try controller.store.close()
         logger.notice("stopped cleanly")

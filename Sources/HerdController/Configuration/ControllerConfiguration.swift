@@ -43,6 +43,15 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var groupWait: Duration = .seconds(30)
     /// Approvals per risk class and how long a proposal may wait (`remediation.*`).
     public var remediation = RemediationPolicy()
+    /// `/metrics`, `/health` and `/ready` on a listener of their own (`metrics.listen`, or nil: `off`).
+    public var metricsHost: String? = "127.0.0.1"
+    public var metricsPort = 9469
+    /// `metrics.tls = mutual`: the metrics listener takes TLS with the fleet CA's client certificates,
+    /// and `/metrics` an operator's; required to listen beyond loopback.
+    public var metricsMutualTLS = false
+    /// `herd_check_status` for every instance × check (one series each): off for fleets whose
+    /// Prometheus should not carry them.
+    public var metricsPerInstance = true
 
     public struct Webhook: Sendable, Hashable {
         public enum Format: String, Sendable, Hashable { case json, slack }
@@ -141,6 +150,29 @@ public struct ControllerConfiguration: Sendable, Hashable {
             approvals(.routine, 1...5),
             approvals(.destructive, 1...5),
             .seconds("remediation.ttl", \.remediation.ttl, in: .seconds(60)...(.seconds(3600))),
+            Key(
+                "metrics.listen",
+                read: { settings, text throws(SettingError) in
+                    if text == "off" {
+                        settings.metricsHost = nil
+                    } else {
+                        (settings.metricsHost, settings.metricsPort) = try Self.listenAddress(text)
+                    }
+                },
+                write: { settings in
+                    guard let host = settings.metricsHost else { return "off" }
+                    return "\(host.contains(":") ? "[\(host)]" : host):\(settings.metricsPort)"
+                }),
+            .value(
+                "metrics.tls", \.metricsMutualTLS,
+                parse: { text throws(SettingError) in
+                    switch text {
+                    case "off": return false
+                    case "mutual": return true
+                    default: throw SettingError("expected off or mutual")
+                    }
+                }, format: { $0 ? "mutual" : "off" }),
+            .bool("metrics.per_instance", \.metricsPerInstance),
         ]
     }
 
@@ -188,6 +220,10 @@ public struct ControllerConfiguration: Sendable, Hashable {
         for (name, hook) in configuration.webhooks where hook.url.isEmpty {
             throw ControllerConfigurationError(
                 "\(source): notify.webhook.\(name).format without notify.webhook.\(name)")
+        }
+        if let host = configuration.metricsHost, !configuration.metricsMutualTLS, !Self.isLoopback(host) {
+            throw ControllerConfigurationError(
+                "\(source): metrics.listen on \(host) needs metrics.tls = mutual (plain HTTP only on loopback)")
         }
         guard configuration.patterns.flapping.low < configuration.patterns.flapping.high else {
             throw ControllerConfigurationError("\(source): patterns.flapping.low must be below patterns.flapping.high")
@@ -241,6 +277,11 @@ public struct ControllerConfiguration: Sendable, Hashable {
         } catch {
             throw ControllerConfigurationError("\(key): \(error.problem)")
         }
+    }
+
+    /// 127.0.0.0/8, ::1 or localhost.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// `https://…`, or `http://` to a loopback address (a local relay); no credentials in the URL.

@@ -99,6 +99,7 @@ public struct NotificationService: Service {
         if let failure {
             let attempts = notification.attempts + 1
             if attempts >= Self.maxAttempts {
+                controller.metrics.notification(sink: notification.sink, outcome: "failed")
                 controller.logger.error(
                     "notification failed for good",
                     metadata: [
@@ -107,6 +108,7 @@ public struct NotificationService: Service {
                 try await settle(notification, state: "failed", error: failure)
                 return
             }
+            controller.metrics.notification(sink: notification.sink, outcome: "retrying")
             let backoff = min(600, 5 * pow(2, Double(attempts - 1))) * Double.random(in: 0.8...1.2)
             controller.logger.warning(
                 "notification not delivered, retrying",
@@ -119,6 +121,7 @@ public struct NotificationService: Service {
             return
         }
         try await controller.store.notificationSent(notification.id, at: now)
+        controller.metrics.notification(sink: notification.sink, outcome: "delivered")
         controller.logger.info(
             "notification sent",
             metadata: [

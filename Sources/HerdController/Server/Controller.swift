@@ -10,6 +10,8 @@ public struct Controller: Sendable {
     public let ca: FleetCA
     public let verifier: AgentMessageVerifier
     public let logger: Logger
+    /// What `/metrics` exposes.
+    public let metrics = ControllerMetrics()
     /// Wakes agents' command long-polls.
     public let relay = CommandRelay()
     /// The controller's clock; tests move it.
@@ -22,7 +24,7 @@ public struct Controller: Sendable {
         self.configuration = configuration
         self.store = store
         self.writer = ReportWriter(
-            store: store, maxBatch: configuration.maxBatch, patterns: configuration.patternEngine)
+            store: store, maxBatch: configuration.maxBatch, patterns: configuration.patternEngine, metrics: metrics)
         self.ca = ca
         self.verifier = AgentMessageVerifier(policy: ReplayPolicy(maxClockSkew: configuration.maxClockSkew))
         self.logger = logger

@@ -35,6 +35,7 @@ enum WireResponse {
 struct WireErrorMiddleware: RouterMiddleware {
     typealias Context = HerdRequestContext
     let logger: Logger
+    let metrics: ControllerMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -47,7 +48,7 @@ struct WireErrorMiddleware: RouterMiddleware {
                 metadata: [
                     "route": "\(route(request, context))", "code": "\(error.code)", "reason": "\(error.message)",
                 ])
-            return WireResponse.error(error)
+            return refuse(error)
         } catch let error as SQLError where error.kind == .connection {
             // The store is down or out of reach (PostgreSQL restarting, the network): the caller retries.
             logger.error(
@@ -55,7 +56,7 @@ struct WireErrorMiddleware: RouterMiddleware {
                 metadata: [
                     "route": "\(route(request, context))", "error": "\(error.description.escapingControlCharacters)",
                 ])
-            return WireResponse.error(WireError(.unavailable, "the controller's store is unreachable; retry later"))
+            return refuse(WireError(.unavailable, "the controller's store is unreachable; retry later"))
         } catch let error as HTTPError {
             let status = error.status.code
             let wire: WireError =
@@ -65,13 +66,19 @@ struct WireErrorMiddleware: RouterMiddleware {
                 case 500...: WireError(.internalError, "the controller failed to handle this request")
                 default: WireError(.malformed, "\(status) \(error.status.reasonPhrase)")
                 }
-            return WireResponse.error(wire)
+            return refuse(wire)
         } catch {
             logger.error(
                 "request failed",
                 metadata: ["route": "\(route(request, context))", "error": "\("\(error)".escapingControlCharacters)"])
-            return WireResponse.error(WireError(.internalError, "the controller failed to handle this request"))
+            return refuse(WireError(.internalError, "the controller failed to handle this request"))
         }
+    }
+
+    /// The answer to a refused request, counted by its code (`herd_refusals_total`).
+    private func refuse(_ error: WireError) -> Response {
+        metrics.refused(error.code)
+        return WireResponse.error(error)
     }
 
     /// The route's pattern (`/v1/incidents/:id`), not the path asked for: bounded, and nothing of the

@@ -7,6 +7,7 @@ public actor ReportWriter {
     private let maxBatch: Int
     private let linger: Duration
     private let engine: PatternEngine
+    private let metrics: ControllerMetrics?
     private var pending: [(report: AcceptedReport, reply: CheckedContinuation<Bool, any Error>)] = []
     private var flushing = false
 
@@ -14,9 +15,12 @@ public actor ReportWriter {
     public private(set) var batches = 0
     public private(set) var reports = 0
 
-    public init(store: Store, maxBatch: Int = 512, linger: Duration = .zero, patterns: PatternEngine = PatternEngine())
-    {
+    public init(
+        store: Store, maxBatch: Int = 512, linger: Duration = .zero, patterns: PatternEngine = PatternEngine(),
+        metrics: ControllerMetrics? = nil
+    ) {
         self.store = store
+        self.metrics = metrics
         self.engine = patterns
         self.maxBatch = max(1, maxBatch)
         self.linger = linger
@@ -39,7 +43,9 @@ public actor ReportWriter {
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
             do {
+                let started = ContinuousClock.now
                 let stored = try await store.write(batch.map(\.report), patterns: engine)
+                metrics?.storeWriteSeconds.record(ContinuousClock.now - started)
                 batches += 1
                 reports += batch.count
                 for (entry, wasStored) in zip(batch, stored) { entry.reply.resume(returning: wasStored) }

@@ -15,7 +15,7 @@ public struct CheckStateRecord: Sendable, Hashable {
 
 /// A row of the fleet table.
 public struct InstanceStatus: Sendable, Hashable {
-    public enum Overall: String, Sendable, Hashable {
+    public enum Overall: String, Sendable, Hashable, CaseIterable {
         case ok, warning, critical, unknown
         /// The agent stopped reporting (silence for `silence.intervals` intervals).
         case silent

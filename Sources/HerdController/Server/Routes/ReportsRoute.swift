@@ -15,6 +15,7 @@ struct ReportsRoute {
 
     /// `POST /v1/reports`
     func ingest(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
         let (agent, verified, now) = try await controller.openAgentMessage(Report.self, request, context)
         let report = verified.message
         var stored = false
@@ -28,6 +29,7 @@ struct ReportsRoute {
         }
         // Approved commands ride back on the acknowledgement too (the long-poll usually has them first).
         let commands = try await controller.store.dispatch(agentID: agent.id, now: now.timeIntervalSince1970)
+        controller.metrics.ingested(stored: stored, in: ContinuousClock.now - started)
         return WireResponse.message(
             IngestResponse(acknowledgedSequence: report.sequence, duplicate: !stored, commands: commands))
     }

@@ -7,7 +7,7 @@ import Hummingbird
 enum Routes {
     static func router(_ controller: Controller) -> Router<HerdRequestContext> {
         let router = Router(context: HerdRequestContext.self)
-        router.add(middleware: WireErrorMiddleware(logger: controller.logger))
+        router.add(middleware: WireErrorMiddleware(logger: controller.logger, metrics: controller.metrics))
         EnrollRoute(controller: controller).register(router)
         ReportsRoute(controller: controller).register(router)
         CommandRoutes(controller: controller).register(router)
