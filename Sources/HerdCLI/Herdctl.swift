@@ -6,7 +6,7 @@ import HerdProtocol
 public struct Herdctl: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "herdctl",
-        abstract: "Operate a Herd fleet: status, incidents, agents, remediations, audit.",
+        abstract: "Operate a Herd fleet: status, history, incidents, agents, remediations, audit.",
         discussion: """
             Talks to the controller over mutual TLS with the operator identity in ~/.config/herdctl/config \
             (written by `herd-controller init` for the first operator), or the file HERDCTL_CONFIG names, or \
@@ -18,7 +18,8 @@ public struct Herdctl: AsyncParsableCommand {
             """,
         version: HerdVersion.current,
         subcommands: [
-            StatusCommand.self, ShowCommand.self, IncidentsCommand.self, IncidentCommand.self, AckCommand.self,
+            StatusCommand.self, ShowCommand.self, HistoryCommand.self, IncidentsCommand.self, IncidentCommand.self,
+            AckCommand.self,
             PatternsCommand.self, SilenceCommand.self, InstanceCommand.self, AgentsCommand.self,
             OperatorsCommand.self, RemediateCommand.self, AuditCommand.self,
         ]

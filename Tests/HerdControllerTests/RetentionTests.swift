@@ -57,7 +57,9 @@ import Testing
 
         // The first hour: 6 results, the first critical; metric "value" is the sequence, 1…6.
         let first = try await fleet.store.rollups(
-            instance: "social.example", checkID: "sidekiq", since: start.timeIntervalSince1970)
+            instance: "social.example", checkID: "sidekiq", since: start.timeIntervalSince1970,
+            until: end.timeIntervalSince1970
+        ).map(\.rollup)
         #expect(first.count == 31 * 24)
         #expect(first[0].worst == .critical)
         #expect(first[0].counts == [5, 0, 1, 0])

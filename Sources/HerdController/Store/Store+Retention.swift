@@ -143,19 +143,28 @@ extension Store {
         }
     }
 
-    /// Hourly rollups of one instance's check, oldest first.
-    public func rollups(instance: String, checkID: String, since: Double) async throws -> [HourlyRollup] {
-        try await read { db in
+    /// Hourly rollups of one instance (of one check, or of all) for the hours starting in
+    /// `since..<until`, oldest first, by check within an hour.
+    public func rollups(instance: String, checkID: String? = nil, since: Double, until: Double) async throws
+        -> [(checkID: String, rollup: HourlyRollup)]
+    {
+        var arguments: SQLArguments = [instance, Int64(since.rounded(.up)), Int64(until.rounded(.up))]
+        if let checkID { arguments += [checkID] }
+        return try await read { [arguments] db in
             try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT r.* FROM rollups_hourly r JOIN instances i ON i.id = r.instance_id
-                    WHERE i.domain = ? AND r.check_id = ? AND r.hour >= ? ORDER BY r.hour
-                    """, arguments: [instance, checkID, since]
+                    WHERE i.domain = ? AND r.hour >= ? AND r.hour < ? \(checkID == nil ? "" : "AND r.check_id = ?")
+                    ORDER BY r.hour, r.check_id
+                    """, arguments: arguments
             ).map { row in
-                HourlyRollup(
-                    hour: row["hour"], worst: CheckStatus(code: row["worst"]) ?? .unknown,
-                    counts: [row["ok"], row["warning"], row["critical"], row["unknown"]], metrics: row["metrics"])
+                (
+                    row["check_id"],
+                    HourlyRollup(
+                        hour: row["hour"], worst: CheckStatus(code: row["worst"]) ?? .unknown,
+                        counts: [row["ok"], row["warning"], row["critical"], row["unknown"]], metrics: row["metrics"])
+                )
             }
         }
     }
@@ -169,6 +178,17 @@ public struct HourlyRollup: Sendable, Hashable {
     public var counts: [Int]
     /// `{"metric": [min, avg, max, samples], …}` as JSON, nil when the check reported no metrics.
     public var metrics: String?
+}
+
+extension HourlyRollup {
+    /// `metrics` decoded: min, mean, max and samples per metric.
+    func metricSummaries() throws -> [String: OperatorAPI.MetricSummary] {
+        guard let metrics else { return [:] }
+        return try JSONCodable.decode([String: [Double]].self, from: Data(metrics.utf8)).compactMapValues { stats in
+            stats.count == 4
+                ? OperatorAPI.MetricSummary(min: stats[0], avg: stats[1], max: stats[2], samples: Int(stats[3])) : nil
+        }
+    }
 }
 
 /// One check's hour as it accumulates.

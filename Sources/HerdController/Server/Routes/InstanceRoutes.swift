@@ -9,6 +9,7 @@ struct InstanceRoutes {
     func register(_ router: some RouterMethods<HerdRequestContext>) {
         router.get("/v1/fleet", use: fleet)
         router.get("/v1/instances/:instance", use: show)
+        router.get("/v1/instances/:instance/history", use: history)
         router.post("/v1/instances/:instance/attributes", use: setAttributes)
     }
 
@@ -46,6 +47,70 @@ struct InstanceRoutes {
                         lastAt: $0.lastAt.instant, recent: $0.recent,
                         hours: hours[$0.checkID] ?? String(repeating: "-", count: 24))
                 }, reportsLost: lost?.count ?? 0, reportsLostAt: lost?.lastAt?.instant))
+    }
+
+    /// `GET /v1/instances/:instance/history[?since=&until=&check=&raw_hours=&limit=]`: hourly rollups
+    /// before `raw_since`, raw results from it on (Controller/README.md, "Operator API").
+    func history(_ request: Request, context: HerdRequestContext) async throws -> Response {
+        let instance = try context.parameters.require("instance")
+        guard Rule.isInstanceName(instance) else { throw WireError(.invalidField, "not an instance name") }
+        let query = request.uri.queryParameters
+        let now = controller.clock().timeIntervalSince1970
+        func instant(_ name: String, default value: Double) throws(WireError) -> Double {
+            guard let text = query.get(name) else { return value }
+            guard let date = WireTime.parse(text) else {
+                throw WireError(.invalidField, "\(name): not an RFC 3339 timestamp")
+            }
+            return date.timeIntervalSince1970
+        }
+        func integer(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(WireError) -> Int {
+            guard let text = query.get(name) else { return value }
+            guard let number = Int(text), range.contains(number) else {
+                throw WireError(.invalidField, "\(name): an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return number
+        }
+        let until = try instant("until", default: now)
+        let since = try instant("since", default: until - 86_400)
+        guard since < until, until - since <= 3_660 * 86_400 else {
+            throw WireError(.invalidField, "since: before until, and at most 3660 days before it")
+        }
+        let checkID = query.get("check")
+        if let checkID { try Rule.identifier(checkID, "check") }
+        let rawHours = try integer("raw_hours", default: 24, in: 1...OperatorAPI.History.maxRawHours)
+        let limit = try integer("limit", default: 5_000, in: 1...OperatorAPI.History.maxResults)
+        guard !(try await controller.store.checkStates(instance: instance)).isEmpty else {
+            throw WireError(.notFound, "no reports from \(instance)")
+        }
+        // Raw from the start of the hour `raw_hours` before `until` (rollups are whole hours).
+        let rawSince = max(since, ((until - Double(rawHours) * 3600) / 3600).rounded(.down) * 3600)
+        let hours = try await controller.store.rollups(
+            instance: instance, checkID: checkID, since: (since / 3600).rounded(.down) * 3600, until: rawSince)
+        var results: [OperatorAPI.HistoryResult] = []
+        var next: Date?
+        for entry in try await controller.store.history(instance: instance, since: rawSince, until: until) {
+            let kept = entry.results.filter { checkID == nil || $0.checkID == checkID }
+            guard !kept.isEmpty else { continue }
+            if !results.isEmpty, results.count + kept.count > limit {
+                next = entry.collectedAt.instant
+                break
+            }
+            results += kept.map {
+                OperatorAPI.HistoryResult(
+                    collectedAt: entry.collectedAt.instant, checkId: $0.checkID, status: $0.status.rawValue,
+                    summary: $0.summary, metrics: $0.metrics)
+            }
+        }
+        return WireResponse.json(
+            OperatorAPI.History(
+                instance: instance, serverTime: now.instant, since: since.instant, until: until.instant,
+                rawSince: rawSince.instant,
+                hours: try hours.map { checkID, rollup in
+                    OperatorAPI.HistoryHour(
+                        hour: rollup.hour.instant, checkId: checkID, worst: rollup.worst.rawValue, ok: rollup.counts[0],
+                        warning: rollup.counts[1], critical: rollup.counts[2], unknown: rollup.counts[3],
+                        metrics: try rollup.metricSummaries())
+                }, results: results, next: next))
     }
 
     /// `POST /v1/instances/:instance/attributes`
