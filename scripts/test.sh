@@ -17,9 +17,10 @@ apt_install() {
 }
 
 # Python runs the independent checks of the contract in Protocol/tools: it needs jsonschema >= 4.18
-# (with referencing) and cryptography. Use python3 if it has them, else a venv filled from PyPI.
+# (with referencing) and cryptography; and aiosmtpd, the real SMTP server the paging tests send
+# through. Use python3 if it has them, else a venv filled from PyPI.
 python_has_tools() {
-    "$1" -c 'import jsonschema, referencing, cryptography.hazmat.primitives.asymmetric.ed25519' 2>/dev/null
+    "$1" -c 'import jsonschema, referencing, aiosmtpd, cryptography.hazmat.primitives.asymmetric.ed25519' 2>/dev/null
 }
 if python_has_tools python3; then
     HERD_PYTHON=$(command -v python3)
@@ -31,7 +32,7 @@ else
         say "creating $venv with jsonschema and cryptography from PyPI"
         rm -rf "$venv"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet 'jsonschema>=4.18' 'cryptography>=3.4'
+        "$venv/bin/pip" install --quiet 'jsonschema>=4.18' 'cryptography>=3.4' 'aiosmtpd>=1.4'
     fi
     HERD_PYTHON=$PWD/$venv/bin/python
 fi

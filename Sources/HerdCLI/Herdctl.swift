@@ -21,7 +21,7 @@ public struct Herdctl: AsyncParsableCommand {
             StatusCommand.self, ShowCommand.self, HistoryCommand.self, IncidentsCommand.self, IncidentCommand.self,
             AckCommand.self,
             PatternsCommand.self, SilenceCommand.self, InstanceCommand.self, AgentsCommand.self,
-            OperatorsCommand.self, RemediateCommand.self, AuditCommand.self,
+            OperatorsCommand.self, RemediateCommand.self, AuditCommand.self, NotificationsCommand.self,
         ]
     )
 

@@ -29,12 +29,19 @@ import X509
         var url: String { "https://127.0.0.1:\(port)" }
         var herdctl: String { root.file("herdctl") }
 
-        init() async throws {
+        /// `settings`: controller.conf lines added to what init wrote.
+        init(settings: [String] = []) async throws {
             root = try TemporaryDirectory("herd-controller")
             var command = try HerdControllerCommand.parseAsRoot([
                 "init", "--data-dir", root.file("data"), "--herdctl-dir", root.file("herdctl"),
             ])
             if var async = command as? any AsyncParsableCommand { try await async.run() } else { try command.run() }
+            if !settings.isEmpty {
+                let file = root.file("data/controller.conf")
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                try (text + settings.joined(separator: "\n") + "\n").write(
+                    toFile: file, atomically: true, encoding: .utf8)
+            }
             configuration = try ControllerConfiguration.load(dataDirectory: root.file("data"))
             var logger = Logger(label: "test-controller")
             logger.logLevel = .critical

@@ -39,7 +39,7 @@ import Testing
 
         let store = try Store(postgres: settings)
         defer { try? store.close() }
-        #expect(try store.appliedMigrations().last == M0009HistoryPartitions.identifier)
+        #expect(try store.appliedMigrations().contains(M0009HistoryPartitions.identifier))
         #expect(try await Self.partitions(store) == ["history_d20758", "history_d20759", "history_d20760"])
         #expect(try await store.history(instance: "social.example", since: 0, until: end) == before)
         // Ingest goes on into the partitioned table, numbering after the rows moved across.

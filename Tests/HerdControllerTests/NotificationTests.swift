@@ -156,7 +156,7 @@ extension NotificationTests {
         settings.persistent.results = 1
         settings.persistent.seconds = 0
         settings.persistent.resolveResults = 1
-        let engine = PatternEngine(settings: settings, sinks: ["ops"], groupWait: 0)
+        let engine = PatternEngine(settings: settings, routing: PatternTests.opsRouting, groupWait: 0)
         let now = Date().timeIntervalSince1970 + 60
         func send(_ sequence: UInt64, _ status: CheckStatus) async throws {
             _ = try await store.write(

@@ -11,7 +11,16 @@ import Testing
 /// is what ingest does): one result per check per cycle, a minute apart.
 @Suite struct PatternTests {
     static let t0 = 1_800_000_000.0
-    static let engine = PatternEngine(sinks: ["ops"], groupWait: 30)
+    static let engine = PatternEngine(routing: opsRouting, groupWait: 30)
+
+    /// One webhook receiver, `ops`, that every incident goes to (no routes).
+    static var opsRouting: NotificationRouting {
+        var routing = NotificationRouting()
+        var hook = NotificationRouting.Receiver(kind: .webhook)
+        hook.url = "https://ops.example/hook"
+        routing.receivers["ops"] = hook
+        return routing
+    }
 
     /// One instance's agent and its stream of reports.
     struct Stream {

@@ -183,7 +183,7 @@ import Testing
         settings.persistent.seconds = 0
         _ = try await a.write(
             [fleet.report(agent, sequence: 1, statuses: ["services": .critical])],
-            patterns: PatternEngine(settings: settings, sinks: ["ops"], groupWait: 0))
+            patterns: PatternEngine(settings: settings, routing: PatternTests.opsRouting, groupWait: 0))
         #expect(try await a.campaign(holder: "a") == 1)
         #expect(try await b.campaign(holder: "b") == nil)
 

@@ -37,8 +37,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var silenceIntervals = 3
     /// Thresholds of the pattern rules and the fleet-wide rule (`patterns.*`, `fleet.*`).
     public var patterns = PatternSettings()
-    /// Webhook sinks by name (`notify.webhook.NAME = URL`, `notify.webhook.NAME.format = json|slack`).
-    public var webhooks: [String: Webhook] = [:]
+    /// Receivers and the routes to them (`notify.*`, Controller/README.md "Paging").
+    public var notify = NotificationRouting()
     /// How long an instance incident waits before it notifies, so that a fleet incident can absorb it.
     public var groupWait: Duration = .seconds(30)
     /// Approvals per risk class and how long a proposal may wait (`remediation.*`).
@@ -53,16 +53,10 @@ public struct ControllerConfiguration: Sendable, Hashable {
     /// Prometheus should not carry them.
     public var metricsPerInstance = true
 
-    public struct Webhook: Sendable, Hashable {
-        public enum Format: String, Sendable, Hashable { case json, slack }
-        public var url: String
-        public var format: Format = .json
-    }
-
     /// The pattern engine these settings describe: the write path runs it on every stored result.
     public var patternEngine: PatternEngine {
         PatternEngine(
-            settings: patterns, sinks: webhooks.keys.sorted(), groupWait: Double(groupWait.components.seconds))
+            settings: patterns, routing: notify, groupWait: Double(groupWait.components.seconds))
     }
 
     public init(dataDirectory: String) {
@@ -78,8 +72,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var serverCertificateFile: String { dataDirectory + "/tls/server.pem" }
     public var serverKeyFile: String { dataDirectory + "/tls/server-key.pem" }
 
-    /// Every fixed key, in the order `render` writes them (besides: `notify.webhook.NAME[.format]` and
-    /// `patterns.persistent.check.ID`).
+    /// Every fixed key, in the order `render` writes them (besides: receivers `notify.TYPE.NAME[.FIELD]`,
+    /// routes `notify.route.N.FIELD`, and `patterns.persistent.check.ID`).
     public static var keys: [String] { settings.map(\.name) }
 
     /// Every fixed key, declared once: its name, type and bounds; the default is the property's own.
@@ -146,6 +140,15 @@ public struct ControllerConfiguration: Sendable, Hashable {
             .integer("fleet.min_group", \.patterns.fleet.minGroup, in: 2...100_000),
             .seconds("fleet.window", \.patterns.fleet.windowSeconds, in: .seconds(60)...(.seconds(86_400))),
             .duration("notify.group_wait", \.groupWait, in: .zero...(.seconds(3600))),
+            .seconds("notify.repeat_interval", \.notify.repeatInterval, in: .zero...(.seconds(7 * 86_400))),
+            .integer("notify.digest_min", \.notify.digestMinimum, in: 2...1000),
+            Key(
+                "notify.default",
+                read: { settings, text throws(SettingError) in
+                    let names = SettingValue.list(text)
+                    guard names.allSatisfy(Rule.isIdentifier) else { throw SettingError("expected receiver names") }
+                    settings.notify.defaultReceivers = names.isEmpty ? nil : names
+                }, write: { $0.notify.defaultReceivers.map { $0.joined(separator: ", ") } ?? "" }),
             approvals(.preview, 0...5),
             approvals(.routine, 1...5),
             approvals(.destructive, 1...5),
@@ -217,9 +220,14 @@ public struct ControllerConfiguration: Sendable, Hashable {
                 throw ControllerConfigurationError("\(source):\(entry.line): \(error.description)")
             }
         }
-        for (name, hook) in configuration.webhooks where hook.url.isEmpty {
-            throw ControllerConfigurationError(
-                "\(source): notify.webhook.\(name).format without notify.webhook.\(name)")
+        if let problem = configuration.notify.problems().first {
+            throw ControllerConfigurationError("\(source): \(problem)")
+        }
+        for (name, receiver) in configuration.notify.receivers where receiver.kind == .email && !receiver.startTLS {
+            if let (host, _) = smtpAddress(receiver.url), !isLoopback(host) {
+                throw ControllerConfigurationError(
+                    "\(source): notify.email.\(name).starttls = off only to a loopback SMTP server")
+            }
         }
         if let host = configuration.metricsHost, !configuration.metricsMutualTLS, !Self.isLoopback(host) {
             throw ControllerConfigurationError(
@@ -247,26 +255,14 @@ public struct ControllerConfiguration: Sendable, Hashable {
             patterns.persistent.overrides[check] = limits
             return
         }
-        if key.hasPrefix("notify.webhook.") {
-            var name = String(key.dropFirst("notify.webhook.".count))
-            let isFormat = name.hasSuffix(".format")
-            if isFormat { name = String(name.dropLast(".format".count)) }
-            guard Rule.isIdentifier(name) else {
-                throw ControllerConfigurationError("\(key): a sink name is an identifier")
-            }
-            var hook = webhooks[name] ?? Webhook(url: "")
-            if isFormat {
-                guard let format = Webhook.Format(rawValue: value) else {
-                    throw ControllerConfigurationError("\(key): expected json or slack")
-                }
-                hook.format = format
-            } else {
-                guard Self.isWebhookURL(value) else {
-                    throw ControllerConfigurationError("\(key): expected an https:// URL (http:// only to loopback)")
-                }
-                hook.url = value
-            }
-            webhooks[name] = hook
+        if key.hasPrefix("notify.route.") {
+            try setRoute(key, value)
+            return
+        }
+        if let kind = NotificationRouting.Receiver.Kind.allCases.first(where: {
+            key.hasPrefix("notify.\($0.rawValue).")
+        }) {
+            try setReceiver(kind, key, value)
             return
         }
         guard let setting = Self.settings.first(where: { $0.name == key }) else {
@@ -282,6 +278,118 @@ public struct ControllerConfiguration: Sendable, Hashable {
     /// 127.0.0.0/8, ::1 or localhost.
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// `notify.route.N.match|receivers|repeat_interval|continue`, N in 1…999.
+    private mutating func setRoute(_ key: String, _ value: String) throws(ControllerConfigurationError) {
+        let parts = key.split(separator: ".").map(String.init)
+        guard parts.count == 4, let number = Int(parts[2]), (1...999).contains(number) else {
+            throw ControllerConfigurationError("\(key): expected notify.route.N.FIELD, N from 1 to 999")
+        }
+        var route = notify.routes[number] ?? NotificationRouting.Route()
+        do throws(SettingError) {
+            switch parts[3] {
+            case "match": route.matchers = try NotificationRouting.Matcher.parseList(value)
+            case "receivers":
+                route.receivers = SettingValue.list(value)
+                guard !route.receivers.isEmpty, route.receivers.allSatisfy(Rule.isIdentifier) else {
+                    throw SettingError("expected receiver names")
+                }
+            case "repeat_interval":
+                guard let duration = DurationText.parse(value, in: .zero...(.seconds(7 * 86_400))) else {
+                    throw SettingError(DurationText.expected(.zero...(.seconds(7 * 86_400))))
+                }
+                route.repeatInterval = Double(duration.components.seconds)
+            case "continue": route.continue = try SettingValue.bool(value)
+            default: throw SettingError("unknown field (match, receivers, repeat_interval, continue)")
+            }
+        } catch {
+            throw ControllerConfigurationError("\(key): \(error.problem)")
+        }
+        notify.routes[number] = route
+    }
+
+    /// `notify.TYPE.NAME = URL` and `notify.TYPE.NAME.FIELD = VALUE`.
+    private mutating func setReceiver(_ kind: NotificationRouting.Receiver.Kind, _ key: String, _ value: String)
+        throws(ControllerConfigurationError)
+    {
+        let rest = key.dropFirst("notify.\(kind.rawValue).".count).split(separator: ".", maxSplits: 1).map(String.init)
+        guard let name = rest.first, Rule.isIdentifier(name) else {
+            throw ControllerConfigurationError("\(key): a receiver name is an identifier")
+        }
+        var receiver = notify.receivers[name] ?? NotificationRouting.Receiver(kind: kind)
+        guard receiver.kind == kind else {
+            throw ControllerConfigurationError("\(key): \(name) is already a \(receiver.kind.rawValue) receiver")
+        }
+        let field = rest.count > 1 ? rest[1] : nil
+        func path() throws(ControllerConfigurationError) -> String {
+            guard value.hasPrefix("/"), value.utf8.count <= 4096, !value.contains("\u{0}") else {
+                throw ControllerConfigurationError("\(key): expected an absolute path")
+            }
+            return value
+        }
+        switch (kind, field) {
+        case (.email, nil):
+            guard Self.smtpAddress(value) != nil else {
+                throw ControllerConfigurationError("\(key): expected smtp://HOST:PORT")
+            }
+            receiver.url = value
+        case (_, nil):
+            guard Self.isWebhookURL(value) else {
+                throw ControllerConfigurationError("\(key): expected an https:// URL (http:// only to loopback)")
+            }
+            receiver.url = value
+        case (.webhook, "format"):
+            guard let format = NotificationRouting.Receiver.Format(rawValue: value) else {
+                throw ControllerConfigurationError("\(key): expected json or slack")
+            }
+            receiver.format = format
+        case (.pagerduty, "routing_key_file"), (.matrix, "token_file"), (.email, "password_file"):
+            receiver.secretFile = try path()
+        case (.email, "ca_file"): receiver.caFile = try path()
+        case (.matrix, "room"):
+            guard value.hasPrefix("!"), value.contains(":"), value.utf8.count <= 255,
+                !value.contains(where: { $0.isWhitespace || $0.isNewline })
+            else { throw ControllerConfigurationError("\(key): expected a room id such as !abc123:example.org") }
+            receiver.room = value
+        case (.email, "from"):
+            guard Self.isMailbox(value) else { throw ControllerConfigurationError("\(key): expected an address") }
+            receiver.from = value
+        case (.email, "to"):
+            let addresses = SettingValue.list(value)
+            guard !addresses.isEmpty, addresses.count <= 50, addresses.allSatisfy(Self.isMailbox) else {
+                throw ControllerConfigurationError("\(key): expected addresses separated by commas")
+            }
+            receiver.to = addresses
+        case (.email, "username"):
+            guard !value.isEmpty, value.utf8.count <= 255,
+                value.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline })
+            else { throw ControllerConfigurationError("\(key): expected a user name") }
+            receiver.username = value
+        case (.email, "starttls"):
+            switch value {
+            case "required": receiver.startTLS = true
+            case "off": receiver.startTLS = false
+            default: throw ControllerConfigurationError("\(key): expected required or off")
+            }
+        default:
+            throw ControllerConfigurationError("\(key): unknown field of a \(kind.rawValue) receiver")
+        }
+        notify.receivers[name] = receiver
+    }
+
+    /// `smtp://HOST:PORT`: the host and port.
+    static func smtpAddress(_ url: String) -> (host: String, port: Int)? {
+        guard url.hasPrefix("smtp://") else { return nil }
+        return try? listenAddress(String(url.dropFirst("smtp://".count)))
+    }
+
+    /// `local@domain`, plain ASCII, no spaces or angle brackets (nothing to inject into SMTP).
+    static func isMailbox(_ value: String) -> Bool {
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && Rule.isInstanceName(String(parts[1]).lowercased())
+            && value.utf8.count <= 254
+            && parts[0].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".+-_".contains($0)) }
     }
 
     /// `https://…`, or `http://` to a loopback address (a local relay); no credentials in the URL.

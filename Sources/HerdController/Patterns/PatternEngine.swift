@@ -17,8 +17,8 @@ struct PatternChange: Sendable {
 /// in `check_state` — O(1) per result. Settings come from `controller.conf`.
 public struct PatternEngine: Sendable {
     public var settings: PatternSettings
-    /// Names of the notification sinks (`notify.*`); a transition gets one notification per sink.
-    public var sinks: [String]
+    /// Receivers and routes (`notify.*`): a transition gets one notification per receiver its routes choose.
+    public var routing: NotificationRouting
     /// Instance incidents wait this long before they notify, so a fleet incident can absorb them.
     public var groupWait: Double
     let rules: [any PatternRule]
@@ -29,15 +29,18 @@ public struct PatternEngine: Sendable {
 
     private init(enabled: Bool) {
         settings = PatternSettings()
-        sinks = []
+        routing = NotificationRouting()
         groupWait = 0
         rules = []
         self.enabled = enabled
     }
 
-    public init(settings: PatternSettings = PatternSettings(), sinks: [String] = [], groupWait: Double = 30) {
+    public init(
+        settings: PatternSettings = PatternSettings(), routing: NotificationRouting = NotificationRouting(),
+        groupWait: Double = 30
+    ) {
         self.settings = settings
-        self.sinks = sinks
+        self.routing = routing
         self.groupWait = groupWait
         rules = PatternRegistry.rules(settings)
         enabled = true

@@ -94,3 +94,13 @@ enum AuditChain {
         }
     }
 }
+
+extension Store {
+    /// One audit row in a transaction of its own, for an action that changes nothing else in the store
+    /// (a test notification).
+    func audit(at: Double, actor: String, action: String, subject: String, detail: String) async throws {
+        try await write { db in
+            try AuditChain.append(db, at: at, actor: actor, action: action, subject: subject, detail: detail)
+        }
+    }
+}

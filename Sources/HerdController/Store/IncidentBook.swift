@@ -337,14 +337,14 @@ struct IncidentBook {
     }
 
     /// On resolve: notifications never attempted are cancelled (nobody heard of it, nobody needs to hear
-    /// it is over); where the opening was sent — or attempted, and so perhaps heard: a sender may have
-    /// died after the receiver's answer — the resolution is queued, and goes after the opening
-    /// (`Store.dueNotifications`).
+    /// it is over); a receiver that heard of it — an opening, escalation or repeat sent, or attempted and
+    /// so perhaps heard: a sender may have died after the receiver's answer — gets the resolution, after
+    /// what it heard (`Store.dueNotifications`).
     private func settleNotifications(_ id: Int64, at: Double) throws {
         let heardOpenings = try String.fetchAll(
             db,
             sql: """
-                SELECT sink FROM notifications WHERE incident_id = ? AND transition = 'opened'
+                SELECT DISTINCT sink FROM notifications WHERE incident_id = ? AND transition != 'resolved'
                     AND (state = 'sent' OR (state = 'pending' AND claimed_by IS NOT NULL))
                 """,
             arguments: [id])
@@ -363,15 +363,43 @@ struct IncidentBook {
         }
     }
 
-    /// Queues `transition` once per sink (a second time is ignored: never twice for one transition).
+    /// Queues `transition` once per receiver the routes choose for the incident (a second time is
+    /// ignored: never twice for one transition).
     func notify(_ id: Int64, _ transition: String, at: Double, delay: Double, suppressed: Bool) throws {
-        for sink in engine.sinks {
+        guard !engine.routing.receivers.isEmpty, let facts = try Self.facts(of: id, in: db) else { return }
+        for (sink, _) in engine.routing.receivers(for: facts) {
             try db.execute(
                 sql: """
                     INSERT INTO notifications (incident_id, transition, sink, created_at, due_at, state)
                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                     """, arguments: [id, transition, sink, at, at + delay, suppressed ? "suppressed" : "pending"])
         }
+    }
+
+    /// What routes look at: the incident's severity, kind, check, instance and categories, and its
+    /// instance's attributes (or a fleet incident's group).
+    static func facts(of id: Int64, in db: any SQLDatabase) throws -> NotificationRouting.IncidentFacts? {
+        guard
+            let row = try SQLRow.fetchOne(
+                db,
+                sql: """
+                    SELECT x.severity, x.kind, x.check_id, i.domain, x.categories, x.instance_id, x.group_attribute,
+                        x.group_value
+                    FROM incidents x LEFT JOIN instances i ON i.id = x.instance_id WHERE x.id = ?
+                    """, arguments: [id])
+        else { return nil }
+        var attributes: [String: Set<String>] = [:]
+        if let instanceID = row[5] as Int64? {
+            for group in try groups(of: instanceID, in: db) {
+                attributes[group.attribute, default: []].insert(group.value)
+            }
+        }
+        if let attribute = row[6] as String?, let value = row[7] as String? {
+            attributes[attribute, default: []].insert(value)
+        }
+        return NotificationRouting.IncidentFacts(
+            severity: row[0], kind: row[1], check: row[2], instance: row[3],
+            categories: Set((row[4] as String).split(separator: ",").map(String.init)), attributes: attributes)
     }
 
     func event(_ id: Int64, _ at: Double, _ kind: String, _ detail: String, actor: String? = nil) throws {

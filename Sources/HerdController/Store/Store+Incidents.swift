@@ -80,6 +80,8 @@ public struct NotificationRecord: Sendable, Hashable {
     public var dueAt: Double
     public var sentAt: Double?
     public var lastError: String?
+    /// A `repeated` notification's number (1, 2, …); 0 for every other transition.
+    public var repetition = 0
 }
 
 public struct IncidentDetail: Sendable, Hashable {
@@ -151,13 +153,13 @@ extension Store {
         try SQLRow.fetchAll(
             db,
             sql: """
-                SELECT id, incident_id, transition, sink, state, attempts, due_at, sent_at, last_error
+                SELECT id, incident_id, transition, sink, state, attempts, due_at, sent_at, last_error, repetition
                 FROM notifications WHERE \(condition) ORDER BY id LIMIT \(limit)
                 """, arguments: arguments
         ).map {
             NotificationRecord(
                 id: $0[0], incidentID: $0[1], transition: $0[2], sink: $0[3], state: $0[4], attempts: $0[5],
-                dueAt: $0[6], sentAt: $0[7], lastError: $0[8])
+                dueAt: $0[6], sentAt: $0[7], lastError: $0[8], repetition: $0[9])
         }
     }
 

@@ -90,4 +90,47 @@ extension Store {
                 arguments: [state, String(error.prefix(500)), id])
         }
     }
+
+    /// Queues a `repeated` notification to each receiver that heard of an open critical incident nobody
+    /// has acknowledged, once its route's repeat interval has passed since the last notification of it
+    /// queued for that receiver (sent, silenced or failed: a silence does not make it repeat faster).
+    /// Fleet members are paged through their fleet incident. The number queued.
+    @discardableResult
+    func queueRepeats(at now: Double, routing: NotificationRouting) async throws -> Int {
+        guard routing.repeatInterval > 0 || routing.routes.values.contains(where: { ($0.repeatInterval ?? 0) > 0 })
+        else {
+            return 0
+        }
+        return try await writeAsLeader { db in
+            let candidates = try SQLRow.fetchAll(
+                db,
+                sql: """
+                    SELECT n.incident_id, n.sink, max(n.created_at), max(n.repetition)
+                    FROM notifications n JOIN incidents x ON x.id = n.incident_id
+                    WHERE x.state = 'open' AND x.severity = 3 AND x.acknowledged_at IS NULL AND x.parent_id IS NULL
+                    GROUP BY n.incident_id, n.sink
+                    HAVING sum(CASE WHEN n.state = 'sent' THEN 1 ELSE 0 END) > 0
+                        AND sum(CASE WHEN n.state = 'pending' THEN 1 ELSE 0 END) = 0
+                    """)
+            var facts: [Int64: NotificationRouting.IncidentFacts] = [:]
+            var queued = 0
+            for row in candidates {
+                let incidentID: Int64 = row[0]
+                let sink: String = row[1]
+                let last: Double = row[2]
+                let repetition: Int = row[3]
+                if facts[incidentID] == nil { facts[incidentID] = try IncidentBook.facts(of: incidentID, in: db) }
+                guard let incident = facts[incidentID],
+                    let interval = routing.receivers(for: incident).first(where: { $0.name == sink })?.repeatInterval,
+                    interval > 0, now - last >= interval
+                else { continue }
+                queued += try db.execute(
+                    sql: """
+                        INSERT INTO notifications (incident_id, transition, repetition, sink, created_at, due_at, state)
+                        VALUES (?, 'repeated', ?, ?, ?, ?, 'pending') ON CONFLICT DO NOTHING
+                        """, arguments: [incidentID, repetition + 1, sink, now, now])
+            }
+            return queued
+        }
+    }
 }

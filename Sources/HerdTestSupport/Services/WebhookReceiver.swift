@@ -4,7 +4,9 @@ import Foundation
 /// of its script (then 200): what a chat or paging service looks like to the controller's notifier.
 public final class WebhookReceiver: @unchecked Sendable {
     public struct Delivery: Sendable {
+        public var method = "POST"
         public var path: String
+        public var authorization: String?
         public var idempotencyKey: String?
         public var body: [UInt8]
         public var status: Int
@@ -39,8 +41,8 @@ public final class WebhookReceiver: @unchecked Sendable {
             let status = script.isEmpty ? 200 : script.removeFirst()
             _deliveries.append(
                 Delivery(
-                    path: request.path, idempotencyKey: request.headers["idempotency-key"], body: request.body,
-                    status: status))
+                    method: request.method, path: request.path, authorization: request.headers["authorization"],
+                    idempotencyKey: request.headers["idempotency-key"], body: request.body, status: status))
             return status
         }
         let body = Array(#"{"ok":true}"#.utf8)

@@ -20,6 +20,7 @@ enum Routes {
         SilenceRoutes(controller: controller).register(operators)
         RemediationRoutes(controller: controller).register(operators)
         AuditRoutes(controller: controller).register(operators)
+        NotificationRoutes(controller: controller).register(operators)
         return router
     }
 }

@@ -32,6 +32,7 @@ public enum Migrations {
         M0007CompactHistory.self,
         M0008Replicas.self,
         M0009HistoryPartitions.self,
+        M0010Paging.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones

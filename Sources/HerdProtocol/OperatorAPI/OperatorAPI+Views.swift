@@ -112,3 +112,36 @@ extension OperatorAPI {
         }
     }
 }
+
+extension OperatorAPI {
+    /// `POST /v1/notifications/test`: `{route}`, a route's number or `default`.
+    public struct NotificationTestRequest: Codable, Sendable, Hashable {
+        public var route: String
+        public init(route: String) { self.route = route }
+    }
+
+    /// What a test notification through one route did, receiver by receiver.
+    public struct NotificationTest: Codable, Sendable, Hashable {
+        public var route: String
+        public var receivers: [Outcome]
+
+        public struct Outcome: Codable, Sendable, Hashable {
+            public var receiver: String
+            public var kind: String
+            public var delivered: Bool
+            /// Why not, as the receiver or its server answered.
+            public var error: String?
+            public init(receiver: String, kind: String, delivered: Bool, error: String?) {
+                self.receiver = receiver
+                self.kind = kind
+                self.delivered = delivered
+                self.error = error
+            }
+        }
+
+        public init(route: String, receivers: [Outcome]) {
+            self.route = route
+            self.receivers = receivers
+        }
+    }
+}
