@@ -8,7 +8,7 @@ struct AckCommand: AsyncParsableCommand {
         commandName: "ack", abstract: "Acknowledge an incident: you are on it (recorded in its timeline and the audit)."
     )
 
-    @Argument(help: "The incident's number.") var id: Int64
+    @Argument(help: "The incident's number.", completion: .custom { _, _, _ in Completion.incidents() }) var id: Int64
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {

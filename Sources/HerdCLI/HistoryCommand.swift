@@ -21,7 +21,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Argument(help: "The instance's domain.")
+    @Argument(help: "The instance's domain.", completion: .custom { _, _, _ in Completion.instances() })
     var instance: String
 
     @Option(help: ArgumentHelp("One check only.", valueName: "id"))

@@ -6,7 +6,7 @@ import HerdProtocol
 struct IncidentRemediate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "remediate", abstract: "Propose the remediation an incident's diagnosis suggests.")
-    @Argument(help: "The incident's number.") var id: Int64
+    @Argument(help: "The incident's number.", completion: .custom { _, _, _ in Completion.incidents() }) var id: Int64
     @Option(help: "Why (default: the incident's probable cause).") var reason: String?
     @Option(help: "How long approvals may take: 1m to 1h.") var ttl = "10m"
     @Option(help: "How long to wait for the dry run's output: 0s to 10m.") var previewWait = "30s"

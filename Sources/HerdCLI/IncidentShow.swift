@@ -7,7 +7,7 @@ struct IncidentShow: AsyncParsableCommand {
         commandName: "show",
         abstract: "An incident's timeline, evidence, probable cause, suggested action, members and notifications.")
 
-    @Argument(help: "The incident's number.") var id: Int64
+    @Argument(help: "The incident's number.", completion: .custom { _, _, _ in Completion.incidents() }) var id: Int64
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {

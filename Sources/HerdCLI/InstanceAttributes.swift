@@ -13,7 +13,8 @@ struct InstanceAttributes: AsyncParsableCommand {
             herdctl silence add --group attribute.datacenter=fra1 --for 2h --reason "network maintenance"
             """)
 
-    @Argument(help: "The instance (its domain).") var instance: String
+    @Argument(help: "The instance (its domain).", completion: .custom { _, _, _ in Completion.instances() })
+    var instance: String
     @Argument(help: "NAME=VALUE pairs to set.") var pairs: [String] = []
     @Option(help: "An attribute to remove (repeatable).") var remove: [String] = []
     @OptionGroup var connection: ConnectionOptions

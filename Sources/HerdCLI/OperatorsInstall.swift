@@ -10,6 +10,7 @@ struct OperatorsInstall: AsyncParsableCommand {
         abstract: "On the new operator's machine: install the certificate an operator sent back.")
     @Option(help: "The certificate file.") var certificate: String
     @Option(help: "Your identity's directory (default: ~/.config/herdctl).") var dir: String?
+    @Flag(help: "Print JSON {directory, certificate_file, fingerprint, not_after} instead of text.") var json = false
 
     func run() async throws {
         let directory = dir ?? (ConnectionOptions.defaultConfig as NSString).deletingLastPathComponent
@@ -25,9 +26,23 @@ struct OperatorsInstall: AsyncParsableCommand {
                     status: HerdctlExit.usage)
             }
             try SecureFile.write(pem, to: directory + "/certificate.pem", mode: 0o644)
+            if json {
+                return try printJSON([
+                    "directory": directory, "certificate_file": directory + "/certificate.pem",
+                    "fingerprint": Self.fingerprint(pem),
+                    "not_after": WireTime.format(parsed.notValidAfter),
+                ])
+            }
             emit("installed; try: herdctl status")
         } catch let error as SecureFileError {
             throw HerdctlError(description: error.description, status: HerdctlExit.usage)
         }
+    }
+
+    /// SHA-256 of the (first) certificate's DER, as `herdctl operators list` shows it.
+    static func fingerprint(_ pem: String) -> String {
+        let lines = pem.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let body = lines.drop { !$0.hasPrefix("-----BEGIN") }.dropFirst().prefix { !$0.hasPrefix("-----END") }.joined()
+        return Hex.lowercase(SHA256.hash(data: Data(base64Encoded: body) ?? Data()))
     }
 }

@@ -13,6 +13,7 @@ struct OperatorsRequest: AsyncParsableCommand {
     @Option(help: "The fleet CA (ca.pem from an existing operator; compare its fingerprint out of band).") var ca:
         String
     @Option(help: "Where your identity goes (default: ~/.config/herdctl).") var dir: String?
+    @Flag(help: "Print JSON {name, directory, request_file, signing_key_id} instead of text.") var json = false
 
     func validate() throws {
         guard Rule.isIdentifier(name) else { throw ValidationError("--name must be an identifier (a-z, 0-9, . _ -)") }
@@ -36,9 +37,15 @@ struct OperatorsRequest: AsyncParsableCommand {
                 csrPem: try csr.serializeAsPEM().pemString)
             let file = directory + "/request.json"
             try SecureFile.write(try JSONCodable.encode(request), to: file, mode: 0o644)
+            let keyID = KeyID(publicKey: identity.signingPublicKey).rawValue
+            if json {
+                return try printJSON([
+                    "name": name, "directory": directory, "request_file": file, "signing_key_id": keyID,
+                ])
+            }
             emit("keys made in \(directory) (private keys 0600, never sent)")
             emit("send \(file) to an operator, who runs: herdctl operators add --request request.json")
-            emit("signing key \(KeyID(publicKey: identity.signingPublicKey).rawValue)")
+            emit("signing key \(keyID)")
         } catch let error as SecureFileError {
             throw HerdctlError(description: error.description, status: HerdctlExit.usage)
         }

@@ -16,7 +16,14 @@ struct OperatorsTrustLine: AsyncParsableCommand {
 
     func run() async throws {
         let (name, signer) = try connection.signer()
+        let publicKey = Base64.encode(signer.publicKey.rawRepresentation)
+        if connection.json {
+            return try printJSON([
+                "operator": name, "key_id": signer.keyID.rawValue, "public_key": publicKey,
+                "line": "operator.\(name) = \(publicKey)",
+            ])
+        }
         emit("# key id \(signer.keyID.rawValue)")
-        emit("operator.\(name) = \(Base64.encode(signer.publicKey.rawRepresentation))")
+        emit("operator.\(name) = \(publicKey)")
     }
 }

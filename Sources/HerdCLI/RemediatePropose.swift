@@ -12,7 +12,8 @@ struct RemediatePropose: AsyncParsableCommand {
               herdctl remediate propose social.example media-remove --param days=7 --reason "disk at 97 %"
             """)
 
-    @Argument(help: "The instance (its domain).") var instance: String
+    @Argument(help: "The instance (its domain).", completion: .custom { _, _, _ in Completion.instances() })
+    var instance: String
     @Argument(help: "restart-service, media-remove or preview-cards-remove.") var action: String
     @Option(name: .customLong("param"), help: "A parameter, key=value (repeat).") var params: [String] = []
     @Option(help: "Why (one line; shown on the host and in the audit).") var reason: String

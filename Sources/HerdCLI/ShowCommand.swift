@@ -10,7 +10,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Argument(help: "The instance's domain.")
+    @Argument(help: "The instance's domain.", completion: .custom { _, _, _ in Completion.instances() })
     var instance: String
 
     func validate() throws {

@@ -84,16 +84,23 @@ import Testing
                 "herdctl",
                 [
                     "operators", "request", "--name", name, "--controller", "https://127.0.0.1:\(port)", "--ca",
-                    root.file("herdctl/ca.pem"), "--dir", directory,
+                    root.file("herdctl/ca.pem"), "--dir", directory, "--json",
                 ])
             #expect(request.status == 0, "\(request.output)")
+            let made = try JSONCodable.decode([String: String].self, from: Array(request.output.utf8))
+            #expect(made["request_file"] == directory + "/request.json" && made["signing_key_id"]?.isEmpty == false)
             let added = try herdctl([
                 "operators", "add", "--request", directory + "/request.json", "--out", root.file("\(name).pem"),
             ])
             #expect(added.status == 0, "\(added.output)")
             let installed = try run(
-                "herdctl", ["operators", "install", "--certificate", root.file("\(name).pem"), "--dir", directory])
+                "herdctl",
+                ["operators", "install", "--certificate", root.file("\(name).pem"), "--dir", directory, "--json"])
             #expect(installed.status == 0, "\(installed.output)")
+            let answer = try JSONCodable.decode([String: String].self, from: Array(installed.output.utf8))
+            let operators = try JSONCodable.decode(
+                OperatorAPI.Operators.self, from: Array(try herdctl(["operators", "list", "--json"]).output.utf8))
+            #expect(operators.operators.first { $0.name == name }?.certificateFingerprint == answer["fingerprint"])
             return directory + "/config"
         }
 
@@ -233,6 +240,10 @@ import Testing
             ]).status == 1)
         let asBob = try fleet.run("herdctl", ["operators", "list", "--config", bob])
         #expect(asBob.status == 0 && asBob.output.contains("bob") && asBob.output.contains("admin"), "\(asBob.output)")
+        let line = try fleet.run("herdctl", ["operators", "trust-line", "--config", bob])
+        let lineJSON = try fleet.run("herdctl", ["operators", "trust-line", "--json", "--config", bob])
+        let trust = try JSONCodable.decode([String: String].self, from: Array(lineJSON.output.utf8))
+        #expect(trust["operator"] == "bob" && line.output.contains(trust["line"] ?? "?"), "\(lineJSON.output)")
         #expect(try fleet.run("herdctl", ["status", "--config", fleet.root.file("missing")]).status == 2)
 
         // The daemon, with the controller killed under it and restarted.

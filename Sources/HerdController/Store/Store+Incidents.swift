@@ -114,15 +114,50 @@ extension Store {
         """
     }
 
-    /// Incidents, newest first: open ones only, or every one of the last `limit`.
-    public func incidents(openOnly: Bool, limit: Int = 500) async throws -> [IncidentRecord] {
-        try await read { db in
+    /// Incidents, newest first, at most `limit`: open ones only (or `state` open or resolved), of one
+    /// instance (its own, and fleet incidents it is a member of), holding one check, changed since an
+    /// instant, or older than the incident `before` (the next page).
+    public func incidents(
+        openOnly: Bool, state: String? = nil, instance: String? = nil, check: String? = nil, since: Double? = nil,
+        before: Int64? = nil, limit: Int = 500
+    ) async throws -> [IncidentRecord] {
+        var conditions: [String] = []
+        var arguments: SQLArguments = []
+        if let state = openOnly ? "open" : state {
+            conditions.append("x.state = ?")
+            arguments += [state]
+        }
+        if let instance {
+            conditions.append(
+                """
+                (i.domain = ? OR EXISTS (SELECT 1 FROM incidents m JOIN instances mi ON mi.id = m.instance_id
+                    WHERE m.parent_id = x.id AND mi.domain = ?))
+                """)
+            arguments += [instance, instance]
+        }
+        if let check {
+            conditions.append(
+                "(x.check_id = ? OR EXISTS (SELECT 1 FROM incident_checks c WHERE c.incident_id = x.id AND c.check_id = ?))"
+            )
+            arguments += [check, check]
+        }
+        if let since {
+            conditions.append("x.updated_at >= ?")
+            arguments += [since]
+        }
+        if let before {
+            conditions.append("x.id < ?")
+            arguments += [before]
+        }
+        arguments += [limit]
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try await read { [arguments] db in
             try SQLRow.fetchAll(
                 db,
                 sql: """
                     SELECT \(Self.incidentColumns(db.dialect))
-                    \(openOnly ? "WHERE x.state = 'open'" : "") ORDER BY x.id DESC LIMIT ?
-                    """, arguments: [limit]
+                    \(filter) ORDER BY x.id DESC LIMIT ?
+                    """, arguments: arguments
             ).map(IncidentRecord.init)
         }
     }

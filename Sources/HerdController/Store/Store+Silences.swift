@@ -78,7 +78,9 @@ extension Store {
                     """, arguments: [scope.rawValue, value, startsAt, endsAt, actor, reason, now])!
             try AuditChain.append(
                 db, at: now, actor: actor, action: "silence.add", subject: "silence:\(id)",
-                detail: "\(scope.rawValue) \(value) from \(Int(startsAt)) to \(Int(endsAt)): \(reason)")
+                detail:
+                    "\(scope.rawValue) \(value) from \(WireTime.format(startsAt.instant)) to \(WireTime.format(endsAt.instant)): \(reason)"
+            )
             return SilenceRecord(
                 row: try SQLRow.fetchOne(db, sql: "SELECT * FROM silences WHERE id = ?", arguments: [id])!)
         }

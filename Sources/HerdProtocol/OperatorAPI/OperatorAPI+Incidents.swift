@@ -105,14 +105,18 @@ extension OperatorAPI {
     public struct Incidents: Codable, Sendable, Hashable {
         public var serverTime: Date
         public var incidents: [IncidentRow]
+        /// Set when the page is full: ask again with `before=` this id for the older ones.
+        public var nextBefore: Int64?
         enum CodingKeys: String, CodingKey {
             case incidents
             case serverTime = "server_time"
+            case nextBefore = "next_before"
         }
 
-        public init(serverTime: Date, incidents: [IncidentRow]) {
+        public init(serverTime: Date, incidents: [IncidentRow], nextBefore: Int64? = nil) {
             self.serverTime = serverTime
             self.incidents = incidents
+            self.nextBefore = nextBefore
         }
     }
 

@@ -13,16 +13,41 @@ struct IncidentRoutes {
         router.get("/v1/patterns", use: patterns)
     }
 
-    /// `GET /v1/incidents`
+    /// `GET /v1/incidents[?state=&instance=&check=&since=&before=&limit=]`, newest first; `next_before`
+    /// when the page is full.
     func list(_ request: Request, context: HerdRequestContext) async throws -> Response {
-        let state = request.uri.queryParameters.get("state")
-        guard state == nil || state == "open" || state == "all" else {
-            throw WireError(.invalidField, "state is open or all")
+        let query = request.uri.queryParameters
+        let state = query.get("state")
+        guard state == nil || ["open", "resolved", "all"].contains(state) else {
+            throw WireError(.invalidField, "state is open, resolved or all")
         }
-        let rows = try await controller.store.incidents(openOnly: state == "open")
+        let instance = query.get("instance")
+        if let instance, !Rule.isInstanceName(instance) {
+            throw WireError(.invalidField, "instance: not an instance name")
+        }
+        let check = query.get("check")
+        if let check { try Rule.identifier(check, "check") }
+        var since: Double?
+        if let text = query.get("since") {
+            guard let date = WireTime.parse(text) else {
+                throw WireError(.invalidField, "since: not an RFC 3339 timestamp")
+            }
+            since = date.timeIntervalSince1970
+        }
+        var before: Int64?
+        if let text = query.get("before") {
+            guard let id = Int64(text), id > 0 else { throw WireError(.invalidField, "before: an incident id") }
+            before = id
+        }
+        let limit = Int(query.get("limit") ?? "500") ?? 0
+        guard (1...1000).contains(limit) else { throw WireError(.invalidField, "limit: an integer in 1...1000") }
+        let rows = try await controller.store.incidents(
+            openOnly: false, state: state == "all" ? nil : state, instance: instance, check: check, since: since,
+            before: before, limit: limit)
         return WireResponse.json(
             OperatorAPI.Incidents(
-                serverTime: controller.clock(), incidents: rows.map(Self.row)))
+                serverTime: controller.clock(), incidents: rows.map(Self.row),
+                nextBefore: rows.count == limit ? rows.last?.id : nil))
     }
 
     /// `GET /v1/incidents/:id`
