@@ -17,10 +17,11 @@ apt_install() {
 }
 
 # Python runs the independent checks of the contract in Protocol/tools: it needs jsonschema >= 4.18
-# (with referencing) and cryptography; and aiosmtpd, the real SMTP server the paging tests send
-# through. Use python3 if it has them, else a venv filled from PyPI.
+# (with referencing) and cryptography; aiosmtpd, the real SMTP server the paging tests send through;
+# websockets, which drives Chromium for the dashboard's test (Tests/Browser/cdp.py). Use python3 if it
+# has them, else a venv filled from PyPI.
 python_has_tools() {
-    "$1" -c 'import jsonschema, referencing, aiosmtpd, cryptography.hazmat.primitives.asymmetric.ed25519' 2>/dev/null
+    "$1" -c 'import jsonschema, referencing, aiosmtpd, websockets.asyncio.client, cryptography.hazmat.primitives.asymmetric.ed25519' 2>/dev/null
 }
 if python_has_tools python3; then
     HERD_PYTHON=$(command -v python3)
@@ -32,7 +33,7 @@ else
         say "creating $venv with jsonschema and cryptography from PyPI"
         rm -rf "$venv"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet 'jsonschema>=4.18' 'cryptography>=3.4' 'aiosmtpd>=1.4'
+        "$venv/bin/pip" install --quiet 'jsonschema>=4.18' 'cryptography>=3.4' 'aiosmtpd>=1.4' 'websockets>=13'
     fi
     HERD_PYTHON=$PWD/$venv/bin/python
 fi
@@ -53,6 +54,8 @@ command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 command -v journalctl >/dev/null || missing+=(systemd)
 # promtool (Debian's prometheus package) checks the /metrics exposition and deploy/prometheus' rules.
 command -v promtool >/dev/null || missing+=(prometheus)
+# A real browser for the dashboard's test (HerdLabTests): Debian's chromium, headless.
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
 # Installing nginx on Debian may start it where an init system runs; the tests start their own.
 

@@ -51,19 +51,22 @@ struct AuditCommand: AsyncParsableCommand {
                 }))
     }
 
-    /// Every row, page by page, through the same verifier the controller uses.
-    private func verifyHere() async throws {
+    /// Every row, page by page, through the same verifier the controller uses (the dashboard's too).
+    static func verifier(of client: OperatorClient) async throws -> AuditChainVerifier {
         var verifier = AuditChainVerifier()
-        try await withClient(connection) { client in
-            var after: Int64 = 0
-            while true {
-                let page = try await client.call(
-                    .GET, "/v1/audit?after=\(after)&limit=\(Self.page)", as: OperatorAPI.Audit.self)
-                for entry in page.entries { verifier.add(entry) }
-                guard let last = page.entries.last, page.entries.count == Self.page else { break }
-                after = last.id
-            }
+        var after: Int64 = 0
+        while true {
+            let page = try await client.call(.GET, "/v1/audit?after=\(after)&limit=\(page)", as: OperatorAPI.Audit.self)
+            for entry in page.entries { verifier.add(entry) }
+            guard let last = page.entries.last, page.entries.count == Self.page else { break }
+            after = last.id
         }
+        return verifier
+    }
+
+    /// Verifies the whole chain here and prints the verdict.
+    private func verifyHere() async throws {
+        var verifier = try await withClient(connection) { try await Self.verifier(of: $0) }
         if let expectHead { verifier.expect(head: expectHead) }
         let verification = verifier.verification
         if connection.json {

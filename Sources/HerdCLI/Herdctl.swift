@@ -22,6 +22,7 @@ public struct Herdctl: AsyncParsableCommand {
             AckCommand.self,
             PatternsCommand.self, SilenceCommand.self, InstanceCommand.self, AgentsCommand.self,
             OperatorsCommand.self, RemediateCommand.self, AuditCommand.self, NotificationsCommand.self,
+            DashboardCommand.self,
         ]
     )
 

@@ -30,17 +30,7 @@ struct RemediateApprove: AsyncParsableCommand {
         }
         let approved = try await withClient(connection) { client in
             let detail = try await client.call(.GET, "/v1/remediations/\(id)", as: OperatorAPI.RemediationDetail.self)
-            // What is signed is the payload itself, decoded here: never the controller's description of it.
-            guard let payload = Base64.decode(detail.remediation.payload),
-                let command = try? WireCoding.decode(Command.self, from: payload)
-            else {
-                throw HerdctlError(
-                    description: "the controller sent a payload that is not a command", status: HerdctlExit.failed)
-            }
-            guard command.id == id else {
-                throw HerdctlError(
-                    description: "the payload is command \(command.id), not \(id)", status: HerdctlExit.failed)
-            }
+            let (command, payload) = try Self.command(detail.remediation, id: id)
             // Shown from the decoded bytes, escaped: this is exactly what the signature will cover.
             let shown = [
                 "approving as \(name): \(command.action.summary) on \(command.instance) (agent \(command.agentID))",
@@ -55,13 +45,35 @@ struct RemediateApprove: AsyncParsableCommand {
                     throw HerdctlError(description: "not signed", status: HerdctlExit.failed)
                 }
             }
-            let approval = Approval(
-                commandID: id, signature: try signer.signature(payloadType: .command, payload: payload))
-            return try await client.call(
-                .POST, "/v1/remediations/\(id)/approve", body: WireCoding.encode(approval),
-                as: OperatorAPI.Remediation.self)
+            return try await Self.approve(id, payload: payload, signer: signer, client: client)
         }
         if connection.json { return try printJSON(approved) }
         emit("\(approved.state): \(approved.approvals.count) of \(approved.requiredApprovals) approval(s)")
+    }
+
+    /// The command a remediation's payload holds, decoded here — what is signed is the payload itself,
+    /// never the controller's description of it — and the payload's bytes.
+    static func command(_ remediation: OperatorAPI.Remediation, id: String) throws -> (Command, [UInt8]) {
+        guard let payload = Base64.decode(remediation.payload),
+            let command = try? WireCoding.decode(Command.self, from: payload)
+        else {
+            throw HerdctlError(
+                description: "the controller sent a payload that is not a command", status: HerdctlExit.failed)
+        }
+        guard command.id == id else {
+            throw HerdctlError(
+                description: "the payload is command \(command.id), not \(id)", status: HerdctlExit.failed)
+        }
+        return (command, payload)
+    }
+
+    /// Signs `payload` with this operator's key, here, and sends the signature.
+    static func approve(_ id: String, payload: [UInt8], signer: MessageSigner, client: OperatorClient) async throws
+        -> OperatorAPI.Remediation
+    {
+        let approval = Approval(commandID: id, signature: try signer.signature(payloadType: .command, payload: payload))
+        return try await client.call(
+            .POST, "/v1/remediations/\(id)/approve", body: WireCoding.encode(approval), as: OperatorAPI.Remediation.self
+        )
     }
 }

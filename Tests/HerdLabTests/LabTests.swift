@@ -62,9 +62,10 @@ import Testing
         let remediation = try JSONCodable.decode(
             OperatorAPI.RemediationDetail.self, from: Data(proposed.output.utf8)
         ).remediation
-        let approved = try herdctl(
-            ["remediate", "approve", remediation.id, "--yes"], as: ["--config", dir + "/operators/bob/config"])
-        #expect(approved.status == 0, "\(approved.output)")
+        // Bob approves in the dashboard, in a real browser: the pages show the lab fleet and the fault,
+        // and the click signs on this machine with his key.
+        try approveInTheBrowser(
+            lab: dir, incident: open.id, remediation: remediation.id, action: remediation.action)
         // The incident may resolve (as the remediation's) on a regular report before the command's
         // result, which waits for Sidekiq to settle, arrives: wait for both.
         var shown: OperatorAPI.Remediation?
@@ -117,5 +118,66 @@ import Testing
         #expect(suite.status == 0, "\(suite.output)")
         for fault in faults { #expect(suite.output.contains("\(fault): right"), "\(suite.output)") }
         #expect(suite.output.contains("incidents per fault 1.00"), "\(suite.output)")
+    }
+
+    /// `herdctl dashboard` as bob, in headless Chromium: each page rendered (and, with
+    /// `HERD_SCREENSHOTS=DIR`, kept as PNG for the README), then the approval clicked.
+    func approveInTheBrowser(lab dir: String, incident: Int64, remediation id: String, action: String) throws {
+        let dashboard = Process()
+        dashboard.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herdctl"))
+        dashboard.arguments = ["dashboard", "--config", dir + "/operators/bob/config"]
+        let output = Pipe()
+        dashboard.standardOutput = output
+        dashboard.standardError = FileHandle.nullDevice
+        try dashboard.run()
+        defer {
+            dashboard.terminate()
+            dashboard.waitUntilExit()
+        }
+        var printed = ""
+        while !printed.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        let login = try #require(
+            printed.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        let base = try #require(login.components(separatedBy: "/login").first)
+        let shots = try TemporaryDirectory("herd-dashboard")
+        defer { shots.remove() }
+        let steps: [[String: Any]] = [
+            ["goto": login], ["wait_for": "alpha.lab.example", "timeout": 30], ["text": "fleet"],
+            ["screenshot": "fleet"],
+            ["goto": base + "/instances/alpha.lab.example"], ["text": "instance"], ["screenshot": "instance"],
+            ["goto": base + "/incidents/\(incident)"], ["text": "incident"], ["screenshot": "incident"],
+            ["goto": base + "/remediations"], ["text": "remediations"], ["screenshot": "remediations"],
+            ["goto": base + "/remediations/\(id)"], ["text": "remediation"], ["screenshot": "remediation"],
+            ["click": "#approve"], ["text": "approved"],
+            ["goto": base + "/audit"], ["text": "audit"], ["screenshot": "audit"],
+            ["goto": login], ["text": "again"],
+        ]
+        let results = try Browser.run(steps, screenshots: shots.path)
+        func text(_ step: Int) -> String { results[step]["text"] as? String ?? "" }
+        #expect(results[0]["status"] as? Int == 200, "\(results[0])")
+        #expect(text(2).contains("alpha.lab.example") && text(2).contains("critical"), "\(text(2))")
+        #expect(text(2).contains("bravo.lab.example"))
+        #expect(
+            text(5).contains("sidekiq") && text(5).contains("Sidekiq latency") && text(5).contains("Disk used"),
+            "\(text(5))")
+        #expect(text(8).contains("Probable cause") && text(8).contains("Sidekiq"), "\(text(8))")
+        #expect(text(11).contains("alpha.lab.example") && text(11).contains(action), "\(text(11))")
+        #expect(text(14).contains("The exact command") && text(14).contains("runs:"), "\(text(14))")
+        #expect(results[16]["clicked"] as? Bool == true, "\(results[16])")
+        #expect(text(17).contains("signed with your key and sent"), "\(text(17))")
+        #expect(text(19).contains("chain intact") && text(19).contains("remediation.approve"), "\(text(19))")
+        // The login link works once.
+        #expect(text(22).contains("used already"), "\(text(22))")
+        #expect(results.filter { ($0["bytes"] as? Int ?? 0) > 10_000 }.count == 6, "\(results.map { $0["bytes"] })")
+        for name in ["fleet", "instance", "incident", "remediations", "remediation", "audit"] {
+            if let keep = ProcessInfo.processInfo.environment["HERD_SCREENSHOTS"] {
+                _ = try? FileManager.default.removeItem(atPath: keep + "/\(name).png")
+                try FileManager.default.copyItem(atPath: shots.file("\(name).png"), toPath: keep + "/\(name).png")
+            }
+        }
     }
 }
