@@ -17,6 +17,14 @@ public enum BuiltProduct {
     ) {
         try runExecutable(try path(name), arguments, environment: environment)
     }
+
+    /// `run` on a thread of its own: for async tests whose child talks to a server in the test's own
+    /// process, which needs the cooperative threads a blocking wait would hold.
+    public static func runOffThread(_ name: String, _ arguments: [String], environment: [String: String]? = nil)
+        async throws -> (status: Int32, output: String)
+    {
+        try await offThread { try run(name, arguments, environment: environment) }
+    }
 }
 
 /// Runs an executable to its end (argv, no shell; standard input the file `input`, else empty): its

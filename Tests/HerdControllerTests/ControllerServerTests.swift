@@ -29,6 +29,16 @@ import X509
         var url: String { "https://127.0.0.1:\(port)" }
         var herdctl: String { root.file("herdctl") }
 
+        /// herdctl's configuration from init, pointed at the port this controller took: its path.
+        func herdctlConfig() throws -> String {
+            let config = herdctl + "/config"
+            let written = try String(contentsOfFile: config, encoding: .utf8)
+            try written.replacingOccurrences(of: "https://localhost:8443", with: "https://localhost:\(port)")
+                .write(toFile: config, atomically: true, encoding: .utf8)
+            #expect(chmod(config, 0o600) == 0)
+            return config
+        }
+
         /// `settings`: controller.conf lines added to what init wrote.
         init(settings: [String] = []) async throws {
             root = try TemporaryDirectory("herd-controller")

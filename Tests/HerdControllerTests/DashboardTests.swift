@@ -43,7 +43,6 @@ import Testing
 
     @Test func nothingWithoutTheSessionAndTheControllersTextEscaped() async throws {
         let running = try await ControllerServerTests.Running()
-        let dashboard = Process()
         do {
             let agent = try await ControllerServerTests.enroll(running, instance: "evil.example")
             var report = agent.report(sequence: 1)
@@ -55,26 +54,11 @@ import Testing
             _ = try await running.controller.store.write([
                 AcceptedReport(agentID: agent.id, report: report, receivedAt: Date().timeIntervalSince1970)
             ])
-            let config = running.herdctl + "/config"
-            let written = try String(contentsOfFile: config, encoding: .utf8)
-            try written.replacingOccurrences(of: "https://localhost:8443", with: "https://localhost:\(running.port)")
-                .write(toFile: config, atomically: true, encoding: .utf8)
-            #expect(chmod(config, 0o600) == 0)
-            dashboard.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herdctl"))
-            dashboard.arguments = ["dashboard", "--config", config]
-            let output = Pipe()
-            dashboard.standardOutput = output
-            dashboard.standardError = FileHandle.nullDevice
-            try dashboard.run()
-            var printed = ""
-            while !printed.contains("\n") {
-                let chunk = output.fileHandleForReading.availableData
-                guard !chunk.isEmpty else { break }
-                printed += String(decoding: chunk, as: UTF8.self)
-            }
-            let login = try #require(
-                printed.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines))
-            let base = try #require(login.components(separatedBy: "/login").first)
+            let config = try running.herdctlConfig()
+            let dashboard = try await offThread { try DashboardProcess(config: config) }
+            defer { dashboard.stop() }
+            let login = dashboard.login
+            let base = dashboard.base
             #expect(base.hasPrefix("http://127.0.0.1:"))
 
             #expect(try await Self.fetch(base + "/").status == 403)
@@ -112,12 +96,9 @@ import Testing
             let missing = try await Self.fetch(base + "/incidents/999", cookie: cookie)
             #expect(missing.status == 502 && missing.body.contains("no incident 999"), "\(missing.body)")
         } catch {
-            dashboard.terminate()
             await running.stop()
             throw error
         }
-        dashboard.terminate()
-        dashboard.waitUntilExit()
         await running.stop()
         try await Self.client.shutdown()
     }

@@ -124,13 +124,8 @@ import Testing
     @Test func herdctlHistoryShowsRunsAndJSON() async throws {
         let (running, _, criticalHour) = try await Self.seeded()
         do {
-            // herdctl's configuration from init, pointed at the port this controller took.
-            let config = running.herdctl + "/config"
-            let written = try String(contentsOfFile: config, encoding: .utf8)
-            try written.replacingOccurrences(of: "https://localhost:8443", with: "https://localhost:\(running.port)")
-                .write(toFile: config, atomically: true, encoding: .utf8)
-            #expect(chmod(config, 0o600) == 0)
-            let text = try BuiltProduct.run(
+            let config = try running.herdctlConfig()
+            let text = try await BuiltProduct.runOffThread(
                 "herdctl", ["history", "social.example", "--since", "3d", "--raw-hours", "6", "--config", config])
             #expect(text.status == 0, "\(text.output)")
             let criticalLine = text.output.split(separator: "\n").first { $0.contains("critical") }
@@ -139,7 +134,7 @@ import Testing
                 "\(text.output)")
             #expect(text.output.contains("used_percent"))
             #expect(text.output.contains("Raw, from"))
-            let json = try BuiltProduct.run(
+            let json = try await BuiltProduct.runOffThread(
                 "herdctl",
                 ["history", "social.example", "--check", "sidekiq", "--since", "36h", "--json", "--config", config])
             #expect(json.status == 0, "\(json.output)")
@@ -151,7 +146,7 @@ import Testing
                 ["history", "social.example", "--raw-hours", "0"], ["history", "social.example", "--check", "a b"],
                 ["history", "social.example", "--since", "1h", "--until", "2h"],
             ] {
-                let refused = try BuiltProduct.run("herdctl", arguments + ["--config", config])
+                let refused = try await BuiltProduct.runOffThread("herdctl", arguments + ["--config", config])
                 #expect(refused.status == 2, "\(arguments): \(refused.output)")
             }
         } catch {

@@ -90,21 +90,17 @@ import Testing
             defer { fleet.directory.remove() }
             try await Self.seed(
                 running.controller.store, fleet: fleet, engine: engine, at: Date().timeIntervalSince1970 - 3600)
-            let config = running.herdctl + "/config"
-            let written = try String(contentsOfFile: config, encoding: .utf8)
-            try written.replacingOccurrences(of: "https://localhost:8443", with: "https://localhost:\(running.port)")
-                .write(toFile: config, atomically: true, encoding: .utf8)
-            #expect(chmod(config, 0o600) == 0)
-            func herdctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-                try BuiltProduct.run("herdctl", arguments, environment: ["HERDCTL_CONFIG": config])
+            let config = try running.herdctlConfig()
+            func herdctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+                try await BuiltProduct.runOffThread("herdctl", arguments, environment: ["HERDCTL_CONFIG": config])
             }
-            let sidekiq = try herdctl(["incidents", "--check", "sidekiq", "--state", "open", "--json"])
+            let sidekiq = try await herdctl(["incidents", "--check", "sidekiq", "--state", "open", "--json"])
             #expect(sidekiq.status == 0, "\(sidekiq.output)")
             let open = try JSONCodable.decode(OperatorAPI.Incidents.self, from: Array(sidekiq.output.utf8))
             #expect(open.incidents.map(\.instance) == ["e.example"] && open.nextBefore == nil)
-            let page = try herdctl(["incidents", "--limit", "2"])
+            let page = try await herdctl(["incidents", "--limit", "2"])
             #expect(page.status == 0 && page.output.contains("--before "), "\(page.output)")
-            let recent = try herdctl(["incidents", "--instance", "a.example", "--since", "2h", "--json"])
+            let recent = try await herdctl(["incidents", "--instance", "a.example", "--since", "2h", "--json"])
             let ofA = try JSONCodable.decode(OperatorAPI.Incidents.self, from: Array(recent.output.utf8))
             #expect(ofA.incidents.contains { $0.kind == "fleet" })
             for arguments in [
@@ -112,15 +108,15 @@ import Testing
                 ["incidents", "--limit", "0"], ["incidents", "--instance", "A B"], ["incidents", "--since", "soon"],
                 ["incidents", "--before", "-3"],
             ] {
-                #expect(try herdctl(arguments).status == 2, "\(arguments)")
+                #expect(try await herdctl(arguments).status == 2, "\(arguments)")
             }
 
             // Completion, as the shell asks for it: instance names for `show`, open incident ids for `ack`.
-            let names = try herdctl(["---completion", "show", "--", "positional@0", "0", "0", ""])
+            let names = try await herdctl(["---completion", "show", "--", "positional@0", "0", "0", ""])
             #expect(
                 Set(names.output.split(separator: "\n").map(String.init)).isSuperset(of: ["a.example", "e.example"]),
                 "\(names.output)")
-            let ids = try herdctl(["---completion", "ack", "--", "positional@0", "0", "0", ""])
+            let ids = try await herdctl(["---completion", "ack", "--", "positional@0", "0", "0", ""])
             let openIDs = try await running.controller.store.incidents(openOnly: true).map { String($0.id) }
             #expect(Set(ids.output.split(separator: "\n").map(String.init)) == Set(openIDs), "\(ids.output)")
         } catch {

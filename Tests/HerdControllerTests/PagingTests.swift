@@ -194,7 +194,7 @@ import Testing
     ) async throws {
         let fleet = try StoreTests.Fleet(kind)
         defer { fleet.directory.remove() }
-        let smtp = try SMTPServer(in: fleet.directory)
+        let smtp = try await offThread { try SMTPServer(in: fleet.directory) }
         defer { smtp.stop() }
         let ops = try WebhookReceiver()
         let chat = try WebhookReceiver()
@@ -384,7 +384,7 @@ import Testing
     @Test func herdctlTestsARouteThroughARealSMTPServer() async throws {
         let directory = try TemporaryDirectory("herd-paging")
         defer { directory.remove() }
-        let smtp = try SMTPServer(in: directory)
+        let smtp = try await offThread { try SMTPServer(in: directory) }
         defer { smtp.stop() }
         let hook = try WebhookReceiver()
         let broken = try WebhookReceiver(failFirst: [503])
@@ -400,27 +400,27 @@ import Testing
             "notify.route.2.receivers = broken",
         ])
         do {
-            let config = running.herdctl + "/config"
-            let written = try String(contentsOfFile: config, encoding: .utf8)
-            try written.replacingOccurrences(of: "https://localhost:8443", with: "https://localhost:\(running.port)")
-                .write(toFile: config, atomically: true, encoding: .utf8)
-            #expect(chmod(config, 0o600) == 0)
-            let sent = try BuiltProduct.run("herdctl", ["notifications", "test", "1", "--config", config])
+            let config = try running.herdctlConfig()
+            let sent = try await BuiltProduct.runOffThread(
+                "herdctl", ["notifications", "test", "1", "--config", config])
             #expect(sent.status == 0, "\(sent.output)")
             #expect(sent.output.contains("mail") && sent.output.contains("delivered"), "\(sent.output)")
             #expect(smtp.messages.count == 1)
             #expect(smtp.messages.first?.headers["subject"]?.contains("test: #0") == true)
             #expect(hook.accepted.count == 1 && hook.accepted[0].text.contains(#""transition":"test""#))
 
-            let failed = try BuiltProduct.run("herdctl", ["notifications", "test", "2", "--json", "--config", config])
+            let failed = try await BuiltProduct.runOffThread(
+                "herdctl", ["notifications", "test", "2", "--json", "--config", config])
             #expect(failed.status == 1, "\(failed.output)")
             let answer = try JSONCodable.decode(OperatorAPI.NotificationTest.self, from: Array(failed.output.utf8))
             #expect(
                 answer.receivers == [.init(receiver: "broken", kind: "webhook", delivered: false, error: "HTTP 503")])
 
-            let unknown = try BuiltProduct.run("herdctl", ["notifications", "test", "7", "--config", config])
+            let unknown = try await BuiltProduct.runOffThread(
+                "herdctl", ["notifications", "test", "7", "--config", config])
             #expect(unknown.status == 1 && unknown.output.contains("no route 7"), "\(unknown.output)")
-            let hostile = try BuiltProduct.run("herdctl", ["notifications", "test", "1; rm -rf /", "--config", config])
+            let hostile = try await BuiltProduct.runOffThread(
+                "herdctl", ["notifications", "test", "1; rm -rf /", "--config", config])
             #expect(hostile.status == 2, "\(hostile.output)")
             let audit = try await running.controller.store.auditEntries(after: 0, limit: 100)
             #expect(audit.filter { $0.action == "notifications.test" }.map(\.subject) == ["route:1", "route:2"])

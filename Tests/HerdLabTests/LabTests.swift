@@ -123,26 +123,10 @@ import Testing
     /// `herdctl dashboard` as bob, in headless Chromium: each page rendered (and, with
     /// `HERD_SCREENSHOTS=DIR`, kept as PNG for the README), then the approval clicked.
     func approveInTheBrowser(lab dir: String, incident: Int64, remediation id: String, action: String) throws {
-        let dashboard = Process()
-        dashboard.executableURL = URL(fileURLWithPath: try BuiltProduct.path("herdctl"))
-        dashboard.arguments = ["dashboard", "--config", dir + "/operators/bob/config"]
-        let output = Pipe()
-        dashboard.standardOutput = output
-        dashboard.standardError = FileHandle.nullDevice
-        try dashboard.run()
-        defer {
-            dashboard.terminate()
-            dashboard.waitUntilExit()
-        }
-        var printed = ""
-        while !printed.contains("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            printed += String(decoding: chunk, as: UTF8.self)
-        }
-        let login = try #require(
-            printed.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
-        let base = try #require(login.components(separatedBy: "/login").first)
+        let dashboard = try DashboardProcess(config: dir + "/operators/bob/config")
+        defer { dashboard.stop() }
+        let login = dashboard.login
+        let base = dashboard.base
         let shots = try TemporaryDirectory("herd-dashboard")
         defer { shots.remove() }
         let steps: [[String: Any]] = [

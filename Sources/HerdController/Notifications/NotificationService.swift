@@ -225,6 +225,7 @@ public struct NotificationService: Service {
                     try await SMTPClient.send(
                         message.email(from: from, to: receiver.to, date: date), from: from, to: receiver.to, via: server
                     )
+                    return true
                 }
                 return sent == nil ? "the SMTP server did not finish within 60 s" : nil
             }

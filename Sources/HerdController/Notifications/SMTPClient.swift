@@ -54,8 +54,12 @@ enum SMTPClient {
                     tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(trustPEM.utf8)))
                 }
                 let context = try NIOSSLContext(configuration: tls)
-                let handler = try NIOSSLClientHandler(context: context, serverHostname: server.host)
-                try await nioChannel.pipeline.addHandler(handler, position: .first).get()
+                let host = server.host
+                // TLS goes first in the pipeline, under the plain exchange so far: made on the channel's loop.
+                try await nioChannel.eventLoop.submit {
+                    try nioChannel.pipeline.syncOperations.addHandler(
+                        try NIOSSLClientHandler(context: context, serverHostname: host), position: .first)
+                }.get()
                 capabilities = try await command("EHLO herd-controller", expect: [250], step: "EHLO after STARTTLS")
             }
             if let (user, password) = server.credentials {

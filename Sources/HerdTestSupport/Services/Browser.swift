@@ -17,7 +17,7 @@ public enum Browser {
     /// Runs `steps` in one browser, in order (screenshots and page texts land in `directory`); each
     /// step's answer, decoded.
     public static func run(_ steps: [[String: Any]], screenshots directory: String) throws -> [[String: Any]] {
-        let input = try directory + "/steps-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+        let input = directory + "/steps-\(UInt32.random(in: 0...UInt32.max)).jsonl"
         let lines = try steps.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
         try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
         let python = ProcessInfo.processInfo.environment["HERD_PYTHON"] ?? "python3"
