@@ -58,20 +58,43 @@ import Testing
     }
 
     /// A body that never looks at cancellation (a store that stopped answering) does not hold the
-    /// caller past the deadline: the caller goes on while the body is still running.
+    /// caller past the deadline: the caller goes on while the body still waits. The body waits on a gate
+    /// the test opens only afterwards (or a minute later, so a wrong implementation fails, not hangs).
     @Test func theDeadlineDoesNotWaitForABodyThatIgnoresCancellation() async throws {
-        final class Flag: Sendable { let value = Atomic<Bool>(false) }
-        let finished = Flag()
-        let answer = try await withDeadline(.milliseconds(100)) {
-            // Three seconds that no cancellation shortens, and no thread blocked meanwhile.
-            await withCheckedContinuation { continuation in
-                DispatchQueue.global().asyncAfter(deadline: .now() + 3) { continuation.resume() }
+        final class Gate: Sendable {
+            private let state = Mutex<(opened: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+            let finished = Atomic<Bool>(false)
+
+            func wait() async {
+                await withCheckedContinuation { continuation in
+                    let now = state.withLock { state -> Bool in
+                        if state.opened { return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
             }
-            finished.value.store(true, ordering: .relaxed)
+
+            func open() {
+                let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    state.opened = true
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume()
+            }
+        }
+        let gate = Gate()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { gate.open() }
+        let answer = try await withDeadline(.milliseconds(100)) {
+            await gate.wait()
+            gate.finished.store(true, ordering: .relaxed)
             return 1
         }
+        let bodyFinished = gate.finished.load(ordering: .relaxed)
+        gate.open()
         #expect(answer == nil)
-        let bodyFinished = finished.value.load(ordering: .relaxed)
         #expect(!bodyFinished, "withDeadline waited for the body")
     }
 }

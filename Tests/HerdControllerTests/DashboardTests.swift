@@ -77,6 +77,14 @@ import Testing
             #expect(fleet.status == 200 && fleet.body.contains("evil.example"))
             let policy = fleet.headers.first(name: "Content-Security-Policy") ?? ""
             #expect(policy.contains("default-src 'none'") && !policy.contains("script-src"))
+            _ = try await running.controller.store.setOperatorAttributes(
+                instance: "evil.example", set: ["plan": "pro"], remove: [], by: "admin")
+            let pro = try await Self.fetch(base + "/?attribute=attribute.plan%3Dpro", cookie: cookie)
+            #expect(pro.status == 200 && pro.body.contains("/instances/evil.example"))
+            let free = try await Self.fetch(base + "/?attribute=attribute.plan%3Dfree", cookie: cookie)
+            #expect(free.status == 200 && !free.body.contains("/instances/evil.example"))
+            let bad = try await Self.fetch(base + "/?attribute=colour%3Dred", cookie: cookie)
+            #expect(bad.status == 502 && bad.body.contains("attribute: NAME=VALUE"), "\(bad.body)")
             let instance = try await Self.fetch(base + "/instances/evil.example", cookie: cookie)
             #expect(instance.status == 200)
             #expect(instance.body.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; failed"))

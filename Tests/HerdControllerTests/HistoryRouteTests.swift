@@ -33,7 +33,10 @@ import Testing
                     metrics: ["used_percent": Double(sequence)]),
                 CheckResult(
                     checkID: "sidekiq", status: critical ? .critical : .ok,
-                    summary: critical ? "sidekiq is down" : "sidekiq is fine", durationMilliseconds: 1),
+                    summary: critical ? "sidekiq is down" : "sidekiq is fine", durationMilliseconds: 1,
+                    findings: at > now - 3600
+                        ? [Finding(category: .objectStorage, signature: "S3 500", count: 2, sample: "InternalError")]
+                        : []),
             ]
             let report = Report(
                 agentID: agent.id, instance: agent.instance, sequence: sequence,
@@ -65,6 +68,11 @@ import Testing
             #expect(history.results.allSatisfy { $0.collectedAt.timeIntervalSince1970 >= rawSince })
             #expect(history.results.count == 2 * Int(((now - rawSince) / 600).rounded(.up)))
             #expect(history.next == nil)
+            let newest = try #require(history.results.last { $0.checkId == "sidekiq" })
+            #expect(
+                newest.findings == [
+                    .init(category: "object_storage", signature: "S3 500", count: 2, sample: "InternalError")
+                ])
             let critical = try #require(
                 history.hours.first { $0.checkId == "sidekiq" && $0.hour.timeIntervalSince1970 == criticalHour })
             #expect(critical.worst == "critical" && critical.critical == 6 && critical.ok == 0)

@@ -70,6 +70,17 @@ import Testing
         #expect(try await store.incidents(openOnly: false, since: PatternTests.t0).count == all.count)
         #expect(try await store.incidents(openOnly: false, since: PatternTests.t0 + 6 * 60).isEmpty)
 
+        // The fleet table filtered by an attribute: a reported column, an operator's attribute.
+        _ = try await store.setOperatorAttributes(instance: "a.example", set: ["plan": "pro"], remove: [], by: "alice")
+        func having(_ name: String, _ value: String) async throws -> [String] {
+            try await store.fleetStatus(now: PatternTests.t0 + 400, silenceIntervals: 1000, attribute: (name, value))
+                .map(\.instance).sorted()
+        }
+        #expect(try await having("attribute.plan", "pro") == ["a.example"])
+        #expect(try await having("object_storage_endpoint", "s3.example").count == 6)
+        #expect(try await having("tag.plan", "pro").isEmpty)
+        #expect(try await having("attribute.plan", "free").isEmpty)
+
         // Pages of two, oldest last, add up to the whole.
         var paged: [Int64] = []
         var before: Int64?

@@ -17,7 +17,10 @@ struct DashboardPages: Sendable {
     /// `/?state=&q=&version=&sort=&refresh=`: every instance, filtered and sorted; refreshes itself.
     func fleet(_ request: Request) async throws -> (HTTPResponse.Status, String) {
         let query = request.uri.queryParameters
-        let fleet = try await client.call(.GET, "/v1/fleet", as: OperatorAPI.Fleet.self)
+        let attribute = query.get("attribute") ?? ""
+        let fleet = try await client.call(
+            .GET, "/v1/fleet" + (attribute.isEmpty ? "" : "?attribute=\(HTML.query(attribute))"),
+            as: OperatorAPI.Fleet.self)
         let state = query.get("state") ?? ""
         let text = (query.get("q") ?? "").lowercased()
         let version = query.get("version") ?? ""
@@ -46,12 +49,14 @@ struct DashboardPages: Sendable {
             if !state.isEmpty { parts.append("state=\(HTML.query(state))") }
             if !text.isEmpty { parts.append("q=\(HTML.query(text))") }
             if !version.isEmpty { parts.append("version=\(HTML.query(version))") }
+            if !attribute.isEmpty { parts.append("attribute=\(HTML.query(attribute))") }
             return "<a href=\"/?\(parts.joined(separator: "&amp;"))\">\(label)</a>"
         }
         let filters = """
             <form class="filters" method="get" action="/">
             <label>State<select name="state">\(option("", "any", state))\(option("trouble", "not ok", state))\(Self.states.map { option($0, $0, state) }.joined())</select></label>
             <label>Instance<input name="q" value="\(HTML.escape(text))" placeholder="domain contains"></label>
+            <label>Attribute<input name="attribute" value="\(HTML.escape(attribute))" placeholder="region=eu, attribute.plan=pro"></label>
             <label>Agent version<select name="version">\(option("", "any", version))\(versions.map { option($0, $0, version) }.joined())</select></label>
             <label>Refresh (s)<input name="refresh" value="\(refresh)" size="4"></label>
             <input type="hidden" name="sort" value="\(HTML.escape(sort))"><button>Show</button></form>
@@ -112,6 +117,22 @@ struct DashboardPages: Sendable {
         let since = until.addingTimeInterval(-Double(days) * 86_400)
         let incidents = try await client.call(
             .GET, "/v1/incidents?state=open&instance=\(domain)&limit=50", as: OperatorAPI.Incidents.self)
+        // The findings of each check's newest result (the last hour's raw history holds it).
+        let recent = try await client.call(
+            .GET,
+            "/v1/instances/\(domain)/history?since=\(WireTime.format(until.addingTimeInterval(-3600)))&until=\(WireTime.format(until.addingTimeInterval(1)))&raw_hours=1&limit=20000",
+            as: OperatorAPI.History.self)
+        var newest: [String: OperatorAPI.HistoryResult] = [:]
+        for result in recent.results { newest[result.checkId] = result }
+        let findingRows = newest.keys.sorted().flatMap { check in
+            newest[check]!.findings.map { finding in
+                [
+                    HTML.escape(check), HTML.escape(finding.category), HTML.escape(finding.signature),
+                    "\(finding.count)",
+                    "<code>\(HTML.escape(finding.sample ?? ""))</code>",
+                ]
+            }
+        }
         var figures: [String] = []
         for chart in Self.charts {
             let history = try await client.call(
@@ -161,6 +182,7 @@ struct DashboardPages: Sendable {
             <h1>\(HTML.escape(domain))</h1>
             \(detail.reportsLost > 0 ? "<div class=\"problem\">its agent lost \(detail.reportsLost) report(s) before delivering them</div>" : "")
             <h2>Checks</h2>\(checks)
+            <h2>Findings</h2>\(findingRows.isEmpty ? "<p class=\"muted\">none in the newest results</p>" : HTML.table(["Check", "Category", "Signature", "Count", "Sample"], findingRows, id: "findings"))
             <h2>Open incidents</h2>\(open)
             <h2>Last \(days) days</h2><p class="muted">hourly means with their range, then the last 24 hours raw · \(ranges)</p>
             <div class="charts">\(figures.joined())</div>

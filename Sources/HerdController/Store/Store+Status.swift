@@ -106,9 +106,24 @@ extension Store {
     }
 
     /// The fleet table: every instance with a live agent or a report, its worst current status (or
-    /// `silent` when its agent has missed `silenceIntervals` intervals), worst first.
-    public func fleetStatus(now: Double, silenceIntervals: Int) async throws -> [InstanceStatus] {
+    /// `silent` when its agent has missed `silenceIntervals` intervals), worst first; with `attribute`
+    /// (`region`, `tag.NAME`, `attribute.NAME`, … and a value), only the instances that have it.
+    public func fleetStatus(now: Double, silenceIntervals: Int, attribute: (name: String, value: String)? = nil)
+        async throws -> [InstanceStatus]
+    {
         try await read { db in
+            var filter = ""
+            var arguments: SQLArguments = []
+            if let (name, value) = attribute {
+                if FleetRule.attributes.contains(name) {
+                    filter = "AND i.\(name) = ?"
+                    arguments = [value]
+                } else {
+                    let column = name.hasPrefix("tag.") ? "i.tags" : "i.operator_attributes"
+                    filter = "AND \(db.dialect.jsonText(column, key: "?")) = ?"
+                    arguments = [String(name.split(separator: ".", maxSplits: 1)[1]), value]
+                }
+            }
             // Every live agent with its instance's summary row (kept by the write path: worst status by
             // severity ok < warning < unknown < critical, the failing — critical, unknown — and warning
             // check ids), then the instances that have reports but no live agent. Columns by position:
@@ -121,12 +136,13 @@ extension Store {
                     FROM agents a
                     LEFT JOIN instances i ON i.domain = a.instance
                     LEFT JOIN instance_state s ON s.instance_id = i.id
-                    WHERE a.state != 'revoked'
+                    WHERE a.state != 'revoked' \(filter)
                     UNION ALL
                     SELECT i.domain, NULL, NULL, NULL, NULL, NULL, s.severity, s.failing, s.warning
                     FROM instance_state s JOIN instances i ON i.id = s.instance_id
                     WHERE NOT EXISTS (SELECT 1 FROM agents a WHERE a.instance = i.domain AND a.state != 'revoked')
-                    """)
+                        \(filter)
+                    """, arguments: arguments + arguments)
             var out: [InstanceStatus] = []
             for row in rows {
                 var status = InstanceStatus(

@@ -97,18 +97,38 @@ extension OperatorAPI {
         public var status: String
         public var summary: String
         public var metrics: [String: Double]
+        /// What its logs showed: error categories, signatures, counts and a redacted sample.
+        public var findings: [FindingRow]
         enum CodingKeys: String, CodingKey {
             case collectedAt = "collected_at"
             case checkId = "check_id"
-            case status, summary, metrics
+            case status, summary, metrics, findings
         }
 
-        public init(collectedAt: Date, checkId: String, status: String, summary: String, metrics: [String: Double]) {
+        public init(
+            collectedAt: Date, checkId: String, status: String, summary: String, metrics: [String: Double],
+            findings: [FindingRow] = []
+        ) {
             self.collectedAt = collectedAt
             self.checkId = checkId
             self.status = status
             self.summary = summary
             self.metrics = metrics
+            self.findings = findings
+        }
+    }
+
+    public struct FindingRow: Codable, Sendable, Hashable {
+        public var category: String
+        public var signature: String
+        public var count: UInt64
+        public var sample: String?
+
+        public init(category: String, signature: String, count: UInt64, sample: String?) {
+            self.category = category
+            self.signature = signature
+            self.count = count
+            self.sample = sample
         }
     }
 }

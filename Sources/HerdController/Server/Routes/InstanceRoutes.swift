@@ -13,11 +13,22 @@ struct InstanceRoutes {
         router.post("/v1/instances/:instance/attributes", use: setAttributes)
     }
 
-    /// `GET /v1/fleet`
+    /// `GET /v1/fleet[?attribute=NAME=VALUE]`
     func fleet(_ request: Request, context: HerdRequestContext) async throws -> Response {
         let now = controller.clock().timeIntervalSince1970
+        var attribute: (String, String)?
+        if let text = request.uri.queryParameters.get("attribute") {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[1].isEmpty, parts[1].utf8.count <= 253, Self.isAttributeName(parts[0]) else {
+                throw WireError(
+                    .invalidField,
+                    "attribute: NAME=VALUE, NAME one of \(FleetRule.attributes.joined(separator: ", ")), tag.KEY, attribute.KEY"
+                )
+            }
+            attribute = (parts[0], parts[1])
+        }
         let rows = try await controller.store.fleetStatus(
-            now: now, silenceIntervals: controller.configuration.silenceIntervals)
+            now: now, silenceIntervals: controller.configuration.silenceIntervals, attribute: attribute)
         return WireResponse.message(
             OperatorAPI.Fleet(
                 serverTime: now.instant,
@@ -27,6 +38,14 @@ struct InstanceRoutes {
                         warning: $0.warning,
                         lastReportAt: $0.lastReportAt?.instant, agentId: $0.agentID, agentVersion: $0.agentVersion)
                 }))
+    }
+
+    /// An attribute instances can be grouped and filtered by: a column the agent reports, `tag.KEY`
+    /// (the agent's tags) or `attribute.KEY` (an operator's).
+    static func isAttributeName(_ name: String) -> Bool {
+        if FleetRule.attributes.contains(name) { return true }
+        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+        return parts.count == 2 && ["tag", "attribute"].contains(parts[0]) && Rule.isIdentifier(parts[1])
     }
 
     /// `GET /v1/instances/:instance`
@@ -98,7 +117,11 @@ struct InstanceRoutes {
             results += kept.map {
                 OperatorAPI.HistoryResult(
                     collectedAt: entry.collectedAt.instant, checkId: $0.checkID, status: $0.status.rawValue,
-                    summary: $0.summary, metrics: $0.metrics)
+                    summary: $0.summary, metrics: $0.metrics,
+                    findings: $0.findings.map {
+                        OperatorAPI.FindingRow(
+                            category: $0.category.rawValue, signature: $0.signature, count: $0.count, sample: $0.sample)
+                    })
             }
         }
         return WireResponse.json(
