@@ -52,21 +52,26 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     /// Every row, page by page, through the same verifier the controller uses (the dashboard's too).
-    static func verifier(of client: OperatorClient) async throws -> AuditChainVerifier {
+    /// `keeping`: how many of the newest rows to return as well (the dashboard shows them).
+    static func verifier(of client: OperatorClient, keeping: Int = 0) async throws -> (
+        AuditChainVerifier, newest: [OperatorAPI.AuditEntry]
+    ) {
         var verifier = AuditChainVerifier()
+        var newest: [OperatorAPI.AuditEntry] = []
         var after: Int64 = 0
         while true {
             let page = try await client.call(.GET, "/v1/audit?after=\(after)&limit=\(page)", as: OperatorAPI.Audit.self)
             for entry in page.entries { verifier.add(entry) }
+            if keeping > 0 { newest = Array((newest + page.entries).suffix(keeping)) }
             guard let last = page.entries.last, page.entries.count == Self.page else { break }
             after = last.id
         }
-        return verifier
+        return (verifier, newest)
     }
 
     /// Verifies the whole chain here and prints the verdict.
     private func verifyHere() async throws {
-        var verifier = try await withClient(connection) { try await Self.verifier(of: $0) }
+        var verifier = try await withClient(connection) { try await Self.verifier(of: $0).0 }
         if let expectHead { verifier.expect(head: expectHead) }
         let verification = verifier.verification
         if connection.json {

@@ -17,6 +17,17 @@ import Testing
         var date: Date { Date(timeIntervalSince1970: now.withLock { $0 }) }
     }
 
+    /// A controller on `fleet`'s store with `configuration`, on a clock the test moves, and its notifier.
+    static func notifier(_ configuration: ControllerConfiguration, _ fleet: StoreTests.Fleet) -> (
+        NotificationService, Clock
+    ) {
+        let clock = Clock()
+        let controller = Controller(
+            configuration: configuration, store: fleet.store, ca: fleet.ca, logger: Logger(label: "test"),
+            clock: { clock.date })
+        return (NotificationService(controller: controller), clock)
+    }
+
     @Test(arguments: StoreKind.allCases) func deliveredOncePerTransitionGroupedRetriedAndSilenced(_ kind: StoreKind)
         async throws
     {
@@ -36,12 +47,8 @@ import Testing
             notify.group_wait = 30s
             """, source: "test", dataDirectory: fleet.directory.path)
         configuration.patterns.fleet.minInstances = 3
-        let clock = Clock()
-        let controller = Controller(
-            configuration: configuration, store: fleet.store, ca: fleet.ca, logger: Logger(label: "test"),
-            clock: { clock.date })
+        let (notifier, clock) = NotificationTests.notifier(configuration, fleet)
         let engine = configuration.patternEngine
-        let notifier = NotificationService(controller: controller)
 
         // Three instances behind one endpoint lose their object storage; a fourth loses Sidekiq.
         var streams: [PatternTests.Stream] = []

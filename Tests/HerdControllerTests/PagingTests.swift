@@ -12,89 +12,6 @@ import Testing
 /// repeats until acknowledged; its resolution reaches whoever heard of it; many incidents of one
 /// instance at once go as one digest. The controller's clock is moved by hand.
 @Suite(.serialized) struct PagingTests {
-    typealias Clock = NotificationTests.Clock
-
-    /// aiosmtpd on a free loopback port with a certificate for `localhost` from a test CA, the user
-    /// `herd` with password `s3cret`; messages land in `maildir`.
-    final class SMTPServer: @unchecked Sendable {
-        let port: Int
-        let caPEM: String
-        let maildir: String
-        private let process = Process()
-        private let input = Pipe()
-
-        init(in directory: TemporaryDirectory) throws {
-            port = try FreePort.next()
-            let ca = try TestCertificateAuthority()
-            caPEM = try ca.certificatePEM
-            let (certificate, key) = try ca.issue(
-                names: ["localhost"], notBefore: Date().addingTimeInterval(-3600),
-                notAfter: Date().addingTimeInterval(86_400))
-            try directory.write("smtp-cert.pem", certificate)
-            try directory.write("smtp-key.pem", key)
-            maildir = directory.file("maildir")
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
-                ProcessInfo.processInfo.environment["HERD_PYTHON"] ?? "python3",
-                RepositoryPaths.path("Tests/HerdControllerTests/Fixtures/smtp-server.py"), "\(port)",
-                directory.file("smtp-cert.pem"), directory.file("smtp-key.pem"), maildir, "herd", "s3cret",
-            ]
-            let output = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let line = output.fileHandleForReading.availableData
-            guard String(decoding: line, as: UTF8.self).contains("ready") else {
-                throw FixtureError("aiosmtpd did not start: install it (scripts/test.sh does, from PyPI)")
-            }
-        }
-
-        /// Every message received: its headers (unfolded) and its body, base64 decoded.
-        var messages: [(headers: [String: String], body: String)] {
-            let folder = maildir + "/new"
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
-            return names.compactMap { name in
-                guard let text = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8),
-                    let split = text.range(of: "\n\n")
-                else { return nil }
-                var headers: [String: String] = [:]
-                var unfolded: [String] = []
-                for line in text[..<split.lowerBound].split(separator: "\n") {
-                    if line.first == " " || line.first == "\t", !unfolded.isEmpty {
-                        unfolded[unfolded.count - 1] += " " + line.trimmingCharacters(in: .whitespaces)
-                    } else {
-                        unfolded.append(String(line))
-                    }
-                }
-                for line in unfolded {
-                    guard let colon = line.firstIndex(of: ":") else { continue }
-                    headers[line[..<colon].lowercased()] = Self.decodedWords(
-                        line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
-                }
-                let encoded = text[split.upperBound...].filter { !$0.isWhitespace }
-                let body = Data(base64Encoded: String(encoded)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-                return (headers, body)
-            }
-        }
-
-        /// RFC 2047 `=?utf-8?B?…?=` words decoded (the space between two words dropped), as a mail
-        /// reader shows the header.
-        static func decodedWords(_ value: String) -> String {
-            let words = value.split(separator: " ")
-            guard words.allSatisfy({ $0.hasPrefix("=?utf-8?B?") && $0.hasSuffix("?=") }) else { return value }
-            return words.map { word in
-                let encoded = word.dropFirst("=?utf-8?B?".count).dropLast(2)
-                return Data(base64Encoded: String(encoded)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            }.joined()
-        }
-
-        func stop() {
-            try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
-        }
-    }
-
     /// A secret file as the controller wants it: only its owner may read it.
     static func secret(_ directory: TemporaryDirectory, _ name: String, _ value: String) throws -> String {
         try directory.write(name, value + "\n")
@@ -229,12 +146,8 @@ import Testing
             patterns.persistent.check.sidekiq = 1/0s/2
             """, source: "test", dataDirectory: fleet.directory.path)
         configuration.patterns.fleet.minInstances = 100
-        let clock = Clock()
-        let controller = Controller(
-            configuration: configuration, store: fleet.store, ca: fleet.ca, logger: Logger(label: "test"),
-            clock: { clock.date })
+        let (notifier, clock) = NotificationTests.notifier(configuration, fleet)
         let engine = configuration.patternEngine
-        let notifier = NotificationService(controller: controller)
 
         var premium = try await PatternTests.stream(fleet, "premium.example")
         var basic = try await PatternTests.stream(fleet, "basic.example")
@@ -354,10 +267,7 @@ import Testing
             patterns.persistent.duration = 0s
             """, source: "test", dataDirectory: fleet.directory.path)
         configuration.patterns.fleet.minInstances = 100
-        let clock = Clock()
-        let controller = Controller(
-            configuration: configuration, store: fleet.store, ca: fleet.ca, logger: Logger(label: "test"),
-            clock: { clock.date })
+        let (notifier, clock) = NotificationTests.notifier(configuration, fleet)
         let engine = configuration.patternEngine
         var bare = try await PatternTests.stream(fleet, "bare.example")
         let checks = ["services", "http", "postgres", "sidekiq", "disk"]
@@ -366,7 +276,7 @@ import Testing
         let opened = try await fleet.store.incidents(openOnly: true).count
         #expect(opened >= 3, "the scenario needs several incidents: \(opened)")
         clock.set(minute: 1)
-        try await NotificationService(controller: controller).deliverDue()
+        try await notifier.deliverDue()
         #expect(chat.accepted.count == 1 && ops.accepted.count == 1)
         #expect(
             chat.accepted[0].text.contains("\(opened) incidents opened on bare.example"), "\(chat.accepted[0].text)")
@@ -376,59 +286,6 @@ import Testing
             try String.fetchAll(db, sql: "SELECT DISTINCT state FROM notifications")
         }
         #expect(states == ["sent"])
-    }
-
-    /// `herdctl notifications test ROUTE` against a real controller: each receiver of the route gets a
-    /// test message now (a real SMTP server and a webhook), the answer says what each did, exit 1 when
-    /// one failed; an unknown route is `not_found`; the test is audited.
-    @Test func herdctlTestsARouteThroughARealSMTPServer() async throws {
-        let directory = try TemporaryDirectory("herd-paging")
-        defer { directory.remove() }
-        let smtp = try await offThread { try SMTPServer(in: directory) }
-        defer { smtp.stop() }
-        let hook = try WebhookReceiver()
-        let broken = try WebhookReceiver(failFirst: [503])
-        defer { [hook, broken].forEach { $0.stop() } }
-        try directory.write("smtp-ca.pem", smtp.caPEM)
-        let running = try await ControllerServerTests.Running(settings: [
-            "notify.email.mail = smtp://localhost:\(smtp.port)", "notify.email.mail.from = herd@example.net",
-            "notify.email.mail.to = oncall@example.net", "notify.email.mail.username = herd",
-            "notify.email.mail.password_file = \(try Self.secret(directory, "smtp-password", "s3cret"))",
-            "notify.email.mail.ca_file = \(directory.file("smtp-ca.pem"))", "notify.webhook.hook = \(hook.url)",
-            "notify.webhook.broken = \(broken.url)", "notify.route.1.match = severity>=critical",
-            "notify.route.1.receivers = mail, hook", "notify.route.2.match = severity=warning",
-            "notify.route.2.receivers = broken",
-        ])
-        do {
-            let config = try running.herdctlConfig()
-            let sent = try await BuiltProduct.runOffThread(
-                "herdctl", ["notifications", "test", "1", "--config", config])
-            #expect(sent.status == 0, "\(sent.output)")
-            #expect(sent.output.contains("mail") && sent.output.contains("delivered"), "\(sent.output)")
-            #expect(smtp.messages.count == 1)
-            #expect(smtp.messages.first?.headers["subject"]?.contains("test: #0") == true)
-            #expect(hook.accepted.count == 1 && hook.accepted[0].text.contains(#""transition":"test""#))
-
-            let failed = try await BuiltProduct.runOffThread(
-                "herdctl", ["notifications", "test", "2", "--json", "--config", config])
-            #expect(failed.status == 1, "\(failed.output)")
-            let answer = try JSONCodable.decode(OperatorAPI.NotificationTest.self, from: Array(failed.output.utf8))
-            #expect(
-                answer.receivers == [.init(receiver: "broken", kind: "webhook", delivered: false, error: "HTTP 503")])
-
-            let unknown = try await BuiltProduct.runOffThread(
-                "herdctl", ["notifications", "test", "7", "--config", config])
-            #expect(unknown.status == 1 && unknown.output.contains("no route 7"), "\(unknown.output)")
-            let hostile = try await BuiltProduct.runOffThread(
-                "herdctl", ["notifications", "test", "1; rm -rf /", "--config", config])
-            #expect(hostile.status == 2, "\(hostile.output)")
-            let audit = try await running.controller.store.auditEntries(after: 0, limit: 100)
-            #expect(audit.filter { $0.action == "notifications.test" }.map(\.subject) == ["route:1", "route:2"])
-        } catch {
-            await running.stop()
-            throw error
-        }
-        await running.stop()
     }
 
     /// Migration 0010 on a store with notifications in it: every row and id kept (SQLite rebuilds the

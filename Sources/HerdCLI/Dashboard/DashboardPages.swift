@@ -12,6 +12,16 @@ struct DashboardPages: Sendable {
 
     static let states = ["critical", "silent", "unknown", "warning", "waiting", "ok"]
 
+    /// A page that only says what is wrong.
+    func problem(_ status: HTTPResponse.Status, _ message: String, active: String) -> (HTTPResponse.Status, String) {
+        (
+            status,
+            HTML.page(
+                title: "Refused", active: active, context: context,
+                body: "<div class=\"problem\">\(HTML.escape(message))</div>")
+        )
+    }
+
     // MARK: Fleet
 
     /// `/?state=&q=&version=&sort=&refresh=`: every instance, filtered and sorted; refreshes itself.
@@ -104,12 +114,7 @@ struct DashboardPages: Sendable {
     /// `/instances/DOMAIN?days=`: its checks, open incidents, and charts over hours and days.
     func instance(_ domain: String, _ request: Request) async throws -> (HTTPResponse.Status, String) {
         guard Rule.isInstanceName(domain) else {
-            return (
-                .notFound,
-                HTML.page(
-                    title: "?", active: "fleet", context: context,
-                    body: "<div class=\"problem\">not an instance name</div>")
-            )
+            return problem(.notFound, "not an instance name", active: "fleet")
         }
         let days = Int(request.uri.queryParameters.get("days") ?? "7").map { max(1, min($0, 30)) } ?? 7
         let detail = try await client.call(.GET, "/v1/instances/\(domain)", as: OperatorAPI.InstanceDetail.self)
@@ -305,12 +310,7 @@ struct DashboardPages: Sendable {
     /// who signed, and — while it is proposed — the form that signs it with this operator's key.
     func remediation(_ id: String, _ request: Request) async throws -> (HTTPResponse.Status, String) {
         guard Command.isLowercaseUUID(id) else {
-            return (
-                .notFound,
-                HTML.page(
-                    title: "?", active: "remediations", context: context,
-                    body: "<div class=\"problem\">not a remediation id</div>")
-            )
+            return problem(.notFound, "not a remediation id", active: "remediations")
         }
         let detail = try await client.call(.GET, "/v1/remediations/\(id)", as: OperatorAPI.RemediationDetail.self)
         let remediation = detail.remediation
@@ -362,26 +362,18 @@ struct DashboardPages: Sendable {
     /// Signs the command the operator saw — refused if its bytes changed since the page showed them, or
     /// if this operator denied it before — and sends the signature; `.seeOther` with the page to show.
     func approve(_ id: String, sha256 shown: String) async throws -> (HTTPResponse.Status, String) {
-        guard Command.isLowercaseUUID(id) else { return (.notFound, "not a remediation id") }
+        guard Command.isLowercaseUUID(id) else {
+            return problem(.notFound, "not a remediation id", active: "remediations")
+        }
         if try DeniedLedger(server.connection).contains(id) {
-            return (
-                .conflict,
-                HTML.page(
-                    title: "Refused", active: "remediations", context: context,
-                    body: "<div class=\"problem\">you denied \(HTML.escape(id)) before: not signing it</div>")
-            )
+            return problem(.conflict, "you denied \(id) before: not signing it", active: "remediations")
         }
         let detail = try await client.call(.GET, "/v1/remediations/\(id)", as: OperatorAPI.RemediationDetail.self)
         let (_, payload) = try RemediateApprove.command(detail.remediation, id: id)
         guard Hex.lowercase(SHA256.hash(data: payload)) == shown else {
-            return (
-                .conflict,
-                HTML.page(
-                    title: "Refused", active: "remediations", context: context,
-                    body:
-                        "<div class=\"problem\">the command changed since the page showed it: nothing signed; look again</div>"
-                )
-            )
+            return problem(
+                .conflict, "the command changed since the page showed it: nothing signed; look again",
+                active: "remediations")
         }
         let approved = try await RemediateApprove.approve(id, payload: payload, signer: server.signer, client: client)
         let note = "\(approved.state), \(approved.approvals.count) of \(approved.requiredApprovals) approval(s)"
@@ -393,16 +385,7 @@ struct DashboardPages: Sendable {
 
     /// The newest 200 rows, and the whole chain verified here, as `herdctl audit --verify` does.
     func audit() async throws -> (HTTPResponse.Status, String) {
-        var verifier = AuditChainVerifier()
-        var entries: [OperatorAPI.AuditEntry] = []
-        var after: Int64 = 0
-        while true {
-            let page = try await client.call(.GET, "/v1/audit?after=\(after)&limit=10000", as: OperatorAPI.Audit.self)
-            for entry in page.entries { verifier.add(entry) }
-            entries = Array((entries + page.entries).suffix(200))
-            guard let last = page.entries.last, page.entries.count == 10_000 else { break }
-            after = last.id
-        }
+        let (verifier, entries) = try await AuditCommand.verifier(of: client, keeping: 200)
         let verification = verifier.verification
         var body = "<h1>Audit log</h1>"
         body +=

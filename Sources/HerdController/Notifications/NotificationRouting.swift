@@ -116,11 +116,7 @@ public struct NotificationRouting: Sendable, Hashable {
                 }
                 let key = String(parts[0])
                 let value = String(parts[1])
-                guard
-                    Self.keys.contains(key) || FleetRule.attributes.contains(key)
-                        || ((key.hasPrefix("tag.") || key.hasPrefix("attribute."))
-                            && Rule.isIdentifier(String(key.split(separator: ".", maxSplits: 1)[1])))
-                else {
+                guard Self.keys.contains(key) || FleetRule.isAttributeName(key) else {
                     throw SettingError(
                         "unknown key \(key) (severity, kind, check, instance, category, \(FleetRule.attributes.joined(separator: ", ")), tag.NAME, attribute.NAME)"
                     )

@@ -21,6 +21,14 @@ struct FleetRule {
     /// Instance attributes that group a fleet, most telling first; tags and operator attributes follow.
     static let attributes = ["object_storage_endpoint", "provider", "region", "mastodon_version"]
 
+    /// A name instances can be grouped, routed and filtered by: a column the agent reports, `tag.KEY`
+    /// (the agent's tags) or `attribute.KEY` (an operator's).
+    static func isAttributeName(_ name: String) -> Bool {
+        if attributes.contains(name) { return true }
+        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+        return parts.count == 2 && ["tag", "attribute"].contains(parts[0]) && Rule.isIdentifier(parts[1])
+    }
+
     struct Group: Hashable {
         var attribute: String
         var value: String

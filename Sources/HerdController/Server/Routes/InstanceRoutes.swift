@@ -19,7 +19,8 @@ struct InstanceRoutes {
         var attribute: (String, String)?
         if let text = request.uri.queryParameters.get("attribute") {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[1].isEmpty, parts[1].utf8.count <= 253, Self.isAttributeName(parts[0]) else {
+            guard parts.count == 2, !parts[1].isEmpty, parts[1].utf8.count <= 253, FleetRule.isAttributeName(parts[0])
+            else {
                 throw WireError(
                     .invalidField,
                     "attribute: NAME=VALUE, NAME one of \(FleetRule.attributes.joined(separator: ", ")), tag.KEY, attribute.KEY"
@@ -38,14 +39,6 @@ struct InstanceRoutes {
                         warning: $0.warning,
                         lastReportAt: $0.lastReportAt?.instant, agentId: $0.agentID, agentVersion: $0.agentVersion)
                 }))
-    }
-
-    /// An attribute instances can be grouped and filtered by: a column the agent reports, `tag.KEY`
-    /// (the agent's tags) or `attribute.KEY` (an operator's).
-    static func isAttributeName(_ name: String) -> Bool {
-        if FleetRule.attributes.contains(name) { return true }
-        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-        return parts.count == 2 && ["tag", "attribute"].contains(parts[0]) && Rule.isIdentifier(parts[1])
     }
 
     /// `GET /v1/instances/:instance`
