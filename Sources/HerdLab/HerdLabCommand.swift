@@ -191,7 +191,7 @@ struct LabStatus: AsyncParsableCommand {
         else { throw LabError("no lab runs in \(options.dir): herd-lab up") }
         print(ready)
         let (_, output) = try LabProcess.run(
-            LabLayout.binaries + "/herdctl", ["status", "--config", layout.adminConfig])
+            LabLayout.binaries + "/herdctl", ["status", "--all", "--config", layout.adminConfig])
         print(output, terminator: "")
     }
 }

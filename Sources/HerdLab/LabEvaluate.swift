@@ -197,7 +197,7 @@ struct LabOperator {
         return try WireCoding.decode(
             OperatorAPI.Fleet.self, from: Array(output.utf8), maxBytes: OperatorAPI.Fleet.maxBytes
         )
-        .instances.count
+        .counts.values.reduce(0, +)
     }
 
     /// Polls `condition` every second until it holds (true) or `seconds` pass (false).

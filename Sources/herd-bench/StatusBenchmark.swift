@@ -75,13 +75,7 @@ struct StatusBenchmark: AsyncParsableCommand {
         }
         // The answer's encoding and decoding alone (what serve and herdctl do besides the query).
         let rows = try await store.fleetStatus(now: Date().timeIntervalSince1970, silenceIntervals: 3)
-        let fleet = OperatorAPI.Fleet(
-            serverTime: Date(),
-            instances: rows.map {
-                OperatorAPI.InstanceRow(
-                    instance: $0.instance, state: $0.overall.rawValue, failing: $0.failing, warning: $0.warning,
-                    lastReportAt: $0.lastReportAt?.instant, agentId: $0.agentID, agentVersion: $0.agentVersion)
-            })
+        let fleet = OperatorAPI.Fleet(rows, serverTime: Date().timeIntervalSince1970, states: nil)
         var encodeTimes: [Double] = []
         var decodeTimes: [Double] = []
         var size = 0

@@ -12,7 +12,9 @@ import Testing
 /// `herd-lab break alpha sidekiq-dead --dir /tmp/labT`, wait for the incident, then
 /// `HERD_RECORD_FROM=/tmp/labT/operators/admin/config swift test --filter HerdctlTranscriptTests`
 /// (the harness sends each request to that controller with curl, as admin, and keeps the answer);
-/// `HERD_UPDATE_GOLDEN=1` rewrites the transcripts. Review both diffs.
+/// `HERD_UPDATE_GOLDEN=1` rewrites the transcripts. Review both diffs. (The two `GET_v1_fleet` answers
+/// were recorded later, from another lab, when `status` came to ask for the instances that are not ok:
+/// their agent ids differ from the other answers'.)
 @Suite(.serialized) struct HerdctlTranscriptTests {
     static let fixtures = RepositoryPaths.path("Tests/HerdCLITests/Fixtures")
     /// The instant the recorded answers are read at (ages are counted from it).
@@ -22,6 +24,7 @@ import Testing
     static let transcripts: [(name: String, arguments: [String])] = [
         ("status", ["status"]),
         ("status-json", ["status", "--json"]),
+        ("status-all", ["status", "--all"]),
         ("show", ["show", "alpha.lab.example"]),
         ("agents", ["agents", "list"]),
         ("agents-pending", ["agents", "pending"]),

@@ -211,6 +211,14 @@ import X509
             let rows = try WireCoding.decode(OperatorAPI.Fleet.self, from: fleet.body).instances
             #expect(rows.map(\.instance) == ["social.example"])
             #expect(rows.first?.state == "ok")
+            // `state` keeps some rows; `counts` is always the whole fleet's.
+            let critical = try await Self.call(operatorClient, .GET, running.url + "/v1/fleet?state=critical,silent")
+            let kept = try WireCoding.decode(OperatorAPI.Fleet.self, from: critical.body)
+            #expect(kept.instances.isEmpty && kept.counts == ["ok": 1])
+            for bad in ["bogus", "", "ok,,critical", "OK"] {
+                let refused = try await Self.call(operatorClient, .GET, running.url + "/v1/fleet?state=" + bad)
+                #expect(refused.status == 422 && refused.text.contains("invalid_field"), "\(bad): \(refused.text)")
+            }
             let detail = try await Self.call(operatorClient, .GET, running.url + "/v1/instances/social.example")
             let checks = try JSONCodable.decode(OperatorAPI.InstanceDetail.self, from: Data(detail.body)).checks
             #expect(checks.map(\.checkId) == ["disk"])

@@ -6,28 +6,41 @@
 /// Unlike the agent protocol nothing here is signed, so nothing depends on exact bytes.
 /// Controller/README.md documents the endpoints.
 public enum OperatorAPI {
-    /// `GET /v1/fleet`: one row per instance, worst first. The one answer that grows with the fleet
-    /// (1.6 MiB for 10 000 instances): BENCHMARKS.md measures `herdctl status` on such a fleet.
+    /// `GET /v1/fleet`: the counts by state, and one row per instance (those in `state` when asked),
+    /// worst first. The one answer that grows with the fleet (1.7 MiB for 10 000 instances, all rows):
+    /// BENCHMARKS.md measures `herdctl status` on such a fleet.
     public struct Fleet: WireMessage, Hashable {
         /// Instances in one answer; a fleet larger than this needs paging first.
         public static let maxInstances = 100_000
         public static let maxBytes = 64 << 20
 
         public var serverTime: Date
+        /// Instances by state, of the whole fleet the answer was asked about (its `attribute`), before
+        /// `state` kept some of them: what a summary and an exit status are made of.
+        public var counts: [String: Int]
         public var instances: [InstanceRow]
 
-        public init(serverTime: Date, instances: [InstanceRow]) {
+        public init(serverTime: Date, counts: [String: Int], instances: [InstanceRow]) {
             self.serverTime = serverTime
+            self.counts = counts
             self.instances = instances
         }
 
         enum CodingKeys: String, CodingKey {
-            case serverTime = "server_time", instances
+            case serverTime = "server_time", counts, instances
         }
 
         public func validate() throws(WireError) {
             try Rule.count(instances.count, "instances", max: Self.maxInstances)
             for row in instances { try row.validate() }
+            for (state, count) in counts {
+                guard InstanceRow.states.contains(state) else {
+                    throw WireError(.invalidField, "counts: \(state) is not a fleet state")
+                }
+                guard count >= 0 else {
+                    throw WireError(.invalidField, "counts.\(state): negative")
+                }
+            }
         }
     }
 

@@ -13,11 +13,12 @@ struct InstanceRoutes {
         router.post("/v1/instances/:instance/attributes", use: setAttributes)
     }
 
-    /// `GET /v1/fleet[?attribute=NAME=VALUE]`
+    /// `GET /v1/fleet[?attribute=NAME=VALUE][&state=S,S…]`
     func fleet(_ request: Request, context: HerdRequestContext) async throws -> Response {
         let now = controller.clock().timeIntervalSince1970
+        let query = request.uri.queryParameters
         var attribute: (String, String)?
-        if let text = request.uri.queryParameters.get("attribute") {
+        if let text = query.get("attribute") {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[1].isEmpty, parts[1].utf8.count <= 253, FleetRule.isAttributeName(parts[0])
             else {
@@ -28,17 +29,20 @@ struct InstanceRoutes {
             }
             attribute = (parts[0], parts[1])
         }
+        var states: Set<String>?
+        if let text = query.get("state") {
+            let listed = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard listed.allSatisfy(OperatorAPI.InstanceRow.states.contains) else {
+                throw WireError(
+                    .invalidField,
+                    "state: a comma-separated list of \(OperatorAPI.InstanceRow.states.sorted().joined(separator: ", "))"
+                )
+            }
+            states = Set(listed)
+        }
         let rows = try await controller.store.fleetStatus(
             now: now, silenceIntervals: controller.configuration.silenceIntervals, attribute: attribute)
-        return WireResponse.message(
-            OperatorAPI.Fleet(
-                serverTime: now.instant,
-                instances: rows.map {
-                    OperatorAPI.InstanceRow(
-                        instance: $0.instance, state: $0.overall.rawValue, failing: $0.failing,
-                        warning: $0.warning,
-                        lastReportAt: $0.lastReportAt?.instant, agentId: $0.agentID, agentVersion: $0.agentVersion)
-                }))
+        return WireResponse.message(OperatorAPI.Fleet(rows, serverTime: now, states: states))
     }
 
     /// `GET /v1/instances/:instance`
@@ -139,5 +143,19 @@ struct InstanceRoutes {
             instance: instance, set: asked.set, remove: asked.remove, by: record.name,
             now: controller.clock().timeIntervalSince1970)
         return WireResponse.json(OperatorAPI.Attributes(instance: instance, attributes: attributes))
+    }
+}
+
+extension OperatorAPI.Fleet {
+    /// The fleet answer: counts by state of every row, and the rows in `states` (all when nil).
+    public init(_ rows: [InstanceStatus], serverTime: Double, states: Set<String>?) {
+        self.init(
+            serverTime: serverTime.instant,
+            counts: Dictionary(grouping: rows, by: \.overall.rawValue).mapValues(\.count),
+            instances: rows.filter { states?.contains($0.overall.rawValue) ?? true }.map {
+                OperatorAPI.InstanceRow(
+                    instance: $0.instance, state: $0.overall.rawValue, failing: $0.failing, warning: $0.warning,
+                    lastReportAt: $0.lastReportAt?.instant, agentId: $0.agentID, agentVersion: $0.agentVersion)
+            })
     }
 }
