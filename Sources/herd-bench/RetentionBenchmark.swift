@@ -42,6 +42,9 @@ struct RetentionBenchmark: AsyncParsableCommand {
             let instance = "i\(index).bench.example"
             agents.append((try await IngestBenchmark.enroll(instance, in: store, ca: ca), instance))
         }
+        // What the store holds before any report (schema, empty tables and indexes: on PostgreSQL a
+        // page or more for each), which no instance-day adds to.
+        let empty = try await store.bytesOnDisk().values.reduce(0, +)
         let perInstance = days * 86_400 / interval
         let end = (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600
         let start = end - Double(days * 86_400)
@@ -64,12 +67,13 @@ struct RetentionBenchmark: AsyncParsableCommand {
         print("written in \(started.duration(to: .now))")
         let instanceDays = Double(instances * days)
         let before = try await store.bytesOnDisk()
-        report("before retention", before, per: instanceDays)
+        report("before retention", before, per: instanceDays, empty: empty)
 
         let pass = try await store.retain(now: end, rawDays: rawDays, rollupDays: 400)
         print("retention pass: \(pass)")
         let after = try await store.bytesOnDisk()
-        report("after retention (\(rawDays) days raw + rollups for all \(days))", after, per: instanceDays)
+        report(
+            "after retention (\(rawDays) days raw + rollups for all \(days))", after, per: instanceDays, empty: empty)
         let rollups = after.filter { $0.key.hasPrefix("rollups") }.values.reduce(0, +)
         print(
             String(
@@ -78,21 +82,29 @@ struct RetentionBenchmark: AsyncParsableCommand {
         try store.close()
     }
 
-    private func report(_ title: String, _ relations: [String: Int], per instanceDays: Double) {
+    private func report(_ title: String, _ relations: [String: Int], per instanceDays: Double, empty: Int) {
         // PostgreSQL's day partitions of history (and of its index) count as the one table they form.
         var sizes: [String: Int] = [:]
         for (name, bytes) in relations {
-            let table =
-                name.hasPrefix("history_d") ? (name.hasSuffix("_idx") ? "history_by_instance" : "history") : name
+            let parent = ["history_packed_d": "history_packed", "history_d": "history"].first { name.hasPrefix($0.key) }
+            let table = parent.map { name.hasSuffix("_idx") ? $0.value + "_by_instance" : $0.value } ?? name
             sizes[table, default: 0] += bytes
         }
         let total = sizes.values.reduce(0, +)
+        let mebibyte = 1_048_576.0
         print(
             String(
-                format: "%@: %.1f MiB, %.2f MiB per instance-day", title, Double(total) / 1_048_576,
-                Double(total) / instanceDays / 1_048_576))
-        for (name, bytes) in sizes.sorted(by: { $0.value > $1.value }) where bytes >= 1 << 20 {
-            print(String(format: "  %-32@ %8.1f MiB", name, Double(bytes) / 1_048_576))
+                format:
+                    "%@: %.1f MiB, %.2f MiB per instance-day; less the empty store's %.2f MiB: %.3f MiB per instance-day",
+                title, Double(total) / mebibyte, Double(total) / instanceDays / mebibyte, Double(empty) / mebibyte,
+                Double(total - empty) / instanceDays / mebibyte))
+        for (name, bytes) in sizes.sorted(by: { $0.value > $1.value }) where bytes >= 64 << 10 {
+            print("  \(name): " + String(format: "%.2f MiB", Double(bytes) / mebibyte))
         }
+        let history = sizes.filter { $0.key.hasPrefix("history") }.values.reduce(0, +)
+        print(
+            String(
+                format: "  raw history (history, history_packed, their indexes): %.3f MiB per instance-day",
+                Double(history) / instanceDays / mebibyte))
     }
 }

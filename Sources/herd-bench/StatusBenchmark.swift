@@ -7,8 +7,8 @@ import HerdTestSupport
 
 /// `herdctl status` against a large fleet: a data directory from `herd-controller init`, filled with
 /// `--instances` enrolled agents whose reports (15 checks each) set every instance's current state,
-/// then `herd-controller serve` and the real `herdctl status --json`, timed as an operator waits for it
-/// (process start to exit). The fleet query itself is timed in-process too.
+/// then `herd-controller serve` and the real `herdctl status` (the default, `--json` and `--all`), timed
+/// as an operator waits for it (process start to exit). The fleet query itself is timed in-process too.
 struct StatusBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -98,29 +98,32 @@ struct StatusBenchmark: AsyncParsableCommand {
 
         let server = try ControllerProcess(binary: directory + "/herd-controller", dataDirectory: root.file("data"))
         defer { server.kill() }
-        var commandTimes: [Double] = []
-        var tableTimes: [Double] = []
+        // The three ways an operator asks: the default (counts, and the instances that are not ok), its
+        // JSON, and every row.
+        let variants: [(name: String, arguments: [String])] = [
+            ("herdctl status", []), ("herdctl status --json", ["--json"]), ("herdctl status --all", ["--all"]),
+        ]
+        var times = Array(repeating: [Double](), count: variants.count)
         for _ in 0..<runs {
-            for (json, times) in [(true, 0), (false, 1)] {
+            for (index, variant) in variants.enumerated() {
                 let t = ContinuousClock.now
                 let status = try tool(
-                    directory + "/herdctl",
-                    ["status", "--config", root.file("herdctl/config")] + (json ? ["--json"] : []),
+                    directory + "/herdctl", ["status", "--config", root.file("herdctl/config")] + variant.arguments,
                     allowFailure: true)
                 precondition(status == 0 || status == 1)
-                let elapsed = milliseconds(t.duration(to: .now))
-                if times == 0 { commandTimes.append(elapsed) } else { tableTimes.append(elapsed) }
+                times[index].append(milliseconds(t.duration(to: .now)))
             }
         }
         queryTimes.sort()
-        commandTimes.sort()
-        tableTimes.sort()
         print(
-            String(
-                format:
-                    "fleet query in-process: median %.0f ms (min %.0f); herdctl status --json: median %.0f ms (min %.0f); table: median %.0f ms",
-                queryTimes[queryTimes.count / 2], queryTimes[0], commandTimes[commandTimes.count / 2], commandTimes[0],
-                tableTimes[tableTimes.count / 2]))
+            String(format: "fleet query in-process: median %.0f ms (min %.0f)", queryTimes[runs / 2], queryTimes[0]))
+        for (index, variant) in variants.enumerated() {
+            let sorted = times[index].sorted()
+            print(
+                String(
+                    format: "%@: median %.0f ms (min %.0f, max %.0f)", variant.name, sorted[runs / 2], sorted[0],
+                    sorted[runs - 1]))
+        }
     }
 
     @discardableResult

@@ -204,7 +204,7 @@ private enum DecimalScale {
     }
 }
 
-private struct PackedWriter {
+struct PackedWriter {
     var bytes: [UInt8] = []
 
     init() { bytes.reserveCapacity(256) }
@@ -235,7 +235,7 @@ private struct PackedWriter {
     }
 }
 
-private struct PackedReader {
+struct PackedReader {
     let bytes: [UInt8]
     var index = 0
 

@@ -19,6 +19,7 @@ extension Store {
         ("check_state", ["instance_id", "check_id"], []),
         ("instance_state", ["instance_id"], []),
         ("history", ["id"], []),
+        ("history_packed", ["instance_id", "block_start"], []),
         ("rollups_hourly", ["instance_id", "check_id", "hour"], []),
         ("store_meta", ["key"], []),
         ("incidents", ["id"], ["parent_id"]),
@@ -61,22 +62,30 @@ extension Store {
             // `incident_events.rowid` (SQLite's implicit column) orders the pages; PostgreSQL numbers
             // its own in the same order.
             for table in Self.copiedTables {
-                if table.name == "history" {
+                if let key = ["history": "collected_at", "history_packed": "block_start"][table.name] {
                     let days = try pool.read { db in
                         try Int64.fetchAll(
                             SQLiteDatabase(db),
-                            sql: "SELECT DISTINCT (collected_at - ((collected_at % ?1) + ?1) % ?1) / ?1 FROM history",
+                            sql: "SELECT DISTINCT (\(key) - ((\(key) % ?1) + ?1) % ?1) / ?1 FROM \(table.name)",
                             arguments: [Self.dayMilliseconds])
                     }
                     for day in days.sorted() {
-                        try Self.createHistoryPartition(day: day, in: db)
+                        try Self.createHistoryPartition(table.name, day: day, in: db)
                     }
                 }
+                // The columns both have (PostgreSQL's `history_packed` has no `id`).
+                let targetColumns = Set(
+                    try String.fetchAll(
+                        db,
+                        sql: """
+                            SELECT column_name FROM information_schema.columns
+                            WHERE table_schema = current_schema() AND table_name = ?
+                            """, arguments: [table.name]))
                 let columns = try pool.read { db in
                     try String.fetchAll(
                         SQLiteDatabase(db), sql: "SELECT name FROM pragma_table_info(?) ORDER BY cid",
                         arguments: [table.name])
-                }
+                }.filter(targetColumns.contains)
                 guard !columns.isEmpty else { throw CopyError(description: "the source has no table \(table.name)") }
                 var after: [SQLValue]?
                 var count = 0

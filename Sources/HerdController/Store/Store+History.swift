@@ -44,8 +44,12 @@ extension Store {
     /// same block. Reports of one instance collected in the same millisecond (never seen from a healthy
     /// agent; a stuck clock sends many) keep each: a later one takes the first free millisecond after,
     /// found in one query however many are taken (up to a second's worth: beyond, the report is refused).
+    ///
+    /// A `late` report, received when its day may already be packed (`mayBePacked`: an agent's outbox
+    /// drained a day late), is checked against the block's packed entries too, and based on the latest stored
+    /// entry before it, packed or not.
     static func appendHistory(
-        instanceID: Int64, collectedAt: Double, sequence: UInt64, results: [CheckResult],
+        instanceID: Int64, collectedAt: Double, sequence: UInt64, results: [CheckResult], late: Bool,
         cache: borrowing Mutex<HistoryCache>, in db: any SQLDatabase
     ) throws {
         // The latest row at or before this instant in its block: the base, unless it holds this very
@@ -59,17 +63,41 @@ extension Store {
                     """, arguments: [instanceID, blockStart(key), key])
         }
         var key = historyKey(collectedAt)
-        var found = try latest(key)
-        if found == key {
-            let taken = try Int64.fetchAll(
-                db,
-                sql: """
-                    SELECT collected_at FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at < ?
-                    ORDER BY collected_at
-                    """, arguments: [instanceID, key, key + 1_000])
-            for next in taken where next == key { key += 1 }
-            // The row just before `key` is the base, when it is in the same block.
-            found = blockStart(key) == blockStart(key - 1) ? key - 1 : try latest(key)
+        var found: Int64?
+        if late {
+            var block = blockStart(key)
+            var keys = Set(
+                try storedEntries(instanceID: instanceID, from: block, to: block + blockMilliseconds, in: db).map(\.key)
+            )
+            let first = key
+            while keys.contains(key) {
+                key += 1
+                guard key - first < 1_000 else {
+                    throw SQLError(
+                        kind: .constraint, message: "history: a second of this instance's history is taken",
+                        sql: "INSERT INTO history", sqlState: "23505")
+                }
+                if blockStart(key) != block {
+                    block = blockStart(key)
+                    keys = Set(
+                        try storedEntries(instanceID: instanceID, from: block, to: block + blockMilliseconds, in: db)
+                            .map(\.key))
+                }
+            }
+            found = keys.filter { $0 < key }.max()
+        } else {
+            found = try latest(key)
+            if found == key {
+                let taken = try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT collected_at FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at < ?
+                        ORDER BY collected_at
+                        """, arguments: [instanceID, key, key + 1_000])
+                for next in taken where next == key { key += 1 }
+                // The row just before `key` is the base, when it is in the same block.
+                found = blockStart(key) == blockStart(key - 1) ? key - 1 : try latest(key)
+            }
         }
         let start = blockStart(key)
         let frame = HistoryFrame(results: results)
@@ -90,29 +118,44 @@ extension Store {
         cache.withLock { $0.remember(instanceID: instanceID, key: key, frame: frame) }
     }
 
-    /// The frames of one instance with keys in `from..<to`, which lie within one block, oldest first.
+    /// The stored entries of one instance's block (`from` its start) with keys before `to`, oldest
+    /// first: its packed row's and its rows in `history` (a packed block gets rows again only from a
+    /// report that arrived after its day was packed).
+    static func storedEntries(instanceID: Int64, from: Int64, to: Int64, in db: any SQLDatabase) throws
+        -> [PackedBlock.Entry]
+    {
+        let singles = try SQLRow.fetchAll(
+            db,
+            sql: """
+                SELECT collected_at, sequence, results FROM history
+                WHERE instance_id = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at
+                """, arguments: [instanceID, from, to]
+        ).map { PackedBlock.Entry(key: $0[0], sequence: UInt64($0[1] as Int64), frame: $0[2]) }
+        guard
+            let bytes = try [UInt8].fetchOne(
+                db, sql: "SELECT entries FROM history_packed WHERE instance_id = ? AND block_start = ?",
+                arguments: [instanceID, from])
+        else { return singles }
+        let packed = try PackedBlock(decoding: bytes, start: from).entries.filter { $0.key < to }
+        return (packed + singles).sorted { $0.key < $1.key }
+    }
+
+    /// The frames of one instance with keys in `from..<to`, which lie within one block (`from` its
+    /// start), oldest first.
     static func decodeBlock(instanceID: Int64, from: Int64, to: Int64, in db: any SQLDatabase) throws -> [(
         key: Int64, sequence: UInt64, frame: HistoryFrame
     )] {
         var decoded: [Int64: HistoryFrame] = [:]
         var out: [(key: Int64, sequence: UInt64, frame: HistoryFrame)] = []
-        let rows = try SQLRow.fetchAll(
-            db,
-            sql: """
-                SELECT collected_at, sequence, results FROM history
-                WHERE instance_id = ? AND collected_at >= ? AND collected_at < ? ORDER BY collected_at
-                """, arguments: [instanceID, from, to])
-        for row in rows {
-            let key: Int64 = row[0]
-            let bytes: [UInt8] = row[2]
+        for entry in try storedEntries(instanceID: instanceID, from: from, to: to, in: db) {
             var base: HistoryFrame?
-            if let offset = try HistoryFrame.baseOffset(of: bytes) {
-                base = decoded[key - Int64(offset)]
+            if let offset = try HistoryFrame.baseOffset(of: entry.frame) {
+                base = decoded[entry.key - Int64(offset)]
                 guard base != nil else { throw HistoryFrame.DecodeError.missingBase }
             }
-            let frame = try HistoryFrame(decoding: bytes, base: base)
-            decoded[key] = frame
-            out.append((key, UInt64(row[1] as Int64), frame))
+            let frame = try HistoryFrame(decoding: entry.frame, base: base)
+            decoded[entry.key] = frame
+            out.append((entry.key, entry.sequence, frame))
         }
         return out
     }
@@ -125,13 +168,18 @@ extension Store {
         var cursor = from
         // Each step jumps to the block of the next stored frame: a range reaching back to 1970 costs
         // what the blocks that hold frames cost, not a query per empty block.
-        while let first = try Int64.fetchOne(
-            db,
-            sql:
-                "SELECT min(collected_at) FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at < ?",
-            arguments: [instanceID, cursor, to])
-        {
-            let block = blockStart(first)
+        while true {
+            let single = try Int64.fetchOne(
+                db,
+                sql:
+                    "SELECT min(collected_at) FROM history WHERE instance_id = ? AND collected_at >= ? AND collected_at < ?",
+                arguments: [instanceID, cursor, to])
+            let packed = try Int64.fetchOne(
+                db,
+                sql:
+                    "SELECT min(block_start) FROM history_packed WHERE instance_id = ? AND block_start >= ? AND block_start < ?",
+                arguments: [instanceID, blockStart(cursor), to])
+            guard let block = [single.map(blockStart), packed].compactMap({ $0 }).min() else { break }
             let next = block + blockMilliseconds
             out += try decodeBlock(instanceID: instanceID, from: block, to: min(next, to), in: db).filter {
                 $0.key >= from
@@ -157,9 +205,15 @@ extension Store {
     /// Every stored report's sequence, by instance (for tests: nothing stored twice, nothing lost).
     public func sequences() async throws -> [UInt64] {
         try await read { db in
-            try Int64.fetchAll(db, sql: "SELECT sequence FROM history ORDER BY instance_id, sequence").map {
-                UInt64($0)
+            var byInstance: [Int64: [UInt64]] = [:]
+            for row in try SQLRow.fetchAll(db, sql: "SELECT instance_id, sequence FROM history") {
+                byInstance[row[0], default: []].append(UInt64(row[1] as Int64))
             }
+            for row in try SQLRow.fetchAll(db, sql: "SELECT instance_id, block_start, entries FROM history_packed") {
+                byInstance[row[0], default: []] += try PackedBlock(decoding: row[2], start: row[1]).entries.map(
+                    \.sequence)
+            }
+            return byInstance.keys.sorted().flatMap { byInstance[$0]!.sorted() }
         }
     }
 

@@ -12,11 +12,15 @@ extension Store {
     /// The UTC day (since the epoch) of a history key.
     static func historyDay(_ key: Int64) -> Int64 { (key - key.modulo(dayMilliseconds)) / dayMilliseconds }
 
-    static func partitionName(day: Int64) -> String { day < 0 ? "history_dm\(-day)" : "history_d\(day)" }
+    /// A day's partition of `table` (`history` or `history_packed`): `history_d20426`.
+    static func partitionName(_ table: String = "history", day: Int64) -> String {
+        day < 0 ? "\(table)_dm\(-day)" : "\(table)_d\(day)"
+    }
 
-    static func partitionDay(_ name: String) -> Int64? {
-        if name.hasPrefix("history_dm") { return Int64(name.dropFirst("history_dm".count)).map { -$0 } }
-        if name.hasPrefix("history_d") { return Int64(name.dropFirst("history_d".count)) }
+    /// The day a partition of `table` holds, from its name.
+    static func partitionDay(_ name: String, of table: String = "history") -> Int64? {
+        if name.hasPrefix(table + "_dm") { return Int64(name.dropFirst(table.count + 3)).map { -$0 } }
+        if name.hasPrefix(table + "_d") { return Int64(name.dropFirst(table.count + 2)) }
         return nil
     }
 
@@ -33,11 +37,11 @@ extension Store {
         historyPartitions.withLock { $0.formUnion(missing) }
     }
 
-    static func createHistoryPartition(day: Int64, in db: any SQLDatabase) throws {
+    static func createHistoryPartition(_ table: String = "history", day: Int64, in db: any SQLDatabase) throws {
         do {
             try db.execute(
                 sql: """
-                    CREATE TABLE IF NOT EXISTS \(partitionName(day: day)) PARTITION OF history
+                    CREATE TABLE IF NOT EXISTS \(partitionName(table, day: day)) PARTITION OF \(table)
                     FOR VALUES FROM (\(day * dayMilliseconds)) TO (\((day + 1) * dayMilliseconds))
                     """)
         } catch let error as SQLError where ["42P07", "23505"].contains(error.sqlState) {
@@ -45,22 +49,35 @@ extension Store {
         }
     }
 
-    /// Drops the day partitions that end at or before `cutoff` (a history key); returns how many
-    /// reports they held and how many partitions went. PostgreSQL only.
-    static func dropHistoryPartitions(before cutoff: Int64, in db: any SQLDatabase) throws -> (
-        reports: Int, days: [Int64]
-    ) {
-        let days = try String.fetchAll(
+    /// The days `table` has partitions for, oldest first. PostgreSQL only.
+    static func partitionDays(_ table: String, in db: any SQLDatabase) throws -> [Int64] {
+        try String.fetchAll(
             db,
             sql: """
                 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                WHERE i.inhparent = 'history'::regclass
+                WHERE i.inhparent = '\(table)'::regclass
                 """
-        ).compactMap(partitionDay).filter { ($0 + 1) * dayMilliseconds <= cutoff }.sorted()
+        ).compactMap { partitionDay($0, of: table) }.sorted()
+    }
+
+    /// Drops the day partitions of `history` and `history_packed` that end at or before `cutoff` (a
+    /// history key); returns how many reports they held and the days `history` lost. PostgreSQL only.
+    static func dropHistoryPartitions(before cutoff: Int64, in db: any SQLDatabase) throws -> (
+        reports: Int, days: [Int64]
+    ) {
+        func expired(_ table: String) throws -> [Int64] {
+            try partitionDays(table, in: db).filter { ($0 + 1) * dayMilliseconds <= cutoff }
+        }
         var reports = 0
+        let days = try expired("history")
         for day in days {
             let name = partitionName(day: day)
             reports += try Int.fetchOne(db, sql: "SELECT count(*) FROM \(name)") ?? 0
+            try db.execute(sql: "DROP TABLE \(name)")
+        }
+        for day in try expired("history_packed") {
+            let name = partitionName("history_packed", day: day)
+            reports += try Int.fetchOne(db, sql: "SELECT coalesce(sum(reports), 0) FROM \(name)") ?? 0
             try db.execute(sql: "DROP TABLE \(name)")
         }
         return (reports, days)

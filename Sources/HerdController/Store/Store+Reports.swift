@@ -98,6 +98,7 @@ extension Store {
         let collectedAt = report.collectedAt.timeIntervalSince1970
         try Self.appendHistory(
             instanceID: instanceID, collectedAt: collectedAt, sequence: report.sequence, results: report.results,
+            late: Self.mayBePacked(key: Self.historyKey(collectedAt), receivedAt: accepted.receivedAt),
             cache: historyCache, in: db)
 
         // The current state of every check in one statement (a round trip per report, not per result):

@@ -6,6 +6,8 @@ public struct RetentionPass: Sendable, Hashable {
     public var hoursRolledUp = 0
     public var reportsPruned = 0
     public var rollupsPruned = 0
+    /// Reports moved from a row each to their block's packed row (`Store+Packing.swift`).
+    public var reportsPacked = 0
     /// PostgreSQL: the day partitions of history dropped whole (their reports count in `reportsPruned`).
     public var partitionsDropped = 0
     /// Transactions used: each is bounded, so ingest never waits long behind retention.
@@ -61,6 +63,9 @@ extension Store {
             .flatMap(Double.init) ?? 0
         }
         let rawCutoff = Self.blockStart(Self.historyKey(min(now - Double(rawDays) * 86_400, rolledUp)))
+        let packed = try await pack(now: now, keepFrom: rawCutoff)
+        pass.reportsPacked = packed.reports
+        pass.transactions += packed.transactions
         if partitionedHistory {
             let dropped = try await writeAsLeader { db in try Self.dropHistoryPartitions(before: rawCutoff, in: db) }
             historyPartitions.withLock { $0.subtract(dropped.days) }
@@ -74,14 +79,34 @@ extension Store {
                 let deleted = try await writeAsLeader { db -> Int in
                     try db.execute(
                         sql: """
-                            DELETE FROM history WHERE id IN (
-                                SELECT id FROM history WHERE instance_id = ? AND collected_at < ?
+                            DELETE FROM history WHERE (instance_id, collected_at) IN (
+                                SELECT instance_id, collected_at FROM history WHERE instance_id = ? AND collected_at < ?
                                 ORDER BY collected_at LIMIT ?)
                             """, arguments: [instanceID, rawCutoff, batchSize])
                 }
                 pass.transactions += 1
                 pass.reportsPruned += deleted
                 if deleted < batchSize { break }
+            }
+            // Packed blocks, a day's worth (eight) at a time: their reports are counted, then deleted.
+            while true {
+                let (blocks, reports) = try await writeAsLeader { db -> (Int, Int) in
+                    let rows = try SQLRow.fetchAll(
+                        db,
+                        sql: """
+                            SELECT block_start, reports FROM history_packed WHERE instance_id = ? AND block_start < ?
+                            ORDER BY block_start LIMIT 8
+                            """, arguments: [instanceID, rawCutoff])
+                    for row in rows {
+                        try db.execute(
+                            sql: "DELETE FROM history_packed WHERE instance_id = ? AND block_start = ?",
+                            arguments: [instanceID, row[0] as Int64])
+                    }
+                    return (rows.count, rows.reduce(0) { $0 + Int($1[1] as Int64) })
+                }
+                pass.transactions += 1
+                pass.reportsPruned += reports
+                if blocks < 8 { break }
             }
         }
 
@@ -107,9 +132,14 @@ extension Store {
         try Int64.fetchOne(
             db,
             sql: """
-                SELECT min((SELECT min(collected_at) FROM history h WHERE h.instance_id = i.id AND h.collected_at >= ?))
-                FROM instances i
-                """, arguments: [start.map(historyKey) ?? Int64.min]
+                SELECT min(first) FROM (
+                    SELECT (SELECT min(collected_at) FROM history h WHERE h.instance_id = i.id AND h.collected_at >= ?)
+                        AS first FROM instances i
+                    UNION ALL
+                    SELECT (SELECT min(block_start) FROM history_packed p WHERE p.instance_id = i.id AND p.block_start >= ?)
+                        FROM instances i) AS firsts
+                """,
+            arguments: [start.map(historyKey) ?? Int64.min, start.map { blockStart(historyKey($0)) } ?? Int64.min]
         ).map { key in
             let hour = Double(key - key.modulo(hourMilliseconds)) / 1000
             return max(start ?? hour, hour)

@@ -101,8 +101,17 @@ extension Store {
         }
     }
 
+    /// The rows of `table`; for `history`, the reports it holds, a row each or packed.
     public func count(_ table: StoreTable) async throws -> Int {
-        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table.rawValue)") ?? 0 }
+        try await read { db in
+            try Int.fetchOne(
+                db,
+                sql: table == .history
+                    ? """
+                    SELECT (SELECT count(*) FROM history) + (SELECT coalesce(sum(reports), 0) FROM history_packed)
+                    """
+                    : "SELECT count(*) FROM \(table.rawValue)") ?? 0
+        }
     }
 
     /// The fleet table: every instance with a live agent or a report, its worst current status (or

@@ -47,7 +47,7 @@ enum M0007CompactHistory: Migration {
             guard let report = current else { return }
             try Store.appendHistory(
                 instanceID: report.instanceID, collectedAt: report.collectedAt, sequence: UInt64(report.sequence),
-                results: checks, cache: cache, in: SQLiteDatabase(db))
+                results: checks, late: false, cache: cache, in: SQLiteDatabase(db))
         }
         while let row = try results.next() {
             let reportID: Int64 = row[0]

@@ -33,6 +33,7 @@ public enum Migrations {
         M0008Replicas.self,
         M0009HistoryPartitions.self,
         M0010Paging.self,
+        M0011PackedHistory.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones
