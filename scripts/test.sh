@@ -56,6 +56,10 @@ command -v journalctl >/dev/null || missing+=(systemd)
 command -v promtool >/dev/null || missing+=(prometheus)
 # A real browser for the dashboard's test (HerdLabTests): Debian's chromium, headless.
 command -v chromium >/dev/null || missing+=(chromium)
+# A real Docker Engine for the agent's container tests (DockerTests starts its own dockerd in a temp
+# dir, no bridge, vfs storage); its one image is imported from the static busybox.
+[[ -x /usr/sbin/dockerd ]] || missing+=(docker.io)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "ok installed" || missing+=(busybox-static)
 if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
 # Installing nginx on Debian may start it where an init system runs; the tests start their own.
 

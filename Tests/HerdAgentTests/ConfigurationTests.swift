@@ -46,6 +46,11 @@ import Testing
         ("just words", "x:1: expected key = value"),
         ("tag.Bad Name = x", "x:1: tag names are identifiers"),
         ("disk.warning_percent = 101", "x:1: expected a number in 0...100"),
+        ("docker.socket = run/docker.sock", "x:1: expected an absolute path"),
+        ("docker.project = my project", "x:1: expected a name without spaces"),
+        ("docker.services = web", "x:1: docker.services entries are SERVICE=UNIT"),
+        ("docker.services = web=mastodon-web", "x:1: unit names end in .service"),
+        ("docker.services = -rm=mastodon-web.service", "x:1: expected a name without spaces"),
     ])
     func badLinesAreRefusedWithTheirLine(_ text: String, _ message: String) {
         #expect(throws: ConfigurationError(message)) { try AgentConfiguration.parse(text, source: "x") }

@@ -53,12 +53,20 @@ public struct HostSurfaces: Sendable {
             "SYSTEMD_PAGER": "", "SYSTEMD_URLIFY": "0", "TZ": "UTC",
         ]
         environment.merge(extraEnvironment) { $1 }
+        let journal = JournalctlReader(
+            runner: runner, environment: environment, directory: configuration.journalDirectory)
+        var systemd: any SystemdReader = SystemctlReader(runner: runner, environment: environment)
+        var logs: any JournalReader = journal
+        if let socket = configuration.dockerSocket {
+            let containers = DockerUnits(
+                engine: DockerEngine(socketPath: socket), project: configuration.dockerProject,
+                services: configuration.dockerServices)
+            systemd = containers
+            logs = DockerLogs(units: containers, kernel: journal)
+        }
         return HostSurfaces(
-            filesystem: filesystem, volumes: StatvfsVolumeReader(filesystem: filesystem),
-            journal: JournalctlReader(
-                runner: runner, environment: environment, directory: configuration.journalDirectory),
-            systemd: SystemctlReader(runner: runner, environment: environment), processes: runner,
-            clock: SystemClock(), commandEnvironment: environment)
+            filesystem: filesystem, volumes: StatvfsVolumeReader(filesystem: filesystem), journal: logs,
+            systemd: systemd, processes: runner, clock: SystemClock(), commandEnvironment: environment)
     }
 }
 

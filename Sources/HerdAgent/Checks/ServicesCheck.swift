@@ -60,6 +60,11 @@ public struct ServicesCheck: BlockingCheck {
             }
             let active = unit.activeState == "active" || unit.activeState == "reloading"
             metrics["\(name).active"] = active ? 1 : 0
+            if active && unit.subState == "unhealthy" {
+                // A container (`docker.socket`) whose own health check fails, though it runs.
+                status = max(status, .warning)
+                problems.append("\(unit.id) unhealthy: its container's health check fails")
+            }
             if let restarts = unit.restarts {
                 let before = previous.numbers["restarts:\(unit.id)"]
                 memory.numbers["restarts:\(unit.id)"] = Double(restarts)

@@ -38,6 +38,18 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// Patterns allowed: Debian runs PostgreSQL as `postgresql@15-main`; `postgresql.service` is a shim.
     public var supportingUnits = ["postgresql@*.service", "redis-server.service", "nginx.service"]
 
+    /// The Docker Engine API's unix socket: when set, the services check reads the compose project's
+    /// containers for its units, and the log checks read their logs (Agent/README.md, "Containers").
+    public var dockerSocket: String?
+    /// The compose project (`com.docker.compose.project`) whose containers are this instance's.
+    public var dockerProject = "mastodon"
+    /// Compose service → the unit it stands for, as Mastodon's `docker-compose.yml` names them.
+    public var dockerServices: [(service: String, unit: String)] = [
+        ("web", "mastodon-web.service"), ("sidekiq", "mastodon-sidekiq.service"),
+        ("streaming", "mastodon-streaming@docker.service"), ("db", "postgresql@docker.service"),
+        ("redis", "redis-server.service"),
+    ]
+
     public var nginxErrorLog = "/var/log/nginx/error.log"
     public var nginxAccessLog = "/var/log/nginx/access.log"
 
@@ -253,6 +265,18 @@ extension AgentConfiguration {
             .value(
                 "units.supporting", \.supportingUnits,
                 parse: { text throws(SettingError) in try SettingValue.list(text).map(Parse.unit) }, format: list),
+            optionalPath("docker.socket", \.dockerSocket),
+            .value("docker.project", \.dockerProject, parse: Parse.word) { $0 },
+            Key(
+                "docker.services",
+                read: { settings, text throws(SettingError) in
+                    settings.dockerServices = try SettingValue.list(text).map { item throws(SettingError) in
+                        let parts = item.split(separator: "=", maxSplits: 1)
+                        guard parts.count == 2 else { throw SettingError("docker.services entries are SERVICE=UNIT") }
+                        return (try Parse.word(String(parts[0])), try Parse.unit(String(parts[1])))
+                    }
+                    guard !settings.dockerServices.isEmpty else { throw SettingError("docker.services is empty") }
+                }, write: { list($0.dockerServices.map { "\($0.service)=\($0.unit)" }) }),
             path("nginx.error_log", \.nginxErrorLog),
             path("nginx.access_log", \.nginxAccessLog),
             Key(

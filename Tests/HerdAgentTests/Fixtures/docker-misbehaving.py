@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""A unix socket that answers like a broken Docker Engine, for DockerTests.
+
+Usage: docker-misbehaving.py SOCKET MODE, MODE one of
+  stall      accept, read the request, never answer
+  garbage    answer bytes that are not HTTP, with an escape sequence
+  not-found  404 with the engine's {"message": ...} body
+  bad-json   200 with a body that is not the JSON asked for
+  bad-chunk  200, chunked, with a chunk size that is not hexadecimal
+"""
+import os
+import socket
+import sys
+import time
+
+path, mode = sys.argv[1], sys.argv[2]
+if os.path.exists(path):
+    os.unlink(path)
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(path)
+server.listen(8)
+while True:
+    connection, _ = server.accept()
+    request = b""
+    while b"\r\n\r\n" not in request:
+        data = connection.recv(4096)
+        if not data:
+            break
+        request += data
+    if mode == "stall":
+        time.sleep(30)
+    elif mode == "garbage":
+        connection.sendall(b"\x1b[31mSSH-2.0-OpenSSH\r\n\x00\x01\x02")
+    elif mode == "not-found":
+        body = b'{"message":"page not found \x1b[2J"}'
+        connection.sendall(
+            b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+    elif mode == "bad-json":
+        body = b'{"Id": [1, 2'
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+    elif mode == "bad-chunk":
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n[]\r\n0\r\n\r\n")
+    connection.close()
