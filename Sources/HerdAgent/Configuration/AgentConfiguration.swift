@@ -270,10 +270,8 @@ extension AgentConfiguration {
             Key(
                 "docker.services",
                 read: { settings, text throws(SettingError) in
-                    settings.dockerServices = try SettingValue.list(text).map { item throws(SettingError) in
-                        let parts = item.split(separator: "=", maxSplits: 1)
-                        guard parts.count == 2 else { throw SettingError("docker.services entries are SERVICE=UNIT") }
-                        return (try Parse.word(String(parts[0])), try Parse.unit(String(parts[1])))
+                    settings.dockerServices = try Parse.pairs(text, "docker.services entries are SERVICE=UNIT") {
+                        name, value throws(SettingError) in (try Parse.word(name), try Parse.unit(value))
                     }
                     guard !settings.dockerServices.isEmpty else { throw SettingError("docker.services is empty") }
                 }, write: { list($0.dockerServices.map { "\($0.service)=\($0.unit)" }) }),
@@ -282,12 +280,10 @@ extension AgentConfiguration {
             Key(
                 "disk.paths",
                 read: { settings, text throws(SettingError) in
-                    settings.diskPathsOverride = try SettingValue.list(text).map { item throws(SettingError) in
-                        let parts = item.split(separator: "=", maxSplits: 1)
-                        guard parts.count == 2 else { throw SettingError("disk.paths entries are NAME=/path") }
-                        let name = String(parts[0])
+                    settings.diskPathsOverride = try Parse.pairs(text, "disk.paths entries are NAME=/path") {
+                        name, path throws(SettingError) in
                         guard Rule.isIdentifier(name) else { throw SettingError("disk path names are identifiers") }
-                        return (name, try Parse.absolutePath(String(parts[1])))
+                        return (name, try Parse.absolutePath(path))
                     }
                 }, write: { list($0.diskPaths.map { "\($0.name)=\($0.path)" }) }),
             percent("disk.warning_percent", \.diskWarningPercent),
@@ -375,6 +371,17 @@ extension AgentConfiguration {
 enum Parse {
     static func percent(_ value: String) throws(SettingError) -> Double {
         try SettingValue.number(value.hasSuffix("%") ? String(value.dropLast()) : value, in: 0...100)
+    }
+
+    /// A list of `NAME=VALUE` items, each read by `item`; `shape` is the error of an item without `=`.
+    static func pairs<T>(
+        _ text: String, _ shape: String, _ item: (String, String) throws(SettingError) -> T
+    ) throws(SettingError) -> [T] {
+        try SettingValue.list(text).map { entry throws(SettingError) in
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw SettingError(shape) }
+            return try item(String(parts[0]), String(parts[1]))
+        }
     }
 
     static func absolutePath(_ value: String) throws(SettingError) -> String {
