@@ -187,7 +187,10 @@ import Testing
             server.standardOutput = FileHandle.nullDevice
             server.standardError = FileHandle.nullDevice
             try server.run()
-            defer { server.terminate() }
+            defer {
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+            }
             for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
             let started = ContinuousClock.now
             let error = read(socket)

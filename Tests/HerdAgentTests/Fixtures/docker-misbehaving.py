@@ -9,9 +9,15 @@ Usage: docker-misbehaving.py SOCKET MODE, MODE one of
   bad-chunk  200, chunked, with a chunk size that is not hexadecimal
 """
 import os
+import signal
 import socket
 import sys
 import time
+
+# Whoever started us may have left SIGTERM blocked or ignored: take it back, and leave by ourselves
+# after a minute without a connection whatever happens to the test.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 path, mode = sys.argv[1], sys.argv[2]
 if os.path.exists(path):
@@ -19,8 +25,12 @@ if os.path.exists(path):
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 server.bind(path)
 server.listen(8)
+server.settimeout(60)
 while True:
-    connection, _ = server.accept()
+    try:
+        connection, _ = server.accept()
+    except socket.timeout:
+        sys.exit(0)
     request = b""
     while b"\r\n\r\n" not in request:
         data = connection.recv(4096)
