@@ -23,8 +23,10 @@ path, mode = sys.argv[1], sys.argv[2]
 if os.path.exists(path):
     os.unlink(path)
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-server.bind(path)
+# Bound and listening under another name first: the test waits for `path` to appear, then connects.
+server.bind(path + ".new")
 server.listen(8)
+os.rename(path + ".new", path)
 server.settimeout(60)
 while True:
     try:
