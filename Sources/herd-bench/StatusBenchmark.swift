@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import HerdAgent
 import HerdController
 import HerdProtocol
 import HerdTestSupport
@@ -126,26 +127,19 @@ struct StatusBenchmark: AsyncParsableCommand {
         }
     }
 
-    /// Runs `path` with its output discarded and waits for it with `waitpid` (Foundation's
-    /// `Process.waitUntilExit` polls every 50 ms on Linux, which would round each time measured up).
+    /// Runs `path` with its output discarded and returns its exit status. The agent's runner, which
+    /// reaps the child as soon as it exits (Foundation's `Process.waitUntilExit` polls every 50 ms on
+    /// Linux, which would round each time measured up).
     @discardableResult
     private func tool(_ path: String, _ arguments: [String], allowFailure: Bool = false) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw ValidationError("\(path): posix_spawn failed (\(spawned))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        if !allowFailure, exit != 0 { throw ValidationError("\(path) \(arguments[0]) failed") }
-        return exit
+        let outcome = try SpawnProcessRunner().run(
+            ProcessRequest(path, arguments, environment: ["PATH": "/usr/bin:/bin"], timeout: .seconds(300))
+        ) { _ in true }
+        guard case .exited(let status) = outcome.termination, !outcome.timedOut else {
+            throw ValidationError("\(path) \(arguments[0]) did not exit: \(outcome.termination)")
+        }
+        if !allowFailure, status != 0 { throw ValidationError("\(path) \(arguments[0]) failed") }
+        return status
     }
 
     private func milliseconds(_ duration: Duration) -> Double {
