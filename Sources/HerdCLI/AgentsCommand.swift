@@ -12,10 +12,11 @@ struct AgentsCommand: AsyncParsableCommand {
     static func show(_ agents: [OperatorAPI.AgentRow], now: Date) {
         let rows = agents.map { agent in
             [
-                agent.id, agent.instance, agent.state, agent.hostname, String(agent.signingKeyId.prefix(16)),
+                agent.id, agent.instance, agent.state, agent.hostname, agent.role,
+                String(agent.signingKeyId.prefix(16)),
                 agent.lastReportAt.map { Output.age($0, now: now) } ?? "never", agent.agentVersion,
             ]
         }
-        emit(Output.table(["ID", "INSTANCE", "STATE", "HOST", "SIGNING KEY", "LAST REPORT", "VERSION"], rows))
+        emit(Output.table(["ID", "INSTANCE", "STATE", "HOST", "ROLE", "SIGNING KEY", "LAST REPORT", "VERSION"], rows))
     }
 }

@@ -40,7 +40,11 @@ struct IncidentRemediate: AsyncParsableCommand {
         let why = String((reason ?? "incident #\(id): \(diagnosis.cause)").prefix(400))
         try await RemediateCommand.propose(
             instance: instance, action: action, reason: why, ttl: try RemediateCommand.ttl(ttl), incident: id,
-            preview: true, previewWait: try RemediateCommand.previewSeconds(previewWait), quiet: quiet,
-            connection: connection)
+            preview: true, previewWait: try RemediateCommand.previewSeconds(previewWait),
+            // A split instance: the host where the incident's checks failed, if it can run the action.
+            preferring: detail.incident.checks.compactMap { check in
+                check.firstIndex(of: "@").map { String(check[check.index(after: $0)...]) }
+            },
+            quiet: quiet, connection: connection)
     }
 }

@@ -68,17 +68,52 @@ struct RemediateCommand: AsyncParsableCommand {
         }
     }
 
+    /// The agent that is to run `action` on `instance`: its one agent, or — for an instance split over
+    /// several hosts — the one on `host` (a host label, as in `disk@db-1`), else the one whose role runs
+    /// it, those on `preferring` (the hosts an incident's checks came from, in order) first. Several that could,
+    /// with no host named, is an error that lists them.
+    static func agent(
+        for action: CommandAction, on instance: String, host: String?, preferring: [String] = [],
+        among agents: [OperatorAPI.AgentRow]
+    ) throws -> OperatorAPI.AgentRow {
+        let accepted = agents.filter { $0.instance == instance && $0.state == "accepted" }
+        guard !accepted.isEmpty else {
+            throw HerdctlError(description: "no accepted agent for \(instance)", status: HerdctlExit.failed)
+        }
+        if let host {
+            guard let agent = accepted.first(where: { AgentRole.hostLabel($0.hostname) == host }) else {
+                throw HerdctlError(
+                    description: "no accepted agent for \(instance) on host \(host)",
+                    status: HerdctlExit.failed)
+            }
+            return agent
+        }
+        let able = accepted.filter { AgentRole(rawValue: $0.role)?.canRun(action) ?? false }
+        for label in preferring {
+            if let preferred = able.first(where: { AgentRole.hostLabel($0.hostname) == label }) { return preferred }
+        }
+        guard able.count == 1 else {
+            let hosts = accepted.map { "\(AgentRole.hostLabel($0.hostname)) (\($0.role))" }.joined(separator: ", ")
+            throw HerdctlError(
+                description: able.isEmpty
+                    ? "no agent of \(instance) runs \(action.type): its hosts are \(hosts)"
+                    : "several hosts of \(instance) could run \(action.type): name one with --host (\(hosts))",
+                status: HerdctlExit.failed)
+        }
+        return able[0]
+    }
+
     /// Builds, signs and sends a proposal (and its dry-run preview), then waits for the preview's output.
     static func propose(
         instance: String, action: CommandAction, reason: String, ttl: Double, incident: Int64?, preview: Bool,
-        previewWait: Double, quiet: Bool = false, connection: ConnectionOptions
+        previewWait: Double, host: String? = nil, preferring: [String] = [], quiet: Bool = false,
+        connection: ConnectionOptions
     ) async throws {
         let (_, signer) = try connection.signer()
         let detail = try await withClient(connection) { client in
             let agents = try await client.call(.GET, "/v1/agents", as: OperatorAPI.Agents.self)
-            guard let agent = agents.agents.first(where: { $0.instance == instance && $0.state == "accepted" }) else {
-                throw HerdctlError(description: "no accepted agent for \(instance)", status: HerdctlExit.failed)
-            }
+            let agent = try Self.agent(
+                for: action, on: instance, host: host, preferring: preferring, among: agents.agents)
             let now = HerdctlHarness.date
             func sealed(_ action: CommandAction, _ reason: String) throws -> SignedEnvelope {
                 let command = Command(

@@ -19,6 +19,11 @@ struct RemediatePropose: AsyncParsableCommand {
     @Option(help: "Why (one line; shown on the host and in the audit).") var reason: String
     @Option(help: "How long approvals may take before the command expires: 1m to 1h.") var ttl = "10m"
     @Option(help: "The incident this answers.") var incident: Int64?
+    @Option(
+        help: ArgumentHelp(
+            "For an instance split over several hosts: the host to run it on, as its checks name it (db-1 in disk@db-1).",
+            valueName: "label"))
+    var host: String?
     @Flag(help: "Do not run the action's dry run first.") var noPreview = false
     @Option(help: "How long to wait for the dry run's output: 0s to 10m.") var previewWait = "30s"
     @Flag(name: .shortAndLong, help: "Print only the remediation's id (for scripts).") var quiet = false
@@ -31,6 +36,7 @@ struct RemediatePropose: AsyncParsableCommand {
         guard (try? Rule.line(reason, "reason", maxBytes: Limits.maxReasonBytes)) != nil else {
             throw ValidationError("--reason is one line of 1 to \(Limits.maxReasonBytes) bytes")
         }
+        if let host, !Rule.isIdentifier(host) { throw ValidationError("--host is a host label such as web-1") }
         if let incident, incident <= 0 { throw ValidationError("an incident number is positive") }
         _ = try RemediateCommand.previewSeconds(previewWait)
         if quiet && connection.json { throw ValidationError("give at most one of --quiet and --json") }
@@ -40,6 +46,7 @@ struct RemediatePropose: AsyncParsableCommand {
         try await RemediateCommand.propose(
             instance: instance, action: try RemediateCommand.action(action, try RemediateCommand.parameters(params)),
             reason: reason, ttl: try RemediateCommand.ttl(ttl), incident: incident, preview: !noPreview,
-            previewWait: try RemediateCommand.previewSeconds(previewWait), quiet: quiet, connection: connection)
+            previewWait: try RemediateCommand.previewSeconds(previewWait), host: host, quiet: quiet,
+            connection: connection)
     }
 }

@@ -126,7 +126,10 @@ import X509
             ca = try FleetCA.create()
         }
 
-        func request(token: String, instance: String, key: Curve25519.Signing.PrivateKey) throws -> EnrollRequest {
+        func request(
+            token: String, instance: String, key: Curve25519.Signing.PrivateKey, role: AgentRole? = nil,
+            hostname: String = "masto-1"
+        ) throws -> EnrollRequest {
             let tls = P256.Signing.PrivateKey()
             let csr = try CertificateSigningRequest(
                 version: .v1, subject: try DistinguishedName { CommonName("ignored") },
@@ -135,7 +138,7 @@ import X509
                 token: token, instance: instance, agentVersion: "0.1.0",
                 signingPublicKey: Base64.encode(key.publicKey.rawRepresentation),
                 csrPEM: try csr.serializeAsPEM().pemString,
-                host: HostFacts(hostname: "masto-1", tags: [:]), sentAt: Date())
+                host: HostFacts(hostname: hostname, tags: [:]), sentAt: Date(), role: role)
         }
 
         func issue(_ csrPEM: String) -> @Sendable (String) throws -> IssuedCertificate {
@@ -147,13 +150,13 @@ import X509
             }
         }
 
-        func enroll(_ instance: String, autoAccept: Bool = true) async throws -> (
-            AgentRecord, Curve25519.Signing.PrivateKey
-        ) {
+        func enroll(
+            _ instance: String, autoAccept: Bool = true, role: AgentRole? = nil, hostname: String = "masto-1"
+        ) async throws -> (AgentRecord, Curve25519.Signing.PrivateKey) {
             let token = try await store.createToken(
                 instance: instance, ttl: 3600, autoAccept: autoAccept, createdBy: nil)
             let key = Curve25519.Signing.PrivateKey()
-            let request = try request(token: token, instance: instance, key: key)
+            let request = try request(token: token, instance: instance, key: key, role: role, hostname: hostname)
             let agent = try await store.enroll(request, signingKey: key.publicKey, issue: issue(request.csrPEM))
             return (agent, key)
         }

@@ -21,23 +21,45 @@ public struct SuggestedAction: Sendable, Hashable, Codable {
     public var parameters: [String: String]
 }
 
-/// The results of one report by check id, with the look-ups the rules need.
+/// The results of one report by check id, with the look-ups the rules need. A split instance's checks
+/// carry their host (`disk@db-1`, `CheckName`): the rules read them by their plain id — the worst of
+/// that check over the instance's hosts — and evidence lines name the host each came from, so the
+/// database host's full disk explains the web host's 500s.
 struct Evidence: Sendable {
-    /// The check whose trouble is being explained.
+    /// The check whose trouble is being explained, by its plain id.
     let checkID: String
+    /// By plain check id: the worst result over the hosts that report it.
     let results: [String: CheckResult]
+    /// Every result as reported, host-qualified ids kept, for evidence lines.
+    let parts: [CheckResult]
     /// That check's active patterns.
     let patterns: Set<Pattern>
-    /// Each check's recent raw statuses, oldest first (`o w c u`), this report's last.
+    /// Each check's recent raw statuses, oldest first (`o w c u`), this report's last, by plain id.
     let recent: [String: String]
 
     init(checkID: String, _ report: Report, patterns: Set<Pattern>, recent: [String: String] = [:]) {
         var results: [String: CheckResult] = [:]
-        for result in report.results { results[result.checkID] = result }
-        self.checkID = checkID
+        for result in report.results {
+            let plain = CheckName.plain(result.checkID)
+            if let kept = results[plain], kept.status.rank >= result.status.rank { continue }
+            results[plain] = result
+        }
+        var plainRecent: [String: String] = [:]
+        for (check, letters) in recent.sorted(by: { $0.key < $1.key }) {
+            let plain = CheckName.plain(check)
+            // The host whose check is being explained speaks for it; otherwise the first host's.
+            if plainRecent[plain] == nil || check == checkID { plainRecent[plain] = letters }
+        }
+        self.checkID = CheckName.plain(checkID)
         self.results = results
+        self.parts = report.results.sorted { $0.checkID < $1.checkID }
         self.patterns = patterns
-        self.recent = recent
+        self.recent = plainRecent
+    }
+
+    /// ` on HOST` when `check`'s worst result came from one host of a split instance, else empty.
+    func host(of check: String) -> String {
+        results[check].flatMap { CheckName.host($0.checkID) }.map { " on \($0)" } ?? ""
     }
 
     /// Whether `check` was OK again after failing, within its last ten results (nil: no history).
@@ -65,7 +87,7 @@ struct Evidence: Sendable {
     func found(_ category: FindingCategory, where keep: (Finding) -> Bool = { _ in true }) -> [(
         check: String, finding: Finding
     )] {
-        results.values.sorted { $0.checkID < $1.checkID }.flatMap { result in
+        parts.flatMap { result in
             result.findings.filter { $0.category == category && keep($0) }.map { (result.checkID, $0) }
         }
     }
@@ -77,7 +99,7 @@ struct Evidence: Sendable {
     }
 
     func summary(_ check: String) -> [String] {
-        results[check].map { ["\(check) \($0.status.rawValue): \($0.summary)"] } ?? []
+        results[check].map { ["\($0.checkID) \($0.status.rawValue): \($0.summary)"] } ?? []
     }
 }
 
@@ -120,6 +142,22 @@ struct DiagnosisRule: Sendable {
     }
 }
 
+/// A split instance's check ids: `CHECK@HOST`, the check as its agent named it and the label of the
+/// host that ran it (`AgentRole.hostLabel`). An instance on one host has plain ids.
+enum CheckName {
+    static func plain(_ id: String) -> String {
+        id.firstIndex(of: "@").map { String(id[..<$0]) } ?? id
+    }
+
+    static func host(_ id: String) -> String? {
+        id.firstIndex(of: "@").map { String(id[id.index(after: $0)...]) }
+    }
+
+    static func qualified(_ id: String, host: String?) -> String {
+        host.map { id + "@" + $0 } ?? id
+    }
+}
+
 enum Diagnoser {
     /// The rule id of "no playbook rule explains it".
     static let unexplained = "unexplained"
@@ -129,7 +167,7 @@ enum Diagnoser {
         -> Diagnosis
     {
         let evidence = Evidence(checkID: checkID, report, patterns: patterns, recent: recent)
-        for rule in DiagnosisRules.all where rule.explains.contains(checkID) {
+        for rule in DiagnosisRules.all where rule.explains.contains(evidence.checkID) {
             if let lines = rule.match(evidence), !lines.isEmpty {
                 return Diagnosis(
                     rule: rule.id, cause: rule.cause(evidence), evidence: Array(lines.prefix(8)),
@@ -138,7 +176,9 @@ enum Diagnoser {
         }
         return Diagnosis(
             rule: unexplained, cause: "\(checkID) is failing and no playbook rule explains it",
-            evidence: evidence.summary(checkID),
+            evidence: evidence.parts.filter { $0.checkID == checkID }.map {
+                "\($0.checkID) \($0.status.rawValue): \($0.summary)"
+            },
             nextStep: "Read the check's findings with herdctl show \(report.instance), then the instance's logs",
             action: nil)
     }

@@ -130,7 +130,7 @@ enum DiagnosisRules {
                 guard let fullest else { return "A disk is full" }
                 let name = String(fullest.key.dropLast(".used_ratio".count))
                 let hours = disk.metrics["\(name).hours_to_full"].map { ", full in \(Int($0)) h at the current rate" }
-                return "The \(name) volume is \(Int(fullest.value * 100)) % full\(hours ?? "")"
+                return "The \(name) volume\(e.host(of: "disk")) is \(Int(fullest.value * 100)) % full\(hours ?? "")"
             },
             nextStep:
                 "Free space: tootctl media remove (cached remote media), then tootctl preview_cards remove; then restart web so it can write again",
@@ -140,7 +140,7 @@ enum DiagnosisRules {
             needs: "`oom_kill` findings: the kernel killed a process",
             match: { e in e.findings(.oomKill).nilIfEmpty.map { $0 + e.summary("resources") } },
             cause: { e in
-                let victims = e.results.values.flatMap(\.findings).filter { $0.category == .oomKill }.map(\.signature)
+                let victims = e.parts.flatMap(\.findings).filter { $0.category == .oomKill }.map(\.signature)
                 return "The kernel's OOM killer is at work: \(Set(victims).sorted().joined(separator: ", "))"
             },
             nextStep:

@@ -145,7 +145,8 @@ public struct NotificationRouting: Sendable, Hashable {
             let values: Set<String> =
                 switch key {
                 case "kind": [incident.kind]
-                case "check": incident.check.map { [$0] } ?? []
+                // A split instance's `disk@db-1` is routed by `check=disk` too.
+                case "check": incident.check.map { [$0, CheckName.plain($0)] } ?? []
                 case "instance": incident.instance.map { [$0] } ?? []
                 case "category": incident.categories
                 default: incident.attributes[key] ?? []

@@ -53,7 +53,7 @@ struct FleetRule {
         let allGroups = try book.groups(of: instanceID)
         let subjects =
             categories.filter { !RecurringCategoryRule.ignored.contains($0) }.map { "category:\($0)" }
-            + ["check:\(checkID)"]
+            + ["check:\(CheckName.plain(checkID))"]
         for subject in subjects {
             let groups = allGroups.filter { Self.group($0, canExplain: subject) }
             // An open fleet incident for this trouble whose group this instance is in: join it.

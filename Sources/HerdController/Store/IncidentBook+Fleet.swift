@@ -14,12 +14,12 @@ extension IncidentBook {
                 """, arguments: [subject, group.attribute, group.value])
     }
 
-    /// Open, unlinked instance incidents with this trouble (a check, or an error category), updated
-    /// since `since`.
+    /// Open, unlinked instance incidents with this trouble (a check by its plain id — a split instance's
+    /// `disk@db-1` is `check:disk` — or an error category), updated since `since`.
     func fleetCandidates(checkID: String?, category: String?, since: Double) throws -> [(
         incidentID: Int64, instanceID: Int64
     )] {
-        let match = checkID != nil ? "check_id = ?" : "(',' || categories || ',') LIKE ('%,' || ? || ',%')"
+        let match = checkID != nil ? "subject = 'check:' || ?" : "(',' || categories || ',') LIKE ('%,' || ? || ',%')"
         return try SQLRow.fetchAll(
             db,
             sql: """

@@ -93,7 +93,7 @@ struct IncidentBook {
         if !DiagnosisRules.catchAll.contains(diagnosis.rule),
             let explains = DiagnosisRules.all.first(where: { $0.id == diagnosis.rule })?.explains,
             let general = try openIncidents(instanceID: instanceID, rules: DiagnosisRules.catchAll)
-                .first(where: { explains.contains($0.checkID) })
+                .first(where: { explains.contains(CheckName.plain($0.checkID)) })
         {
             try hold(general.id, change, instanceID: instanceID, at: at)
             try db.execute(
@@ -116,7 +116,7 @@ struct IncidentBook {
                 RETURNING id
                 """,
             arguments: [
-                instanceID, change.checkID, "check:\(change.checkID)", patternText,
+                instanceID, change.checkID, "check:\(CheckName.plain(change.checkID))", patternText,
                 change.categories.joined(separator: ","),
                 max(1, change.status.rank, Self.worstOfFailingRun(change.recent)), at, at,
                 "\(change.checkID) on \(report.instance): \(details) — \(change.summary)", try Self.json(diagnosis),

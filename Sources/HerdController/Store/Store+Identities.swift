@@ -17,6 +17,10 @@ public struct AgentRecord: Sendable, Hashable {
     public var certificateFingerprint: String?
     public var agentVersion: String
     public var hostname: String
+    /// The part of the instance its host runs (`all` unless it enrolled with a role).
+    public var role: AgentRole
+    /// Its checks' label in a split instance (`disk@db-1`); empty for `all`.
+    public var hostLabel: String
     public var requestedAt: Double
     public var acceptedAt: Double?
     public var revokedAt: Double?
@@ -35,6 +39,8 @@ public struct AgentRecord: Sendable, Hashable {
         certificateFingerprint = row["certificate_fingerprint"]
         agentVersion = row["agent_version"]
         hostname = row["hostname"]
+        role = AgentRole(rawValue: row["role"]) ?? .all
+        hostLabel = row["host_label"]
         requestedAt = row["requested_at"]
         acceptedAt = row["accepted_at"]
         revokedAt = row["revoked_at"]
@@ -179,12 +185,26 @@ extension Store {
             guard (token["instance"] as String) == request.instance else {
                 throw WireError(.invalidToken, "this enrollment token is for another instance")
             }
-            if let live = try String.fetchOne(
-                db, sql: "SELECT id FROM agents WHERE instance = ? AND state != 'revoked'",
+            let role = request.role ?? .all
+            let label = role == .all ? "" : AgentRole.hostLabel(request.host.hostname)
+            // One agent for the whole instance, or one per host of a split instance (each with a role,
+            // each host once: its label names its checks).
+            for live in try SQLRow.fetchAll(
+                db, sql: "SELECT id, host_label FROM agents WHERE instance = ? AND state != 'revoked'",
                 arguments: [request.instance])
             {
-                throw WireError(
-                    .duplicateInstance, "agent \(live) is enrolled for \(request.instance); revoke it first")
+                let (id, liveLabel) = (live[0] as String, live[1] as String)
+                if role == .all || liveLabel.isEmpty {
+                    throw WireError(
+                        .duplicateInstance,
+                        "agent \(id) is enrolled for \(request.instance)"
+                            + (role == .all ? "" : " as the whole instance (role all)") + "; revoke it first")
+                }
+                if liveLabel == label {
+                    throw WireError(
+                        .duplicateInstance,
+                        "agent \(id) is enrolled for \(request.instance) on host \(label); revoke it first")
+                }
             }
             let agentID = String(keyID.rawValue.prefix(20))
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM agents WHERE id = ?", arguments: [agentID]) != nil {
@@ -193,12 +213,12 @@ extension Store {
             try db.execute(
                 sql: """
                     INSERT INTO agents (id, instance, state, signing_public_key, signing_key_id, csr_pem, agent_version,
-                        hostname, requested_at)
-                    VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+                        hostname, role, host_label, requested_at)
+                    VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     agentID, request.instance, Data(signingKey.rawRepresentation), keyID.rawValue, request.csrPEM,
-                    request.agentVersion, request.host.hostname, now,
+                    request.agentVersion, request.host.hostname, role.rawValue, label, now,
                 ])
             try db.execute(
                 sql: "UPDATE enrollment_tokens SET used_at = ?, agent_id = ? WHERE token_hash = ?",

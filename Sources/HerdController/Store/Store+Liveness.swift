@@ -15,52 +15,64 @@ extension Store {
         -> [String]
     {
         try await writeAsLeader { db in
+            // Each agent's own check: `agent`, or `agent@HOST` for a host of a split instance (one host
+            // silent while the others report is still an incident).
+            func check(_ label: String) -> String {
+                CheckName.qualified(Self.silentAgentCheck, host: label.isEmpty ? nil : label)
+            }
             let silent = try SQLRow.fetchAll(
                 db,
                 sql: """
-                    SELECT i.id, i.domain, a.id, a.last_report_at, a.interval_seconds FROM agents a
+                    SELECT i.id, i.domain, a.id, a.last_report_at, a.interval_seconds, a.host_label FROM agents a
                     JOIN instances i ON i.domain = a.instance
                     WHERE a.state = 'accepted' AND a.last_report_at IS NOT NULL
                         AND a.last_report_at < ? - a.interval_seconds * ?
-                        AND NOT EXISTS (SELECT 1 FROM incidents x WHERE x.instance_id = i.id AND x.check_id = ?
-                            AND x.state = 'open' AND x.kind = 'instance')
-                    ORDER BY i.domain
-                    """, arguments: [now, intervals, Self.silentAgentCheck])
+                    ORDER BY i.domain, a.host_label
+                    """, arguments: [now, intervals])
             let book = IncidentBook(engine: engine, db: db)
-            // An instance left with no accepted agent (revoked) has nobody to be silent.
-            let orphaned = try Int64.fetchAll(
+            // An instance's host left with no accepted agent (revoked) has nobody to be silent.
+            var live = Set<String>()
+            for row in try SQLRow.fetchAll(
+                db, sql: "SELECT instance, host_label FROM agents WHERE state = 'accepted'")
+            {
+                live.insert((row[0] as String) + " " + check(row[1]))
+            }
+            for row in try SQLRow.fetchAll(
                 db,
                 sql: """
-                    SELECT x.id FROM incidents x JOIN instances i ON i.id = x.instance_id
-                    WHERE x.check_id = ? AND x.state = 'open' AND x.kind = 'instance'
-                        AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.instance = i.domain AND a.state = 'accepted')
-                    """, arguments: [Self.silentAgentCheck])
-            for id in orphaned {
-                try book.resolve(id, at: now, detail: "the instance has no accepted agent any more")
+                    SELECT x.id, i.domain, x.check_id FROM incidents x JOIN instances i ON i.id = x.instance_id
+                    WHERE (x.check_id = ? OR x.check_id LIKE ?) AND x.state = 'open' AND x.kind = 'instance'
+                    """, arguments: [Self.silentAgentCheck, Self.silentAgentCheck + "@%"])
+            where !live.contains((row[1] as String) + " " + (row[2] as String)) {
+                try book.resolve(row[0], at: now, detail: "the instance has no accepted agent there any more")
             }
+            var opened: [String] = []
             for row in silent {
                 let (instanceID, domain, agentID) = (row[0] as Int64, row[1] as String, row[2] as String)
                 let (last, interval) = (row[3] as Double, row[4] as Int)
+                let checkID = check(row[5])
+                guard try book.openIncident(instanceID: instanceID, checkID: checkID) == nil else { continue }
                 try book.openSilent(
-                    instanceID: instanceID, domain: domain, agentID: agentID, lastReportAt: last,
+                    instanceID: instanceID, domain: domain, agentID: agentID, checkID: checkID, lastReportAt: last,
                     intervalSeconds: interval, intervals: intervals, at: now)
+                opened.append(domain)
             }
-            return silent.map { $0[1] }
+            return opened
         }
     }
 }
 
 extension IncidentBook {
     func openSilent(
-        instanceID: Int64, domain: String, agentID: String, lastReportAt: Double, intervalSeconds: Int,
-        intervals: Int, at: Double
+        instanceID: Int64, domain: String, agentID: String, checkID check: String, lastReportAt: Double,
+        intervalSeconds: Int, intervals: Int, at: Double
     ) throws {
         let quiet = Int((at - lastReportAt).rounded())
-        let check = Store.silentAgentCheck
+        let host = CheckName.host(check).map { " on \($0)" } ?? ""
         let diagnosis = Diagnosis(
             rule: "agent_silent",
             cause:
-                "The agent of \(domain) has sent nothing for \(quiet) s (\(intervals) intervals of \(intervalSeconds) s): the host is down or unreachable, or herd-agent stopped",
+                "The agent of \(domain)\(host) has sent nothing for \(quiet) s (\(intervals) intervals of \(intervalSeconds) s): the host is down or unreachable, or herd-agent stopped",
             evidence: ["agent \(agentID): last report \(quiet) s ago, every \(intervalSeconds) s expected"],
             nextStep:
                 "Reach the host (ping, ssh); if it is up: systemctl status herd-agent and journalctl -u herd-agent; if it is down: the provider's console",
@@ -74,7 +86,9 @@ extension IncidentBook {
                 VALUES ('instance', ?, ?, ?, 'silent', '', 3, 'open', ?, ?, ?, ?)
                 RETURNING id
                 """,
-            arguments: [instanceID, check, "check:\(check)", at, at, summary, try Self.json(diagnosis)])!
+            arguments: [
+                instanceID, check, "check:\(CheckName.plain(check))", at, at, summary, try Self.json(diagnosis),
+            ])!
         try db.execute(
             sql: """
                 INSERT INTO incident_checks (incident_id, instance_id, check_id, status, summary, joined_at)
@@ -87,8 +101,8 @@ extension IncidentBook {
     }
 
     /// A report arrived: the instance's silent-agent incident, if one is open, is over.
-    func agentReported(instanceID: Int64, at: Double) throws {
-        guard let open = try openIncident(instanceID: instanceID, checkID: Store.silentAgentCheck) else { return }
+    func agentReported(instanceID: Int64, check: String, at: Double) throws {
+        guard let open = try openIncident(instanceID: instanceID, checkID: check) else { return }
         let since = try Double.fetchOne(db, sql: "SELECT opened_at FROM incidents WHERE id = ?", arguments: [open.id])
         try resolve(
             open.id, at: at,

@@ -76,20 +76,33 @@ extension Store {
     }
 
     func write(_ accepted: AcceptedReport, engine: PatternEngine, in db: any SQLDatabase) throws -> Bool {
-        let report = accepted.report
-        let advanced = try db.execute(
-            sql: """
-                UPDATE agents SET last_sequence = ?, last_report_at = ?, interval_seconds = ?, agent_version = ?
-                WHERE id = ? AND state = 'accepted' AND (last_sequence IS NULL OR last_sequence < ?)
-                """,
-            arguments: [
-                Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
-                accepted.agentID, Int64(report.sequence),
-            ])
-        guard advanced == 1 else { return false }
+        var report = accepted.report
+        guard
+            let agent = try SQLRow.fetchOne(
+                db,
+                sql: """
+                    UPDATE agents SET last_sequence = ?, last_report_at = ?, interval_seconds = ?, agent_version = ?
+                    WHERE id = ? AND state = 'accepted' AND (last_sequence IS NULL OR last_sequence < ?)
+                    RETURNING host_label
+                    """,
+                arguments: [
+                    Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
+                    accepted.agentID, Int64(report.sequence),
+                ])
+        else { return false }
+        // A split instance's host: its checks are stored as CHECK@HOST beside the other hosts'.
+        let label = agent[0] as String
+        let host = label.isEmpty ? nil : label
+        if let host {
+            for index in report.results.indices {
+                report.results[index].checkID = CheckName.qualified(report.results[index].checkID, host: host)
+            }
+        }
 
         let instanceID = try Self.instanceID(report.instance, host: report.host, in: db)
-        try IncidentBook(engine: engine, db: db).agentReported(instanceID: instanceID, at: accepted.receivedAt)
+        try IncidentBook(engine: engine, db: db).agentReported(
+            instanceID: instanceID, check: CheckName.qualified(Self.silentAgentCheck, host: host),
+            at: accepted.receivedAt)
         if let lost = report.outboxDropped, lost > 0 {
             try db.execute(
                 sql: "UPDATE instances SET reports_lost = reports_lost + ?, reports_lost_at = ? WHERE id = ?",
@@ -157,8 +170,10 @@ extension Store {
             if let change { changes.append(change) }
         }
         if !changes.isEmpty {
+            // A split instance's cause may be on another of its hosts: the evidence is every host's latest.
+            let evidence = host == nil ? report : try Self.withOtherHosts(report, instanceID: instanceID, in: db)
             try IncidentBook(engine: engine, db: db).apply(
-                changes, report: report, instanceID: instanceID, at: collectedAt)
+                changes, report: evidence, instanceID: instanceID, at: collectedAt)
         }
         try Self.updateInstanceState(instanceID, in: db)
         return true

@@ -147,7 +147,7 @@ extension Store {
         return active.first { silence in
             switch silence.scope {
             case .instance: silence.value == domain
-            case .check: silence.value == checkID
+            case .check: silence.value == checkID || silence.value == checkID.map(CheckName.plain)
             case .category: categories.contains(silence.value)
             case .group: groups.contains(silence.value)
             }

@@ -15,10 +15,12 @@ public struct EnrollRequest: WireMessage, Hashable {
     public var csrPEM: String
     public var host: HostFacts
     public var sentAt: Date
+    /// The part of the instance this host runs; absent means `all` (the whole instance).
+    public var role: AgentRole?
 
     public init(
         token: String, instance: String, agentVersion: String, signingPublicKey: String, csrPEM: String,
-        host: HostFacts, sentAt: Date
+        host: HostFacts, sentAt: Date, role: AgentRole? = nil
     ) {
         self.token = token
         self.instance = instance
@@ -27,11 +29,12 @@ public struct EnrollRequest: WireMessage, Hashable {
         self.csrPEM = csrPEM
         self.host = host
         self.sentAt = sentAt
+        self.role = role
     }
 
     enum CodingKeys: String, CodingKey {
         case token, instance, agentVersion = "agent_version", signingPublicKey = "signing_public_key"
-        case csrPEM = "csr_pem", host, sentAt = "sent_at"
+        case csrPEM = "csr_pem", host, sentAt = "sent_at", role
     }
 
     public func validate() throws(WireError) {
@@ -46,5 +49,8 @@ public struct EnrollRequest: WireMessage, Hashable {
             throw .invalid("csr_pem", "must be a PEM certificate request")
         }
         try host.validate(at: "host")
+        if role != nil, !Rule.isIdentifier(AgentRole.hostLabel(host.hostname)) {
+            throw .invalid("host.hostname", "must start with a label of a-z, 0-9, '-' or '_' for an agent with a role")
+        }
     }
 }

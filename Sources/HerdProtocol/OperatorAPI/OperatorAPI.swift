@@ -163,6 +163,8 @@ public enum OperatorAPI {
         public var instance: String
         public var state: String
         public var hostname: String
+        /// The part of the instance its host runs (`AgentRole`): `all`, or a split instance's part.
+        public var role: String
         public var agentVersion: String
         public var signingKeyId: String
         public var certificateFingerprint: String?
@@ -174,6 +176,7 @@ public enum OperatorAPI {
             case instance
             case state
             case hostname
+            case role
             case agentVersion = "agent_version"
             case signingKeyId = "signing_key_id"
             case certificateFingerprint = "certificate_fingerprint"
@@ -183,13 +186,15 @@ public enum OperatorAPI {
         }
 
         public init(
-            id: String, instance: String, state: String, hostname: String, agentVersion: String, signingKeyId: String,
-            certificateFingerprint: String?, requestedAt: Date, lastReportAt: Date?, lastSequence: UInt64?
+            id: String, instance: String, state: String, hostname: String, role: String = "all", agentVersion: String,
+            signingKeyId: String, certificateFingerprint: String?, requestedAt: Date, lastReportAt: Date?,
+            lastSequence: UInt64?
         ) {
             self.id = id
             self.instance = instance
             self.state = state
             self.hostname = hostname
+            self.role = role
             self.agentVersion = agentVersion
             self.signingKeyId = signingKeyId
             self.certificateFingerprint = certificateFingerprint

@@ -77,7 +77,7 @@ struct AgentRoutes {
     static func row(_ agent: AgentRecord) -> OperatorAPI.AgentRow {
         OperatorAPI.AgentRow(
             id: agent.id, instance: agent.instance, state: agent.state.rawValue, hostname: agent.hostname,
-            agentVersion: agent.agentVersion, signingKeyId: agent.signingKeyID.rawValue,
+            role: agent.role.rawValue, agentVersion: agent.agentVersion, signingKeyId: agent.signingKeyID.rawValue,
             certificateFingerprint: agent.certificateFingerprint, requestedAt: agent.requestedAt.instant,
             lastReportAt: agent.lastReportAt?.instant, lastSequence: agent.lastSequence)
     }

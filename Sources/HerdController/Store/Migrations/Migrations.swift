@@ -34,6 +34,7 @@ public enum Migrations {
         M0009HistoryPartitions.self,
         M0010Paging.self,
         M0011PackedHistory.self,
+        M0012AgentRoles.self,
     ]
 
     /// Each migration's identifier and the SHA-256 of its SQL, oldest first: a test holds shipped ones
