@@ -34,6 +34,12 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run again at this interval (5s to 1d) until interrupted.", valueName: "duration"))
     var every: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "With several instances configured ([DOMAIN] sections, instances.discover): check only this one "
+                + "(default: each in turn).", valueName: "domain"))
+    var instance: String?
+
     static let intervals: ClosedRange<Duration> = .seconds(5)...(.seconds(86_400))
 
     static func interval(_ text: String) -> Duration? { DurationText.parse(text, in: intervals) }
@@ -43,34 +49,64 @@ struct CheckCommand: AsyncParsableCommand {
             throw ValidationError("--every \(every): \(DurationText.expected(Self.intervals))")
         }
         if let stateDir, !stateDir.hasPrefix("/") { throw ValidationError("--state-dir must be an absolute path") }
+        if let instance, !Rule.isInstanceName(instance) {
+            throw ValidationError("--instance must be a lowercase DNS name")
+        }
     }
 
     func run() async throws {
-        let configuration = try options.load()
-        let checks: [any Check]
-        let store: any CheckMemoryStore
-        let signatures: SignatureMatcher
-        do {
-            checks = try CheckRegistry.enabled(by: configuration, only: only)
-            store =
-                try stateDir.map { dir throws(HostError) in try DirectoryMemoryStore(stateDirectory: dir) }
-                ?? EphemeralMemoryStore()
-            signatures = SignatureMatcher(table: try SignatureTable.builtIn(appending: configuration.signatureFiles))
-        } catch {
-            throw AgentCommandError("\(error)")
+        let base = try options.load()
+        var watched = try HostInstances.resolve(base, source: options.config).instances
+        if base.watchesSeveral {
+            if let instance {
+                watched = watched.filter { $0.domain == instance }
+                guard !watched.isEmpty else {
+                    throw AgentCommandError("\(instance) is not among the instances configured")
+                }
+            }
+            if json && watched.count != 1 { throw AgentCommandError("--json checks one instance: give --instance") }
+        } else if instance != nil {
+            throw AgentCommandError("--instance: this configuration watches one instance")
         }
-        let runner = CheckRunner(
-            checks: checks, host: .live(configuration), configuration: configuration, store: store,
-            signatures: signatures)
+        var runners: [(String?, CheckRunner)] = []
+        for one in watched {
+            // Checked alone, an instance runs the host checks too.
+            var configuration = one.configuration
+            configuration.disabledChecks.removeAll {
+                AgentConfiguration.hostChecks.contains($0) && !base.disabledChecks.contains($0)
+            }
+            let store: any CheckMemoryStore
+            do {
+                let checks = try CheckRegistry.enabled(by: configuration, only: only)
+                let directory = stateDir.map { base.watchesSeveral ? $0 + "/" + (one.domain ?? "") : $0 }
+                store =
+                    try directory.map { dir throws(HostError) in try DirectoryMemoryStore(stateDirectory: dir) }
+                    ?? EphemeralMemoryStore()
+                let signatures = SignatureMatcher(
+                    table: try SignatureTable.builtIn(appending: configuration.signatureFiles))
+                runners.append(
+                    (
+                        one.domain,
+                        CheckRunner(
+                            checks: checks, host: .live(configuration), configuration: configuration, store: store,
+                            signatures: signatures)
+                    ))
+            } catch {
+                throw AgentCommandError("\(error)")
+            }
+        }
         while true {
-            let started = Date()
-            let cost = CycleCost.start()
-            let results = await runner.runCycle()
-            if json {
-                try printJSON(results, at: started)
-            } else {
-                printTable(results)
-                print(cost.finish(checks: results.count))
+            for (domain, runner) in runners {
+                let started = Date()
+                let cost = CycleCost.start()
+                let results = await runner.runCycle()
+                if json {
+                    try printJSON(results, at: started)
+                } else {
+                    if let domain, runners.count > 1 { print("== \(domain)") }
+                    printTable(results)
+                    print(cost.finish(checks: results.count))
+                }
             }
             guard let every = every.flatMap(Self.interval) else { return }
             try await Task.sleep(for: every)

@@ -80,7 +80,20 @@ struct EnrollCommand: AsyncParsableCommand {
             secret = token!
         }
         let domain: String
-        if let instance = instance ?? tokenInstance {
+        if configuration.watchesSeveral {
+            // One identity per instance, each in its own state directory.
+            guard let named = instance ?? tokenInstance else {
+                throw AgentCommandError("this agent watches several instances: pass --instance")
+            }
+            let resolved = try HostInstances.resolve(configuration, source: options.config).instances
+            guard let watched = resolved.first(where: { $0.domain == named }) else {
+                throw AgentCommandError(
+                    "\(named) is not among the instances this agent watches: "
+                        + resolved.compactMap(\.domain).joined(separator: ", "))
+            }
+            configuration = watched.configuration
+            domain = named
+        } else if let instance = instance ?? tokenInstance {
             domain = instance
         } else {
             let mastodon = MastodonInstallation.discover(
@@ -100,7 +113,8 @@ struct EnrollCommand: AsyncParsableCommand {
                 token: secret, instance: domain, agentVersion: HerdVersion.current,
                 signingPublicKey: Base64.encode(signingKey.publicKey.rawRepresentation),
                 csrPEM: try tlsKey.certificateSigningRequest(instance: domain),
-                host: HostFactsReader.read(configuration), sentAt: Date())
+                host: HostFactsReader.read(configuration), sentAt: Date(),
+                role: configuration.role == .all ? nil : configuration.role)
             let signer = MessageSigner(privateKey: signingKey)
             let client = try ControllerClient(controller: url.description, caCertificatePEM: caPEM, identity: nil)
             let answer: EnrollResponse
@@ -119,7 +133,8 @@ struct EnrollCommand: AsyncParsableCommand {
                 try SecureFile.write(certificate, to: files.certificateFile, mode: 0o644)
             }
             let enrollment = Enrollment(
-                controller: url.description, agentID: answer.agentID, instance: domain, state: answer.state.rawValue)
+                controller: url.description, agentID: answer.agentID, instance: domain, state: answer.state.rawValue,
+                role: configuration.role)
             try SecureFile.write(enrollment.render(), to: files.enrollmentFile, mode: 0o600)
             switch answer.state {
             case .accepted:
@@ -162,8 +177,9 @@ enum HostFactsReader {
     static func read(_ configuration: AgentConfiguration) -> HostFacts {
         var buffer = [CChar](repeating: 0, count: 256)
         let hostname =
-            gethostname(&buffer, buffer.count) == 0
-            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
+            configuration.hostname
+            ?? (gethostname(&buffer, buffer.count) == 0
+                ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown")
         let mastodon = MastodonInstallation.discover(
             configuration, filesystem: HostFilesystem(root: configuration.hostRoot))
         let env = mastodon.env?.values ?? [:]

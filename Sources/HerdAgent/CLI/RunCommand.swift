@@ -43,9 +43,9 @@ struct RunCommand: AsyncParsableCommand {
         if let stateDir { configuration.stateDirectory = stateDir }
         var logger = Logger(label: "herd-agent") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let agent: Agent
+        let agent: HostAgent
         do {
-            agent = try Agent(configuration: configuration, logger: logger)
+            agent = try HostAgent(configuration: configuration, source: options.config, logger: logger)
         } catch {
             throw AgentCommandError("\(error)")
         }
@@ -62,9 +62,9 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// The daemon's parts: checks, outbox, delivery, and the remediation executor with its long-poll.
-/// Public for the memory soak (`herd-bench agent-soak`), which drives the same parts without the
-/// interval's sleep.
+/// One instance's parts of the daemon: its identity, checks, outbox, delivery, and the remediation
+/// executor with its long-poll. `HostAgent` runs one per instance the host has. Public for the memory
+/// soak (`herd-bench agent-soak`), which drives the same parts without the interval's sleep.
 public struct Agent: Sendable {
     let configuration: AgentConfiguration
     let enrollment: Enrollment
@@ -73,7 +73,7 @@ public struct Agent: Sendable {
     public let delivery: Delivery
     let client: ControllerClient
     let executor: RemediationExecutor
-    let logger: Logger
+    public let logger: Logger
 
     /// Caps glibc's malloc arenas at two, unless MALLOC_ARENA_MAX says otherwise (the operator's word
     /// wins); call it before the daemon's threads start. Without it, glibc's per-thread arenas kept what
@@ -90,6 +90,11 @@ public struct Agent: Sendable {
             throw AgentCommandError(
                 "agent \(enrollment.agentID) is \(enrollment.state): after `herdctl agents accept`, run herd-agent enroll again"
             )
+        }
+        guard enrollment.role == configuration.role else {
+            throw AgentCommandError(
+                "agent \(enrollment.agentID) enrolled with role \(enrollment.role.rawValue) but the configuration says \(configuration.role.rawValue): "
+                    + "a role is fixed at enrollment (revoke the agent and enroll again)")
         }
         let (signingKey, _) = try files.keys()
         client = try ControllerClient(
@@ -127,12 +132,14 @@ public struct Agent: Sendable {
         self.logger = logger
     }
 
-    /// One cycle into the outbox. `unstored` cycles before it could not be written (a full state dir):
-    /// counted in memory, since the outbox's own counter lives on the same disk, and told in this
-    /// report's `outbox_dropped` with the rest.
-    public func cycle(unstored: UInt64 = 0) async throws {
-        let collectedAt = Date()
-        let results = await runner.runCycle()
+    public var instance: String { enrollment.instance }
+
+    /// One cycle into the outbox, with `shared` (the host checks a multi-instance host ran once for
+    /// all its instances) after this instance's own results. `unstored` cycles before it could not be
+    /// written (a full state dir): counted in memory, since the outbox's own counter lives on the same
+    /// disk, and told in this report's `outbox_dropped` with the rest.
+    public func cycle(unstored: UInt64 = 0, shared: [CheckResult] = [], collectedAt: Date = Date()) async throws {
+        let results = await runner.runCycle() + shared
         let host = HostFactsReader.read(configuration)
         let report = try outbox.append { sequence, dropped in
             let lost = dropped + unstored
@@ -154,34 +161,6 @@ public struct Agent: Sendable {
 
     /// Closes the connections to the controller.
     public func shutdown() async { await client.shutdown() }
-
-    func run() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await delivery.run() }
-            if configuration.remediationPoll > .zero {
-                group.addTask { await pollCommands() }
-            }
-            group.addTask {
-                var unstored: UInt64 = 0
-                while !Task.isCancelled {
-                    do {
-                        try await cycle(unstored: unstored)
-                        unstored = 0
-                    } catch {
-                        unstored += 1
-                        logger.error(
-                            "cycle not stored", metadata: ["error": "\(error)", "unstored_cycles": "\(unstored)"])
-                    }
-                    let interval = Double(configuration.intervalSeconds)
-                    try await Task.sleep(for: .milliseconds(Int64(interval * Double.random(in: 0.9...1.1) * 1000)))
-                }
-            }
-            // The first to end (delivery stopped for good) ends the daemon.
-            try await group.next()
-            group.cancelAll()
-        }
-        await client.shutdown()
-    }
 
     /// The command long-poll, for as long as the daemon runs; failures back off from 1 s to a minute.
     public func pollCommands() async {
@@ -205,20 +184,7 @@ public struct Agent: Sendable {
         }
     }
 
-    /// `--once`: a cycle, then delivery until the outbox is empty or a delivery fails.
-    func runOnce() async throws -> Bool {
-        do {
-            try await cycle()
-            let delivered = try await deliverAll()
-            await client.shutdown()
-            return delivered
-        } catch {
-            await client.shutdown()
-            throw error
-        }
-    }
-
-    private func deliverAll() async throws -> Bool {
+    func deliverAll() async throws -> Bool {
         var renumbered = false
         while true {
             switch try await delivery.attempt() {

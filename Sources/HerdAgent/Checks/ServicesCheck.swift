@@ -15,12 +15,14 @@ public struct ServicesCheck: BlockingCheck {
     public func runBlocking(in context: CheckContext) throws -> CheckOutcome {
         let configuration = context.configuration
         let systemd = context.host.systemd
-        var mastodon = [configuration.webUnit, configuration.sidekiqUnit]
+        // A part's host of a split instance runs only its part's units.
+        let role = configuration.role
+        var mastodon = [(AgentRole.web, configuration.webUnit), (.sidekiq, configuration.sidekiqUnit)]
+            .filter { role == .all || role == $0.0 }.map(\.1)
         var supporting: [String] = []
         var notes: [String] = []
-        for (pattern, isMastodon) in [(configuration.streamingUnits, true)]
-            + configuration.supportingUnits.map({ ($0, false) })
-        {
+        let streaming = role == .all || role == .streaming ? [(configuration.streamingUnits, true)] : []
+        for (pattern, isMastodon) in streaming + configuration.supportingUnits.map({ ($0, false) }) {
             guard pattern.contains("*") else {
                 isMastodon ? mastodon.append(pattern) : supporting.append(pattern)
                 continue

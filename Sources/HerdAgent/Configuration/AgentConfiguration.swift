@@ -11,6 +11,17 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// `PATH` for the commands checks run (systemctl, journalctl, ffmpeg, …).
     public var commandPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     public var tags: [String: String] = [:]
+    /// What part of its instance this host runs (`AgentRole`): `all`, or one host of a split instance,
+    /// which watches only its part's units and checks (`checks`, `supportingUnits`) unless told otherwise.
+    public var role: AgentRole = .all
+    /// The host name reported and enrolled with (nil: the kernel's); a split instance's checks carry its
+    /// first label (`disk@db-1`).
+    public var hostname: String?
+    /// Live directories to watch as instances, as glob patterns (`/home/*/live`): each with a
+    /// `.env.production` naming its LOCAL_DOMAIN is one (Agent/README.md, "Topologies").
+    public var discoverInstances: [String] = []
+    /// `[DOMAIN]` sections: the instances this agent watches, each with its own settings.
+    public var instanceSections: [InstanceSection] = []
 
     public var mastodonLiveDirectory = "/home/mastodon/live"
     public var mastodonEnvFileOverride: String?
@@ -36,7 +47,18 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// shim is never trusted.
     public var streamingUnits = "mastodon-streaming@*.service"
     /// Patterns allowed: Debian runs PostgreSQL as `postgresql@15-main`; `postgresql.service` is a shim.
-    public var supportingUnits = ["postgresql@*.service", "redis-server.service", "nginx.service"]
+    /// Nil: the role's (`all`: PostgreSQL, Redis and nginx; a part's host, its own).
+    public var supportingUnitsOverride: [String]?
+    public var supportingUnits: [String] {
+        if let supportingUnitsOverride { return supportingUnitsOverride }
+        return switch role {
+        case .all: ["postgresql@*.service", "redis-server.service", "nginx.service"]
+        case .db: ["postgresql@*.service"]
+        case .redis: ["redis-server.service"]
+        case .web, .streaming: ["nginx.service"]
+        case .sidekiq: []
+        }
+    }
 
     /// The Docker Engine API's unix socket: when set, the services check reads the compose project's
     /// containers for its units, and the log checks read their logs (Agent/README.md, "Containers").
@@ -122,8 +144,26 @@ public struct AgentConfiguration: Sendable, Hashable {
         ]
     }
 
+    /// The checks a part's host runs unless `checks.enabled` says otherwise (nil: every check).
+    public var roleChecks: Set<String>? {
+        let host: Set<String> = ["services", "disk", "resources", "oom"]
+        return switch role {
+        case .all: nil
+        case .db: host.union(["postgresql"])
+        case .redis: host
+        case .web:
+            host.union([
+                "mastodon.config", "mastodon.http", "mastodon.api_probe", "logs", "nginx.error_log", "nginx.access_log",
+                "media",
+            ])
+        case .sidekiq: host.union(["mastodon.config", "logs", "sidekiq", "media"])
+        case .streaming: host.union(["mastodon.http", "logs"])
+        }
+    }
+
     public func isEnabled(_ checkID: String) -> Bool {
-        (enabledChecks?.contains(checkID) ?? true) && !disabledChecks.contains(checkID)
+        (enabledChecks.map { $0.contains(checkID) } ?? roleChecks?.contains(checkID) ?? true)
+            && !disabledChecks.contains(checkID)
     }
 
     public static func == (a: AgentConfiguration, b: AgentConfiguration) -> Bool {
@@ -173,17 +213,32 @@ extension AgentConfiguration {
         var configuration = AgentConfiguration()
         let entries: [KeyValueFile.Entry]
         do {
-            entries = try KeyValueFile.parse(text)
+            entries = try KeyValueFile.parse(text, sections: true)
         } catch {
             throw ConfigurationError("\(source):\(error.line): \(error.problem)")
         }
-        for entry in entries {
+        for entry in entries where entry.section == nil {
             do {
                 try configuration.set(entry.key, entry.value)
             } catch {
                 throw ConfigurationError("\(source):\(entry.line): \(error.description)")
             }
         }
+        var sections: [InstanceSection] = []
+        for entry in entries {
+            guard let domain = entry.section else { continue }
+            if sections.last?.domain != domain {
+                guard Rule.isInstanceName(domain) else {
+                    throw ConfigurationError(
+                        "\(source):\(entry.line): [\(domain)] is not an instance name (a lowercase DNS name)")
+                }
+                sections.append(InstanceSection(domain: domain, entries: []))
+            }
+            sections[sections.count - 1].entries.append(entry)
+        }
+        configuration.instanceSections = sections
+        // Each section's keys and values are checked now, not when the agent starts watching it.
+        for section in sections { _ = try configuration.applying(section, source: source) }
         return configuration
     }
 
@@ -226,6 +281,29 @@ extension AgentConfiguration {
                     return Int(try SettingValue.duration(text, in: .seconds(5)...(.seconds(86_400))).components.seconds)
                 }, format: { DurationText.format(.seconds($0)) }),
             path("state_dir", \.stateDirectory),
+            .value(
+                "role", \.role,
+                parse: { text throws(SettingError) in
+                    guard let role = AgentRole(rawValue: text) else {
+                        throw SettingError(
+                            "role is one of \(AgentRole.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    return role
+                }, format: \.rawValue),
+            .value(
+                "hostname", \.hostname,
+                parse: { text throws(SettingError) in
+                    guard !text.isEmpty else { return nil }
+                    let name = try Parse.host(text)
+                    guard Rule.isIdentifier(AgentRole.hostLabel(name)) else {
+                        throw SettingError("hostname must start with a label of a-z, 0-9, '-' or '_'")
+                    }
+                    return name
+                }, format: { $0 ?? "" }),
+            .value(
+                "instances.discover", \.discoverInstances,
+                parse: { text throws(SettingError) in try SettingValue.list(text).map(Parse.absolutePath) },
+                format: list),
             path("host_root", \.hostRoot),
             .value(
                 "command_path", \.commandPath,
@@ -262,9 +340,11 @@ extension AgentConfiguration {
             unit("units.web", \.webUnit),
             unit("units.sidekiq", \.sidekiqUnit),
             unit("units.streaming", \.streamingUnits),
-            .value(
-                "units.supporting", \.supportingUnits,
-                parse: { text throws(SettingError) in try SettingValue.list(text).map(Parse.unit) }, format: list),
+            Key(
+                "units.supporting",
+                read: { settings, text throws(SettingError) in
+                    settings.supportingUnitsOverride = try SettingValue.list(text).map(Parse.unit)
+                }, write: { list($0.supportingUnits) }),
             optionalPath("docker.socket", \.dockerSocket),
             .value("docker.project", \.dockerProject, parse: Parse.word) { $0 },
             Key(
@@ -363,6 +443,9 @@ extension AgentConfiguration {
     public func render() -> String {
         var lines = SettingKey.render(Self.settings, self)
         lines += tags.sorted { $0.key < $1.key }.map { "tag.\($0.key) = \($0.value)" }
+        for section in instanceSections {
+            lines += ["", "[\(section.domain)]"] + section.entries.map { "\($0.key) = \($0.value)" }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

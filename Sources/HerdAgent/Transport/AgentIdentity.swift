@@ -45,6 +45,8 @@ public struct Enrollment: Sendable, Hashable {
     public var instance: String
     /// `accepted` or `pending`.
     public var state: String
+    /// The role it enrolled with (fixed at enrollment; `all` for identities written before roles).
+    public var role: AgentRole = .all
 
     public func render() -> String {
         """
@@ -53,6 +55,7 @@ public struct Enrollment: Sendable, Hashable {
         agent_id = \(agentID)
         instance = \(instance)
         state = \(state)
+        role = \(role.rawValue)
 
         """
     }
@@ -67,9 +70,10 @@ public struct Enrollment: Sendable, Hashable {
         }
         guard let controller = values["controller"], let agentID = values["agent_id"],
             let instance = values["instance"],
-            let state = values["state"], Rule.isIdentifier(agentID)
+            let state = values["state"], Rule.isIdentifier(agentID),
+            let role = AgentRole(rawValue: values["role"] ?? AgentRole.all.rawValue)
         else { throw SecureFileError(files.enrollmentFile, "incomplete; run herd-agent enroll again") }
-        return Enrollment(controller: controller, agentID: agentID, instance: instance, state: state)
+        return Enrollment(controller: controller, agentID: agentID, instance: instance, state: state, role: role)
     }
 }
 

@@ -1,0 +1,170 @@
+import FoundationEssentials
+import HerdProtocol
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The daemon on one host: an `Agent` per instance it watches — each with its own identity, outbox,
+/// delivery and command long-poll, reporting separately — and, when it watches several, the host checks
+/// (memory and pressure, the kernel's OOM kills) run once per cycle and shared into every instance's
+/// report, an OOM kill only with the instance whose unit it hit (`HostChecks.share`).
+struct HostAgent: Sendable {
+    let configuration: AgentConfiguration
+    let agents: [Agent]
+    let watched: [WatchedInstance]
+    /// The host checks, when several instances share them; nil when the one instance runs its own.
+    let hostRunner: CheckRunner?
+    let logger: Logger
+
+    init(configuration: AgentConfiguration, source: String, logger: Logger) throws {
+        let resolved = try HostInstances.resolve(configuration, source: source)
+        for note in resolved.notes { logger.warning("\(note.escapingControlCharacters)") }
+        guard !resolved.instances.isEmpty else {
+            throw AgentCommandError("no instance to watch: no [DOMAIN] section, and instances.discover found none")
+        }
+        var agents: [Agent] = []
+        for instance in resolved.instances {
+            var instanceLogger = logger
+            if let domain = instance.domain { instanceLogger[metadataKey: "instance"] = "\(domain)" }
+            do {
+                agents.append(try Agent(configuration: instance.configuration, logger: instanceLogger))
+            } catch {
+                throw AgentCommandError(
+                    (instance.domain.map { "\($0): " } ?? "") + "\(error)"
+                        + (instance.domain.map { " (herd-agent enroll --instance \($0))" } ?? ""))
+            }
+        }
+        if configuration.watchesSeveral {
+            let host = HostInstances.hostConfiguration(configuration)
+            hostRunner = CheckRunner(
+                checks: try CheckRegistry.enabled(by: host), host: HostSurfaces.live(host), configuration: host,
+                store: try DirectoryMemoryStore(stateDirectory: host.stateDirectory),
+                signatures: SignatureMatcher(table: try SignatureTable.builtIn(appending: host.signatureFiles)))
+        } else {
+            hostRunner = nil
+        }
+        self.configuration = configuration
+        self.agents = agents
+        self.watched = resolved.instances
+        self.logger = logger
+    }
+
+    /// One cycle for every instance: the host checks once, then each instance's checks, concurrently.
+    func cycle(unstored: [UInt64]) async -> [Bool] {
+        let collectedAt = Date()
+        let host = await hostRunner?.runCycle() ?? []
+        let units = watched.map(HostChecks.units)
+        return await withTaskGroup(of: (Int, Bool).self) { group in
+            for (index, agent) in agents.enumerated() {
+                let shared = HostChecks.share(host, with: units[index], among: units)
+                group.addTask {
+                    do {
+                        try await agent.cycle(unstored: unstored[index], shared: shared, collectedAt: collectedAt)
+                        return (index, true)
+                    } catch {
+                        agent.logger.error(
+                            "cycle not stored",
+                            metadata: ["error": "\(error)", "unstored_cycles": "\(unstored[index] + 1)"])
+                        return (index, false)
+                    }
+                }
+            }
+            var stored = Array(repeating: false, count: agents.count)
+            for await (index, ok) in group { stored[index] = ok }
+            return stored
+        }
+    }
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for agent in agents {
+                group.addTask { try await agent.delivery.run() }
+                if configuration.remediationPoll > .zero {
+                    group.addTask { await agent.pollCommands() }
+                }
+            }
+            group.addTask {
+                var unstored = Array(repeating: UInt64(0), count: agents.count)
+                while !Task.isCancelled {
+                    let stored = await cycle(unstored: unstored)
+                    for index in unstored.indices { unstored[index] = stored[index] ? 0 : unstored[index] + 1 }
+                    let interval = Double(configuration.intervalSeconds)
+                    try await Task.sleep(for: .milliseconds(Int64(interval * Double.random(in: 0.9...1.1) * 1000)))
+                }
+            }
+            // The first to end (a delivery stopped for good) ends the daemon.
+            try await group.next()
+            group.cancelAll()
+        }
+        for agent in agents { await agent.shutdown() }
+    }
+
+    /// `--once`: a cycle, then each instance's delivery until its outbox is empty or a delivery fails.
+    func runOnce() async throws -> Bool {
+        let stored = await cycle(unstored: Array(repeating: 0, count: agents.count))
+        var delivered = !stored.contains(false)
+        for agent in agents {
+            do {
+                delivered = try await agent.deliverAll() && delivered
+                await agent.shutdown()
+            } catch {
+                await agent.shutdown()
+                throw error
+            }
+        }
+        return delivered
+    }
+}
+
+/// The host checks' results as each instance on a multi-instance host gets them.
+enum HostChecks {
+    /// The unit names and patterns of one instance's own processes.
+    static func units(_ instance: WatchedInstance) -> [String] {
+        let c = instance.configuration
+        return [c.webUnit, c.sidekiqUnit, c.streamingUnits]
+    }
+
+    /// `results` for the instance whose units are `own`: an OOM kill in another instance's unit is
+    /// that instance's, not this one's; a kill in no instance's unit (PostgreSQL, Redis, the kernel's
+    /// pick of an unrelated process) is every instance's, since they share the host.
+    static func share(_ results: [CheckResult], with own: [String], among all: [[String]]) -> [CheckResult] {
+        results.map { result in
+            guard result.checkID == "oom", !result.findings.isEmpty else { return result }
+            func owned(_ unit: String, by units: [String]) -> Bool {
+                units.contains { fnmatch($0, unit, 0) == 0 }
+            }
+            var kept: [Finding] = []
+            var elsewhere: UInt64 = 0
+            for finding in result.findings {
+                let unit = unit(of: finding.signature)
+                if let unit, !owned(unit, by: own), all.contains(where: { owned(unit, by: $0) }) {
+                    elsewhere += finding.count
+                } else {
+                    kept.append(finding)
+                }
+            }
+            guard elsewhere > 0 else { return result }
+            var metrics = result.metrics
+            let mine = kept.reduce(0) { $0 + $1.count }
+            metrics["kills"] = Double(mine)
+            let others = "\(elsewhere) in other instances' units"
+            let summary =
+                kept.isEmpty
+                ? "no OOM kills of this instance's processes (\(others))"
+                : "\(mine) OOM kill\(mine == 1 ? "" : "s"): "
+                    + kept.map { "\($0.signature.dropFirst("OOM killed ".count)) ×\($0.count)" }.joined(separator: ", ")
+                    + " (and \(others))"
+            return CheckResult(
+                checkID: result.checkID, status: kept.isEmpty ? .ok : result.status, summary: summary,
+                durationMilliseconds: result.durationMilliseconds, metrics: metrics, findings: kept)
+        }
+    }
+
+    /// `mastodon-sidekiq@alpha.service` in `OOM killed bundle (mastodon-sidekiq@alpha.service)`.
+    static func unit(of signature: String) -> String? {
+        guard signature.hasSuffix(")"), let open = signature.lastIndex(of: "(") else { return nil }
+        return String(signature[signature.index(after: open)..<signature.index(before: signature.endIndex)])
+    }
+}
