@@ -40,7 +40,10 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard Rule.isInstanceName(instance) else { throw ValidationError("INSTANCE must be a lowercase DNS name") }
-        if let check, !Rule.isIdentifier(check) { throw ValidationError("--check must be a check id such as disk") }
+        if let check, !Rule.isStoredCheck(check) {
+            throw ValidationError(
+                "--check must be a check id such as disk (disk@db-1 for one host of a split instance)")
+        }
         guard (1...OperatorAPI.History.maxRawHours).contains(rawHours) else {
             throw ValidationError("--raw-hours is 1 to \(OperatorAPI.History.maxRawHours)")
         }

@@ -40,7 +40,10 @@ struct IncidentsCommand: AsyncParsableCommand {
         if let instance, !Rule.isInstanceName(instance) {
             throw ValidationError("--instance must be a lowercase DNS name")
         }
-        if let check, !Rule.isIdentifier(check) { throw ValidationError("--check must be a check id such as disk") }
+        if let check, !Rule.isStoredCheck(check) {
+            throw ValidationError(
+                "--check must be a check id such as disk (disk@db-1 for one host of a split instance)")
+        }
         if let since { _ = try HistoryCommand.instant(since, "--since", now: Date()) }
         guard (1...1000).contains(limit) else { throw ValidationError("--limit is 1 to 1000") }
         if let before, before < 1 { throw ValidationError("--before is an incident id") }

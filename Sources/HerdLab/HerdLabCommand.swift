@@ -75,6 +75,10 @@ struct LabUp: AsyncParsableCommand {
         abstract: "Start the lab: controller, Redis, PostgreSQL, and per instance nginx, puma and an agent.")
     @OptionGroup var options: LabOptions
     @Option(help: "Instances (2 to 8).") var instances = 4
+    @Flag(help: "One agent on one host watches every instance (a multi-instance host), not one agent each.")
+    var sharedAgent = false
+    @Flag(help: "Add split.lab.example: one instance over a database, a web and a Sidekiq host, an agent each.")
+    var split = false
 
     func validate() throws {
         guard (2...8).contains(instances) else { throw ValidationError("--instances is 2 to 8") }
@@ -105,7 +109,8 @@ struct LabUp: AsyncParsableCommand {
         environment["TMPDIR"] = layout.temporaryDirectory + "/"
         let pid = try LabSpawn.detached(
             LabLayout.binaries + "/herd-lab",
-            ["supervise", "--dir", layout.directory, "--instances", String(instances)], environment: environment,
+            ["supervise", "--dir", layout.directory, "--instances", String(instances)]
+                + (sharedAgent ? ["--shared-agent"] : []) + (split ? ["--split"] : []), environment: environment,
             log: layout.logFile)
         print("starting the lab (supervisor pid \(pid)); log: \(layout.logFile)")
         let deadline = Date().addingTimeInterval(300)
@@ -138,10 +143,13 @@ struct LabSupervise: AsyncParsableCommand {
         commandName: "supervise", abstract: "The lab's own process (started by up).", shouldDisplay: false)
     @OptionGroup var options: LabOptions
     @Option var instances = 4
+    @Flag var sharedAgent = false
+    @Flag var split = false
 
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
-        try await LabSupervisor(layout: options.layout, instances: instances).run()
+        try await LabSupervisor(layout: options.layout, instances: instances, sharedAgent: sharedAgent, split: split)
+            .run()
     }
 }
 

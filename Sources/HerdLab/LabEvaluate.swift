@@ -48,14 +48,13 @@ struct LabEvaluate: AsyncParsableCommand {
 
     func run() async throws {
         let lab = LabOperator(layout: options.layout)
-        let names = LabFleet.names
+        let names = try lab.instanceNames()
         guard let target = names.first(where: { $0 == instance || $0.hasPrefix(instance + ".") }) else {
-            throw ValidationError("no instance \(instance)")
+            throw ValidationError("no instance \(instance) (\(names.joined(separator: ", ")))")
         }
-        let count = try lab.instanceCount()
         var rows: [Row] = []
         for fault in try chosen {
-            let row = try await evaluate(fault, on: target, lab: lab, fleet: Array(names.prefix(count)))
+            let row = try await evaluate(fault, on: target, lab: lab, fleet: names)
             say(row.line)
             rows.append(row)
         }
@@ -151,10 +150,15 @@ struct LabEvaluate: AsyncParsableCommand {
                     + top.map { "#\($0.id) \($0.subject) (\($0.diagnosis?.rule ?? "-"))" }.joined(separator: ", "))
         }
         if row.cause != fault.expectedCause { row.problems.append("cause \(row.cause ?? "none")") }
+        // The right instance named: every incident a one-instance fault opened is the target's.
+        let elsewhere = top.filter { $0.kind == "instance" && $0.instance != target }
+        if !fault.isFleetWide, !elsewhere.isEmpty {
+            row.problems.append(
+                "incidents on other instances: " + elsewhere.map { $0.instance ?? "-" }.joined(separator: ", "))
+        }
         if fault.isFleetWide {
             let faulted = fleet.filter {
-                LabFleet.endpoint(fleet.firstIndex(of: $0)!, of: fleet.count)
-                    == LabFleet.endpoint(fleet.firstIndex(of: target)!, of: fleet.count)
+                LabFleet.endpoint(of: $0, in: fleet) == LabFleet.endpoint(of: target, in: fleet)
             }
             if row.members != faulted.sorted() {
                 row.problems.append("members \(row.members ?? []) (\(faulted.sorted()))")
@@ -191,13 +195,14 @@ struct LabOperator {
         try json(OperatorAPI.IncidentDetail.self, ["incident", "show", "\(id)"])
     }
 
-    func instanceCount() throws -> Int {
-        let (status, output) = try herdctl(["status", "--json"])
+    /// The lab's instances, as the controller lists them.
+    func instanceNames() throws -> [String] {
+        let (status, output) = try herdctl(["status", "--all", "--json"])
         guard status == 0 || status == 1 else { throw LabError("herdctl status failed (\(status)): \(output)") }
         return try WireCoding.decode(
             OperatorAPI.Fleet.self, from: Array(output.utf8), maxBytes: OperatorAPI.Fleet.maxBytes
         )
-        .counts.values.reduce(0, +)
+        .instances.map(\.instance).sorted()
     }
 
     /// Polls `condition` every second until it holds (true) or `seconds` pass (false).

@@ -10,7 +10,7 @@ extension LabInstance {
     func inject(_ fault: LabFault) throws {
         switch fault {
         case .sidekiqDead:
-            try setUnit("mastodon-sidekiq.service", active: false)
+            try setUnit(unit(.sidekiq), active: false)
         case .load5xx:
             loadTicks = 0
         case .upstream502, .objectStorage, .post500:
@@ -51,18 +51,18 @@ extension LabInstance {
         case .redisDown:
             envOverrides["REDIS_URL"] = "redis://127.0.0.1:\(deadRedisPort)/\(index)"
         case .pumaDown:
-            try setUnit("mastodon-web.service", active: false)
+            try setUnit(unit(.web), active: false)
             for route in Self.pumaRoutes { standIn.setFault(route, .drop) }
         case .pumaSlow:
             for route in Self.pumaRoutes { standIn.setFault(route, .hang) }
         case .streamingDown:
-            try setUnit("mastodon-streaming@4000.service", active: false)
+            try setUnit(unit(.streaming), active: false)
             standIn.setFault(Self.streamingHealth, .drop)
         case .oomKill:
             let stamp = Self.kernelStamp(Date())
             let lines = """
                 \(stamp) \(shortName) kernel: [ 5400.112233] bundle invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0
-                \(stamp) \(shortName) kernel: [ 5400.112301] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/mastodon-sidekiq.service,task=bundle,pid=2841,uid=991
+                \(stamp) \(shortName) kernel: [ 5400.112301] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/\(unit(.sidekiq)),task=bundle,pid=2841,uid=991
                 \(stamp) \(shortName) kernel: [ 5400.112322] Out of memory: Killed process 2841 (bundle) total-vm:2874512kB, anon-rss:1811424kB, file-rss:0kB, shmem-rss:0kB, UID:991 pgtables:4216kB oom_score_adj:0
 
                 """
@@ -78,6 +78,9 @@ extension LabInstance {
             envOverrides["S3_ENABLED"] = "false"
             chmod(media, 0o555)
         case .ffmpegMissing:
+            if case .shared = placement {
+                throw LabError("ffmpeg-missing breaks the shared host's ffmpeg, for every instance on it")
+            }
             // What a dist-upgrade that removed its libraries leaves: an ffmpeg that cannot start.
             try """
             #!/bin/sh
@@ -101,10 +104,11 @@ extension LabInstance {
             // A renewal gone wrong: the certificate served now expires in two days.
             try Self.writeCertificate(certificateAuthority, name: name, daysLeft: 2, to: tlsFile)
         case .agentSilent:
-            if let agent, agent.isRunning {
-                agent.terminate()
-                agent.waitUntilExit()
+            // A split instance's database host goes quiet; an agent of its own stops.
+            guard let agent = agents.first else {
+                throw LabError("agent-silent on the shared host silences every instance on it")
             }
+            agent.stop()
         }
         faults.insert(fault)
         try writeEnv()
@@ -114,9 +118,7 @@ extension LabInstance {
         faults = []
         envOverrides = [:]
         try? writeEnv()
-        try? setUnit("mastodon-sidekiq.service", active: true)
-        try? setUnit("mastodon-web.service", active: true)
-        try? setUnit("mastodon-streaming@4000.service", active: true)
+        for part in [Part.sidekiq, .web, .streaming] { try? setUnit(unit(part), active: true) }
         for route in Self.pumaRoutes + [Self.streamingHealth] { standIn.setFault(route, nil) }
         if !holders.isEmpty {
             // A backend in pg_sleep does not notice its client leave: end the sessions themselves.
@@ -137,6 +139,8 @@ extension LabInstance {
             tmpfs = false
         }
         try? Self.writeCertificate(certificateAuthority, name: name, daysLeft: 90, to: tlsFile)
-        if let agentBinary, agent?.isRunning != true { try? startAgent(binary: agentBinary) }
+        if let agentBinary {
+            for agent in agents where !agent.isRunning { try? agent.start(binary: agentBinary) }
+        }
     }
 }

@@ -5,10 +5,10 @@ import HerdTestSupport
     import FoundationNetworking
 #endif
 
-/// One simulated Mastodon host: a puma stand-in behind its own real nginx, a host tree (the live
+/// One simulated Mastodon instance: a puma stand-in behind its own real nginx, a host tree (the live
 /// directory with `.env.production` and the application log, systemd units served by the recording
-/// systemctl, the host's own remediation policy), its database in the lab's PostgreSQL, its Redis
-/// database, and its own `herd-agent run`.
+/// systemctl, the host's own remediation policy), its own PostgreSQL cluster, its Redis database, and
+/// the agents that watch it (`LabPlacement`: its own, the lab's shared host's, or one per part).
 final class LabInstance: @unchecked Sendable {
     let name: String
     let index: Int
@@ -18,7 +18,10 @@ final class LabInstance: @unchecked Sendable {
     let nginx: NginxServer
     let certificateAuthority: TestCertificateAuthority
     let postgres: PostgresCluster
-    var agent: Process?
+    let placement: LabPlacement
+    /// Its own agents: one, a split instance's three (its parts' hosts, database first), or none on
+    /// the shared host (the supervisor runs that one).
+    var agents: [LabAgent] = []
     var agentBinary: String?
     var redis: RedisServer?
     var holders: [Process] = []
@@ -41,12 +44,28 @@ final class LabInstance: @unchecked Sendable {
     var deadRedisPort = 0
 
     var live: String { directory + "/live" }
-    var units: String { directory + "/bin/units" }
+    /// Where its host's tree is: its own directory, or the shared host's.
+    var hostDirectory: String {
+        if case .shared(let host) = placement { return host }
+        return directory
+    }
+    var units: String { hostDirectory + "/bin/units" }
     var agentConfig: String { directory + "/agent.conf" }
     var media: String { live + "/public/system" }
     var applicationLog: String { live + "/log/production.log" }
-    var kernelLog: String { directory + "/kern.log" }
-    var bin: String { directory + "/bin" }
+    var kernelLog: String { hostDirectory + "/kern.log" }
+    var bin: String { hostDirectory + "/bin" }
+
+    /// Its units' names: the plain ones on a host of its own, template instances on the shared host.
+    enum Part { case web, sidekiq, streaming }
+    func unit(_ part: Part) -> String {
+        let key: String? = if case .shared = placement { shortName } else { nil }
+        return switch part {
+        case .web: key.map { "mastodon-web@\($0).service" } ?? "mastodon-web.service"
+        case .sidekiq: key.map { "mastodon-sidekiq@\($0).service" } ?? "mastodon-sidekiq.service"
+        case .streaming: key.map { "mastodon-streaming-\($0)@4000.service" } ?? "mastodon-streaming@4000.service"
+        }
+    }
     var shortName: String { String(name.prefix { $0 != "." }) }
     var tlsFile: String { directory + "/tls.pem" }
 
@@ -63,11 +82,12 @@ final class LabInstance: @unchecked Sendable {
         try pem.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    init(name: String, index: Int, directory: String, endpoint: String) throws {
+    init(name: String, index: Int, directory: String, endpoint: String, placement: LabPlacement = .own) throws {
         self.name = name
         self.index = index
         self.directory = directory
         self.endpoint = endpoint
+        self.placement = placement
         standIn = try MastodonStandIn()
         // Two sites on one nginx: plain HTTP for the lab's traffic, TLS for the agent's public probes
         // with a certificate from the instance's own CA, read at every handshake (cert-expiring).
@@ -85,22 +105,52 @@ final class LabInstance: @unchecked Sendable {
         postgres = try PostgresCluster(settings: ["max_connections = 40"])
     }
 
-    func prepare(redis: RedisServer, trust: String) throws {
-        self.redis = redis
+    /// A host's tree: the recording systemctl and journalctl with its `units/` (the healthy host's
+    /// supporting units), the media tools, the kernel log, and its remediation policy.
+    static func prepareHost(_ host: String, trust: String) throws {
         let files = FileManager.default
-        for path in [live + "/log", media, live + "/lib/mastodon", units, directory + "/policy", directory + "/state"] {
+        for path in [host + "/bin/units", host + "/policy", host + "/state"] {
             try files.createDirectory(atPath: path, withIntermediateDirectories: true)
         }
         let standins = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/standins")
-        try files.copyItem(atPath: standins + "/system/systemctl", toPath: directory + "/bin/systemctl")
-        try files.copyItem(atPath: standins + "/journal/journalctl", toPath: directory + "/bin/journalctl")
+        try files.copyItem(atPath: standins + "/system/systemctl", toPath: host + "/bin/systemctl")
+        try files.copyItem(atPath: standins + "/journal/journalctl", toPath: host + "/bin/journalctl")
         let healthy = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/hosts/healthy/systemd")
-        for unit in try files.contentsOfDirectory(atPath: healthy) {
-            try files.copyItem(atPath: healthy + "/" + unit, toPath: units + "/" + unit)
+        for unit in try files.contentsOfDirectory(atPath: healthy) where !unit.hasPrefix("mastodon-") {
+            try files.copyItem(atPath: healthy + "/" + unit, toPath: host + "/bin/units/" + unit)
         }
         // The media tools, as Debian's packages answer -version.
         for tool in ["ffmpeg", "ffprobe", "convert", "vips"] {
-            try files.copyItem(atPath: standins + "/" + tool, toPath: bin + "/" + tool)
+            try files.copyItem(atPath: standins + "/" + tool, toPath: host + "/bin/" + tool)
+        }
+        try "".write(toFile: host + "/kern.log", atomically: true, encoding: .utf8)
+        try trust.appending("approvals.routine = 1\n").write(
+            toFile: host + "/policy/trust.conf", atomically: true, encoding: .utf8)
+        try """
+        restart_service = web, sidekiq, streaming, nginx
+        restart_service.limit = 5/1h
+        media_remove.days = 1-30
+        media_remove.limit = 5/1d
+
+        """.write(toFile: host + "/policy/allowlist.conf", atomically: true, encoding: .utf8)
+    }
+
+    func prepare(redis: RedisServer, trust: String) throws {
+        self.redis = redis
+        let files = FileManager.default
+        for path in [live + "/log", media, live + "/lib/mastodon"] {
+            try files.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+        if placement == .own || placement == .split { try Self.prepareHost(directory, trust: trust) }
+        // Its Mastodon units, as the healthy host's, under their names on this host.
+        let healthy = RepositoryPaths.path("Tests/HerdAgentTests/Fixtures/hosts/healthy/systemd")
+        for (part, file) in [
+            (Part.web, "mastodon-web.service"), (.sidekiq, "mastodon-sidekiq.service"),
+            (.streaming, "mastodon-streaming@4000.service"),
+        ] {
+            let text = try String(contentsOfFile: healthy + "/" + file, encoding: .utf8)
+            try text.replacingOccurrences(of: "Id=\(file)", with: "Id=\(unit(part))").write(
+                toFile: units + "/" + unit(part), atomically: true, encoding: .utf8)
         }
         let password = "lab-\(shortName)-secret"
         try postgres.createMastodonDatabase(
@@ -113,7 +163,6 @@ final class LabInstance: @unchecked Sendable {
             ("S3_BUCKET", "files"), ("S3_ENDPOINT", endpoint),
         ]
         try writeEnv()
-        try "".write(toFile: kernelLog, atomically: true, encoding: .utf8)
         try certificateAuthority.certificatePEM.write(toFile: directory + "/ca.pem", atomically: true, encoding: .utf8)
         // Mastodon 4.3.2's version file, as the agent reads it.
         try files.copyItem(
@@ -121,42 +170,70 @@ final class LabInstance: @unchecked Sendable {
                 "Tests/HerdAgentTests/Fixtures/hosts/healthy/root/home/mastodon/live/lib/mastodon/version.rb"),
             toPath: live + "/lib/mastodon/version.rb")
         try "".write(toFile: applicationLog, atomically: true, encoding: .utf8)
-        try trust.appending("approvals.routine = 1\n").write(
-            toFile: directory + "/policy/trust.conf", atomically: true, encoding: .utf8)
-        try """
-        restart_service = web, sidekiq, streaming, nginx
-        restart_service.limit = 5/1h
-        media_remove.days = 1-30
-        media_remove.limit = 5/1d
+        switch placement {
+        case .own:
+            try (Self.hostSettings(host: directory) + instanceSettings(checks: Self.checks)).write(
+                toFile: agentConfig, atomically: true, encoding: .utf8)
+            agents = [LabAgent(config: agentConfig, log: directory + "/agent.log")]
+        case .split:
+            // One host per part, each with its own state and name; they share this tree (one machine).
+            for part in LabPlacement.parts {
+                let host = directory + "/hosts/" + part.host
+                try files.createDirectory(atPath: host + "/state", withIntermediateDirectories: true)
+                try
+                    (Self.hostSettings(host: directory, state: host + "/state")
+                    + "role = \(part.role)\nhostname = \(part.host)\n"
+                    + instanceSettings(checks: part.checks, disk: part.role == "db" ? "postgresql=\(directory)" : nil))
+                    .write(
+                        toFile: host + "/agent.conf", atomically: true, encoding: .utf8)
+                agents.append(LabAgent(config: host + "/agent.conf", log: host + "/agent.log"))
+            }
+        case .shared:
+            break  // the supervisor writes the shared host's configuration, a section per instance
+        }
+    }
 
-        """.write(toFile: directory + "/policy/allowlist.conf", atomically: true, encoding: .utf8)
-        try """
+    /// The checks every lab agent runs.
+    static let checks =
+        "services, sidekiq, postgresql, logs, nginx.error_log, nginx.access_log, mastodon.http, disk, oom, media"
+
+    /// The host's settings of a lab agent's configuration (those a `[DOMAIN]` section may not hold).
+    static func hostSettings(host: String, state: String? = nil) -> String {
+        """
         interval = 5
-        state_dir = \(directory)/state
-        command_path = \(directory)/bin:/usr/bin:/bin
-        mastodon.live_dir = \(live)
-        mastodon.user = \(String(cString: getpwuid(getuid()).pointee.pw_name))
-        checks.enabled = services, sidekiq, postgresql, logs, nginx.error_log, nginx.access_log, mastodon.http, disk, oom, media
+        state_dir = \(state ?? host + "/state")
+        command_path = \(host)/bin:/usr/bin:/bin
         checks.timeout = 4000ms
         logs.journal = false
-        logs.files = \(applicationLog)
-        kernel_log = \(kernelLog)
-        units.supporting = nginx.service
-        nginx.error_log = \(nginx.errorLog)
-        nginx.access_log = \(nginx.accessLog)
-        disk.paths = media=\(media)
-        http.web_url = http://127.0.0.1:\(standIn.port)
-        http.public_url = https://\(name):\(nginx.ports[1])
-        http.public_address = 127.0.0.1
-        http.ca_file = \(directory)/ca.pem
-        http.streaming_urls = http://127.0.0.1:\(standIn.port)
-        http.latency_warning = 2000ms
-        remediation.allowlist = \(directory)/policy/allowlist.conf
-        remediation.trust = \(directory)/policy/trust.conf
+        kernel_log = \(host)/kern.log
+        remediation.allowlist = \(host)/policy/allowlist.conf
+        remediation.trust = \(host)/policy/trust.conf
         remediation.poll = 30s
-        tag.lab = herd
 
-        """.write(toFile: agentConfig, atomically: true, encoding: .utf8)
+        """
+    }
+
+    /// This instance's own settings: the same in its own configuration and in a shared host's section.
+    func instanceSettings(checks: String?, disk: String? = nil) -> String {
+        let units =
+            placement == .own
+            ? "units.supporting = nginx.service\n" : ""
+        return """
+            mastodon.live_dir = \(live)
+            mastodon.user = \(String(cString: getpwuid(getuid()).pointee.pw_name))
+            \(checks.map { "checks.enabled = \($0)\n" } ?? "")logs.files = \(applicationLog)
+            \(units)nginx.error_log = \(nginx.errorLog)
+            nginx.access_log = \(nginx.accessLog)
+            disk.paths = \(disk ?? "media=" + media)
+            http.web_url = http://127.0.0.1:\(standIn.port)
+            http.public_url = https://\(name):\(nginx.ports[1])
+            http.public_address = 127.0.0.1
+            http.ca_file = \(directory)/ca.pem
+            http.streaming_urls = http://127.0.0.1:\(standIn.port)
+            http.latency_warning = 2000ms
+            tag.lab = herd
+
+            """
     }
 
     /// `.env.production`: what setup wrote, with the faults' changes.
@@ -174,22 +251,13 @@ final class LabInstance: @unchecked Sendable {
             toFile: live + "/.env.production", atomically: true, encoding: .utf8)
     }
 
-    func startAgent(binary: String) throws {
+    func startAgents(binary: String) throws {
         agentBinary = binary
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["run", "--config", agentConfig, "--log-level", "notice"]
-        _ = FileManager.default.createFile(atPath: directory + "/agent.log", contents: nil)
-        let log = FileHandle(forWritingAtPath: directory + "/agent.log")
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        agent = process
+        for agent in agents { try agent.start(binary: binary) }
     }
 
     var sidekiqActive: Bool {
-        ((try? String(contentsOfFile: units + "/mastodon-sidekiq.service", encoding: .utf8)) ?? "")
+        ((try? String(contentsOfFile: units + "/" + unit(.sidekiq), encoding: .utf8)) ?? "")
             .contains("ActiveState=active")
     }
 
@@ -201,7 +269,7 @@ final class LabInstance: @unchecked Sendable {
         }
         if faults.contains(.crashLoop) {
             webRestarts += 1
-            try? setUnitProperty("mastodon-web.service", "NRestarts", String(webRestarts))
+            try? setUnitProperty(unit(.web), "NRestarts", String(webRestarts))
         }
         // load-5xx: traffic ramps from 1 to 13 times the usual over 40 s, then drops; past 5 times,
         // puma has no worker left for what comes over it, and those requests (the notifications) get
@@ -307,10 +375,7 @@ final class LabInstance: @unchecked Sendable {
     func stop() {
         agentBinary = nil
         heal()
-        if let agent, agent.isRunning {
-            agent.terminate()
-            agent.waitUntilExit()
-        }
+        for agent in agents { agent.stop() }
         nginx.stop()
         standIn.stop()
         postgres.stop()

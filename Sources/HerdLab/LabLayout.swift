@@ -17,6 +17,8 @@ public struct LabLayout: Sendable {
     public var adminConfig: String { directory + "/operators/admin/config" }
     public var secondOperatorConfig: String { directory + "/operators/bob/config" }
     public func instanceDirectory(_ name: String) -> String { directory + "/instances/" + name }
+    /// The multi-instance host's tree (`--shared-agent`): its bin and units, kernel log, policy, agent.
+    public var sharedHostDirectory: String { directory + "/host" }
 
     /// The Herd binaries next to this executable (one build directory).
     public static var binaries: String {
@@ -39,10 +41,20 @@ public enum LabFleet {
         "\($0).lab.example"
     }
     public static let sharedEndpoint = "https://s3.shared-provider.example"
+    /// The instance split over a database, a web and a Sidekiq host (`--split`), with storage of its own.
+    public static let splitName = "split.lab.example"
+    public static let splitEndpoint = "https://objects.split-provider.example"
     public static let ownEndpoint = "https://objects.other-provider.example"
 
     public static func endpoint(_ index: Int, of count: Int) -> String {
         index == count - 1 ? ownEndpoint : sharedEndpoint
+    }
+
+    /// The endpoint of `name` in a lab of `fleet` (the split instance's own, else by its place).
+    public static func endpoint(of name: String, in fleet: [String]) -> String {
+        if name == splitName { return splitEndpoint }
+        let plain = names.filter(fleet.contains)
+        return endpoint(plain.firstIndex(of: name) ?? 0, of: plain.count)
     }
 }
 

@@ -19,10 +19,17 @@ public final class LabSupervisor: @unchecked Sendable {
     var controller: ControllerProcess?
     var controllerURL = ""
     var instances: [LabInstance] = []
+    /// `--shared-agent`: one agent on one host watches every instance but the split one.
+    let sharedAgent: Bool
+    /// `--split`: one more instance, split over a database, a web and a Sidekiq host.
+    let split: Bool
+    var hostAgent: LabAgent?
 
-    public init(layout: LabLayout, instances: Int) {
+    public init(layout: LabLayout, instances: Int, sharedAgent: Bool = false, split: Bool = false) {
         self.layout = layout
         self.count = instances
+        self.sharedAgent = sharedAgent
+        self.split = split
     }
 
     public func run() async throws {
@@ -94,36 +101,63 @@ public final class LabSupervisor: @unchecked Sendable {
             try tool("herdctl", ["operators", "trust-line", "--config", layout.adminConfig])
             + tool("herdctl", ["operators", "trust-line", "--config", layout.secondOperatorConfig])
 
-        for index in 0..<count {
-            let name = LabFleet.names[index]
+        let shared = layout.sharedHostDirectory
+        if sharedAgent { try LabInstance.prepareHost(shared, trust: trust) }
+        var planned = (0..<count).map {
+            (
+                LabFleet.names[$0], LabFleet.endpoint($0, of: count),
+                sharedAgent ? LabPlacement.shared(host: shared) : .own
+            )
+        }
+        if split { planned.append((LabFleet.splitName, LabFleet.splitEndpoint, .split)) }
+        for (index, (name, endpoint, placement)) in planned.enumerated() {
             log("instance \(name)")
             let instance = try LabInstance(
-                name: name, index: index, directory: layout.instanceDirectory(name),
-                endpoint: LabFleet.endpoint(index, of: count))
+                name: name, index: index, directory: layout.instanceDirectory(name), endpoint: endpoint,
+                placement: placement)
             instances.append(instance)
             try instance.prepare(redis: redis!, trust: trust)
             try redis!.commandBlocking(
                 ["SADD", "queues", "default", "push", "ingress", "mailers", "pull", "scheduler"], database: index)
-            let token = try JSONCodable.decode(
-                OperatorAPI.Token.self,
-                from: Data(
-                    try tool(
-                        "herdctl",
-                        [
-                            "agents", "token", "--instance", name, "--ttl", "10m", "--json", "--config",
-                            layout.adminConfig,
-                        ]
-                    )
-                    .utf8))
-            _ = try tool(
-                "herd-agent",
-                [
-                    "enroll", "--config", instance.agentConfig, "--controller", controllerURL, "--token", token.token,
-                    "--ca-fingerprint", token.caFingerprint, "--instance", name,
-                ])
+        }
+        if sharedAgent {
+            // One configuration for the host: its settings, template units, and a section per instance.
+            var text =
+                LabInstance.hostSettings(host: shared) + "checks.enabled = \(LabInstance.checks)\n"
+                + "units.web = mastodon-web@%i.service\nunits.sidekiq = mastodon-sidekiq@%i.service\n"
+                + "units.streaming = mastodon-streaming-%i@*.service\nunits.supporting = nginx.service\n"
+            for instance in instances where instance.placement != .split {
+                text += "\n[\(instance.name)]\n" + instance.instanceSettings(checks: nil)
+            }
+            try text.write(toFile: shared + "/agent.conf", atomically: true, encoding: .utf8)
+            hostAgent = LabAgent(config: shared + "/agent.conf", log: shared + "/agent.log")
+        }
+        for instance in instances {
+            for config in instance.agents.map(\.config) + (instance.agents.isEmpty ? [shared + "/agent.conf"] : []) {
+                try enroll(instance.name, config: config)
+            }
         }
         heartbeats()
-        for instance in instances { try instance.startAgent(binary: binaries + "/herd-agent") }
+        for instance in instances { try instance.startAgents(binary: binaries + "/herd-agent") }
+        try hostAgent?.start(binary: binaries + "/herd-agent")
+    }
+
+    /// One agent's enrollment for `name`, with a token of its own.
+    func enroll(_ name: String, config: String) throws {
+        let token = try JSONCodable.decode(
+            OperatorAPI.Token.self,
+            from: Data(
+                try tool(
+                    "herdctl",
+                    ["agents", "token", "--instance", name, "--ttl", "10m", "--json", "--config", layout.adminConfig]
+                )
+                .utf8))
+        _ = try tool(
+            "herd-agent",
+            [
+                "enroll", "--config", config, "--controller", controllerURL, "--token", token.token,
+                "--ca-fingerprint", token.caFingerprint, "--instance", name,
+            ])
     }
 
     func summary() -> String {
@@ -139,7 +173,15 @@ public final class LabSupervisor: @unchecked Sendable {
                     + "PostgreSQL 127.0.0.1:\(instance.postgres.port); "
                     + "host tree \(instance.directory); storage \(instance.endpoint)")
         }
-        lines.append("  logs        \(layout.logFile), each instance's agent.log")
+        if let hostAgent {
+            lines.append("  one agent   watches every instance but the split one: \(hostAgent.config)")
+        }
+        if split {
+            lines.append(
+                "  split       \(LabFleet.splitName): hosts "
+                    + LabPlacement.parts.map { "\($0.host) (\($0.role))" }.joined(separator: ", "))
+        }
+        lines.append("  logs        \(layout.logFile), each agent's agent.log")
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -239,6 +281,7 @@ public final class LabSupervisor: @unchecked Sendable {
         case ("heal", 2):
             let targets = words[1] == "all" ? instances : try targets(words[1], nil)
             for instance in targets { instance.heal() }
+            if let hostAgent, !hostAgent.isRunning { try hostAgent.start(binary: binaries + "/herd-agent") }
             return "healed: \(targets.map(\.name).joined(separator: ", "))"
         default:
             throw LabError("unknown request \(words.joined(separator: " "))")
@@ -258,6 +301,7 @@ public final class LabSupervisor: @unchecked Sendable {
 
     func stop() {
         for instance in instances { instance.stop() }
+        hostAgent?.stop()
         controller?.stop()
         redis?.stop()
     }

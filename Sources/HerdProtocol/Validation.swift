@@ -17,6 +17,17 @@ public enum Rule {
         }
     }
 
+    /// A check as the controller stores it: an identifier, or for a split instance's host
+    /// `IDENTIFIER@LABEL` (`disk@db-1`; both parts identifiers).
+    public static func storedCheck(_ value: String, _ field: @autoclosure () -> String) throws(WireError) {
+        let parts = value.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+        for part in parts { try identifier(String(part), field()) }
+    }
+
+    public static func isStoredCheck(_ value: String) -> Bool {
+        (try? storedCheck(value, "")) != nil
+    }
+
     public static func isIdentifier(_ value: String) -> Bool {
         (try? identifier(value, "")) != nil
     }

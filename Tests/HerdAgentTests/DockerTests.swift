@@ -65,7 +65,10 @@ import Testing
         // the metric the diagnosis rules read (`mastodon-sidekiq.active` 0).
         let outcome = ServicesCheck.evaluate(
             states,
-            mastodonUnits: ["mastodon-web.service", "mastodon-sidekiq.service", "mastodon-streaming@docker.service"],
+            mastodonUnits: [
+                "mastodon-web.service": "mastodon-web", "mastodon-sidekiq.service": "mastodon-sidekiq",
+                "mastodon-streaming@docker.service": "mastodon-streaming@docker",
+            ],
             notes: [], memory: CheckMemory(), streamingPattern: "mastodon-streaming@*.service")
         #expect(outcome.status == .critical)
         #expect(outcome.metrics["mastodon-sidekiq.active"] == 0 && outcome.metrics["mastodon-web.active"] == 1)

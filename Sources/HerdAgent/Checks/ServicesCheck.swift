@@ -17,28 +17,38 @@ public struct ServicesCheck: BlockingCheck {
         let systemd = context.host.systemd
         // A part's host of a split instance runs only its part's units.
         let role = configuration.role
-        var mastodon = [(AgentRole.web, configuration.webUnit), (.sidekiq, configuration.sidekiqUnit)]
-            .filter { role == .all || role == $0.0 }.map(\.1)
+        // Mastodon's own units, by the name their metrics take (`mastodon-web.active`), whatever the
+        // host calls them (`mastodon-web@alpha.service` on a multi-instance host).
+        var mastodon: [(unit: String, name: String)] = [
+            (AgentRole.web, configuration.webUnit, "mastodon-web"),
+            (.sidekiq, configuration.sidekiqUnit, "mastodon-sidekiq"),
+        ].filter { role == .all || role == $0.0 }.map { ($0.1, $0.2) }
         var supporting: [String] = []
         var notes: [String] = []
-        let streaming = role == .all || role == .streaming ? [(configuration.streamingUnits, true)] : []
-        for (pattern, isMastodon) in streaming + configuration.supportingUnits.map({ ($0, false) }) {
-            guard pattern.contains("*") else {
-                isMastodon ? mastodon.append(pattern) : supporting.append(pattern)
-                continue
+        if role == .all || role == .streaming {
+            let pattern = configuration.streamingUnits
+            let found =
+                pattern.contains("*") ? try systemd.listUnits(matching: pattern, timeout: context.remaining) : [pattern]
+            if found.isEmpty { notes.append("no unit matches \(pattern)") }
+            // `mastodon-streaming@4000`, from the part after the unit's `@`.
+            mastodon += found.map { unit in
+                let base = unit.hasSuffix(".service") ? String(unit.dropLast(8)) : unit
+                return (unit, "mastodon-streaming" + (base.firstIndex(of: "@").map { String(base[$0...]) } ?? ""))
             }
-            let found = try systemd.listUnits(matching: pattern, timeout: context.remaining)
-            if found.isEmpty && isMastodon { notes.append("no unit matches \(pattern)") }
-            isMastodon ? mastodon.append(contentsOf: found) : supporting.append(contentsOf: found)
         }
-        let states = try systemd.show(mastodon + supporting, timeout: context.remaining)
+        for pattern in configuration.supportingUnits {
+            supporting +=
+                pattern.contains("*") ? try systemd.listUnits(matching: pattern, timeout: context.remaining) : [pattern]
+        }
+        let states = try systemd.show(mastodon.map(\.unit) + supporting, timeout: context.remaining)
         return Self.evaluate(
-            states, mastodonUnits: Set(mastodon), notes: notes, memory: context.memory,
-            streamingPattern: configuration.streamingUnits)
+            states, mastodonUnits: Dictionary(mastodon, uniquingKeysWith: { first, _ in first }), notes: notes,
+            memory: context.memory, streamingPattern: configuration.streamingUnits)
     }
 
+    /// `mastodonUnits`: Mastodon's own units, each with the name its metrics take.
     static func evaluate(
-        _ states: [UnitState], mastodonUnits: Set<String>, notes: [String], memory previous: CheckMemory,
+        _ states: [UnitState], mastodonUnits: [String: String], notes: [String], memory previous: CheckMemory,
         streamingPattern: String
     ) -> CheckOutcome {
         var memory = CheckMemory()
@@ -51,8 +61,9 @@ public struct ServicesCheck: BlockingCheck {
             problems += notes
         }
         for unit in states {
-            let name = Describe.identifier(unit.id.hasSuffix(".service") ? String(unit.id.dropLast(8)) : unit.id)
-            let isMastodon = mastodonUnits.contains(unit.id)
+            let name = Describe.identifier(
+                mastodonUnits[unit.id] ?? (unit.id.hasSuffix(".service") ? String(unit.id.dropLast(8)) : unit.id))
+            let isMastodon = mastodonUnits[unit.id] != nil
             if unit.loadState == "not-found" {
                 if isMastodon {
                     status = max(status, .warning)

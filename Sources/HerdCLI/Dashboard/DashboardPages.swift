@@ -139,20 +139,26 @@ struct DashboardPages: Sendable {
             }
         }
         var figures: [String] = []
-        for chart in Self.charts {
+        // A split instance has each chart's check once per host that runs it (`disk@db-1`).
+        let charted = Self.charts.flatMap { chart in
+            let hosts = detail.checks.map(\.checkId).filter { $0.hasPrefix(chart.check + "@") }.sorted()
+            return (hosts.isEmpty ? [chart.check] : hosts).map { (chart, $0) }
+        }
+        for (chart, check) in charted {
             let history = try await client.call(
                 .GET,
-                "/v1/instances/\(domain)/history?since=\(WireTime.format(since))&until=\(WireTime.format(until))&raw_hours=24&check=\(chart.check)&limit=20000",
+                "/v1/instances/\(domain)/history?since=\(WireTime.format(since))&until=\(WireTime.format(until))&raw_hours=24&check=\(check)&limit=20000",
                 as: OperatorAPI.History.self)
             let names = Set(
                 history.hours.flatMap { $0.metrics.keys } + history.results.flatMap { $0.metrics.keys }
             ).filter(chart.metric).sorted()
             let series = names.map {
                 Chart.series(
-                    history, check: chart.check, metric: $0, name: $0.replacingOccurrences(of: ".used_ratio", with: ""),
+                    history, check: check, metric: $0, name: $0.replacingOccurrences(of: ".used_ratio", with: ""),
                     scale: chart.scale)
             }
-            var caption = HTML.escape(chart.title)
+            var caption = HTML.escape(
+                chart.title + (check == chart.check ? "" : " on " + check.drop { $0 != "@" }.dropFirst()))
             if chart.check == "disk" {
                 let soonest = series.compactMap { series in
                     Chart.secondsToFull(series.points.map { ($0.0, $0.1 / 100) }).map { (series.name, $0) }

@@ -18,9 +18,11 @@ public struct PatternSettings: Sendable, Hashable {
         /// after 5 quiet cycles, so that it lives long enough to page.
         public static let eventChecks: Set<String> = ["oom"]
 
+        /// A split instance's `oom@sidekiq-1` is `oom`'s (and takes `oom`'s override unless it has its own).
         public func forCheck(_ checkID: String) -> Persistent {
-            if let own = overrides[checkID] { return own }
-            guard Self.eventChecks.contains(checkID) else { return self }
+            let plain = CheckName.plain(checkID)
+            if let own = overrides[checkID] ?? overrides[plain] { return own }
+            guard Self.eventChecks.contains(plain) else { return self }
             var event = self
             event.results = 1
             event.seconds = 0

@@ -136,10 +136,16 @@ extension Store {
             arguments += [instance, instance]
         }
         if let check {
+            // A plain id holds a split instance's hosts too: `disk` is also `disk@db-1`.
+            let plain = !check.contains("@")
+            func match(_ column: String) -> String {
+                plain ? "(\(column) = ? OR substr(\(column), 1, \(check.utf8.count + 1)) = ?)" : "\(column) = ?"
+            }
             conditions.append(
-                "(x.check_id = ? OR EXISTS (SELECT 1 FROM incident_checks c WHERE c.incident_id = x.id AND c.check_id = ?))"
+                "(\(match("x.check_id")) OR EXISTS (SELECT 1 FROM incident_checks c WHERE c.incident_id = x.id AND \(match("c.check_id"))))"
             )
-            arguments += [check, check]
+            let values = plain ? [check, check + "@"] : [check]
+            arguments += SQLArguments(values + values)
         }
         if let since {
             conditions.append("x.updated_at >= ?")

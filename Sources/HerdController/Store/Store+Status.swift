@@ -152,8 +152,20 @@ extension Store {
                     WHERE NOT EXISTS (SELECT 1 FROM agents a WHERE a.instance = i.domain AND a.state != 'revoked')
                         \(filter)
                     """, arguments: arguments + arguments)
+            // An instance split over several hosts has an agent each: its row is its stalest agent's
+            // (the one that never reported, else the longest quiet), so one silent host shows.
+            var stalest: [String: Int] = [:]
+            for (index, row) in rows.enumerated() {
+                let instance = row[0] as String
+                guard let kept = stalest[instance] else {
+                    stalest[instance] = index
+                    continue
+                }
+                let (last, keptLast) = (row[4] as Double?, rows[kept][4] as Double?)
+                if let keptLast, last.map({ $0 < keptLast }) ?? true { stalest[instance] = index }
+            }
             var out: [InstanceStatus] = []
-            for row in rows {
+            for (index, row) in rows.enumerated() where stalest[row[0] as String] == index {
                 var status = InstanceStatus(
                     instance: row[0], overall: .waiting, failing: Self.identifiers(row[7]),
                     warning: Self.identifiers(row[8]), lastReportAt: row[4], agentID: row[1], agentVersion: row[3],

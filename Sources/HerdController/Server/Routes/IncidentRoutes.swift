@@ -26,7 +26,7 @@ struct IncidentRoutes {
             throw WireError(.invalidField, "instance: not an instance name")
         }
         let check = query.get("check")
-        if let check { try Rule.identifier(check, "check") }
+        if let check { try Rule.storedCheck(check, "check") }
         var since: Double?
         if let text = query.get("since") {
             guard let date = WireTime.parse(text) else {

@@ -92,7 +92,7 @@ struct InstanceRoutes {
             throw WireError(.invalidField, "since: before until, and at most 3660 days before it")
         }
         let checkID = query.get("check")
-        if let checkID { try Rule.identifier(checkID, "check") }
+        if let checkID { try Rule.storedCheck(checkID, "check") }
         let rawHours = try integer("raw_hours", default: 24, in: 1...OperatorAPI.History.maxRawHours)
         let limit = try integer("limit", default: 5_000, in: 1...OperatorAPI.History.maxResults)
         guard !(try await controller.store.checkStates(instance: instance)).isEmpty else {
