@@ -168,7 +168,13 @@ extension Store {
             let instanceID = try Int64.fetchOne(
                 db, sql: "SELECT id FROM instances WHERE domain = ?", arguments: [result.instance])
         else { return }
-        let healthy = result.verification.filter { $0.status == .ok }.map(\.checkID)
+        // A split instance's host re-ran its own checks: `sidekiq` is its `sidekiq@sidekiq-1`.
+        let label = try String.fetchOne(
+            db, sql: "SELECT host_label FROM agents WHERE id = ?", arguments: [result.agentID])
+        let host = label.flatMap { $0.isEmpty ? nil : $0 }
+        let healthy = result.verification.filter { $0.status == .ok }.map {
+            CheckName.qualified($0.checkID, host: host)
+        }
         guard !healthy.isEmpty else { return }
         let marks = Array(repeating: "?", count: healthy.count).joined(separator: ", ")
         let open = try SQLRow.fetchAll(
