@@ -74,14 +74,16 @@ struct LabUp: AsyncParsableCommand {
         commandName: "up",
         abstract: "Start the lab: controller, Redis, PostgreSQL, and per instance nginx, puma and an agent.")
     @OptionGroup var options: LabOptions
-    @Option(help: "Instances (2 to 8).") var instances = 4
+    @Option(help: "Instances (2 to 20).") var instances = 4
     @Flag(help: "One agent on one host watches every instance (a multi-instance host), not one agent each.")
     var sharedAgent = false
     @Flag(help: "Add split.lab.example: one instance over a database, a web and a Sidekiq host, an agent each.")
     var split = false
 
     func validate() throws {
-        guard (2...8).contains(instances) else { throw ValidationError("--instances is 2 to 8") }
+        guard (2...LabFleet.names.count).contains(instances) else {
+            throw ValidationError("--instances is 2 to \(LabFleet.names.count)")
+        }
     }
 
     func run() async throws {

@@ -37,9 +37,10 @@ public struct LabLayout: Sendable {
 /// The lab's instances: NATO names under lab.example. All but the last share one object-storage
 /// endpoint (a provider outage there is a fleet incident); the last has its own.
 public enum LabFleet {
-    public static let names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"].map {
-        "\($0).lab.example"
-    }
+    public static let names = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo", "lima",
+        "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+    ].map { "\($0).lab.example" }
     public static let sharedEndpoint = "https://s3.shared-provider.example"
     /// The instance split over a database, a web and a Sidekiq host (`--split`), with storage of its own.
     public static let splitName = "split.lab.example"

@@ -8,7 +8,7 @@ struct HerdBench: AsyncParsableCommand {
         subcommands: [
             ProtocolBenchmark.self, LogScanBenchmark.self, ServiceChecksBenchmark.self, IngestBenchmark.self,
             StatusBenchmark.self, RetentionBenchmark.self, RemediationBenchmark.self, LabBenchmark.self,
-            RealWorldLogsBenchmark.self, AgentSoakBenchmark.self,
+            RealWorldLogsBenchmark.self, AgentSoakBenchmark.self, AgentMemoryBenchmark.self,
         ]
     )
 }

@@ -76,6 +76,44 @@ import Testing
         #expect(outcome.summary.contains("unhealthy"), "\(outcome.summary)")
     }
 
+    /// `instances.discover_compose`: each compose project on the engine is an instance, its directory
+    /// (the working-directory label compose sets) its live directory, its name its `docker.project`.
+    @Test func composeProjectsAreDiscoveredAsInstances() async throws {
+        let daemon = try Self.daemon()
+        let root = try TemporaryDirectory("herd-compose")
+        defer { root.remove() }
+        let projects = ["herdone\(getpid())", "herdtwo\(getpid())", "herdbare\(getpid())"]
+        defer { for project in projects { daemon.removeProject(project) } }
+        for (index, project) in projects.enumerated() {
+            try root.write(
+                "\(project)/.env.production", index < 2 ? "LOCAL_DOMAIN=\(project).example\n" : "DB_HOST=db\n")
+            try daemon.compose(
+                project: project, service: "web",
+                options: ["--label", "com.docker.compose.project.working_dir=\(root.file(project))"], "sleep 600")
+        }
+        try daemon.compose(project: "herdlost\(getpid())", service: "web", "sleep 600")
+        defer { daemon.removeProject("herdlost\(getpid())") }
+        let configuration = try AgentConfiguration.parse(
+            """
+            state_dir = /var/lib/herd-agent
+            docker.socket = \(daemon.socketPath)
+            instances.discover_compose = true
+            logs.files = /var/log/%i.log
+            """, source: "x")
+        let resolved = try HostInstances.resolve(configuration)
+        let ours = resolved.instances.filter { $0.domain?.hasSuffix("\(getpid()).example") == true }
+        #expect(ours.map(\.domain) == ["\(projects[0]).example", "\(projects[1]).example"])
+        #expect(ours.map(\.configuration.dockerProject) == Array(projects.prefix(2)))
+        #expect(ours.map(\.configuration.mastodonLiveDirectory) == projects.prefix(2).map(root.file))
+        #expect(ours.first?.configuration.logFiles == ["/var/log/\(projects[0]).log"])
+        #expect(resolved.notes.contains { $0.contains("\(projects[2]): no LOCAL_DOMAIN") }, "\(resolved.notes)")
+        #expect(resolved.notes.contains { $0.contains("herdlost\(getpid()): no working directory label") })
+        // Without the socket there is nothing to ask.
+        var bare = configuration
+        bare.dockerSocket = nil
+        #expect(try HostInstances.resolve(bare).notes == ["instances.discover_compose needs docker.socket"])
+    }
+
     @Test func herdAgentCheckReadsContainersAndTheirLogsIncrementally() async throws {
         let daemon = try Self.daemon()
         let project = "herdlogs\(getpid())"

@@ -148,3 +148,57 @@ import Testing
         #expect(HostChecks.share([pg], with: units[2], among: units)[0] == pg)
     }
 }
+
+/// The verbs on a multi-instance or part's host, through the binary: what they refuse and say.
+@Suite struct HostInstancesCommandTests {
+    @Test func theVerbsNameTheInstanceTheyNeedAndARoleCannotChangeAfterEnrollment() throws {
+        let dir = try TemporaryDirectory("herd-multi")
+        defer { dir.remove() }
+        try dir.write(
+            "several.conf",
+            """
+            state_dir = \(dir.path)/state
+            [a.example]
+            mastodon.live_dir = \(dir.path)/a
+            [b.example]
+            mastodon.live_dir = \(dir.path)/b
+
+            """)
+        let several = ["--config", dir.file("several.conf")]
+        let enroll = ["enroll", "--controller", "https://127.0.0.1:9", "--token", "t", "--ca-fingerprint", "00"]
+        var answer = try BuiltProduct.run("herd-agent", enroll + several)
+        #expect(answer.status == 1 && answer.output.contains("this agent watches several instances: pass --instance"))
+        answer = try BuiltProduct.run("herd-agent", enroll + several + ["--instance", "c.example"])
+        #expect(
+            answer.status == 1
+                && answer.output.contains(
+                    "c.example is not among the instances this agent watches: a.example, b.example"),
+            "\(answer.output)")
+        answer = try BuiltProduct.run("herd-agent", ["run", "--once"] + several)
+        #expect(
+            answer.status == 1 && answer.output.contains("a.example: ")
+                && answer.output.contains("(herd-agent enroll --instance a.example)"), "\(answer.output)")
+        answer = try BuiltProduct.run("herd-agent", ["check", "--json"] + several)
+        #expect(answer.status == 1 && answer.output.contains("--json checks one instance: give --instance"))
+        answer = try BuiltProduct.run("herd-agent", ["check", "--instance", "z.example"] + several)
+        #expect(answer.status == 1 && answer.output.contains("z.example is not among the instances configured"))
+        answer = try BuiltProduct.run("herd-agent", ["check", "--only", "mastodon.config"] + several)
+        #expect(answer.status == 0 && answer.output.contains("== a.example") && answer.output.contains("== b.example"))
+
+        // Enrolled as the database host, configured as a web host: it will not run.
+        let identity = dir.file("part/identity")
+        try FileManager.default.createDirectory(
+            atPath: identity, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try dir.write(
+            "part/identity/enrollment.conf",
+            "controller = https://127.0.0.1:9\nagent_id = abc\ninstance = big.example\nstate = accepted\nrole = db\n")
+        chmod(dir.file("part/identity/enrollment.conf"), 0o600)
+        try dir.write("part/identity/certificate.pem", "unused")
+        try dir.write("part.conf", "state_dir = \(dir.path)/part\nrole = web\n")
+        answer = try BuiltProduct.run("herd-agent", ["run", "--once", "--config", dir.file("part.conf")])
+        #expect(
+            answer.status == 1
+                && answer.output.contains("agent abc enrolled with role db but the configuration says web"),
+            "\(answer.output)")
+    }
+}

@@ -23,6 +23,7 @@ import X509
             ("0009-history-partitions", "68f7c05b44e5adfca5b412fdc113312a112fad69c33e94009ea7a9cc4d899086"),
             ("0010-paging", "06f1c633c9103d8c26d6715fe4f2437320a9f2985bdda3ba99ce99c7559ecf3f"),
             ("0011-packed-history", "ec7b9a8386d516e68a59624ff60bb1862fa02705c0db063c615fdc61101e2830"),
+            ("0012-agent-roles", "aec7dcf212fe4fe07fb4271b0c09b4cabb1cd41787811505df4a2c2d9bb5867f"),
         ]
         let current = Migrations.fingerprints
         #expect(current.count >= shipped.count)

@@ -93,5 +93,20 @@ import Testing
             #expect(calls.contains("restart -- \(unit)"), "\(calls)")
             _ = try Self.run("herd-lab", ["heal", "--dir", dir, "all"])
         }
+
+        // One instance's identity revoked on the shared host: that instance stops; the agent and the
+        // others go on.
+        let alpha = try #require(agents.first { $0.instance == "alpha.lab.example" })
+        #expect(try herdctl(["agents", "revoke", alpha.id]).status == 0)
+        try await Task.sleep(for: .seconds(15))
+        let after = try JSONCodable.decode(
+            OperatorAPI.Agents.self, from: Data(try herdctl(["agents", "list", "--json"]).output.utf8)
+        ).agents
+        let bravo = try #require(after.first { $0.instance == "bravo.lab.example" })
+        #expect(bravo.lastReportAt.map { Date().timeIntervalSince($0) < 12 } == true, "\(bravo)")
+        #expect(
+            LabTests.processes(mentioning: dir + "/host/agent.conf").contains { $0.contains("herd-agent run") })
+        let log = try String(contentsOfFile: dir + "/host/agent.log", encoding: .utf8)
+        #expect(log.contains("the host's other instances go on"), "\(log.suffix(2000))")
     }
 }

@@ -41,7 +41,9 @@ struct EnrollCommand: AsyncParsableCommand {
     var caFingerprint: String?
 
     @Option(
-        help: ArgumentHelp("This instance's domain (default: LOCAL_DOMAIN from .env.production).", valueName: "domain"))
+        help: ArgumentHelp(
+            "This instance's domain (default: LOCAL_DOMAIN from .env.production); with several instances configured, "
+                + "the one to enroll (each has its own identity).", valueName: "domain"))
     var instance: String?
 
     @Option(help: ArgumentHelp("Keep the identity here (default: state_dir from the configuration).", valueName: "dir"))

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import HerdProtocol
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -10,13 +11,17 @@ import Logging
 /// delivery and command long-poll, reporting separately — and, when it watches several, the host checks
 /// (memory and pressure, the kernel's OOM kills) run once per cycle and shared into every instance's
 /// report, an OOM kill only with the instance whose unit it hit (`HostChecks.share`).
-struct HostAgent: Sendable {
+final class HostAgent: Sendable {
     let configuration: AgentConfiguration
     let agents: [Agent]
     let watched: [WatchedInstance]
     /// The host checks, when several instances share them; nil when the one instance runs its own.
     let hostRunner: CheckRunner?
     let logger: Logger
+    /// The instances whose identity the controller revoked or forgot: the others go on without them.
+    let stopped = Mutex<Set<Int>>([])
+    /// Each instance's command long-poll, cancelled when its instance stops.
+    let polls = Mutex<[Int: Task<Void, Never>]>([:])
 
     init(configuration: AgentConfiguration, source: String, logger: Logger) throws {
         let resolved = try HostInstances.resolve(configuration, source: source)
@@ -24,12 +29,16 @@ struct HostAgent: Sendable {
         guard !resolved.instances.isEmpty else {
             throw AgentCommandError("no instance to watch: no [DOMAIN] section, and instances.discover found none")
         }
+        // One signature matcher for the host (`logs.signature_files` is the host's): its automaton is
+        // the largest thing a check runner holds.
+        let signatures = SignatureMatcher(table: try SignatureTable.builtIn(appending: configuration.signatureFiles))
         var agents: [Agent] = []
         for instance in resolved.instances {
             var instanceLogger = logger
             if let domain = instance.domain { instanceLogger[metadataKey: "instance"] = "\(domain)" }
             do {
-                agents.append(try Agent(configuration: instance.configuration, logger: instanceLogger))
+                agents.append(
+                    try Agent(configuration: instance.configuration, logger: instanceLogger, signatures: signatures))
             } catch {
                 throw AgentCommandError(
                     (instance.domain.map { "\($0): " } ?? "") + "\(error)"
@@ -41,7 +50,7 @@ struct HostAgent: Sendable {
             hostRunner = CheckRunner(
                 checks: try CheckRegistry.enabled(by: host), host: HostSurfaces.live(host), configuration: host,
                 store: try DirectoryMemoryStore(stateDirectory: host.stateDirectory),
-                signatures: SignatureMatcher(table: try SignatureTable.builtIn(appending: host.signatureFiles)))
+                signatures: signatures)
         } else {
             hostRunner = nil
         }
@@ -57,7 +66,8 @@ struct HostAgent: Sendable {
         let host = await hostRunner?.runCycle() ?? []
         let units = watched.map(HostChecks.units)
         return await withTaskGroup(of: (Int, Bool).self) { group in
-            for (index, agent) in agents.enumerated() {
+            let stopped = self.stopped.withLock { $0 }
+            for (index, agent) in agents.enumerated() where !stopped.contains(index) {
                 let shared = HostChecks.share(host, with: units[index], among: units)
                 group.addTask {
                     do {
@@ -77,15 +87,37 @@ struct HostAgent: Sendable {
         }
     }
 
+    /// Until every instance's delivery has stopped for good (revoked, or unknown to the controller):
+    /// one instance revoked on a multi-instance host stops only its own reports and commands.
     func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for agent in agents {
-                group.addTask { try await agent.delivery.run() }
+            for (index, agent) in agents.enumerated() {
+                group.addTask { [self] in
+                    do {
+                        try await agent.delivery.run()
+                    } catch {
+                        let all = stopped.withLock {
+                            $0.insert(index)
+                            return $0.count == agents.count
+                        }
+                        if all { throw error }
+                        polls.withLock { $0[index]?.cancel() }
+                        agent.logger.critical("\(error); the host's other instances go on")
+                    }
+                }
                 if configuration.remediationPoll > .zero {
-                    group.addTask { await agent.pollCommands() }
+                    let poll = Task { await agent.pollCommands() }
+                    polls.withLock { $0[index] = poll }
+                    group.addTask {
+                        await withTaskCancellationHandler {
+                            await poll.value
+                        } onCancel: {
+                            poll.cancel()
+                        }
+                    }
                 }
             }
-            group.addTask {
+            group.addTask { [self] in
                 var unstored = Array(repeating: UInt64(0), count: agents.count)
                 while !Task.isCancelled {
                     let stored = await cycle(unstored: unstored)
@@ -94,8 +126,10 @@ struct HostAgent: Sendable {
                     try await Task.sleep(for: .milliseconds(Int64(interval * Double.random(in: 0.9...1.1) * 1000)))
                 }
             }
-            // The first to end (a delivery stopped for good) ends the daemon.
-            try await group.next()
+            // The cycle loop never ends by itself: the first error (every delivery stopped) ends the daemon.
+            while try await group.next() != nil {
+                if stopped.withLock({ $0.count == agents.count }) { break }
+            }
             group.cancelAll()
         }
         for agent in agents { await agent.shutdown() }

@@ -17,7 +17,8 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run checks every interval and deliver signed reports to the controller (the daemon).",
         discussion: """
-            Needs `herd-agent enroll` first. Exit status 78 when the controller has revoked this agent or does \
+            Needs `herd-agent enroll` first (for each instance, when the configuration names several: they report \
+            separately, and the host checks run once for all). Exit status 78 when the controller has revoked this agent or does \
             not know it (systemd: RestartPreventExitStatus=78), 1 for an unusable configuration or identity.
             """)
 
@@ -83,7 +84,8 @@ public struct Agent: Sendable {
         _ = herd_limit_malloc_arenas(2)
     }
 
-    public init(configuration: AgentConfiguration, logger: Logger) throws {
+    /// `signatures`: the log signature matcher, shared by the instances of one host (nil: build it).
+    public init(configuration: AgentConfiguration, logger: Logger, signatures: SignatureMatcher? = nil) throws {
         let files = AgentIdentityFiles(stateDirectory: configuration.stateDirectory)
         let enrollment = try Enrollment.load(files)
         guard enrollment.state == "accepted", SecureFile.exists(files.certificateFile) else {
@@ -108,7 +110,8 @@ public struct Agent: Sendable {
         let runner = CheckRunner(
             checks: try CheckRegistry.enabled(by: configuration), host: host,
             configuration: configuration, store: try DirectoryMemoryStore(stateDirectory: configuration.stateDirectory),
-            signatures: SignatureMatcher(table: try SignatureTable.builtIn(appending: configuration.signatureFiles)))
+            signatures: try signatures
+                ?? SignatureMatcher(table: try SignatureTable.builtIn(appending: configuration.signatureFiles)))
         let (allowlist, trust) = (configuration.remediationAllowlist, configuration.remediationTrust)
         let gate = CommandGate(
             agentID: enrollment.agentID, instance: enrollment.instance,

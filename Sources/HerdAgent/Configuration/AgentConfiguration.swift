@@ -20,6 +20,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// Live directories to watch as instances, as glob patterns (`/home/*/live`): each with a
     /// `.env.production` naming its LOCAL_DOMAIN is one (Agent/README.md, "Topologies").
     public var discoverInstances: [String] = []
+    /// Also watch every compose project on `docker.socket` as an instance: its directory
+    /// (`com.docker.compose.project.working_dir`) is its live directory, its name its `docker.project`.
+    public var discoverCompose = false
     /// `[DOMAIN]` sections: the instances this agent watches, each with its own settings.
     public var instanceSections: [InstanceSection] = []
 
@@ -304,6 +307,7 @@ extension AgentConfiguration {
                 "instances.discover", \.discoverInstances,
                 parse: { text throws(SettingError) in try SettingValue.list(text).map(Parse.absolutePath) },
                 format: list),
+            .bool("instances.discover_compose", \.discoverCompose),
             path("host_root", \.hostRoot),
             .value(
                 "command_path", \.commandPath,

@@ -23,6 +23,7 @@ extension AgentConfiguration {
     /// Settings of the host, not of one instance: refused in a `[DOMAIN]` section.
     static let hostKeys: Set<String> = [
         "interval", "state_dir", "host_root", "command_path", "role", "hostname", "instances.discover",
+        "instances.discover_compose",
         "checks.timeout", "logs.max_bytes_per_cycle", "logs.journal_directory", "logs.signature_files", "docker.socket",
         "memory.warning_available_percent", "memory.critical_available_percent", "pressure.warning_percent",
         "kernel_log", "services.timeout", "remediation.allowlist", "remediation.trust", "remediation.poll",
@@ -33,13 +34,14 @@ extension AgentConfiguration {
     public static let hostChecks: Set<String> = ["resources", "oom"]
 
     /// Whether this agent watches several instances (sections or discovery) rather than one.
-    public var watchesSeveral: Bool { !instanceSections.isEmpty || !discoverInstances.isEmpty }
+    public var watchesSeveral: Bool { !instanceSections.isEmpty || !discoverInstances.isEmpty || discoverCompose }
 
     /// This configuration with `section`'s settings on top, or the line of the first it refuses.
     func applying(_ section: InstanceSection, source: String) throws(ConfigurationError) -> AgentConfiguration {
         var configuration = self
         configuration.instanceSections = []
         configuration.discoverInstances = []
+        configuration.discoverCompose = false
         for entry in section.entries {
             guard !Self.hostKeys.contains(entry.key) else {
                 throw ConfigurationError(
@@ -62,6 +64,7 @@ extension AgentConfiguration {
         var expanded = try Self.parse(text.replacing("%i", with: key), source: "(instance \(key))")
         expanded.instanceSections = []
         expanded.discoverInstances = []
+        expanded.discoverCompose = false
         return expanded
     }
 }
@@ -88,30 +91,56 @@ public enum HostInstances {
         var base = configuration
         base.instanceSections = []
         base.discoverInstances = []
+        base.discoverCompose = false
         var found: [(domain: String, key: String, configuration: AgentConfiguration)] = []
         var notes: [String] = []
-        for pattern in configuration.discoverInstances {
-            for live in glob(pattern, filesystem: filesystem) {
-                var candidate = base
-                candidate.mastodonLiveDirectory = live
-                candidate.mastodonEnvFileOverride = nil
-                let installation = MastodonInstallation.discover(candidate, filesystem: filesystem)
-                guard let domain = installation["LOCAL_DOMAIN"]?.lowercased() else {
-                    notes.append("\(live): no LOCAL_DOMAIN in \(candidate.mastodonEnvFile)")
-                    continue
+        // Live directories: those the patterns match, then each compose project's directory.
+        var candidates: [(live: String, project: String?)] = configuration.discoverInstances.flatMap { pattern in
+            glob(pattern, filesystem: filesystem).map { ($0, nil) }
+        }
+        if configuration.discoverCompose {
+            if let socket = configuration.dockerSocket {
+                do {
+                    for (project, directory) in try DockerUnits.projects(
+                        engine: DockerEngine(socketPath: socket), timeout: configuration.serviceTimeout)
+                    {
+                        guard let directory, directory.hasPrefix("/") else {
+                            notes.append(
+                                "compose project \(project.escapingControlCharacters): no working directory label")
+                            continue
+                        }
+                        candidates.append((directory, project))
+                    }
+                } catch {
+                    notes.append("compose projects not discovered: \(error)")
                 }
-                guard Rule.isInstanceName(domain) else {
-                    notes.append("\(live): LOCAL_DOMAIN is not a lowercase DNS name")
-                    continue
-                }
-                guard !found.contains(where: { $0.domain == domain }) else {
-                    notes.append("\(live): \(domain) is watched already")
-                    continue
-                }
-                let parts = live.split(separator: "/")
-                let key = String(parts.last == "live" && parts.count > 1 ? parts[parts.count - 2] : parts.last ?? "")
-                found.append((domain, key, candidate))
+            } else {
+                notes.append("instances.discover_compose needs docker.socket")
             }
+        }
+        for (live, project) in candidates {
+            var candidate = base
+            candidate.mastodonLiveDirectory = live
+            candidate.mastodonEnvFileOverride = nil
+            if let project { candidate.dockerProject = project }
+            let installation = MastodonInstallation.discover(candidate, filesystem: filesystem)
+            guard let domain = installation["LOCAL_DOMAIN"]?.lowercased() else {
+                notes.append("\(live): no LOCAL_DOMAIN in \(candidate.mastodonEnvFile)")
+                continue
+            }
+            guard Rule.isInstanceName(domain) else {
+                notes.append("\(live): LOCAL_DOMAIN is not a lowercase DNS name")
+                continue
+            }
+            guard !found.contains(where: { $0.domain == domain }) else {
+                notes.append("\(live): \(domain) is watched already")
+                continue
+            }
+            let parts = live.split(separator: "/")
+            let key =
+                project
+                ?? String(parts.last == "live" && parts.count > 1 ? parts[parts.count - 2] : parts.last ?? "")
+            found.append((domain, key, candidate))
         }
         for section in configuration.instanceSections {
             if let index = found.firstIndex(where: { $0.domain == section.domain }) {

@@ -81,6 +81,28 @@ public struct DockerUnits: SystemdReader {
         return out
     }
 
+    /// The compose projects on the engine, each with the directory it was started from
+    /// (`com.docker.compose.project.working_dir`, which holds its `.env.production`), sorted by name.
+    public static func projects(engine: DockerEngine, timeout: Duration) throws(HostError) -> [(
+        project: String, directory: String?
+    )] {
+        let filter = #"{"label":["com.docker.compose.project"]}"#
+        let answer = try engine.get("/containers/json?all=1&filters=" + percentEncode(filter), timeout: timeout)
+        let summaries: [Summary]
+        do {
+            summaries = try JSONCodable.decode([Summary].self, from: answer.body)
+        } catch {
+            throw HostError(.invalid, "docker: /containers/json: \(error)")
+        }
+        var directories: [String: String?] = [:]
+        for labels in summaries.compactMap(\.labels) {
+            guard let project = labels["com.docker.compose.project"] else { continue }
+            let directory = labels["com.docker.compose.project.working_dir"]
+            if directories[project] == nil || directories[project]! == nil { directories[project] = directory }
+        }
+        return directories.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
     func inspect(_ id: String, timeout: Duration) throws(HostError) -> Inspection {
         guard id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
             throw HostError(.invalid, "docker: not a container id")

@@ -34,7 +34,7 @@ public final class RedisServer: @unchecked Sendable {
         var arguments = [
             "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path, "--save", "",
             "--appendonly", "no", "--daemonize", "no", "--unixsocket", directory.file("redis.sock"),
-            "--unixsocketperm", "700", "--logfile", directory.file("redis.log"), "--databases", "16",
+            "--unixsocketperm", "700", "--logfile", directory.file("redis.log"), "--databases", "32",
         ]
         if let password { arguments += ["--requirepass", password] }
         if let tls {
