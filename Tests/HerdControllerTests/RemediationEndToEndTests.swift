@@ -116,7 +116,8 @@ import Testing
             try fleet.herdctl(["incident", "remediate", "\(open.id)", "--preview-wait", "0s", "--json"]))
         let id = proposed.remediation.id
         #expect(proposed.remediation.state == "proposed" && proposed.remediation.incidentId == open.id)
-        #expect(proposed.remediation.hostCommand == "systemctl restart mastodon-sidekiq.service")
+        #expect(
+            proposed.remediation.hostCommand == "systemctl restart mastodon-sidekiq.service (the host's units.sidekiq)")
         let selfApproval = try fleet.herdctl(["remediate", "approve", id, "--yes"])
         #expect(selfApproval.status == 1 && selfApproval.output.contains("cannot approve"), "\(selfApproval.output)")
         let shown = try fleet.herdctl(["remediate", "show", id])

@@ -60,14 +60,27 @@ final class HostAgent: Sendable {
         self.logger = logger
     }
 
-    /// One cycle for every instance: the host checks once, then each instance's checks, concurrently.
+    /// Instances whose checks run at once: enough that one instance whose checks hang until their
+    /// timeout does not hold up the others' reports, few enough that a cycle's allocations do not
+    /// all peak together (glibc keeps the heap's high-water mark).
+    static let instancesAtOnce = 8
+
+    /// One cycle for every instance: the host checks once, then each instance's checks, a few
+    /// instances at a time.
     func cycle(unstored: [UInt64]) async -> [Bool] {
         let collectedAt = Date()
         let host = await hostRunner?.runCycle() ?? []
         let units = watched.map(HostChecks.units)
         return await withTaskGroup(of: (Int, Bool).self) { group in
             let stopped = self.stopped.withLock { $0 }
+            var stored = Array(repeating: false, count: agents.count)
+            var running = 0
             for (index, agent) in agents.enumerated() where !stopped.contains(index) {
+                if running == Self.instancesAtOnce, let (done, ok) = await group.next() {
+                    stored[done] = ok
+                    running -= 1
+                }
+                running += 1
                 let shared = HostChecks.share(host, with: units[index], among: units)
                 group.addTask {
                     do {
@@ -81,7 +94,6 @@ final class HostAgent: Sendable {
                     }
                 }
             }
-            var stored = Array(repeating: false, count: agents.count)
             for await (index, ok) in group { stored[index] = ok }
             return stored
         }

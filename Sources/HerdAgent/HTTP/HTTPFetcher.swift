@@ -109,6 +109,7 @@ public final class HTTPFetcher: Sendable {
     ) throws(HTTPFetchError) {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
+        if let roots = Self.systemRoots { tls.trustRoots = .certificates(roots) }
         if let caFile {
             tls.additionalTrustRoots = [.file(caFile)]
             do {
@@ -127,6 +128,21 @@ public final class HTTPFetcher: Sendable {
         configuration.connectionPool.idleTimeout = .milliseconds(max(1, idleTimeout.milliseconds))
         client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
+
+    /// The system's trust roots, parsed once for every client: each TLS context holds references to
+    /// these certificates instead of parsing the bundle again. A host with several instances has a
+    /// client per instance (its own CA file or address), and a parsed bundle each was most of their
+    /// memory (BENCHMARKS.md, "One agent for a host's instances"). Nil where no bundle file is found:
+    /// NIOSSL's own default then.
+    static let systemRoots: [NIOSSLCertificate]? = {
+        for bundle in [
+            "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
+            "/etc/ssl/cert.pem",
+        ] {
+            if let roots = try? NIOSSLCertificate.fromPEMFile(bundle), !roots.isEmpty { return roots }
+        }
+        return nil
+    }()
 
     private struct Key: Hashable {
         var caFile: String?

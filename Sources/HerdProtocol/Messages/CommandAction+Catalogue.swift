@@ -99,12 +99,14 @@ extension CommandAction {
     public var summary: String { ([name] + parameterList).joined(separator: " ") }
 
     /// What the host runs, as operators read it (the agent builds the real argv from its configuration:
-    /// unit names, the live directory, the mastodon user).
+    /// unit names, the live directory, the mastodon user). A host may name its units otherwise
+    /// (`mastodon-sidekiq@alpha.service` on a multi-instance host), so the setting is named with them.
     public var hostCommand: String {
         switch self {
         case .restartService(.nginx): "systemctl reload nginx.service"
-        case .restartService(.streaming): "systemctl restart mastodon-streaming@*.service"
-        case .restartService(let service): "systemctl restart mastodon-\(service.rawValue).service"
+        case .restartService(.streaming): "systemctl restart mastodon-streaming@*.service (the host's units.streaming)"
+        case .restartService(let service):
+            "systemctl restart mastodon-\(service.rawValue).service (the host's units.\(service.rawValue))"
         case .mediaRemove, .previewCardsRemove:
             "systemctl start --wait herd-tootctl@\(unitInstance).service → as mastodon in the live dir: "
                 + "RAILS_ENV=production bin/tootctl \(tootctlArguments.joined(separator: " "))"
