@@ -12,9 +12,9 @@ struct LabEvaluate: AsyncParsableCommand {
         commandName: "evaluate",
         abstract: "On a running lab: inject each fault alone and print what Herd made of it.",
         discussion: """
-            Exit status 0 when every fault opened exactly one incident with the expected cause (a fleet \
-            fault: one fleet incident holding exactly the faulted instances) that healing resolved; 1 \
-            otherwise. Faults: \(LabFault.allCases.map(\.rawValue).joined(separator: ", ")).
+            Exit status 0 when every fault opened exactly one incident, on the faulted instance, with the \
+            expected cause (a fleet fault: one fleet incident holding exactly the faulted instances) that \
+            healing resolved; 1 otherwise. Faults: \(LabFault.allCases.map(\.rawValue).joined(separator: ", ")).
             """)
     @OptionGroup var options: LabOptions
     @Option(help: "Comma-separated faults (default: every one this user can inject).") var faults: String?

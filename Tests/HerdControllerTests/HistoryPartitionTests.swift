@@ -24,12 +24,13 @@ import Testing
         let old = try Store(postgres: settings, migrateUpTo: M0008Replicas.identifier)
         let fleet = try StoreTests.Fleet(store: old)
         defer { fleet.directory.remove() }
-        let (agent, _) = try await fleet.enroll("social.example")
+        let agent = try await fleet.agentBeforeRoles("social.example")
         let start = Date(timeIntervalSince1970: 1_793_491_200)  // 2026-11-01T00:00:00Z
         var written: [HistoryEntry] = []
         for sequence in UInt64(1)...12 {
             let report = fleet.report(
-                agent, sequence: sequence, statuses: ["disk": .ok, "services": sequence == 5 ? .critical : .ok],
+                agentID: agent, instance: "social.example", sequence: sequence,
+                statuses: ["disk": .ok, "services": sequence == 5 ? .critical : .ok],
                 at: start.addingTimeInterval(Double(sequence - 1) * 6 * 3_600))
             _ = try await old.write([report])
             written.append(
@@ -47,7 +48,9 @@ import Testing
         #expect(try await store.history(instance: "social.example", since: 0, until: end) == written)
         // Ingest goes on into the partitioned table, numbering after the rows moved across.
         _ = try await store.write([
-            fleet.report(agent, sequence: 13, statuses: ["disk": .ok], at: start.addingTimeInterval(3 * 86_400))
+            fleet.report(
+                agentID: agent, instance: "social.example", sequence: 13, statuses: ["disk": .ok],
+                at: start.addingTimeInterval(3 * 86_400))
         ])
         #expect(try await Self.partitions(store).last == "history_d20761")
         let ids = try await store.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM history ORDER BY id") }

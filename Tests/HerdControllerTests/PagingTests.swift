@@ -310,9 +310,13 @@ import Testing
         settings.persistent.results = 1
         settings.persistent.seconds = 0
         let engine = PatternEngine(settings: settings, routing: PatternTests.opsRouting, groupWait: 0)
-        let (agent, _) = try await fleet.enroll("social.example")
+        let agent = try await fleet.agentBeforeRoles("social.example")
         _ = try await old.write(
-            [fleet.report(agent, sequence: 1, statuses: ["services": .critical, "disk": .critical])], patterns: engine)
+            [
+                fleet.report(
+                    agentID: agent, instance: "social.example", sequence: 1,
+                    statuses: ["services": .critical, "disk": .critical])
+            ], patterns: engine)
         let query = "SELECT id, incident_id, transition, sink, state FROM notifications ORDER BY id"
         func rows(_ store: Store) async throws -> [String] {
             try await store.read { db in

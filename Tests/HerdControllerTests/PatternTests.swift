@@ -38,7 +38,11 @@ import Testing
                 agentID: agent.id, instance: agent.instance, sequence: sequence, collectedAt: at, sentAt: at,
                 agentVersion: "0.1.0", intervalSeconds: 60, host: host, results: results)
             let stored = try await fleet.store.write(
-                [AcceptedReport(agentID: agent.id, report: report, receivedAt: at.timeIntervalSince1970)],
+                [
+                    AcceptedReport(
+                        agentID: agent.id, report: report, receivedAt: at.timeIntervalSince1970,
+                        hostLabel: agent.hostLabel)
+                ],
                 patterns: engine)
             #expect(stored == [true])
         }

@@ -123,3 +123,21 @@ import Testing
         #expect(try await fleet.store.incidents(openOnly: true).isEmpty)
     }
 }
+
+extension StoreTests.Fleet {
+    /// An accepted agent as a store from before migration 0012 (roles) holds one, for the tests that
+    /// write into an old schema; its id.
+    func agentBeforeRoles(_ instance: String) async throws -> String {
+        let id = String(Hex.lowercase(Array(UUID().uuidString.utf8)).prefix(20))
+        let arguments: SQLArguments = [id, instance, Data(repeating: 7, count: 32), id + "k"]
+        _ = try await store.write { db -> Int in
+            try db.execute(
+                sql: """
+                    INSERT INTO agents (id, instance, state, signing_public_key, signing_key_id, csr_pem,
+                        agent_version, hostname, requested_at, accepted_at)
+                    VALUES (?, ?, 'accepted', ?, ?, '', '0.1.0', 'masto-1', 0, 0)
+                    """, arguments: arguments)
+        }
+        return id
+    }
+}

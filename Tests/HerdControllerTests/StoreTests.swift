@@ -165,17 +165,26 @@ import X509
         func report(_ agent: AgentRecord, sequence: UInt64, statuses: [String: CheckStatus], at: Date = Date())
             -> AcceptedReport
         {
+            var accepted = report(
+                agentID: agent.id, instance: agent.instance, sequence: sequence, statuses: statuses, at: at)
+            accepted.hostLabel = agent.hostLabel
+            return accepted
+        }
+
+        func report(
+            agentID: String, instance: String, sequence: UInt64, statuses: [String: CheckStatus], at: Date = Date()
+        ) -> AcceptedReport {
             let results = statuses.sorted { $0.key < $1.key }.map { id, status in
                 CheckResult(
                     checkID: id, status: status, summary: "\(id) is \(status.rawValue)", durationMilliseconds: 1.5,
                     metrics: ["value": Double(sequence)], findings: [])
             }
             let report = Report(
-                agentID: agent.id, instance: agent.instance, sequence: sequence, collectedAt: at, sentAt: at,
+                agentID: agentID, instance: instance, sequence: sequence, collectedAt: at, sentAt: at,
                 agentVersion: "0.1.0", intervalSeconds: 60,
                 host: HostFacts(hostname: "masto-1", mastodonVersion: "4.3.2", tags: ["region": "eu"]), results: results
             )
-            return AcceptedReport(agentID: agent.id, report: report, receivedAt: at.timeIntervalSince1970)
+            return AcceptedReport(agentID: agentID, report: report, receivedAt: at.timeIntervalSince1970)
         }
     }
 

@@ -6,11 +6,15 @@ public struct AcceptedReport: Sendable {
     public var agentID: String
     public var report: Report
     public var receivedAt: Double
+    /// The agent's host label in a split instance (`AgentRecord.hostLabel`), empty for the whole
+    /// instance: its checks are stored as `CHECK@LABEL`.
+    public var hostLabel: String
 
-    public init(agentID: String, report: Report, receivedAt: Double) {
+    public init(agentID: String, report: Report, receivedAt: Double, hostLabel: String = "") {
         self.agentID = agentID
         self.report = report
         self.receivedAt = receivedAt
+        self.hostLabel = hostLabel
     }
 }
 
@@ -77,22 +81,18 @@ extension Store {
 
     func write(_ accepted: AcceptedReport, engine: PatternEngine, in db: any SQLDatabase) throws -> Bool {
         var report = accepted.report
-        guard
-            let agent = try SQLRow.fetchOne(
-                db,
-                sql: """
-                    UPDATE agents SET last_sequence = ?, last_report_at = ?, interval_seconds = ?, agent_version = ?
-                    WHERE id = ? AND state = 'accepted' AND (last_sequence IS NULL OR last_sequence < ?)
-                    RETURNING host_label
-                    """,
-                arguments: [
-                    Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
-                    accepted.agentID, Int64(report.sequence),
-                ])
-        else { return false }
+        let advanced = try db.execute(
+            sql: """
+                UPDATE agents SET last_sequence = ?, last_report_at = ?, interval_seconds = ?, agent_version = ?
+                WHERE id = ? AND state = 'accepted' AND (last_sequence IS NULL OR last_sequence < ?)
+                """,
+            arguments: [
+                Int64(report.sequence), accepted.receivedAt, Int64(report.intervalSeconds), report.agentVersion,
+                accepted.agentID, Int64(report.sequence),
+            ])
+        guard advanced == 1 else { return false }
         // A split instance's host: its checks are stored as CHECK@HOST beside the other hosts'.
-        let label = agent[0] as String
-        let host = label.isEmpty ? nil : label
+        let host = accepted.hostLabel.isEmpty ? nil : accepted.hostLabel
         if let host {
             for index in report.results.indices {
                 report.results[index].checkID = CheckName.qualified(report.results[index].checkID, host: host)

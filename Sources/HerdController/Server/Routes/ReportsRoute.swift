@@ -21,7 +21,9 @@ struct ReportsRoute {
         var stored = false
         if verified.decision == .new {
             stored = try await controller.writer.submit(
-                AcceptedReport(agentID: agent.id, report: report, receivedAt: now.timeIntervalSince1970))
+                AcceptedReport(
+                    agentID: agent.id, report: report, receivedAt: now.timeIntervalSince1970,
+                    hostLabel: agent.hostLabel))
             if !stored {
                 try await controller.settleNotStored(
                     agentID: agent.id, sequence: report.sequence, sentAt: report.sentAt, now: now)
