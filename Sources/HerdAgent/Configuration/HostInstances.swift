@@ -37,11 +37,17 @@ extension AgentConfiguration {
     public var watchesSeveral: Bool { !instanceSections.isEmpty || !discoverInstances.isEmpty || discoverCompose }
 
     /// This configuration with `section`'s settings on top, or the line of the first it refuses.
+    /// This configuration as one instance's: without the sections and discovery that name instances.
+    var single: AgentConfiguration {
+        var single = self
+        single.instanceSections = []
+        single.discoverInstances = []
+        single.discoverCompose = false
+        return single
+    }
+
     func applying(_ section: InstanceSection, source: String) throws(ConfigurationError) -> AgentConfiguration {
-        var configuration = self
-        configuration.instanceSections = []
-        configuration.discoverInstances = []
-        configuration.discoverCompose = false
+        var configuration = single
         for entry in section.entries {
             guard !Self.hostKeys.contains(entry.key) else {
                 throw ConfigurationError(
@@ -61,11 +67,7 @@ extension AgentConfiguration {
     func expanding(_ key: String) throws(ConfigurationError) -> AgentConfiguration {
         let text = render()
         guard text.contains("%i") else { return self }
-        var expanded = try Self.parse(text.replacing("%i", with: key), source: "(instance \(key))")
-        expanded.instanceSections = []
-        expanded.discoverInstances = []
-        expanded.discoverCompose = false
-        return expanded
+        return try Self.parse(text.replacing("%i", with: key), source: "(instance \(key))").single
     }
 }
 
@@ -88,10 +90,7 @@ public enum HostInstances {
                 instances: [WatchedInstance(domain: nil, key: "", configuration: configuration)], notes: [])
         }
         let filesystem = HostFilesystem(root: configuration.hostRoot)
-        var base = configuration
-        base.instanceSections = []
-        base.discoverInstances = []
-        base.discoverCompose = false
+        let base = configuration.single
         var found: [(domain: String, key: String, configuration: AgentConfiguration)] = []
         var notes: [String] = []
         // Live directories: those the patterns match, then each compose project's directory.
@@ -176,9 +175,7 @@ public enum HostInstances {
 
     /// The configuration of the checks run once for the host: the host checks the file enables.
     public static func hostConfiguration(_ configuration: AgentConfiguration) -> AgentConfiguration {
-        var host = configuration
-        host.instanceSections = []
-        host.discoverInstances = []
+        var host = configuration.single
         host.stateDirectory = configuration.stateDirectory + "/host"
         host.enabledChecks = AgentConfiguration.hostChecks.filter(configuration.isEnabled).sorted()
         return host

@@ -62,14 +62,8 @@ public struct DockerUnits: SystemdReader {
 
     /// The project's containers, running or not, by the unit their service maps to.
     func containers(timeout: Duration) throws(HostError) -> [String: [Summary]] {
-        let filter = #"{"label":["com.docker.compose.project=\#(project)"]}"#
-        let answer = try engine.get("/containers/json?all=1&filters=" + Self.percentEncode(filter), timeout: timeout)
-        let summaries: [Summary]
-        do {
-            summaries = try JSONCodable.decode([Summary].self, from: answer.body)
-        } catch {
-            throw HostError(.invalid, "docker: /containers/json: \(error)")
-        }
+        let summaries = try Self.summaries(
+            engine: engine, label: "com.docker.compose.project=\(project)", timeout: timeout)
         let units = Dictionary(services.map { ($0.service, $0.unit) }) { first, _ in first }
         var out: [String: [Summary]] = [:]
         for summary in summaries {
@@ -81,19 +75,23 @@ public struct DockerUnits: SystemdReader {
         return out
     }
 
+    /// `GET /containers/json` of every container, running or not, with `label` (`KEY` or `KEY=VALUE`).
+    static func summaries(engine: DockerEngine, label: String, timeout: Duration) throws(HostError) -> [Summary] {
+        let filter = #"{"label":["\#(label)"]}"#
+        let answer = try engine.get("/containers/json?all=1&filters=" + percentEncode(filter), timeout: timeout)
+        do {
+            return try JSONCodable.decode([Summary].self, from: answer.body)
+        } catch {
+            throw HostError(.invalid, "docker: /containers/json: \(error)")
+        }
+    }
+
     /// The compose projects on the engine, each with the directory it was started from
     /// (`com.docker.compose.project.working_dir`, which holds its `.env.production`), sorted by name.
     public static func projects(engine: DockerEngine, timeout: Duration) throws(HostError) -> [(
         project: String, directory: String?
     )] {
-        let filter = #"{"label":["com.docker.compose.project"]}"#
-        let answer = try engine.get("/containers/json?all=1&filters=" + percentEncode(filter), timeout: timeout)
-        let summaries: [Summary]
-        do {
-            summaries = try JSONCodable.decode([Summary].self, from: answer.body)
-        } catch {
-            throw HostError(.invalid, "docker: /containers/json: \(error)")
-        }
+        let summaries = try summaries(engine: engine, label: "com.docker.compose.project", timeout: timeout)
         var directories: [String: String?] = [:]
         for labels in summaries.compactMap(\.labels) {
             guard let project = labels["com.docker.compose.project"] else { continue }
